@@ -1,0 +1,1 @@
+//! Mobile bindings over client-core.

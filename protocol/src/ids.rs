@@ -1,0 +1,144 @@
+//! Identifiers. Every id is a newtype over a UUID with its own parse error, so a unit id can
+//! never be passed where a document id is expected.
+//!
+//! Ids are made from a timestamp and random bytes handed in by the caller (this crate reads no
+//! clock and draws no randomness): see [`DocId::from_parts`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use autosurgeon::{Hydrate, Reconcile};
+use uuid::Uuid;
+
+/// An id string that is not a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{input}' is not a valid {what} id: expected a UUID such as 0190f3c4-8a2b-7c3d-9e4f-0123456789ab")]
+pub struct IdParseError {
+    /// Which kind of id was expected.
+    pub what: &'static str,
+    /// The text that failed to parse (cut to 64 chars).
+    pub input: String,
+}
+
+macro_rules! uuid_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reconcile, Hydrate)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A time-ordered id (UUIDv7) from milliseconds since the Unix epoch and 10 random bytes.
+            pub fn from_parts(unix_millis: u64, random: [u8; 10]) -> Self {
+                Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, &random).into_uuid())
+            }
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(u: Uuid) -> Self {
+                Self(u)
+            }
+            /// The UUID inside.
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+            /// The 16 raw bytes, as stored in SQLite and on the wire.
+            pub fn to_bytes(self) -> [u8; 16] {
+                *self.0.as_bytes()
+            }
+            /// From 16 raw bytes.
+            pub fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(bytes))
+            }
+            /// From a byte slice that must be exactly 16 bytes long.
+            pub fn from_slice(bytes: &[u8]) -> Result<Self, IdParseError> {
+                Uuid::from_slice(bytes).map(Self).map_err(|_| IdParseError {
+                    what: $what,
+                    input: format!("<{} bytes>", bytes.len()),
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdParseError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s.trim()).map(Self).map_err(|_| IdParseError {
+                    what: $what,
+                    input: s.chars().take(64).collect(),
+                })
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A document: one directive, response, report, review, meeting or unit directory.
+    DocId,
+    "document"
+);
+uuid_id!(
+    /// A unit of the organisation tree: a committee, a member organisation, a work team.
+    UnitId,
+    "unit"
+);
+uuid_id!(
+    /// One enrolled device (a phone or the office's computer).
+    DeviceId,
+    "device"
+);
+
+impl DeviceId {
+    /// The Automerge actor id this device writes with. Binding the actor to the device lets the
+    /// history say truthfully which device wrote each change.
+    pub fn actor_id(&self) -> automerge::ActorId {
+        automerge::ActorId::from(self.0.as_bytes().as_slice())
+    }
+
+    /// The device whose actor id this is, if it is one of ours (16 bytes).
+    pub fn from_actor_id(actor: &automerge::ActorId) -> Option<Self> {
+        Uuid::from_slice(actor.to_bytes()).ok().map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn display_and_parse_round_trip() {
+        let id = DocId::from_parts(1_700_000_000_000, [7; 10]);
+        let s = id.to_string();
+        assert_eq!(s.parse::<DocId>().unwrap(), id);
+        assert_eq!(id.as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn ids_sort_by_time() {
+        let a = DocId::from_parts(1_000, [255; 10]);
+        let b = DocId::from_parts(2_000, [0; 10]);
+        assert!(a < b);
+    }
+
+    #[test]
+    fn bad_id_says_what_was_expected() {
+        let err = "không-phải-id".parse::<UnitId>().unwrap_err();
+        assert_eq!(err.what, "unit");
+        assert!(err.to_string().contains("không-phải-id"));
+    }
+
+    #[test]
+    fn device_actor_round_trip() {
+        let d = DeviceId::from_parts(5, [1; 10]);
+        assert_eq!(DeviceId::from_actor_id(&d.actor_id()), Some(d));
+    }
+}

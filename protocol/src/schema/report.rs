@@ -1,0 +1,229 @@
+//! Report: ordered text sections and typed figures.
+
+use std::collections::HashSet;
+
+use autosurgeon::{Hydrate, Reconcile, Text};
+use chrono::NaiveDate;
+
+use super::validate::{self, Invalid, LINE_MAX, PROSE_MAX};
+use super::{DocKind, DocumentSchema, Header};
+use crate::ids::DocId;
+use crate::time::{Timestamp, iso_date};
+
+/// What kind of report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
+pub enum ReportKind {
+    /// Monthly (báo cáo tháng).
+    Monthly,
+    /// Quarterly (quý).
+    Quarterly,
+    /// Six months (6 tháng).
+    HalfYear,
+    /// Nine months (9 tháng).
+    NineMonths,
+    /// Annual (năm).
+    Annual,
+    /// Thematic (chuyên đề), e.g. answering a directive's task.
+    Thematic,
+    /// Ad hoc (đột xuất).
+    AdHoc,
+}
+
+/// The period a report covers.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Period {
+    /// As written: "quý IV/2020".
+    pub label: String,
+    /// First day.
+    #[autosurgeon(with = "iso_date")]
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    #[autosurgeon(with = "iso_date")]
+    pub to: NaiveDate,
+}
+
+/// One titled section of prose. Sections keep their order; the body merges by character.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Section {
+    /// Stable key within the report ("ket_qua", "han_che", …), so concurrent inserts of
+    /// different sections do not collide.
+    #[key]
+    pub key: String,
+    /// "Kết quả thực hiện".
+    pub heading: String,
+    /// The words.
+    pub body: Text,
+}
+
+/// How exact a figure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
+pub enum Qualifier {
+    /// As stated.
+    Exact,
+    /// "gần": just under.
+    Under,
+    /// "hơn": over.
+    Over,
+    /// "khoảng": about.
+    About,
+}
+
+/// Whether a figure counts within the period or since some earlier date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
+pub enum FigureScope {
+    /// Within the report's period: sums across units.
+    Period,
+    /// Cumulative ("tính đến nay"): never summed across periods.
+    Cumulative,
+}
+
+/// What a figure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
+pub enum MeasureUnit {
+    /// Whole Vietnamese đồng.
+    Vnd,
+    /// Houses (căn, nhà).
+    Houses,
+    /// Households (hộ).
+    Households,
+    /// People (người).
+    People,
+    /// Events, meetings, inspections (cuộc).
+    Events,
+    /// Anything else countable.
+    Items,
+}
+
+impl MeasureUnit {
+    /// The Vietnamese word shown after the number.
+    pub fn vietnamese(self) -> &'static str {
+        match self {
+            MeasureUnit::Vnd => "đ",
+            MeasureUnit::Houses => "căn",
+            MeasureUnit::Households => "hộ",
+            MeasureUnit::People => "người",
+            MeasureUnit::Events => "cuộc",
+            MeasureUnit::Items => "",
+        }
+    }
+}
+
+/// A typed figure: "gần 850 triệu đồng ủng hộ thiên tai".
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Figure {
+    /// Indicator code from the catalogue ("quy_vnn_tiep_nhan_vnd").
+    #[key]
+    pub indicator: String,
+    /// Whole units; VND has no minor unit.
+    pub value: i64,
+    /// What is counted.
+    pub unit: MeasureUnit,
+    /// How exact.
+    pub qualifier: Qualifier,
+    /// Period or cumulative.
+    pub scope: FigureScope,
+    /// Free words ("sửa chữa và xây mới").
+    pub note: String,
+}
+
+/// A report by a unit. Owner: the reporting unit; audience: who it reports to.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Report {
+    /// Id, kind, owner (the reporting unit) and audience.
+    pub header: Header,
+    /// "Báo cáo kết quả rà soát mô hình".
+    pub title: String,
+    /// What kind of report.
+    pub kind: ReportKind,
+    /// The period covered, if any.
+    pub period: Option<Period>,
+    /// The directive it answers, if any.
+    pub directive: Option<DocId>,
+    /// The task of that directive it answers, if any.
+    pub task_ordinal: Option<u64>,
+    /// The sections in order.
+    pub sections: Vec<Section>,
+    /// The figures.
+    pub figures: Vec<Figure>,
+    /// When the writing device submitted it (device clock: informational only). `None` = draft.
+    pub submitted_at_device: Option<Timestamp>,
+}
+
+/// Figures that may never be negative.
+fn non_negative(unit: MeasureUnit) -> bool {
+    !matches!(unit, MeasureUnit::Items)
+}
+
+impl DocumentSchema for Report {
+    const KIND: DocKind = DocKind::Report;
+
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        validate::header(&self.header, DocKind::Report)?;
+        validate::required_text("title", &self.title, LINE_MAX)?;
+        if let Some(p) = &self.period {
+            validate::text("period.label", &p.label, LINE_MAX)?;
+            if p.to < p.from {
+                return Err(Invalid::new("period", "the period ends before it begins"));
+            }
+        }
+        if self.task_ordinal.is_some() && self.directive.is_none() {
+            return Err(Invalid::new("task_ordinal", "a task number needs the directive it belongs to"));
+        }
+        let mut keys = HashSet::new();
+        for s in &self.sections {
+            if s.key.trim().is_empty() {
+                return Err(Invalid::new("sections", "a section needs a key"));
+            }
+            if !keys.insert(s.key.as_str()) {
+                return Err(Invalid::new(format!("sections[{}]", s.key), "two sections have the same key"));
+            }
+            validate::text(&format!("sections[{}].heading", s.key), &s.heading, LINE_MAX)?;
+            validate::text(&format!("sections[{}].body", s.key), s.body.as_str(), PROSE_MAX)?;
+        }
+        let mut indicators = HashSet::new();
+        for f in &self.figures {
+            let field = format!("figures[{}]", f.indicator);
+            if f.indicator.trim().is_empty() {
+                return Err(Invalid::new("figures", "a figure needs an indicator"));
+            }
+            if !indicators.insert(f.indicator.as_str()) {
+                return Err(Invalid::new(field, "the same indicator is given twice"));
+            }
+            if f.value < 0 && non_negative(f.unit) {
+                return Err(Invalid::new(
+                    field,
+                    format!("{} cannot be negative (got {})", f.unit.vietnamese(), f.value),
+                ));
+            }
+            validate::text(&format!("{field}.note"), &f.note, LINE_MAX)?;
+        }
+        Ok(())
+    }
+
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+
+    fn search_text(&self) -> String {
+        let mut s = format!("{}\n", self.title);
+        if let Some(p) = &self.period {
+            s.push_str(&p.label);
+            s.push('\n');
+        }
+        for sec in &self.sections {
+            s.push_str(&sec.heading);
+            s.push('\n');
+            s.push_str(sec.body.as_str());
+            s.push('\n');
+        }
+        for f in &self.figures {
+            s.push_str(&f.note);
+            s.push('\n');
+        }
+        s
+    }
+}
