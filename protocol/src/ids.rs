@@ -31,6 +31,12 @@ macro_rules! uuid_id {
             pub fn from_parts(unix_millis: u64, random: [u8; 10]) -> Self {
                 Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, &random).into_uuid())
             }
+            /// A name-based id (UUIDv5) derived from `namespace` and `name`: the same inputs give
+            /// the same id on every device, so a record two devices create independently (one
+            /// unit's response to one directive) is one document.
+            pub fn derived(namespace: &Uuid, name: &[u8]) -> Self {
+                Self(Uuid::new_v5(namespace, name))
+            }
             /// Wraps an existing UUID.
             pub const fn from_uuid(u: Uuid) -> Self {
                 Self(u)

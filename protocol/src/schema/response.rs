@@ -12,6 +12,8 @@ use crate::time::Timestamp;
 /// Where the assignee stands on a task. "Received" and "overdue" are derived, not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Reconcile, Hydrate)]
 pub enum TaskState {
+    /// Delivered to the unit; nobody has taken it on yet.
+    Received,
     /// Someone at the unit opened it and took it on.
     Acknowledged,
     /// Work has started.
@@ -26,6 +28,7 @@ impl TaskState {
     /// The stable name used in SQLite and filters.
     pub fn as_str(self) -> &'static str {
         match self {
+            TaskState::Received => "received",
             TaskState::Acknowledged => "acknowledged",
             TaskState::InProgress => "in_progress",
             TaskState::Submitted => "submitted",
@@ -36,6 +39,7 @@ impl TaskState {
     /// Parses [`TaskState::as_str`].
     pub fn parse(s: &str) -> Option<TaskState> {
         [
+            TaskState::Received,
             TaskState::Acknowledged,
             TaskState::InProgress,
             TaskState::Submitted,
@@ -68,6 +72,10 @@ pub struct TaskProgress {
 }
 
 /// A unit's answer to a directive. Owner: the recipient unit; audience: the issuer.
+///
+/// Its id is derived from the directive and the unit ([`Response::id_for`]) and its first change
+/// is deterministic, with one entry per task, so two devices of a unit that start answering
+/// offline write into the same document and the same task entries.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct Response {
     /// Id, kind, owner (the recipient) and audience (the issuer).
@@ -79,6 +87,11 @@ pub struct Response {
 }
 
 impl Response {
+    /// The id of `unit`'s response to `directive`.
+    pub fn id_for(directive: DocId, unit: crate::UnitId) -> DocId {
+        DocId::derived(directive.as_uuid(), &unit.to_bytes())
+    }
+
     /// Progress on task `ordinal`, if any.
     pub fn task(&self, ordinal: u64) -> Option<&TaskProgress> {
         self.tasks.iter().find(|t| t.ordinal == ordinal)

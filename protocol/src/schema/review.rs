@@ -39,6 +39,11 @@ pub struct Review {
 }
 
 impl Review {
+    /// The id of `reviewer`'s review of `report`.
+    pub fn id_for(report: DocId, reviewer: crate::UnitId) -> DocId {
+        DocId::derived(report.as_uuid(), &reviewer.to_bytes())
+    }
+
     /// The standing verdict.
     pub fn latest(&self) -> Option<&ReviewRound> {
         self.rounds.last()
