@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 /// An id string that is not a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{input}' is not a valid {what} id: expected a UUID such as 0190f3c4-8a2b-7c3d-9e4f-0123456789ab")]
+#[error(
+    "'{input}' is not a valid {what} id: expected a UUID such as 0190f3c4-8a2b-7c3d-9e4f-0123456789ab"
+)]
 pub struct IdParseError {
     /// Which kind of id was expected.
     pub what: &'static str,
@@ -23,8 +25,16 @@ pub struct IdParseError {
 macro_rules! uuid_id {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reconcile, Hydrate)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reconcile)]
         pub struct $name(Uuid);
+
+        // Written by hand: the derived impl only reads a value in place, and `Option<$name>`
+        // reads through `hydrate_bytes`.
+        impl Hydrate for $name {
+            fn hydrate_bytes(bytes: &[u8]) -> Result<Self, autosurgeon::HydrateError> {
+                Uuid::hydrate_bytes(bytes).map(Self)
+            }
+        }
 
         impl $name {
             /// A time-ordered id (UUIDv7) from milliseconds since the Unix epoch and 10 random bytes.
@@ -146,5 +156,38 @@ mod tests {
     fn device_actor_round_trip() {
         let d = DeviceId::from_parts(5, [1; 10]);
         assert_eq!(DeviceId::from_actor_id(&d.actor_id()), Some(d));
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    #![allow(clippy::unwrap_used)]
+    use autosurgeon::{Hydrate, Reconcile};
+
+    use super::*;
+    use crate::time::Timestamp;
+
+    #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+    struct Holder {
+        some: Option<DocId>,
+        none: Option<UnitId>,
+        list: Vec<UnitId>,
+        at: Option<Timestamp>,
+        plain: Timestamp,
+    }
+
+    #[test]
+    fn ids_and_times_round_trip_through_documents() {
+        let v = Holder {
+            some: Some(DocId::from_parts(1, [1; 10])),
+            none: None,
+            list: vec![UnitId::from_parts(2, [2; 10])],
+            at: Some(Timestamp(1_643_000_000_000)),
+            plain: Timestamp(-5),
+        };
+        let mut doc = automerge::AutoCommit::new();
+        autosurgeon::reconcile(&mut doc, &v).unwrap();
+        let back: Holder = autosurgeon::hydrate(&doc).unwrap();
+        assert_eq!(back, v);
     }
 }

@@ -8,15 +8,26 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Ho_Chi_Minh;
 
 /// An instant, as milliseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Reconcile, Hydrate)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Reconcile)]
 pub struct Timestamp(pub i64);
+
+// Written by hand so that `Option<Timestamp>` reads (through `hydrate_int`).
+impl Hydrate for Timestamp {
+    fn hydrate_int(i: i64) -> Result<Self, HydrateError> {
+        Ok(Timestamp(i))
+    }
+
+    fn hydrate_uint(u: u64) -> Result<Self, HydrateError> {
+        i64::try_from(u)
+            .map(Timestamp)
+            .map_err(|_| HydrateError::unexpected("a timestamp", u.to_string()))
+    }
+}
 
 impl Timestamp {
     /// The calendar date of this instant in Vietnam.
     pub fn local_date(self) -> NaiveDate {
-        self.to_datetime()
-            .with_timezone(&Ho_Chi_Minh)
-            .date_naive()
+        self.to_datetime().with_timezone(&Ho_Chi_Minh).date_naive()
     }
 
     /// As a chrono UTC date-time (the Unix epoch if out of range).

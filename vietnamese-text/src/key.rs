@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn tokens_split_on_punctuation() {
-        assert_eq!(search_tokens("đ/c Muối-CV, 305/MTTQ-BTT"), vec!["d", "c", "muoi", "cv", "305", "mttq", "btt"]);
+        assert_eq!(
+            search_tokens("đ/c Muối-CV, 305/MTTQ-BTT"),
+            vec!["d", "c", "muoi", "cv", "305", "mttq", "btt"]
+        );
         assert!(search_tokens(" \"; -- ").is_empty());
     }
 }

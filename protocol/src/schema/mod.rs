@@ -21,7 +21,9 @@ use autosurgeon::{Hydrate, Reconcile};
 
 pub use directive::{Consolidation, Directive, DocumentNumber, NumberScheme, Signer, TaskSpec};
 pub use meeting::{Conclusion, Meeting};
-pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};
+pub use report::{
+    Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section,
+};
 pub use response::{Response, TaskProgress, TaskState};
 pub use review::{Review, ReviewRound, Verdict};
 pub use units::{AdminRef, Unit, UnitDirectory, UnitKind};
@@ -112,7 +114,13 @@ pub struct Header {
 impl Header {
     /// A header for a new document of `kind`.
     pub fn new(id: DocId, kind: DocKind, owner: UnitId, audience: Vec<UnitId>) -> Self {
-        Header { id, kind, owner, audience, schema_version: SCHEMA_VERSION }
+        Header {
+            id,
+            kind,
+            owner,
+            audience,
+            schema_version: SCHEMA_VERSION,
+        }
     }
 }
 

@@ -138,14 +138,23 @@ impl DocumentSchema for UnitDirectory {
         for u in &self.units {
             if let Some(p) = u.parent {
                 if !ids.contains(&p) {
-                    return Err(Invalid::new(format!("units[{}].parent", u.id), "parent unit is not in the directory"));
+                    return Err(Invalid::new(
+                        format!("units[{}].parent", u.id),
+                        "parent unit is not in the directory",
+                    ));
                 }
                 if self.is_ancestor_or_self(u.id, p) {
-                    return Err(Invalid::new(format!("units[{}].parent", u.id), "the tree has a cycle"));
+                    return Err(Invalid::new(
+                        format!("units[{}].parent", u.id),
+                        "the tree has a cycle",
+                    ));
                 }
             }
             if let Some(s) = u.successors.iter().find(|s| !ids.contains(s)) {
-                return Err(Invalid::new(format!("units[{}].successors", u.id), format!("successor {s} is not in the directory")));
+                return Err(Invalid::new(
+                    format!("units[{}].successors", u.id),
+                    format!("successor {s} is not in the directory"),
+                ));
             }
         }
         Ok(())
@@ -156,6 +165,10 @@ impl DocumentSchema for UnitDirectory {
     }
 
     fn search_text(&self) -> String {
-        self.units.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join("\n")
+        self.units
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

@@ -18,7 +18,10 @@ pub struct Invalid {
 impl Invalid {
     /// A new error for `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Invalid { field: field.into(), reason: reason.into() }
+        Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -51,7 +54,10 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), Invalid> 
     }
     let n = value.chars().count();
     if n > max {
-        return Err(Invalid::new(field, format!("is {n} characters long; at most {max} are allowed")));
+        return Err(Invalid::new(
+            field,
+            format!("is {n} characters long; at most {max} are allowed"),
+        ));
     }
     Ok(())
 }

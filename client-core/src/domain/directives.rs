@@ -1,0 +1,179 @@
+//! Issuing directives.
+
+use autosurgeon::Text;
+use giaoban_protocol::schema::{
+    Consolidation, Directive, DocumentNumber, Header, Signer, TaskSpec,
+};
+use giaoban_protocol::{DocId, DocKind, UnitId};
+use giaoban_vietnamese_text::{clean_input, clean_multiline};
+
+use super::{date_field, deadline_field, optional_line};
+use crate::Store;
+use crate::error::{CoreError, Result};
+
+/// A deadline as typed: the dispatch's words, optionally the date and whether it is exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct NewDeadline {
+    /// "trước ngày 08/02/2022".
+    pub text: String,
+    /// The date if not in the words: "08/02/2022" or "ngày 08 tháng 02 năm 2022".
+    pub due: Option<String>,
+    /// Whether the work is due before the day begins; defaults to true when the words say "trước".
+    pub exclusive: Option<bool>,
+}
+
+/// The issuer's consolidation step.
+#[derive(Debug, Clone, Default)]
+pub struct NewConsolidation {
+    /// "Giao đ/c Muối tổng hợp, báo cáo …".
+    pub text: String,
+    /// "đ/c Muối-CV".
+    pub contact: Option<String>,
+    /// Its deadline.
+    pub deadline: NewDeadline,
+    /// Who receives the consolidated report.
+    pub report_to: Vec<String>,
+}
+
+/// One task as typed.
+#[derive(Debug, Clone, Default)]
+pub struct NewTask {
+    /// Its number in the dispatch.
+    pub ordinal: u64,
+    /// Its words.
+    pub text: String,
+    /// Whether recipients must report.
+    pub report_required: bool,
+    /// The report's deadline.
+    pub deadline: Option<NewDeadline>,
+    /// "đ/c Muối-CV".
+    pub contact: Option<String>,
+    /// Indicator codes to report.
+    pub indicators: Vec<String>,
+    /// The issuer's consolidation step.
+    pub consolidation: Option<NewConsolidation>,
+}
+
+/// A directive as typed.
+#[derive(Debug, Clone, Default)]
+pub struct NewDirective {
+    /// "305/MTTQ-BTT".
+    pub number: String,
+    /// The issuing body as printed.
+    pub issuer_name: String,
+    /// "Long Khánh".
+    pub place: String,
+    /// "24/01/2022" or "ngày 24 tháng 01 năm 2022".
+    pub issued_on: String,
+    /// "V/v …".
+    pub subject: String,
+    /// Documents it implements.
+    pub basis: Vec<String>,
+    /// Recipient units.
+    pub recipients: Vec<UnitId>,
+    /// The "Kính gửi" line.
+    pub recipients_label: String,
+    /// (title, name) of the signer.
+    pub signer: Option<(String, String)>,
+    /// The prose outside the tasks.
+    pub body: String,
+    /// The numbered tasks.
+    pub tasks: Vec<NewTask>,
+}
+
+impl Store {
+    /// Issues a directive from this device's unit to `recipients`. Returns its id.
+    pub fn issue_directive(&mut self, input: NewDirective) -> Result<DocId> {
+        let owner = self.my_unit()?;
+        let mut tasks = Vec::with_capacity(input.tasks.len());
+        for t in &input.tasks {
+            let f = format!("tasks[{}]", t.ordinal);
+            let deadline = t
+                .deadline
+                .as_ref()
+                .map(|d| deadline_field(&format!("{f}.deadline"), d))
+                .transpose()?;
+            let consolidation = match &t.consolidation {
+                Some(c) => Some(Consolidation {
+                    text: clean_multiline(&c.text),
+                    contact: optional_line(c.contact.as_deref()),
+                    deadline: deadline_field(&format!("{f}.consolidation.deadline"), &c.deadline)?,
+                    report_to: c
+                        .report_to
+                        .iter()
+                        .map(|s| clean_input(s))
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                }),
+                None => None,
+            };
+            tasks.push(TaskSpec {
+                ordinal: t.ordinal,
+                text: clean_multiline(&t.text),
+                report_required: t.report_required,
+                deadline,
+                contact: optional_line(t.contact.as_deref()),
+                indicators: t
+                    .indicators
+                    .iter()
+                    .map(|s| clean_input(s))
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                consolidation,
+            });
+        }
+        let mut recipients = input.recipients.clone();
+        recipients.sort();
+        recipients.dedup();
+        let directive = Directive {
+            header: Header::new(self.new_doc_id(), DocKind::Directive, owner, recipients),
+            number: DocumentNumber::parse(&clean_input(&input.number)),
+            issuer_name: clean_input(&input.issuer_name),
+            place: clean_input(&input.place),
+            issued_on: date_field("issued_on", &input.issued_on)?,
+            subject: clean_input(&input.subject),
+            basis: input.basis.iter().map(|s| clean_input(s)).collect(),
+            recipients_label: clean_input(&input.recipients_label),
+            signer: input.signer.as_ref().map(|(t, n)| Signer {
+                title: clean_input(t),
+                name: clean_input(n),
+            }),
+            body: Text::with_value(clean_multiline(&input.body)),
+            tasks,
+        };
+        let id = directive.header.id;
+        self.create(&directive, false)?;
+        tracing::info!(%id, tasks = directive.tasks.len(), "directive issued");
+        Ok(id)
+    }
+
+    /// The directive `id`.
+    pub fn directive(&mut self, id: DocId) -> Result<Directive> {
+        self.get(id)
+    }
+
+    /// Changes a directive's subject (the issuer only).
+    pub fn set_directive_subject(&mut self, id: DocId, subject: &str) -> Result<()> {
+        let subject = clean_input(subject);
+        self.modify::<Directive, _>(id, |d| {
+            d.subject = subject;
+            Ok(())
+        })
+    }
+
+    /// Replaces the wording of task `ordinal` (the issuer only).
+    pub fn set_task_text(&mut self, id: DocId, ordinal: u64, text: &str) -> Result<()> {
+        let text = clean_multiline(text);
+        self.modify::<Directive, _>(id, |d| {
+            let t = d
+                .tasks
+                .iter_mut()
+                .find(|t| t.ordinal == ordinal)
+                .ok_or_else(|| {
+                    CoreError::not_found("task", format!("{ordinal} of directive {id}"))
+                })?;
+            t.text = text;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,278 @@
+//! Reports: sections of prose that merge by character, and typed figures.
+
+use autosurgeon::Text;
+use giaoban_protocol::schema::{
+    Figure, FigureScope, Header, MeasureUnit, Period, Qualifier, Report, ReportKind, Section,
+    TaskState,
+};
+use giaoban_protocol::{DocId, DocKind, UnitId};
+use giaoban_vietnamese_text as vt;
+use giaoban_vietnamese_text::{clean_input, clean_multiline};
+
+use crate::Store;
+use crate::error::{CoreError, Result};
+
+/// A section as typed.
+#[derive(Debug, Clone, Default)]
+pub struct NewSection {
+    /// Stable key ("ket_qua", "han_che", "phuong_huong", "kien_nghi").
+    pub key: String,
+    /// "Kết quả thực hiện".
+    pub heading: String,
+    /// The words.
+    pub body: String,
+}
+
+/// A report as typed.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    /// "Báo cáo kết quả rà soát các mô hình".
+    pub title: String,
+    /// What kind.
+    pub kind: ReportKind,
+    /// "quý IV/2020", "tháng 6/2018", "6 tháng đầu năm 2022"; empty for none.
+    pub period: String,
+    /// The directive task it answers: (directive, task number).
+    pub answers: Option<(DocId, u64)>,
+    /// Who it goes to besides the answered directive's issuer.
+    pub audience: Vec<UnitId>,
+    /// Sections in order.
+    pub sections: Vec<NewSection>,
+}
+
+/// A figure as typed: "gần 850 triệu", "hơn 20", "93".
+#[derive(Debug, Clone)]
+pub struct FigureInput {
+    /// Indicator code ("ung_ho_thien_tai_vnd").
+    pub indicator: String,
+    /// The amount as a cadre writes it, qualifier included.
+    pub amount: String,
+    /// What is counted.
+    pub unit: MeasureUnit,
+    /// Within the period or cumulative.
+    pub scope: FigureScope,
+    /// Free words.
+    pub note: String,
+}
+
+impl Store {
+    /// Writes a new report (a draft until submitted). Returns its id.
+    pub fn create_report(&mut self, input: NewReport) -> Result<DocId> {
+        let owner = self.my_unit()?;
+        let mut audience = input.audience.clone();
+        if let Some((directive, ordinal)) = input.answers {
+            let d = self.directive(directive)?;
+            if d.task(ordinal).is_none() {
+                return Err(CoreError::not_found(
+                    "task",
+                    format!("{ordinal} of directive {directive}"),
+                ));
+            }
+            audience.push(d.header.owner);
+        }
+        audience.retain(|u| *u != owner);
+        audience.sort();
+        audience.dedup();
+        let period_text = clean_input(&input.period);
+        let period = if period_text.is_empty() {
+            None
+        } else {
+            let p = vt::parse_period(&period_text)
+                .map_err(|e| CoreError::invalid("period", e.to_string()))?;
+            Some(Period {
+                label: period_text,
+                from: p.from,
+                to: p.to,
+            })
+        };
+        let report = Report {
+            header: Header::new(self.new_doc_id(), DocKind::Report, owner, audience),
+            title: clean_input(&input.title),
+            kind: input.kind,
+            period,
+            directive: input.answers.map(|a| a.0),
+            task_ordinal: input.answers.map(|a| a.1),
+            sections: input
+                .sections
+                .iter()
+                .map(|s| Section {
+                    key: clean_input(&s.key),
+                    heading: clean_input(&s.heading),
+                    body: Text::with_value(clean_multiline(&s.body)),
+                })
+                .collect(),
+            figures: Vec::new(),
+            submitted_at_device: None,
+        };
+        let id = report.header.id;
+        self.create(&report, false)?;
+        if let Some((directive, ordinal)) = input.answers {
+            self.change_task(directive, ordinal, |t| {
+                t.report = Some(id);
+                if matches!(t.state, TaskState::Received | TaskState::Acknowledged) {
+                    t.state = TaskState::InProgress;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(id)
+    }
+
+    /// The report `id`.
+    pub fn report(&mut self, id: DocId) -> Result<Report> {
+        self.get(id)
+    }
+
+    /// Adds a section at the end (or replaces its heading if the key exists).
+    pub fn add_report_section(&mut self, id: DocId, key: &str, heading: &str) -> Result<()> {
+        let key = clean_input(key);
+        let heading = clean_input(heading);
+        self.modify::<Report, _>(id, |r| {
+            match r.sections.iter_mut().find(|s| s.key == key) {
+                Some(s) => s.heading = heading,
+                None => r.sections.push(Section {
+                    key,
+                    heading,
+                    body: Text::with_value(""),
+                }),
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets a section's whole text; the difference is recorded as character edits, so a
+    /// concurrent edit by another cadre keeps both sets of words.
+    pub fn set_report_section_text(&mut self, id: DocId, key: &str, text: &str) -> Result<()> {
+        let text = clean_multiline(text);
+        self.modify::<Report, _>(id, |r| {
+            let s = section(r, key)?;
+            s.body.update(&text);
+            Ok(())
+        })
+    }
+
+    /// Edits a section at character positions, as a text editor reports keystrokes: delete
+    /// `delete` characters at `at`, then insert `insert` there.
+    pub fn splice_report_section(
+        &mut self,
+        id: DocId,
+        key: &str,
+        at: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        let insert = vt::nfc(insert);
+        self.modify::<Report, _>(id, |r| {
+            let s = section(r, key)?;
+            let current = s.body.as_str();
+            let len = current.chars().count();
+            if at > len || at + delete > len {
+                return Err(CoreError::invalid(
+                    format!("sections[{key}]"),
+                    format!(
+                        "edit at {at}..{} is outside the text of {len} characters",
+                        at + delete
+                    ),
+                ));
+            }
+            let byte = |c: usize| {
+                current
+                    .char_indices()
+                    .nth(c)
+                    .map_or(current.len(), |(b, _)| b)
+            };
+            let (start, end) = (byte(at), byte(at + delete));
+            s.body.splice(start, (end - start) as isize, &insert);
+            Ok(())
+        })
+    }
+
+    /// Sets a figure from what a cadre typed ("gần 850 triệu"), replacing one of the same
+    /// indicator.
+    pub fn set_report_figure(&mut self, id: DocId, input: FigureInput) -> Result<()> {
+        let indicator = clean_input(&input.indicator);
+        let field = format!("figures[{indicator}]");
+        let (qualifier, value) = vt::parse_figure(&input.amount)
+            .map_err(|e| CoreError::invalid(&field, e.to_string()))?;
+        let figure = Figure {
+            indicator: indicator.clone(),
+            value,
+            unit: input.unit,
+            qualifier: match qualifier {
+                vt::Qualifier::Exact => Qualifier::Exact,
+                vt::Qualifier::Under => Qualifier::Under,
+                vt::Qualifier::Over => Qualifier::Over,
+                vt::Qualifier::About => Qualifier::About,
+            },
+            scope: input.scope,
+            note: clean_input(&input.note),
+        };
+        self.modify::<Report, _>(id, |r| {
+            match r.figures.iter_mut().find(|f| f.indicator == indicator) {
+                Some(f) => *f = figure,
+                None => r.figures.push(figure),
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the figure of `indicator`.
+    pub fn remove_report_figure(&mut self, id: DocId, indicator: &str) -> Result<()> {
+        self.modify::<Report, _>(id, |r| {
+            r.figures.retain(|f| f.indicator != indicator);
+            Ok(())
+        })
+    }
+
+    /// Submits the report; when it answers a directive task, that task becomes submitted.
+    pub fn submit_report(&mut self, id: DocId) -> Result<()> {
+        let now = self.now();
+        let answers = self.modify::<Report, _>(id, |r| {
+            if r.sections.iter().all(|s| s.body.as_str().trim().is_empty()) && r.figures.is_empty()
+            {
+                return Err(CoreError::invalid(
+                    "report",
+                    "an empty report cannot be submitted; write a section or a figure",
+                ));
+            }
+            r.submitted_at_device = Some(now);
+            Ok(r.directive.zip(r.task_ordinal))
+        })?;
+        if let Some((directive, ordinal)) = answers {
+            self.change_task(directive, ordinal, |t| {
+                t.state = TaskState::Submitted;
+                t.report = Some(id);
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn section<'a>(r: &'a mut Report, key: &str) -> Result<&'a mut Section> {
+    let id = r.header.id;
+    r.sections
+        .iter_mut()
+        .find(|s| s.key == key)
+        .ok_or_else(|| CoreError::not_found("report section", format!("'{key}' of report {id}")))
+}
+
+/// Formats a figure for display: "gần 850.000.000 đ", "hơn 20 người".
+pub fn format_figure(f: &Figure) -> String {
+    let q = match f.qualifier {
+        Qualifier::Exact => "",
+        Qualifier::Under => "gần ",
+        Qualifier::Over => "hơn ",
+        Qualifier::About => "khoảng ",
+    };
+    match f.unit {
+        MeasureUnit::Vnd => format!("{q}{}", vt::format_vnd(f.value)),
+        u => {
+            let n = vt::format_vnd(f.value);
+            let digits = n.trim_end_matches(" đ");
+            format!("{q}{digits} {}", u.vietnamese())
+                .trim_end()
+                .to_string()
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Derived tables: one refresh per document kind, run in the same transaction as the write.
+//! Everything here can be rebuilt from the documents ([`super::Store::rebuild_indexes`]).
+
+use std::collections::HashMap;
+
+use automerge::AutoCommit;
+use giaoban_protocol::schema::{
+    Directive, DocumentSchema, Meeting, Report, Response, Review, UnitDirectory, Verdict,
+    read_header,
+};
+use giaoban_protocol::{Deadline, DocId, DocKind, UnitId};
+use giaoban_vietnamese_text::search_key;
+use rusqlite::{Transaction, params};
+
+use crate::error::{CoreError, Result};
+
+/// A typed document that knows how to refresh its derived rows.
+pub(crate) trait Indexable {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()>;
+}
+
+pub(crate) fn refresh_dyn(tx: &Transaction<'_>, n: i64, value: &dyn Indexable) -> Result<()> {
+    value.refresh(tx, n)
+}
+
+/// Hydrates `doc` by the kind in its header and refreshes its rows.
+pub(crate) fn refresh_from_doc(
+    tx: &Transaction<'_>,
+    n: i64,
+    id: DocId,
+    doc: &mut AutoCommit,
+) -> Result<()> {
+    let schema_err = |e: autosurgeon::HydrateError| CoreError::Schema {
+        id,
+        detail: e.to_string(),
+    };
+    let header = read_header(doc).map_err(schema_err)?;
+    match header.kind {
+        DocKind::Directive => autosurgeon::hydrate::<_, Directive>(doc)
+            .map_err(schema_err)?
+            .refresh(tx, n),
+        DocKind::Response => autosurgeon::hydrate::<_, Response>(doc)
+            .map_err(schema_err)?
+            .refresh(tx, n),
+        DocKind::Report => autosurgeon::hydrate::<_, Report>(doc)
+            .map_err(schema_err)?
+            .refresh(tx, n),
+        DocKind::Review => autosurgeon::hydrate::<_, Review>(doc)
+            .map_err(schema_err)?
+            .refresh(tx, n),
+        DocKind::Meeting => autosurgeon::hydrate::<_, Meeting>(doc)
+            .map_err(schema_err)?
+            .refresh(tx, n),
+        DocKind::UnitDirectory => autosurgeon::hydrate::<_, UnitDirectory>(doc)
+            .map_err(schema_err)?
+            .refresh(tx, n),
+    }
+}
+
+/// Title and folded search text, for every kind.
+fn refresh_common<T: DocumentSchema>(tx: &Transaction<'_>, n: i64, value: &T) -> Result<()> {
+    let title = value.title();
+    tx.execute(
+        "UPDATE documents SET title = ?2 WHERE n = ?1",
+        params![n, title],
+    )?;
+    tx.execute("DELETE FROM search WHERE rowid = ?1", params![n])?;
+    tx.execute(
+        "INSERT INTO search(rowid, title, body) VALUES (?1, ?2, ?3)",
+        params![n, search_key(&title), search_key(&value.search_text())],
+    )?;
+    Ok(())
+}
+
+/// One row of the `tasks` table.
+struct TaskRow<'a> {
+    ordinal: u64,
+    assignee: UnitId,
+    issuer: UnitId,
+    text: &'a str,
+    report_required: bool,
+    deadline: Option<&'a Deadline>,
+}
+
+fn insert_task(tx: &Transaction<'_>, n: i64, t: TaskRow<'_>) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO tasks(source, ordinal, assignee, issuer, text, report_required,
+                                      deadline_text, due_date, exclusive, cutoff)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    stmt.execute(params![
+        n,
+        t.ordinal as i64,
+        t.assignee.to_bytes().to_vec(),
+        t.issuer.to_bytes().to_vec(),
+        t.text,
+        t.report_required,
+        t.deadline.map(|d| d.original_text.as_str()),
+        t.deadline
+            .map(|d| d.due_date.format("%Y-%m-%d").to_string()),
+        t.deadline.map(|d| d.exclusive),
+        t.deadline.map(|d| d.cutoff().0),
+    ])?;
+    Ok(())
+}
+
+impl Indexable for Directive {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+        refresh_common(tx, n, self)?;
+        tx.execute("DELETE FROM tasks WHERE source = ?1", params![n])?;
+        for t in &self.tasks {
+            for unit in &self.header.audience {
+                insert_task(
+                    tx,
+                    n,
+                    TaskRow {
+                        ordinal: t.ordinal,
+                        assignee: *unit,
+                        issuer: self.header.owner,
+                        text: &t.text,
+                        report_required: t.report_required,
+                        deadline: t.deadline.as_ref(),
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Indexable for Meeting {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+        refresh_common(tx, n, self)?;
+        tx.execute("DELETE FROM tasks WHERE source = ?1", params![n])?;
+        for c in self.conclusions.iter().filter(|c| c.creates_task) {
+            for unit in &c.target_units {
+                insert_task(
+                    tx,
+                    n,
+                    TaskRow {
+                        ordinal: c.ordinal,
+                        assignee: *unit,
+                        issuer: self.header.owner,
+                        text: &c.text,
+                        report_required: true,
+                        deadline: c.deadline.as_ref(),
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Indexable for Response {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+        refresh_common(tx, n, self)?;
+        // Relay receipt times are facts about delivery, not document content: carry them over.
+        let mut received: HashMap<i64, i64> = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT ordinal, received_at FROM task_states WHERE response = ?1 AND received_at IS NOT NULL",
+            )?;
+            let rows = stmt.query_map(params![n], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for r in rows {
+                let (o, at) = r?;
+                received.insert(o, at);
+            }
+        }
+        tx.execute("DELETE FROM task_states WHERE response = ?1", params![n])?;
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR REPLACE INTO task_states(source, ordinal, assignee, state, report, response, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for t in &self.tasks {
+            let keep = if t.state.is_done() {
+                received.get(&(t.ordinal as i64)).copied()
+            } else {
+                None
+            };
+            stmt.execute(params![
+                self.directive.to_bytes().to_vec(),
+                t.ordinal as i64,
+                self.header.owner.to_bytes().to_vec(),
+                t.state.as_str(),
+                t.report.map(|r| r.to_bytes().to_vec()),
+                n,
+                keep,
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+impl Indexable for Review {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+        refresh_common(tx, n, self)?;
+        tx.execute("DELETE FROM report_reviews WHERE review = ?1", params![n])?;
+        if let Some(latest) = self.latest() {
+            let verdict = match latest.verdict {
+                Verdict::Accepted => "accepted",
+                Verdict::Returned => "returned",
+            };
+            tx.execute(
+                "INSERT OR REPLACE INTO report_reviews(report, verdict, note, review) VALUES (?1, ?2, ?3, ?4)",
+                params![self.report.to_bytes().to_vec(), verdict, latest.note, n],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Indexable for Report {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+        refresh_common(tx, n, self)
+    }
+}
+
+impl Indexable for UnitDirectory {
+    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+        refresh_common(tx, n, self)
+    }
+}

@@ -1,0 +1,127 @@
+//! The store's SQLite schema, as numbered migrations tracked by `PRAGMA user_version`.
+//!
+//! Each migration runs in its own transaction. Tables under "derived" hold projections of the
+//! documents (task lists, search) and can always be rebuilt from `documents` and `chunks`; a
+//! migration that adds one sets `needs_reindex` and the store rebuilds on open.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::{CoreError, Result};
+
+/// The migrations, in order. Index + 1 is the `user_version` after it ran.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: documents as Automerge snapshots plus incremental chunks; device identity.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One row per document. Source of truth together with `chunks`.
+    CREATE TABLE documents (
+        n           INTEGER PRIMARY KEY,      -- local row number, also the search rowid
+        id          BLOB NOT NULL UNIQUE,     -- DocId, 16 bytes
+        kind        TEXT NOT NULL,
+        owner       BLOB NOT NULL,            -- UnitId
+        title       TEXT NOT NULL,
+        snapshot    BLOB,                     -- Automerge save() of the compacted part
+        chunk_count INTEGER NOT NULL DEFAULT 0,
+        heads       BLOB NOT NULL,            -- current heads, sorted 32-byte hashes
+        acked_heads BLOB,                     -- heads the relay has acknowledged; NULL = none
+        updated_at  INTEGER NOT NULL          -- local clock, ms
+    );
+    CREATE INDEX documents_by_kind ON documents(kind, updated_at);
+
+    -- Incremental Automerge chunks appended after the snapshot, one per local edit or remote batch.
+    CREATE TABLE chunks (
+        doc   INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
+        seq   INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (doc, seq)
+    ) WITHOUT ROWID;
+    "#,
+    // 2 (derived): tasks, their states and reviews, for lists that never load documents.
+    r#"
+    -- One row per (source document, task number, assignee unit).
+    CREATE TABLE tasks (
+        source          INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
+        ordinal         INTEGER NOT NULL,
+        assignee        BLOB NOT NULL,
+        issuer          BLOB NOT NULL,
+        text            TEXT NOT NULL,
+        report_required INTEGER NOT NULL,
+        deadline_text   TEXT,
+        due_date        TEXT,                 -- yyyy-mm-dd, Vietnam's calendar
+        exclusive       INTEGER,
+        cutoff          INTEGER,              -- first late instant, UTC ms
+        PRIMARY KEY (source, ordinal, assignee)
+    ) WITHOUT ROWID;
+    CREATE INDEX tasks_by_assignee ON tasks(assignee, cutoff);
+    CREATE INDEX tasks_by_cutoff ON tasks(cutoff);
+
+    -- The assignee's state of a task, from its Response document.
+    CREATE TABLE task_states (
+        source      BLOB NOT NULL,            -- DocId of the directive or meeting
+        ordinal     INTEGER NOT NULL,
+        assignee    BLOB NOT NULL,
+        state       TEXT NOT NULL,
+        report      BLOB,                     -- DocId of the answering report
+        response    INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
+        received_at INTEGER,                  -- relay receipt time, UTC ms
+        PRIMARY KEY (source, ordinal, assignee)
+    ) WITHOUT ROWID;
+
+    -- The standing verdict on each report, from Review documents.
+    CREATE TABLE report_reviews (
+        report  BLOB PRIMARY KEY,             -- DocId of the report
+        verdict TEXT NOT NULL,
+        note    TEXT NOT NULL,
+        review  INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+
+    INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
+        ON CONFLICT(key) DO UPDATE SET value = 1;
+    "#,
+    // 3 (derived): diacritic-insensitive search over folded text.
+    r#"
+    CREATE VIRTUAL TABLE search USING fts5(
+        title, body,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
+        ON CONFLICT(key) DO UPDATE SET value = 1;
+    "#,
+];
+
+/// The `user_version` a fully migrated store has.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings `conn` to `target` (at most the latest). Returns the version it started from.
+pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > latest_version() {
+        return Err(CoreError::NewerStore {
+            found,
+            known: latest_version(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        if version > target {
+            break;
+        }
+        let tx = conn.transaction()?;
+        apply(&tx, sql, version)?;
+        tx.commit()?;
+        tracing::info!(version, "store schema migrated");
+    }
+    Ok(found)
+}
+
+fn apply(tx: &Transaction<'_>, sql: &str, version: i64) -> Result<()> {
+    tx.execute_batch(sql)?;
+    tx.pragma_update(None, "user_version", version)?;
+    Ok(())
+}

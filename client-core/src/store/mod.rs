@@ -1,0 +1,618 @@
+//! The device store: Automerge documents in one SQLite file.
+//!
+//! Each document is a row in `documents` holding a compacted snapshot, plus the incremental
+//! chunks appended since (one per local edit, written in the same SQLite transaction as the
+//! derived indexes). After `compact_after` chunks the document is saved whole into the
+//! snapshot and its chunks deleted. Documents load on demand into a bounded LRU cache.
+//!
+//! Invariant: the store is synchronous and owns its connection. Async code must call it from a
+//! dedicated thread or `spawn_blocking`, never on an async worker.
+//!
+//! Invariant: a write returns `Ok` only after its SQLite transaction committed; if the commit
+//! fails the in-memory copy is dropped so memory never runs ahead of disk.
+
+mod cache;
+pub(crate) mod heads;
+mod index;
+pub mod migrations;
+mod sync_state;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use automerge::transaction::CommitOptions;
+use automerge::{AutoCommit, ChangeHash};
+use giaoban_protocol::schema::{DocumentSchema, Header, read_header};
+use giaoban_protocol::{DeviceId, DocId, DocKind, SCHEMA_VERSION, Timestamp, UnitId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{CoreError, Result};
+use cache::DocCache;
+
+/// How hard each commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: every committed write survives the app being killed;
+    /// a power cut may lose the last moments of writes but never corrupts the file.
+    Normal,
+    /// WAL with `synchronous=FULL`: every commit is fsynced; survives power loss; slower.
+    Full,
+}
+
+/// Where "now" comes from. The system clock by default; tests pin it.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            Timestamp(ms)
+        }))
+    }
+
+    /// A clock that calls `f`.
+    pub fn from_fn(f: impl Fn() -> Timestamp + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+/// Settings of a store. [`StoreOptions::default`] documents each default.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Loaded documents kept in memory (about 18 KB each). Default 256.
+    pub cache_capacity: usize,
+    /// Incremental chunks a document may gather before it is compacted. Default 32.
+    pub compact_after: u32,
+    /// Commit durability. Default [`Durability::Normal`].
+    pub durability: Durability,
+    /// The clock. Default the system clock.
+    pub clock: Clock,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_capacity: 256,
+            compact_after: 32,
+            durability: Durability::Normal,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// The device's store of documents.
+pub struct Store {
+    conn: Connection,
+    cache: DocCache,
+    device: DeviceId,
+    unit: Option<UnitId>,
+    opts: StoreOptions,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("device", &self.device)
+            .field("unit", &self.unit)
+            .finish()
+    }
+}
+
+/// A document row as stored.
+pub(crate) struct DocRow {
+    pub n: i64,
+    pub kind: DocKind,
+    pub owner: UnitId,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open_with(path: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, opts.durability)?;
+        migrations::migrate_to(&mut conn, migrations::latest_version())?;
+        let device = load_or_create_device(&conn)?;
+        let unit = conn
+            .query_row("SELECT value FROM meta WHERE key = 'unit'", [], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .optional()?
+            .and_then(|b| UnitId::from_slice(&b).ok());
+        let mut store = Store {
+            conn,
+            cache: DocCache::new(opts.cache_capacity),
+            device,
+            unit,
+            opts,
+            path,
+        };
+        let needs_reindex: bool = store
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'needs_reindex'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .is_some_and(|v| v != 0);
+        if needs_reindex {
+            store.rebuild_indexes()?;
+        }
+        Ok(store)
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's id; its Automerge actor id is derived from it.
+    pub fn device_id(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The unit this device writes for, once enrolled.
+    pub fn unit(&self) -> Option<UnitId> {
+        self.unit
+    }
+
+    /// Binds the device to `unit`. Documents are written as that unit from now on.
+    pub fn set_unit(&mut self, unit: UnitId) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('unit', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![unit.to_bytes().to_vec()],
+        )?;
+        self.unit = Some(unit);
+        Ok(())
+    }
+
+    /// The store's clock.
+    pub fn now(&self) -> Timestamp {
+        self.opts.clock.now()
+    }
+
+    pub(crate) fn my_unit(&self) -> Result<UnitId> {
+        self.unit.ok_or(CoreError::NotEnrolled)
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// How many documents hold changes the relay has not acknowledged.
+    pub fn pending_changes_count(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM documents WHERE acked_heads IS NULL OR acked_heads != heads",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// Ids of the stored documents, optionally of one kind, oldest first.
+    pub fn document_ids(&self, kind: Option<DocKind>) -> Result<Vec<DocId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![kind.map(|k| k.as_str())], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = DocId::from_slice(&r?) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn row(&self, id: DocId) -> Result<DocRow> {
+        self.conn
+            .query_row(
+                "SELECT n, kind, owner FROM documents WHERE id = ?1",
+                params![id.to_bytes().to_vec()],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or_else(|| CoreError::not_found("document", id))
+            .and_then(|(n, kind, owner)| {
+                let kind = kind.parse::<DocKind>().map_err(|e| CoreError::Corrupt {
+                    id,
+                    detail: e.to_string(),
+                })?;
+                let owner = UnitId::from_slice(&owner).map_err(|e| CoreError::Corrupt {
+                    id,
+                    detail: e.to_string(),
+                })?;
+                Ok(DocRow { n, kind, owner })
+            })
+    }
+
+    /// The header of a stored document.
+    pub fn header(&mut self, id: DocId) -> Result<Header> {
+        let doc = self.loaded(id)?;
+        read_header(doc).map_err(|e| CoreError::Schema {
+            id,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The document `id` as a `T`. Fails with `WrongKind` if it is another kind.
+    pub fn get<T: DocumentSchema>(&mut self, id: DocId) -> Result<T> {
+        let row = self.row(id)?;
+        if row.kind != T::KIND {
+            return Err(CoreError::WrongKind {
+                id,
+                expected: T::KIND,
+                found: row.kind,
+            });
+        }
+        let doc = self.loaded(id)?;
+        autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema {
+            id,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The whole document, saved in Automerge's compact format.
+    pub fn save_document(&mut self, id: DocId) -> Result<Vec<u8>> {
+        Ok(self.loaded(id)?.save())
+    }
+
+    /// The document's current heads.
+    pub fn heads(&mut self, id: DocId) -> Result<Vec<ChangeHash>> {
+        Ok(self.loaded(id)?.get_heads())
+    }
+
+    /// Loads `id` into the cache if needed and returns it.
+    fn loaded(&mut self, id: DocId) -> Result<&mut AutoCommit> {
+        if !self.cache.contains(id) {
+            let doc = self.read_from_disk(id)?;
+            self.cache.put(id, doc);
+        }
+        self.cache
+            .get_mut(id)
+            .ok_or_else(|| CoreError::not_found("document", id))
+    }
+
+    fn read_from_disk(&self, id: DocId) -> Result<AutoCommit> {
+        let (n, snapshot, stored_heads): (i64, Option<Vec<u8>>, Vec<u8>) = self
+            .conn
+            .query_row(
+                "SELECT n, snapshot, heads FROM documents WHERE id = ?1",
+                params![id.to_bytes().to_vec()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(|| CoreError::not_found("document", id))?;
+        let corrupt = |detail: String| CoreError::Corrupt { id, detail };
+        let mut doc = match snapshot {
+            Some(bytes) => AutoCommit::load(&bytes)
+                .map_err(|e| corrupt(format!("snapshot unreadable: {e}")))?,
+            None => AutoCommit::new(),
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query(params![n])?;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let bytes: Vec<u8> = r.get(1)?;
+            doc.load_incremental(&bytes)
+                .map_err(|e| corrupt(format!("stored change {seq} unreadable: {e}")))?;
+        }
+        let want =
+            heads::decode(&stored_heads).ok_or_else(|| corrupt("stored heads malformed".into()))?;
+        let mut have = doc.get_heads();
+        have.sort();
+        let mut want_sorted = want;
+        want_sorted.sort();
+        if have != want_sorted {
+            return Err(corrupt("stored changes are missing or damaged".into()));
+        }
+        doc.set_actor(self.device.actor_id());
+        Ok(doc)
+    }
+
+    /// Stores a new document written by this device.
+    ///
+    /// With `deterministic`, the first change is written with an actor derived from the
+    /// document id and time zero, so every device that creates the same document from the same
+    /// value produces the same change, and their copies merge instead of forking.
+    pub(crate) fn create<T: DocumentSchema + index::Indexable>(
+        &mut self,
+        value: &T,
+        deterministic: bool,
+    ) -> Result<()> {
+        let unit = self.my_unit()?;
+        let h = value.header();
+        if h.owner != unit {
+            return Err(CoreError::invalid(
+                "header.owner",
+                "a device creates documents only for its own unit",
+            ));
+        }
+        if h.kind != T::KIND {
+            return Err(CoreError::invalid(
+                "header.kind",
+                "does not match the document type",
+            ));
+        }
+        value.validate()?;
+        let id = h.id;
+        if self.row(id).is_ok() {
+            return Err(CoreError::invalid(
+                "header.id",
+                format!("document {id} already exists"),
+            ));
+        }
+        let genesis_actor = if deterministic {
+            automerge::ActorId::from(id.to_bytes().as_slice())
+        } else {
+            self.device.actor_id()
+        };
+        let time = if deterministic {
+            0
+        } else {
+            self.now().0 / 1000
+        };
+        let mut doc = AutoCommit::new().with_actor(genesis_actor);
+        autosurgeon::reconcile(&mut doc, value).map_err(|e| CoreError::Schema {
+            id,
+            detail: e.to_string(),
+        })?;
+        doc.commit_with(CommitOptions::default().with_time(time));
+        doc.set_actor(self.device.actor_id());
+        let bytes = doc.save();
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO documents(id, kind, owner, title, snapshot, chunk_count, heads, acked_heads, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, ?7)",
+            params![
+                id.to_bytes().to_vec(),
+                T::KIND.as_str(),
+                h.owner.to_bytes().to_vec(),
+                value.title(),
+                bytes,
+                heads::encode(&doc.get_heads()),
+                now.0
+            ],
+        )?;
+        let n = tx.last_insert_rowid();
+        value.refresh(&tx, n)?;
+        tx.commit()?;
+        self.cache.put(id, doc);
+        Ok(())
+    }
+
+    /// Changes document `id` by `edit`, as this device. The edit sees the current value and may
+    /// change anything but the header; the result must validate. Nothing is stored when the edit
+    /// fails, when validation fails, or when nothing changed. Returns what `edit` returned.
+    pub(crate) fn modify<T: DocumentSchema + index::Indexable, R>(
+        &mut self,
+        id: DocId,
+        edit: impl FnOnce(&mut T) -> Result<R>,
+    ) -> Result<R> {
+        let unit = self.my_unit()?;
+        let row = self.row(id)?;
+        if row.kind != T::KIND {
+            return Err(CoreError::WrongKind {
+                id,
+                expected: T::KIND,
+                found: row.kind,
+            });
+        }
+        if row.owner != unit {
+            return Err(CoreError::NotOwner { id });
+        }
+        let now = self.now();
+        let doc = self.loaded(id)?;
+        let before_heads = doc.get_heads();
+        let mut value: T = autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema {
+            id,
+            detail: e.to_string(),
+        })?;
+        if value.header().schema_version > SCHEMA_VERSION {
+            return Err(CoreError::NewerSchema {
+                id,
+                version: value.header().schema_version,
+            });
+        }
+        let header_before = value.header().clone();
+        let out = edit(&mut value)?;
+        if *value.header() != header_before {
+            return Err(CoreError::invalid(
+                "header",
+                "a document's header cannot be changed",
+            ));
+        }
+        value.validate()?;
+        if let Err(e) = autosurgeon::reconcile(doc, &value) {
+            doc.rollback();
+            return Err(CoreError::Schema {
+                id,
+                detail: e.to_string(),
+            });
+        }
+        if doc
+            .commit_with(CommitOptions::default().with_time(now.0 / 1000))
+            .is_none()
+        {
+            return Ok(out);
+        }
+        let chunk = doc.save_after(&before_heads);
+        let new_heads = doc.get_heads();
+        let result = self.persist_chunk(
+            row.n,
+            &chunk,
+            &new_heads,
+            now,
+            Some(&value as &dyn index::Indexable),
+            id,
+        );
+        if let Err(e) = result {
+            self.cache.remove(id);
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// Appends `chunk` to document `n`, updates its row and indexes, and compacts when due: one
+    /// SQLite transaction.
+    fn persist_chunk(
+        &mut self,
+        n: i64,
+        chunk: &[u8],
+        new_heads: &[ChangeHash],
+        now: Timestamp,
+        typed: Option<&dyn index::Indexable>,
+        id: DocId,
+    ) -> Result<()> {
+        let compact_after = self.opts.compact_after as i64;
+        let tx = self.conn.transaction()?;
+        let count: i64 = tx.query_row(
+            "SELECT chunk_count FROM documents WHERE n = ?1",
+            params![n],
+            |r| r.get(0),
+        )?;
+        if count + 1 >= compact_after {
+            let snapshot = match self.cache.get_mut(id) {
+                Some(doc) => doc.save(),
+                None => return Err(CoreError::not_found("document", id)),
+            };
+            tx.execute("DELETE FROM chunks WHERE doc = ?1", params![n])?;
+            tx.execute(
+                "UPDATE documents SET snapshot = ?2, chunk_count = 0, heads = ?3, updated_at = ?4 WHERE n = ?1",
+                params![n, snapshot, heads::encode(new_heads), now.0],
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO chunks(doc, seq, bytes) VALUES (?1, ?2, ?3)",
+                params![n, count + 1, chunk],
+            )?;
+            tx.execute(
+                "UPDATE documents SET chunk_count = ?2, heads = ?3, updated_at = ?4 WHERE n = ?1",
+                params![n, count + 1, heads::encode(new_heads), now.0],
+            )?;
+        }
+        match typed {
+            Some(v) => index::refresh_dyn(&tx, n, v)?,
+            None => {
+                let doc = self
+                    .cache
+                    .get_mut(id)
+                    .ok_or_else(|| CoreError::not_found("document", id))?;
+                index::refresh_from_doc(&tx, n, id, doc)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rebuilds every derived table (tasks, states, reviews, search) from the documents.
+    /// Damaged documents are skipped and logged; they stay reported by [`Store::get`].
+    pub fn rebuild_indexes(&mut self) -> Result<()> {
+        let ids = self.document_ids(None)?;
+        let mut loaded = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.read_from_disk(id) {
+                Ok(doc) => loaded.push((id, doc)),
+                Err(e) => {
+                    tracing::warn!(%id, error = %e, "document skipped while rebuilding indexes")
+                }
+            }
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute_batch("DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;")?;
+        for (id, mut doc) in loaded {
+            let n: i64 = tx.query_row(
+                "SELECT n FROM documents WHERE id = ?1",
+                params![id.to_bytes().to_vec()],
+                |r| r.get(0),
+            )?;
+            if let Err(e) = index::refresh_from_doc(&tx, n, id, &mut doc) {
+                tracing::warn!(%id, error = %e, "document not indexed");
+            }
+        }
+        tx.execute("DELETE FROM meta WHERE key = 'needs_reindex'", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "store is not in WAL mode");
+    }
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn load_or_create_device(conn: &Connection) -> Result<DeviceId> {
+    let existing = conn
+        .query_row("SELECT value FROM meta WHERE key = 'device'", [], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .optional()?;
+    if let Some(bytes) = existing
+        && let Ok(id) = DeviceId::from_slice(&bytes)
+    {
+        return Ok(id);
+    }
+    let id = DeviceId::from_uuid(uuid::Uuid::now_v7());
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('device', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![id.to_bytes().to_vec()],
+    )?;
+    Ok(id)
+}
+
+impl Store {
+    /// How many documents are loaded in memory now (at most `cache_capacity`).
+    pub fn cached_documents(&self) -> usize {
+        self.cache.len()
+    }
+}

@@ -1,0 +1,163 @@
+//! Random concurrent edits on two replicas of one report, including the same text section,
+//! merge to the same state on both and lose no one's words.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, ReportKind};
+use giaoban_client_core::{FigureInput, NewReport, NewSection, Store};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Edit {
+    /// Insert a marker word at a character position (as a fraction of the length).
+    Insert {
+        section: usize,
+        at_permille: u16,
+    },
+    /// Set this replica's own figure.
+    SetFigure {
+        value: u32,
+    },
+    AddSection,
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        6 => (0usize..2, 0u16..=1000).prop_map(|(section, at_permille)| Edit::Insert { section, at_permille }),
+        1 => (0u32..1_000_000).prop_map(|value| Edit::SetFigure { value }),
+        1 => Just(Edit::AddSection),
+    ]
+}
+
+const KEYS: [&str; 2] = ["ket_qua", "kien_nghi"];
+const ORIGINAL: [&str; 2] = [
+    "Mặt trận phường đã vận động Quỹ Vì người nghèo.",
+    "Đề nghị hỗ trợ kinh phí.",
+];
+
+fn apply(
+    s: &mut Store,
+    id: giaoban_client_core::protocol::DocId,
+    who: &str,
+    n: usize,
+    e: &Edit,
+) -> Option<String> {
+    match e {
+        Edit::Insert {
+            section,
+            at_permille,
+        } => {
+            let key = KEYS[*section];
+            let body = s
+                .report(id)
+                .unwrap()
+                .sections
+                .iter()
+                .find(|x| x.key == key)
+                .unwrap()
+                .body
+                .as_str()
+                .to_string();
+            let chars: Vec<char> = body.chars().collect();
+            // Insert between words, as a cadre adds a sentence: never inside a word.
+            let mut at = chars.len() * (*at_permille as usize) / 1000;
+            while at > 0 && chars[at - 1] != ' ' {
+                at -= 1;
+            }
+            let word = format!(" «{who}{n}» ");
+            s.splice_report_section(id, key, at, 0, &word).unwrap();
+            Some(format!("«{who}{n}»"))
+        }
+        Edit::SetFigure { value } => {
+            s.set_report_figure(
+                id,
+                FigureInput {
+                    indicator: format!("chi_tieu_{who}"),
+                    amount: value.to_string(),
+                    unit: MeasureUnit::People,
+                    scope: FigureScope::Period,
+                    note: "đoàn viên, hội viên mới".into(),
+                },
+            )
+            .unwrap();
+            None
+        }
+        Edit::AddSection => {
+            s.add_report_section(
+                id,
+                &format!("phan_{who}{n}"),
+                &format!("Phần bổ sung của {who}"),
+            )
+            .unwrap();
+            None
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn concurrent_edits_converge_without_loss(
+        a_edits in prop::collection::vec(edit(), 1..12),
+        b_edits in prop::collection::vec(edit(), 1..12),
+        rounds in 1usize..3,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::at_local(2022, 2, 1, 9, 0);
+        let org = org();
+        let mut a = open(&dir.path().join("a.sqlite"), &clock);
+        let mut b = open(&dir.path().join("b.sqlite"), &clock);
+        a.set_unit(org.wards[0]).unwrap();
+        b.set_unit(org.wards[0]).unwrap();
+        let id = a.create_report(NewReport {
+            title: "Báo cáo công tác Mặt trận tháng 6/2018".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 6/2018".into(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![
+                NewSection { key: KEYS[0].into(), heading: "Kết quả".into(), body: ORIGINAL[0].into() },
+                NewSection { key: KEYS[1].into(), heading: "Đề xuất, kiến nghị".into(), body: ORIGINAL[1].into() },
+            ],
+        }).unwrap();
+        send_all(&mut a, &mut b);
+
+        let mut words = Vec::new();
+        let chunk_a = a_edits.len().div_ceil(rounds);
+        let chunk_b = b_edits.len().div_ceil(rounds);
+        for r in 0..rounds {
+            for (i, e) in a_edits.iter().enumerate().skip(r * chunk_a).take(chunk_a) {
+                words.extend(apply(&mut a, id, "Lan", i, e));
+            }
+            for (i, e) in b_edits.iter().enumerate().skip(r * chunk_b).take(chunk_b) {
+                words.extend(apply(&mut b, id, "Đức", i, e));
+            }
+            send_all(&mut a, &mut b);
+            send_all(&mut b, &mut a);
+        }
+
+        let ra = a.report(id).unwrap();
+        let rb = b.report(id).unwrap();
+        prop_assert_eq!(&ra, &rb);
+        // And the merged state is what each store reads back from disk.
+        drop(b);
+        let mut b = open(&dir.path().join("b.sqlite"), &clock);
+        prop_assert_eq!(&b.report(id).unwrap(), &ra);
+        let all_text: String = ra.sections.iter().map(|s| s.body.as_str().to_string()).collect::<Vec<_>>().join("\n");
+        for w in &words {
+            prop_assert!(all_text.contains(w.as_str()), "lost {w} in {all_text}");
+        }
+        // Without the inserted words, each section is exactly what both started from.
+        for (key, original) in [(KEYS[0], ORIGINAL[0]), (KEYS[1], ORIGINAL[1])] {
+            let mut body = ra.sections.iter().find(|s| s.key == key).unwrap().body.as_str().to_string();
+            for w in &words {
+                body = body.replace(w.as_str(), " ");
+            }
+            let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            prop_assert_eq!(body.as_str(), original);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every check a change must pass: formatting, lints, the whole test suite, and a short
+# smoke run of the benchmarks. Installs nothing it cannot find on a new machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== toolchain"
+cargo --version
+rustc --version
+
+echo "== format"
+if rustfmt --version >/dev/null 2>&1; then
+  cargo fmt --all -- --check
+else
+  echo "rustfmt not installed; skipping the format check"
+fi
+
+echo "== lints"
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+else
+  echo "clippy not installed; skipping lints"
+fi
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --doc --locked
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+echo "== benchmark smoke run (full run: cargo bench -p giaoban-client-core --bench store)"
+cargo test -p giaoban-client-core --benches --locked
