@@ -29,11 +29,7 @@ fn parse_digits(
     expected: &'static str,
 ) -> Result<u32, CodeParseError> {
     if !widths.contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CodeParseError {
-            what,
-            input: s.to_owned(),
-            expected,
-        });
+        return Err(CodeParseError { what, input: s.to_owned(), expected });
     }
     Ok(s.bytes().fold(0, |acc, b| acc * 10 + u32::from(b - b'0')))
 }
@@ -118,10 +114,7 @@ impl FromStr for LegacyCode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let value = parse_digits(s, &[2, 3, 5], "legacy code", "2, 3 or 5 ASCII digits")?;
         // The width is 2, 3 or 5 here.
-        Ok(Self {
-            width: s.len() as u8,
-            value,
-        })
+        Ok(Self { width: s.len() as u8, value })
     }
 }
 
@@ -153,14 +146,8 @@ mod tests {
         for s in ["01", "001", "00001", "732", "26077"] {
             assert_eq!(s.parse::<LegacyCode>().unwrap().to_string(), s);
         }
-        assert_ne!(
-            "01".parse::<LegacyCode>().unwrap(),
-            "001".parse::<LegacyCode>().unwrap()
-        );
-        assert_eq!(
-            format!("{:?}", "04".parse::<ProvinceCode>().unwrap()),
-            "ProvinceCode(\"04\")"
-        );
+        assert_ne!("01".parse::<LegacyCode>().unwrap(), "001".parse::<LegacyCode>().unwrap());
+        assert_eq!(format!("{:?}", "04".parse::<ProvinceCode>().unwrap()), "ProvinceCode(\"04\")");
     }
 
     #[test]
@@ -175,9 +162,6 @@ mod tests {
             assert!(s.parse::<LegacyCode>().is_err(), "{s:?}");
         }
         let err = "5".parse::<ProvinceCode>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid province code \"5\": expected 2 ASCII digits"
-        );
+        assert_eq!(err.to_string(), "invalid province code \"5\": expected 2 ASCII digits");
     }
 }

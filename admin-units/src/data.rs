@@ -22,9 +22,7 @@ use unicode_normalization::is_nfc;
 use crate::DATASET_VERSION;
 use crate::code::{CommuneCode, LegacyCode, ProvinceCode};
 use crate::fold::fold;
-use crate::model::{
-    Commune, CommuneKind, LegacyLevel, LegacyUnit, Province, ProvinceKind, Successor,
-};
+use crate::model::{Commune, CommuneKind, LegacyLevel, LegacyUnit, Province, ProvinceKind, Successor};
 
 /// The compiled-in data file is malformed. Carries the 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,39 +74,17 @@ enum Section {
 }
 
 const SECTIONS: [(Section, &str, &[&str]); 5] = [
-    (
-        Section::Provinces,
-        "@provinces",
-        &["code", "name", "kind", "aliases"],
-    ),
-    (
-        Section::Communes,
-        "@communes",
-        &["code", "province", "name", "kind"],
-    ),
-    (
-        Section::Legacy,
-        "@legacy",
-        &["level", "code", "parent", "name", "kind", "aliases"],
-    ),
-    (
-        Section::ProvinceSuccessors,
-        "@province_successors",
-        &["legacy", "province"],
-    ),
-    (
-        Section::Successors,
-        "@successors",
-        &["legacy", "commune", "partly", "default"],
-    ),
+    (Section::Provinces, "@provinces", &["code", "name", "kind", "aliases"]),
+    (Section::Communes, "@communes", &["code", "province", "name", "kind"]),
+    (Section::Legacy, "@legacy", &["level", "code", "parent", "name", "kind", "aliases"]),
+    (Section::ProvinceSuccessors, "@province_successors", &["legacy", "province"]),
+    (Section::Successors, "@successors", &["legacy", "commune", "partly", "default"]),
 ];
 
 fn fields<const N: usize>(line: &'static str) -> Result<[&'static str; N], String> {
     let parts: Vec<&'static str> = line.split('\t').collect();
     let found = parts.len();
-    parts
-        .try_into()
-        .map_err(|_| format!("expected {N} tab-separated fields, found {found}"))
+    parts.try_into().map_err(|_| format!("expected {N} tab-separated fields, found {found}"))
 }
 
 /// Checks `name` and returns it without its kind prefix.
@@ -120,17 +96,11 @@ fn short_name(name: &'static str, kind_label: &str) -> Result<&'static str, Stri
         return Err(format!("name {name:?} has stray spaces"));
     }
     // The source spells a few names "Thành Phố …"/"Thị Xã …": compare the prefix ignoring case.
-    let prefix_ok = name
-        .get(..kind_label.len())
-        .is_some_and(|p| p.to_lowercase() == kind_label.to_lowercase());
-    match name
-        .get(kind_label.len()..)
-        .and_then(|rest| rest.strip_prefix(' '))
-    {
+    let prefix_ok =
+        name.get(..kind_label.len()).is_some_and(|p| p.to_lowercase() == kind_label.to_lowercase());
+    match name.get(kind_label.len()..).and_then(|rest| rest.strip_prefix(' ')) {
         Some(short) if prefix_ok && !short.is_empty() => Ok(short),
-        _ => Err(format!(
-            "name {name:?} does not start with its kind {kind_label:?}"
-        )),
+        _ => Err(format!("name {name:?} does not start with its kind {kind_label:?}")),
     }
 }
 
@@ -141,15 +111,10 @@ fn aliases(field: &'static str) -> Result<Vec<&'static str>, String> {
     field
         .split(',')
         .map(|a| {
-            if !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            {
+            if !a.is_empty() && a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
                 Ok(a)
             } else {
-                Err(format!(
-                    "alias {a:?} is not lowercase ASCII letters and digits"
-                ))
+                Err(format!("alias {a:?} is not lowercase ASCII letters and digits"))
             }
         })
         .collect()
@@ -173,9 +138,7 @@ fn check_successor_group(code: LegacyCode, group: &[Successor]) -> Result<(), St
     match group {
         [] => Ok(()),
         [one] if !one.partly && !one.default_for_split => Ok(()),
-        [_] => Err(format!(
-            "{code} has a single successor, so it must have partly=0 and default=0"
-        )),
+        [_] => Err(format!("{code} has a single successor, so it must have partly=0 and default=0")),
         _ if group.iter().all(|s| s.partly) && defaults == 1 => {
             let mut seen: Vec<CommuneCode> = group.iter().map(|s| s.new_commune).collect();
             seen.sort();
@@ -239,15 +202,10 @@ pub(crate) fn parse(text: &'static str) -> Result<Dataset, DataError> {
             continue;
         }
         p.line_no = i + 1;
-        p.line(line).map_err(|reason| DataError {
-            line: p.error_line.unwrap_or(i + 1),
-            reason,
-        })?;
+        p.line(line).map_err(|reason| DataError { line: p.error_line.unwrap_or(i + 1), reason })?;
     }
-    p.close_successor_group().map_err(|reason| DataError {
-        line: p.error_line.unwrap_or(last_line),
-        reason,
-    })?;
+    p.close_successor_group()
+        .map_err(|reason| DataError { line: p.error_line.unwrap_or(last_line), reason })?;
     if p.section != Section::Successors {
         let missing = SECTIONS
             .iter()
@@ -255,15 +213,8 @@ pub(crate) fn parse(text: &'static str) -> Result<Dataset, DataError> {
             .map(|(_, name, _)| *name)
             .collect::<Vec<_>>()
             .join(", ");
-        let missing = if p.section == Section::Start {
-            "@dataset".to_owned()
-        } else {
-            missing
-        };
-        return Err(DataError {
-            line: last_line + 1,
-            reason: format!("missing sections: {missing}"),
-        });
+        let missing = if p.section == Section::Start { "@dataset".to_owned() } else { missing };
+        return Err(DataError { line: last_line + 1, reason: format!("missing sections: {missing}") });
     }
     Ok(p.ds)
 }
@@ -277,9 +228,7 @@ impl Parser {
             return Err("empty line".to_owned());
         }
         match self.section {
-            Section::Start | Section::Dataset => {
-                Err("data row before the first section header".to_owned())
-            }
+            Section::Start | Section::Dataset => Err("data row before the first section header".to_owned()),
             Section::Provinces => self.province(line),
             Section::Communes => self.commune(line),
             Section::Legacy => self.legacy(line),
@@ -308,10 +257,7 @@ impl Parser {
         let Some(&(section, _, columns)) = SECTIONS.iter().find(|(_, n, _)| *n == name) else {
             return Err(format!("unknown section `{name}`"));
         };
-        let expected = SECTIONS
-            .iter()
-            .find(|(s, _, _)| *s > self.section)
-            .map(|(s, n, _)| (*s, *n));
+        let expected = SECTIONS.iter().find(|(s, _, _)| *s > self.section).map(|(s, n, _)| (*s, *n));
         if let Some((next, next_name)) = expected
             && next != section
         {
@@ -322,9 +268,7 @@ impl Parser {
         }
         let found: Vec<&str> = parts.collect();
         if found != columns {
-            return Err(format!(
-                "section `{name}`: expected columns {columns:?}, found {found:?}"
-            ));
+            return Err(format!("section `{name}`: expected columns {columns:?}, found {found:?}"));
         }
         self.section = section;
         Ok(())
@@ -341,13 +285,7 @@ impl Parser {
         }
         ds.province_folds.push(folds(name, short));
         ds.province_communes.push(0..0);
-        ds.provinces.push(Province {
-            code,
-            name,
-            short_name: short,
-            kind,
-            aliases: aliases(alias)?,
-        });
+        ds.provinces.push(Province { code, name, short_name: short, kind, aliases: aliases(alias)? });
         Ok(())
     }
 
@@ -364,9 +302,7 @@ impl Parser {
         let index = ds.communes.len();
         if self.open_province != Some(province) {
             if !ds.province_communes[p].is_empty() {
-                return Err(format!(
-                    "communes of province {province} are not contiguous"
-                ));
+                return Err(format!("communes of province {province} are not contiguous"));
             }
             ds.province_communes[p] = index..index;
             self.open_province = Some(province);
@@ -376,13 +312,7 @@ impl Parser {
             return Err(format!("duplicate commune {code}"));
         }
         ds.commune_folds.push(folds(name, short));
-        ds.communes.push(Commune {
-            code,
-            province,
-            name,
-            short_name: short,
-            kind,
-        });
+        ds.communes.push(Commune { code, province, name, short_name: short, kind });
         Ok(())
     }
 
@@ -459,12 +389,7 @@ impl Parser {
         let new_commune: CommuneCode = commune.parse().map_err(|e| format!("{e}"))?;
         let partly = flag(partly, "partly")?;
         let default_for_split = flag(default, "default")?;
-        match self
-            .ds
-            .legacy_index
-            .get(&legacy)
-            .map(|&i| self.ds.legacy[i].level)
-        {
+        match self.ds.legacy_index.get(&legacy).map(|&i| self.ds.legacy[i].level) {
             Some(LegacyLevel::Commune | LegacyLevel::District) => {}
             Some(LegacyLevel::Province) => return Err(format!("{legacy} is a province")),
             None => return Err(format!("unknown legacy unit {legacy}")),
@@ -480,15 +405,8 @@ impl Parser {
             self.open_group = Some((legacy, self.ds.successors.len(), self.line_no));
         }
         let ds = &mut self.ds;
-        ds.predecessors
-            .entry(new_commune)
-            .or_default()
-            .push(ds.successors.len());
-        ds.successors.push(Successor {
-            new_commune,
-            partly,
-            default_for_split,
-        });
+        ds.predecessors.entry(new_commune).or_default().push(ds.successors.len());
+        ds.successors.push(Successor { new_commune, partly, default_for_split });
         ds.successor_sources.push(legacy);
         Ok(())
     }
@@ -529,9 +447,7 @@ mod tests {
     }
 
     fn with_successors(rows: &str) -> &'static str {
-        leak(format!(
-            "{HEAD}{PROVINCES}{COMMUNES}{LEGACY}{PROVINCE_SUCC}{SUCC_HEAD}{rows}"
-        ))
+        leak(format!("{HEAD}{PROVINCES}{COMMUNES}{LEGACY}{PROVINCE_SUCC}{SUCC_HEAD}{rows}"))
     }
 
     fn error(text: &'static str) -> DataError {
@@ -559,24 +475,16 @@ mod tests {
         // 6 commune, 7 @legacy, 8-10 legacy, 11 header, 12 row, 13 header, 14.. successors.
         let e = error(with_successors("22810\t22810\t0\n"));
         assert_eq!(e.line, 14);
-        assert_eq!(
-            e.to_string(),
-            "admin-units data, line 14: expected 4 tab-separated fields, found 3"
-        );
+        assert_eq!(e.to_string(), "admin-units data, line 14: expected 4 tab-separated fields, found 3");
 
         let e = error(with_successors("22810\t99999\t0\t0\n"));
         assert_eq!((e.line, e.reason.as_str()), (14, "unknown commune 99999"));
 
         let e = error(with_successors("22810\t22810\t0\t2\n"));
-        assert_eq!(
-            (e.line, e.reason.as_str()),
-            (14, "default must be 0 or 1, found \"2\"")
-        );
+        assert_eq!((e.line, e.reason.as_str()), (14, "default must be 0 or 1, found \"2\""));
 
         // A split needs exactly one default; reported at the group's first line.
-        let e = error(with_successors(
-            "22810\t22810\t1\t0\n22810\t22810\t1\t0\n585\t22810\t0\t0\n",
-        ));
+        let e = error(with_successors("22810\t22810\t1\t0\n22810\t22810\t1\t0\n585\t22810\t0\t0\n"));
         assert_eq!(e.line, 14);
         assert!(e.reason.contains("exactly one needs default=1"), "{e}");
 
@@ -584,13 +492,8 @@ mod tests {
         assert_eq!(e.line, 14);
         assert!(e.reason.contains("single successor"), "{e}");
 
-        let e = error(with_successors(
-            "22810\t22810\t0\t0\n585\t22810\t0\t0\n22810\t22810\t0\t0\n",
-        ));
-        assert_eq!(
-            (e.line, e.reason.as_str()),
-            (16, "successors of 22810 are not contiguous")
-        );
+        let e = error(with_successors("22810\t22810\t0\t0\n585\t22810\t0\t0\n22810\t22810\t0\t0\n"));
+        assert_eq!((e.line, e.reason.as_str()), (16, "successors of 22810 are not contiguous"));
 
         let e = error(with_successors("58\t22810\t0\t0\n"));
         assert_eq!((e.line, e.reason.as_str()), (14, "58 is a province"));
@@ -598,9 +501,7 @@ mod tests {
 
     #[test]
     fn header_and_section_errors() {
-        let e = error(leak(format!(
-            "@dataset\tvietnamadminunits 9.9\n{PROVINCES}"
-        )));
+        let e = error(leak(format!("@dataset\tvietnamadminunits 9.9\n{PROVINCES}")));
         assert_eq!(e.line, 1);
         assert!(e.reason.contains("does not match DATASET_VERSION"), "{e}");
 
@@ -614,41 +515,27 @@ mod tests {
 
         let e = error(leak(format!("{HEAD}{PROVINCES}{COMMUNES}")));
         assert_eq!(e.line, 7);
-        assert_eq!(
-            e.reason,
-            "missing sections: @legacy, @province_successors, @successors"
-        );
+        assert_eq!(e.reason, "missing sections: @legacy, @province_successors, @successors");
 
         let e = error("");
-        assert_eq!(
-            (e.line, e.reason.as_str()),
-            (1, "missing sections: @dataset")
-        );
+        assert_eq!((e.line, e.reason.as_str()), (1, "missing sections: @dataset"));
     }
 
     #[test]
     fn row_errors() {
         let bad = |provinces: &str| {
-            error(leak(format!(
-                "{HEAD}@provinces\tcode\tname\tkind\taliases\n{provinces}"
-            )))
+            error(leak(format!("{HEAD}@provinces\tcode\tname\tkind\taliases\n{provinces}")))
         };
 
         let e = bad("5\tTỉnh Khánh Hòa\tTỉnh\t\n");
         assert_eq!(e.line, 4);
-        assert_eq!(
-            e.reason,
-            "invalid province code \"5\": expected 2 ASCII digits"
-        );
+        assert_eq!(e.reason, "invalid province code \"5\": expected 2 ASCII digits");
 
         let e = bad("56\tTỉnh Khánh Hòa\tTinh\t\n");
         assert_eq!(e.reason, "unknown province kind \"Tinh\"");
 
         let e = bad("56\tXã Khánh Hòa\tTỉnh\t\n");
-        assert_eq!(
-            e.reason,
-            "name \"Xã Khánh Hòa\" does not start with its kind \"Tỉnh\""
-        );
+        assert_eq!(e.reason, "name \"Xã Khánh Hòa\" does not start with its kind \"Tỉnh\"");
 
         let e = bad("56\tTỉnh Kha\u{301}nh Hòa\tTỉnh\t\n");
         assert!(e.reason.contains("is not NFC"), "{e}");
@@ -662,20 +549,13 @@ mod tests {
         let e = error(leak(format!(
             "{HEAD}{PROVINCES}@communes\tcode\tprovince\tname\tkind\n22810\t57\tXã Ninh Sơn\tXã\n"
         )));
-        assert_eq!(
-            (e.line, e.reason.as_str()),
-            (6, "commune 22810: unknown province 57")
-        );
+        assert_eq!((e.line, e.reason.as_str()), (6, "commune 22810: unknown province 57"));
 
         let e = error(leak(format!(
             "{HEAD}{PROVINCES}{COMMUNES}@legacy\tlevel\tcode\tparent\tname\tkind\taliases\n\
              P\t58\t\tTỉnh Ninh Thuận\tTỉnh\t\nC\t22810\t585\tXã Lâm Sơn\tXã\t\n"
         )));
         assert_eq!(e.line, 9);
-        assert!(
-            e.reason
-                .contains("parent 585 is not the preceding District"),
-            "{e}"
-        );
+        assert!(e.reason.contains("parent 585 is not the preceding District"), "{e}");
     }
 }

@@ -42,10 +42,7 @@ pub(crate) fn squash(folded: &str) -> String {
 /// Strips the first of `prefixes` (folded, each ending in a space) that `folded` starts with,
 /// if anything remains after it.
 pub(crate) fn strip_any_prefix<'a>(folded: &'a str, prefixes: &[&str]) -> Option<&'a str> {
-    prefixes
-        .iter()
-        .filter_map(|p| folded.strip_prefix(p))
-        .find(|rest| !rest.is_empty())
+    prefixes.iter().filter_map(|p| folded.strip_prefix(p)).find(|rest| !rest.is_empty())
 }
 
 #[cfg(test)]
@@ -67,10 +64,7 @@ mod tests {
 
     #[test]
     fn strips_prefixes() {
-        assert_eq!(
-            strip_any_prefix("tinh dong nai", &["tinh ", "thanh pho "]),
-            Some("dong nai")
-        );
+        assert_eq!(strip_any_prefix("tinh dong nai", &["tinh ", "thanh pho "]), Some("dong nai"));
         assert_eq!(strip_any_prefix("tinh ", &["tinh "]), None);
         assert_eq!(strip_any_prefix("dong nai", &["tinh "]), None);
     }

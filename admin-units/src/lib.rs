@@ -10,8 +10,7 @@ use std::sync::LazyLock;
 pub use code::{CodeParseError, CommuneCode, LegacyCode, ProvinceCode};
 pub use data::DataError;
 pub use model::{
-    Commune, CommuneKind, KindParseError, LegacyLevel, LegacyUnit, Province, ProvinceKind,
-    Successor,
+    Commune, CommuneKind, KindParseError, LegacyLevel, LegacyUnit, Province, ProvinceKind, Successor,
 };
 
 use data::Dataset;
@@ -84,17 +83,8 @@ pub fn commune(code: CommuneCode) -> Option<&'static Commune> {
 
 const PROVINCE_PREFIXES: &[&str] = &["tinh ", "thanh pho ", "tp "];
 const COMMUNE_PREFIXES: &[&str] = &["xa ", "phuong ", "dac khu "];
-const LEGACY_PREFIXES: &[&str] = &[
-    "tinh ",
-    "thanh pho ",
-    "tp ",
-    "quan ",
-    "huyen ",
-    "thi xa ",
-    "xa ",
-    "phuong ",
-    "thi tran ",
-];
+const LEGACY_PREFIXES: &[&str] =
+    &["tinh ", "thanh pho ", "tp ", "quan ", "huyen ", "thi xa ", "xa ", "phuong ", "thi tran "];
 
 /// Finds a current province by name, ignoring diacritics, case, tone placement (Hòa/Hoà),
 /// extra spaces and a leading "Tỉnh ", "Thành phố " or "TP ". Also accepts the source's
@@ -107,16 +97,13 @@ pub fn find_province_by_name(name: &str) -> Option<&'static Province> {
     let q = fold(name);
     let stripped = strip_any_prefix(&q, PROVINCE_PREFIXES);
     let squashed = squash(stripped.unwrap_or(&q));
-    ds.provinces
-        .iter()
-        .zip(&ds.province_folds)
-        .find_map(|(p, (full, short))| {
-            let hit = q == *full
-                || stripped.unwrap_or(&q) == short
-                || squashed == squash(short)
-                || p.aliases.contains(&squashed.as_str());
-            hit.then_some(p)
-        })
+    ds.provinces.iter().zip(&ds.province_folds).find_map(|(p, (full, short))| {
+        let hit = q == *full
+            || stripped.unwrap_or(&q) == short
+            || squashed == squash(short)
+            || p.aliases.contains(&squashed.as_str());
+        hit.then_some(p)
+    })
 }
 
 /// Finds current communes by name, ignoring diacritics, case and tone placement. With a kind
@@ -127,13 +114,10 @@ pub fn find_communes_by_name(name: &str) -> impl Iterator<Item = &'static Commun
     let ds = data();
     let q = fold(name);
     let has_prefix = strip_any_prefix(&q, COMMUNE_PREFIXES).is_some();
-    ds.communes
-        .iter()
-        .zip(&ds.commune_folds)
-        .filter_map(move |(c, (full, short))| {
-            let hit = if has_prefix { q == *full } else { q == *short };
-            hit.then_some(c)
-        })
+    ds.communes.iter().zip(&ds.commune_folds).filter_map(move |(c, (full, short))| {
+        let hit = if has_prefix { q == *full } else { q == *short };
+        hit.then_some(c)
+    })
 }
 
 /// All 10,794 units from before 1 July 2025 (63 provinces, 696 districts, 10,035 communes),
@@ -172,14 +156,11 @@ pub fn find_legacy_units_by_name(name: &str) -> impl Iterator<Item = &'static Le
     let q = fold(name);
     let has_prefix = strip_any_prefix(&q, LEGACY_PREFIXES).is_some();
     let squashed = squash(&q);
-    ds.legacy
-        .iter()
-        .zip(&ds.legacy_folds)
-        .filter_map(move |(u, (full, short))| {
-            let by_name = if has_prefix { q == *full } else { q == *short };
-            let hit = by_name || u.aliases.contains(&squashed.as_str());
-            hit.then_some(u)
-        })
+    ds.legacy.iter().zip(&ds.legacy_folds).filter_map(move |(u, (full, short))| {
+        let by_name = if has_prefix { q == *full } else { q == *short };
+        let hit = by_name || u.aliases.contains(&squashed.as_str());
+        hit.then_some(u)
+    })
 }
 
 /// The current communes that a legacy commune became: one whole successor
@@ -221,12 +202,8 @@ pub fn predecessors_of(
     commune: CommuneCode,
 ) -> impl Iterator<Item = (&'static LegacyUnit, &'static Successor)> {
     let ds = data();
-    ds.predecessors
-        .get(&commune)
-        .into_iter()
-        .flatten()
-        .filter_map(move |&i| {
-            let unit = legacy_unit(ds.successor_sources[i])?;
-            Some((unit, &ds.successors[i]))
-        })
+    ds.predecessors.get(&commune).into_iter().flatten().filter_map(move |&i| {
+        let unit = legacy_unit(ds.successor_sources[i])?;
+        Some((unit, &ds.successors[i]))
+    })
 }

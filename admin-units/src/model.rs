@@ -47,10 +47,7 @@ impl FromStr for ProvinceKind {
         [Self::Tinh, Self::ThanhPho]
             .into_iter()
             .find(|k| k.label() == s)
-            .ok_or_else(|| KindParseError {
-                what: "province kind",
-                input: s.to_owned(),
-            })
+            .ok_or_else(|| KindParseError { what: "province kind", input: s.to_owned() })
     }
 }
 
@@ -89,10 +86,7 @@ impl FromStr for CommuneKind {
         [Self::Xa, Self::Phuong, Self::DacKhu]
             .into_iter()
             .find(|k| k.label() == s)
-            .ok_or_else(|| KindParseError {
-                what: "commune kind",
-                input: s.to_owned(),
-            })
+            .ok_or_else(|| KindParseError { what: "commune kind", input: s.to_owned() })
     }
 }
 

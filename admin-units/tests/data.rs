@@ -33,14 +33,8 @@ fn current_counts() {
     assert_eq!(kinds[&CommuneKind::Xa], 2621);
     assert_eq!(kinds[&CommuneKind::Phuong], 687);
     assert_eq!(kinds[&CommuneKind::DacKhu], 13);
-    let cities = au::provinces()
-        .iter()
-        .filter(|p| p.kind == ProvinceKind::ThanhPho)
-        .count();
-    assert_eq!(
-        cities, 6,
-        "Hà Nội, Hải Phòng, Huế, Đà Nẵng, TP.HCM, Cần Thơ"
-    );
+    let cities = au::provinces().iter().filter(|p| p.kind == ProvinceKind::ThanhPho).count();
+    assert_eq!(cities, 6, "Hà Nội, Hải Phòng, Huế, Đà Nẵng, TP.HCM, Cần Thơ");
 }
 
 #[test]
@@ -60,11 +54,7 @@ fn every_commune_belongs_to_a_listed_province() {
     for commune in au::communes() {
         assert!(au::province(commune.province).is_some(), "{}", commune.code);
         assert_eq!(au::commune(commune.code), Some(commune));
-        assert!(
-            commune.name.starts_with(commune.kind.label()),
-            "{}",
-            commune.name
-        );
+        assert!(commune.name.starts_with(commune.kind.label()), "{}", commune.name);
     }
     assert_eq!(au::communes_of(p("99")).count(), 0);
 }
@@ -76,9 +66,7 @@ fn khanh_hoa_contains_xa_ninh_son_22810() {
     assert_eq!(khanh_hoa.short_name, "Khánh Hòa");
     assert_eq!(khanh_hoa.kind, ProvinceKind::Tinh);
     assert_eq!(au::communes_of(khanh_hoa.code).len(), 65);
-    let ninh_son = au::communes_of(khanh_hoa.code)
-        .find(|c| c.name == "Xã Ninh Sơn")
-        .unwrap();
+    let ninh_son = au::communes_of(khanh_hoa.code).find(|c| c.name == "Xã Ninh Sơn").unwrap();
     assert_eq!(ninh_son.code, c("22810"));
     assert_eq!(ninh_son.code.to_string(), "22810");
     assert_eq!(ninh_son.short_name, "Ninh Sơn");
@@ -93,40 +81,23 @@ fn find_province_by_name_ignores_diacritics_and_prefix() {
     let dong_nai = au::find_province_by_name("dong nai").unwrap();
     assert_eq!(dong_nai.name, "Tỉnh Đồng Nai");
     assert_eq!(dong_nai.code.to_string(), "75");
-    for q in [
-        "Đồng Nai",
-        "ĐỒNG NAI",
-        "Tỉnh Đồng Nai",
-        "tinh  dong nai ",
-        "dongnai",
-        "Đo\u{302}\u{300}ng Nai",
-    ] {
+    for q in ["Đồng Nai", "ĐỒNG NAI", "Tỉnh Đồng Nai", "tinh  dong nai ", "dongnai", "Đo\u{302}\u{300}ng Nai"]
+    {
         assert_eq!(au::find_province_by_name(q), Some(dong_nai), "{q:?}");
     }
     let hcm = au::find_province_by_name("Thành phố Hồ Chí Minh").unwrap();
     for q in ["ho chi minh", "TP. Hồ Chí Minh", "TP.HCM", "hcm"] {
         assert_eq!(au::find_province_by_name(q), Some(hcm), "{q:?}");
     }
-    assert_eq!(
-        au::find_province_by_name("Khánh Hoà").unwrap().code,
-        p("56")
-    );
-    assert_eq!(
-        au::find_province_by_name("thanh pho hue")
-            .unwrap()
-            .short_name,
-        "Huế"
-    );
+    assert_eq!(au::find_province_by_name("Khánh Hoà").unwrap().code, p("56"));
+    assert_eq!(au::find_province_by_name("thanh pho hue").unwrap().short_name, "Huế");
     // Merged away in 2025, and nonsense.
     assert_eq!(au::find_province_by_name("Bình Phước"), None);
     assert_eq!(au::find_province_by_name(""), None);
     assert_eq!(au::find_province_by_name("Tỉnh"), None);
     for province in au::provinces() {
         assert_eq!(au::find_province_by_name(province.name), Some(province));
-        assert_eq!(
-            au::find_province_by_name(province.short_name),
-            Some(province)
-        );
+        assert_eq!(au::find_province_by_name(province.short_name), Some(province));
     }
 }
 
@@ -140,15 +111,10 @@ fn legacy_counts_and_tree() {
     // The source's admin_units_legacy has one row per commune, plus 5 commune-less districts.
     let commune_less = legacy
         .iter()
-        .filter(|u| {
-            u.level == LegacyLevel::District && au::legacy_children(u.code).next().is_none()
-        })
+        .filter(|u| u.level == LegacyLevel::District && au::legacy_children(u.code).next().is_none())
         .map(|u| u.short_name)
         .collect::<Vec<_>>();
-    assert_eq!(
-        commune_less,
-        ["Bạch Long Vĩ", "Cồn Cỏ", "Hoàng Sa", "Lý Sơn", "Côn Đảo"]
-    );
+    assert_eq!(commune_less, ["Bạch Long Vĩ", "Cồn Cỏ", "Hoàng Sa", "Lý Sơn", "Côn Đảo"]);
     assert_eq!(count(LegacyLevel::Commune) + commune_less.len(), 10_040);
 
     let mut codes = HashSet::new();
@@ -164,17 +130,8 @@ fn legacy_counts_and_tree() {
         assert!(au::province_of_legacy(unit.code).is_some(), "{}", unit.code);
     }
     let kinds: HashSet<&str> = legacy.iter().map(|u| u.kind_label).collect();
-    let expected: HashSet<&str> = [
-        "Tỉnh",
-        "Thành phố",
-        "Quận",
-        "Huyện",
-        "Thị xã",
-        "Phường",
-        "Xã",
-        "Thị trấn",
-    ]
-    .into();
+    let expected: HashSet<&str> =
+        ["Tỉnh", "Thành phố", "Quận", "Huyện", "Thị xã", "Phường", "Xã", "Thị trấn"].into();
     assert_eq!(kinds, expected);
 }
 
@@ -185,15 +142,8 @@ fn every_legacy_commune_has_successors_in_its_new_province() {
     for unit in au::legacy_units() {
         let successors = au::successors_of_legacy(unit.code);
         let expect_mapping = unit.level == LegacyLevel::Commune
-            || (unit.level == LegacyLevel::District
-                && au::legacy_children(unit.code).next().is_none());
-        assert_eq!(
-            !successors.is_empty(),
-            expect_mapping,
-            "{} {}",
-            unit.code,
-            unit.name
-        );
+            || (unit.level == LegacyLevel::District && au::legacy_children(unit.code).next().is_none());
+        assert_eq!(!successors.is_empty(), expect_mapping, "{} {}", unit.code, unit.name);
         if successors.is_empty() {
             continue;
         }
@@ -207,12 +157,7 @@ fn every_legacy_commune_has_successors_in_its_new_province() {
         }
         let new_province = au::province_of_legacy(unit.code).unwrap().code;
         for s in successors {
-            assert_eq!(
-                au::commune(s.new_commune).unwrap().province,
-                new_province,
-                "{}",
-                unit.code
-            );
+            assert_eq!(au::commune(s.new_commune).unwrap().province, new_province, "{}", unit.code);
             assert!(au::predecessors_of(s.new_commune).any(|(u, _)| u == unit));
         }
         let default = au::default_successor_of_legacy(unit.code).unwrap();
@@ -222,11 +167,7 @@ fn every_legacy_commune_has_successors_in_its_new_province() {
     assert_eq!(split, 471);
     // Every current commune was formed from at least one legacy unit.
     for commune in au::communes() {
-        assert!(
-            au::predecessors_of(commune.code).next().is_some(),
-            "{}",
-            commune.code
-        );
+        assert!(au::predecessors_of(commune.code).next().is_some(), "{}", commune.code);
     }
     assert!(au::successors_of_legacy(l("75")).is_empty());
     assert!(au::successors_of_legacy(l("732")).is_empty());
@@ -255,53 +196,32 @@ fn long_khanh_is_now_five_wards_of_dong_nai() {
     new.dedup();
     assert_eq!(
         new,
-        [
-            "Phường Bình Lộc",
-            "Phường Bảo Vinh",
-            "Phường Hàng Gòn",
-            "Phường Long Khánh",
-            "Phường Xuân Lập"
-        ]
+        ["Phường Bình Lộc", "Phường Bảo Vinh", "Phường Hàng Gòn", "Phường Long Khánh", "Phường Xuân Lập"]
     );
 }
 
 #[test]
 fn legacy_lookups() {
     // A province merged away: Bình Phước is now part of Đồng Nai.
-    let binh_phuoc = au::find_legacy_units_by_name("binh phuoc")
-        .find(|u| u.level == LegacyLevel::Province)
-        .unwrap();
+    let binh_phuoc =
+        au::find_legacy_units_by_name("binh phuoc").find(|u| u.level == LegacyLevel::Province).unwrap();
     assert_eq!(binh_phuoc.name, "Tỉnh Bình Phước");
-    assert_eq!(
-        au::province_of_legacy(binh_phuoc.code).unwrap().short_name,
-        "Đồng Nai"
-    );
+    assert_eq!(au::province_of_legacy(binh_phuoc.code).unwrap().short_name, "Đồng Nai");
     // Old district Ninh Sơn (Ninh Thuận) is now in Khánh Hòa.
     let ninh_son = au::find_legacy_units_by_name("Huyện Ninh Sơn").collect::<Vec<_>>();
     assert_eq!(ninh_son.len(), 1);
-    assert_eq!(
-        au::province_of_legacy(ninh_son[0].code).unwrap().code,
-        p("56")
-    );
+    assert_eq!(au::province_of_legacy(ninh_son[0].code).unwrap().code, p("56"));
     // Aliases: Phường Trúc Bạch absorbed Phường Nguyễn Trung Trực.
-    assert!(
-        au::find_legacy_units_by_name("Nguyễn Trung Trực").any(|u| u.name == "Phường Trúc Bạch")
-    );
+    assert!(au::find_legacy_units_by_name("Nguyễn Trung Trực").any(|u| u.name == "Phường Trúc Bạch"));
     // An island district maps to its đặc khu.
     let con_dao = au::successors_of_legacy(l("755"));
     assert_eq!(con_dao.len(), 1);
     let dac_khu = au::commune(con_dao[0].new_commune).unwrap();
-    assert_eq!(
-        (dac_khu.name, dac_khu.kind),
-        ("Đặc khu Côn Đảo", CommuneKind::DacKhu)
-    );
+    assert_eq!((dac_khu.name, dac_khu.kind), ("Đặc khu Côn Đảo", CommuneKind::DacKhu));
     // Codes are not keys: legacy province 15 (Yên Bái) is not current province 15 (Lào Cai).
     assert_eq!(au::legacy_unit(l("15")).unwrap().name, "Tỉnh Yên Bái");
     assert_eq!(au::province(p("15")).unwrap().name, "Tỉnh Lào Cai");
-    assert_eq!(
-        au::province_of_legacy(l("15")).unwrap().name,
-        "Tỉnh Lào Cai"
-    );
+    assert_eq!(au::province_of_legacy(l("15")).unwrap().name, "Tỉnh Lào Cai");
 }
 
 #[test]
@@ -310,11 +230,7 @@ fn all_names_are_nfc_and_trimmed() {
         .iter()
         .flat_map(|p| [p.name, p.short_name])
         .chain(au::communes().iter().flat_map(|c| [c.name, c.short_name]))
-        .chain(
-            au::legacy_units()
-                .iter()
-                .flat_map(|u| [u.name, u.short_name, u.kind_label]),
-        );
+        .chain(au::legacy_units().iter().flat_map(|u| [u.name, u.short_name, u.kind_label]));
     let mut n = 0;
     for name in names {
         assert!(is_nfc(name), "{name:?}");

@@ -7,9 +7,7 @@
 use std::time::{Duration, Instant};
 
 use giaoban_client_core::protocol::DocId;
-use giaoban_client_core::{
-    NewDeadline, NewDirective, NewTask, Store, StoreOptions, TaskFilter, TaskScope,
-};
+use giaoban_client_core::{NewDeadline, NewDirective, NewTask, Store, StoreOptions, TaskFilter, TaskScope};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -79,7 +77,13 @@ fn main() {
         .unwrap_or(if full { 10_000 } else { 300 });
     let edits: usize = if full { 5_000 } else { 200 };
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.sqlite");
+    // GIAOBAN_BENCH_DIR keeps the store for inspection.
+    let base =
+        std::env::var("GIAOBAN_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or(dir.path().to_path_buf());
+    std::fs::create_dir_all(&base).unwrap();
+    let path = base.join("bench.sqlite");
+    // A store left by an earlier run is replaced; there is none the first time.
+    let _ = std::fs::remove_file(&path);
     println!(
         "giaoban device store benchmark: {docs} documents, {edits} edits ({})",
         if full { "full" } else { "smoke" }
@@ -99,10 +103,7 @@ fn main() {
         ids.push(s.issue_directive(task_doc(i, ward)).unwrap());
         create.push(t0.elapsed());
     }
-    println!(
-        "setup: {docs} documents created in {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("setup: {docs} documents created in {:.2} s", t.elapsed().as_secs_f64());
     report("create a document (durable)", create, None);
 
     // A local edit made durable: one small change to a document, committed to SQLite (WAL).
@@ -118,30 +119,37 @@ fn main() {
         .unwrap();
         samples.push(t0.elapsed());
     }
-    report(
-        "local edit durable (cache-friendly mix)",
-        samples,
-        Some(("p99", Duration::from_millis(2))),
-    );
+    report("local edit durable (cache-friendly mix)", samples, Some(("p99", Duration::from_millis(2))));
 
     // The same edit on a document that is not in memory: load + edit + commit.
-    let cold = Store::open_with(
-        &path,
-        StoreOptions {
-            cache_capacity: 8,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let cold = Store::open_with(&path, StoreOptions { cache_capacity: 8, ..Default::default() }).unwrap();
     drop(s);
     let mut s = cold;
+    if std::env::var("GIAOBAN_BENCH_TRACE").is_ok() {
+        let t0 = Instant::now();
+        let _ = s.directive(ids[5]).unwrap();
+        println!("first read after open: {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
+        let t0 = Instant::now();
+        let _ = s.search("muoi", 1).unwrap();
+        println!("first search after open: {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
+        let wal = std::fs::metadata(format!("{}-wal", path.display())).map(|m| m.len()).unwrap_or(0);
+        println!("wal before the first cold edit: {:.1} MB", wal as f64 / 1e6);
+    }
     let mut samples = Vec::with_capacity(edits.min(1000));
     for i in 0..edits.min(1000) {
         let id = ids[(i * 104_729) % ids.len()];
         let t0 = Instant::now();
-        s.set_task_text(id, 1, &format!("Sửa khi tài liệu chưa nạp, lần {i}."))
-            .unwrap();
+        s.set_task_text(id, 1, &format!("Sửa khi tài liệu chưa nạp, lần {i}.")).unwrap();
         samples.push(t0.elapsed());
+    }
+    if std::env::var("GIAOBAN_BENCH_TRACE").is_ok() {
+        let slow: Vec<(usize, f64)> = samples
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.as_millis() > 5)
+            .map(|(i, d)| (i, d.as_secs_f64() * 1e3))
+            .collect();
+        println!("slow cold edits: {slow:?}");
     }
     report("local edit durable (document not cached)", samples, None);
     drop(s);
@@ -154,11 +162,7 @@ fn main() {
         samples.push(t0.elapsed());
         drop(s);
     }
-    report(
-        &format!("open a store of {docs} documents"),
-        samples,
-        Some(("p50", Duration::from_millis(50))),
-    );
+    report(&format!("open a store of {docs} documents"), samples, Some(("p50", Duration::from_millis(50))));
 
     let s = Store::open(&path).unwrap();
     // Listing every task.
@@ -166,21 +170,11 @@ fn main() {
     let mut n = 0;
     for _ in 0..if full { 30 } else { 5 } {
         let t0 = Instant::now();
-        n = s
-            .list_tasks(&TaskFilter {
-                scope: TaskScope::All,
-                ..Default::default()
-            })
-            .unwrap()
-            .len();
+        n = s.list_tasks(&TaskFilter { scope: TaskScope::All, ..Default::default() }).unwrap().len();
         samples.push(t0.elapsed());
     }
     assert_eq!(n, docs);
-    report(
-        &format!("list {n} tasks"),
-        samples,
-        Some(("p50", Duration::from_millis(20))),
-    );
+    report(&format!("list {n} tasks"), samples, Some(("p50", Duration::from_millis(20))));
 
     // Searching.
     for q in ["muoi", "hoa", "mo hinh so 4242", "khong co tu nay"] {
@@ -191,16 +185,8 @@ fn main() {
             hits = s.search(q, 50).unwrap().len();
             samples.push(t0.elapsed());
         }
-        report(
-            &format!("search '{q}' ({hits} hits, limit 50)"),
-            samples,
-            None,
-        );
+        report(&format!("search '{q}' ({hits} hits, limit 50)"), samples, None);
     }
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "store file: {:.1} MB ({} bytes/document)",
-        file as f64 / 1e6,
-        file / docs.max(1) as u64
-    );
+    println!("store file: {:.1} MB ({} bytes/document)", file as f64 / 1e6, file / docs.max(1) as u64);
 }

@@ -7,37 +7,21 @@
 
 use std::path::PathBuf;
 
-use giaoban_client_core::protocol::schema::{
-    FigureScope, MeasureUnit, ReportKind, TaskState, Verdict,
-};
+use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, ReportKind, TaskState, Verdict};
 use giaoban_client_core::protocol::{DeadlineStanding, DocId, DocumentSchema};
 use giaoban_client_core::{
-    FigureInput, NewConsolidation, NewDeadline, NewDirective, NewReport, NewSection, NewTask,
-    Store, TaskFilter, TaskScope, TaskView, unit_directory_from_reference,
+    FigureInput, NewConsolidation, NewDeadline, NewDirective, NewReport, NewSection, NewTask, Store,
+    TaskFilter, TaskScope, TaskView, unit_directory_from_reference,
 };
 use giaoban_vietnamese_text::format_date;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "./demo-data".into()),
-    );
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "./demo-data".into()));
     std::fs::create_dir_all(&dir)?;
     let org = unit_directory_from_reference("Đồng Nai")?;
     let city_unit = org.units[0].id;
-    let wards: Vec<_> = org
-        .units
-        .iter()
-        .filter(|u| u.parent == Some(city_unit))
-        .take(3)
-        .cloned()
-        .collect();
-    println!(
-        "Tổ chức mẫu: {} và {} phường, xã",
-        org.units[0].name,
-        wards.len()
-    );
+    let wards: Vec<_> = org.units.iter().filter(|u| u.parent == Some(city_unit)).take(3).cloned().collect();
+    println!("Tổ chức mẫu: {} và {} phường, xã", org.units[0].name, wards.len());
 
     let fresh = |name: &str| -> Result<Store, Box<dyn std::error::Error>> {
         let path = dir.join(name);
@@ -110,27 +94,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     city.review_report(report, Verdict::Accepted, "Đạt yêu cầu.")?;
     exchange(&mut city, &mut ward_stores[0])?;
 
-    println!(
-        "\nBảng theo dõi của thành phố: văn bản {}",
-        city.directive(directive)?.title()
-    );
+    println!("\nBảng theo dõi của thành phố: văn bản {}", city.directive(directive)?.title());
     let dirs = city.unit_directory()?;
-    let name = |id| {
-        dirs.unit(id)
-            .map(|u| u.short_name.clone())
-            .unwrap_or_default()
-    };
-    for t in city.list_tasks(&TaskFilter {
-        scope: TaskScope::IssuedByMe,
-        ..Default::default()
-    })? {
-        println!(
-            "  {:<22} nhiệm vụ {}  {:<16} {}",
-            name(t.assignee),
-            t.ordinal,
-            state(&t),
-            deadline(&t)
-        );
+    let name = |id| dirs.unit(id).map(|u| u.short_name.clone()).unwrap_or_default();
+    for t in city.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() })? {
+        println!("  {:<22} nhiệm vụ {}  {:<16} {}", name(t.assignee), t.ordinal, state(&t), deadline(&t));
     }
     let hits = city.search("muoi", 5)?;
     println!(
@@ -179,11 +147,7 @@ fn exchange(from: &mut Store, to: &mut Store) -> Result<(), Box<dyn std::error::
 
 fn all_changes(s: &mut Store, id: DocId) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
     let mut doc = automerge::AutoCommit::load(&s.save_document(id)?)?;
-    Ok(doc
-        .get_changes(&[])
-        .into_iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect())
+    Ok(doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
 }
 
 fn dispatch_305(recipients: Vec<giaoban_client_core::protocol::UnitId>) -> NewDirective {

@@ -52,9 +52,7 @@ pub enum CoreError {
     },
 
     /// The document was written by a newer version of the app.
-    #[error(
-        "document {id} uses schema version {version}, newer than this app understands; update the app"
-    )]
+    #[error("document {id} uses schema version {version}, newer than this app understands; update the app")]
     NewerSchema {
         /// The document.
         id: DocId,
@@ -93,10 +91,7 @@ pub enum CoreError {
 
 impl CoreError {
     pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
-        CoreError::NotFound {
-            what,
-            id: id.to_string(),
-        }
+        CoreError::NotFound { what, id: id.to_string() }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {

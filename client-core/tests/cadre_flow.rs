@@ -21,9 +21,7 @@ fn dispatch_305_from_issue_to_review() {
     let mut city = open(&dir.path().join("city.sqlite"), &clock);
     city.set_unit(org.city).unwrap();
     city.create_unit_directory(&org.directory).unwrap();
-    let directive = city
-        .issue_directive(dispatch_305(org.wards.clone()))
-        .unwrap();
+    let directive = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
 
     let d = city.directive(directive).unwrap();
     assert_eq!(d.number.raw, "305/MTTQ-BTT");
@@ -33,23 +31,10 @@ fn dispatch_305_from_issue_to_review() {
     let dl = t3.deadline.as_ref().unwrap();
     assert!(dl.exclusive, "'trước ngày' is exclusive by default");
     assert_eq!(dl.last_day().to_string(), "2022-02-07");
-    assert_eq!(
-        t3.consolidation
-            .as_ref()
-            .unwrap()
-            .deadline
-            .due_date
-            .to_string(),
-        "2022-02-11"
-    );
+    assert_eq!(t3.consolidation.as_ref().unwrap().deadline.due_date.to_string(), "2022-02-11");
 
     // The office sees 4 tasks x 3 wards, none acknowledged.
-    let issued = city
-        .list_tasks(&TaskFilter {
-            scope: TaskScope::IssuedByMe,
-            ..Default::default()
-        })
-        .unwrap();
+    let issued = city.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
     assert_eq!(issued.len(), 12);
     assert!(issued.iter().all(|t| t.state.is_none()));
     assert_eq!(issued[0].ordinal, 3, "the task with a deadline comes first");
@@ -60,38 +45,25 @@ fn dispatch_305_from_issue_to_review() {
     assert_eq!(send_all(&mut city, &mut ward), 2);
     let mine = ward.list_tasks(&TaskFilter::default()).unwrap();
     assert_eq!(mine.len(), 4);
-    assert!(
-        mine.iter()
-            .all(|t| t.assignee == org.wards[0] && !t.is_acknowledged())
-    );
+    assert!(mine.iter().all(|t| t.assignee == org.wards[0] && !t.is_acknowledged()));
     assert_eq!(mine[0].standing, Some(DeadlineStanding::Upcoming));
 
     // A ward cannot write the city's directive.
-    let err = ward
-        .set_directive_subject(directive, "V/v sửa đổi")
-        .unwrap_err();
+    let err = ward.set_directive_subject(directive, "V/v sửa đổi").unwrap_err();
     assert!(matches!(err, CoreError::NotOwner { .. }), "{err}");
 
     ward.acknowledge_task(directive, 1).unwrap();
     ward.acknowledge_task(directive, 3).unwrap();
-    ward.mark_task_not_applicable(directive, 4, "Không phát sinh nội dung giám sát trong quý")
-        .unwrap();
+    ward.mark_task_not_applicable(directive, 4, "Không phát sinh nội dung giám sát trong quý").unwrap();
     let not_ack = ward
-        .list_tasks(&TaskFilter {
-            state: Some(StateFilter::NotAcknowledged),
-            ..Default::default()
-        })
+        .list_tasks(&TaskFilter { state: Some(StateFilter::NotAcknowledged), ..Default::default() })
         .unwrap();
-    assert_eq!(
-        not_ack.iter().map(|t| t.ordinal).collect::<Vec<_>>(),
-        vec![2]
-    );
+    assert_eq!(not_ack.iter().map(|t| t.ordinal).collect::<Vec<_>>(), vec![2]);
 
     // The report answering task 3, with Vietnamese prose and figures.
     let report = ward
         .create_report(NewReport {
-            title: "Báo cáo kết quả rà soát, đánh giá hiệu quả hoạt động các mô hình của Mặt trận"
-                .into(),
+            title: "Báo cáo kết quả rà soát, đánh giá hiệu quả hoạt động các mô hình của Mặt trận".into(),
             kind: ReportKind::Thematic,
             period: "tháng 1/2022".into(),
             answers: Some((directive, 3)),
@@ -103,9 +75,7 @@ fn dispatch_305_from_issue_to_review() {
                     body: "Rà soát 12 mô hình; nhân rộng mô hình \"Tuyến đường hoa\".".into(),
                 },
                 NewSection {
-                    key: "han_che".into(),
-                    heading: "Tồn tại, hạn chế".into(),
-                    body: String::new(),
+                    key: "han_che".into(), heading: "Tồn tại, hạn chế".into(), body: String::new()
                 },
             ],
         })
@@ -133,24 +103,12 @@ fn dispatch_305_from_issue_to_review() {
     )
     .unwrap();
     let r = ward.report(report).unwrap();
-    let fig = r
-        .figures
-        .iter()
-        .find(|f| f.indicator == "ung_ho_thien_tai_vnd")
-        .unwrap();
+    let fig = r.figures.iter().find(|f| f.indicator == "ung_ho_thien_tai_vnd").unwrap();
     assert_eq!((fig.value, fig.qualifier), (850_000_000, Qualifier::Under));
     assert_eq!(r.period.as_ref().unwrap().to.to_string(), "2022-01-31");
-    assert_eq!(
-        giaoban_client_core::domain::format_figure(fig),
-        "gần 850.000.000 đ"
-    );
+    assert_eq!(giaoban_client_core::domain::format_figure(fig), "gần 850.000.000 đ");
 
-    let t3 = ward
-        .list_tasks(&TaskFilter {
-            source: Some(directive),
-            ..Default::default()
-        })
-        .unwrap();
+    let t3 = ward.list_tasks(&TaskFilter { source: Some(directive), ..Default::default() }).unwrap();
     let t3 = t3.iter().find(|t| t.ordinal == 3).unwrap();
     assert_eq!(t3.state, Some(TaskState::InProgress));
     assert_eq!(t3.report, Some(report));
@@ -174,30 +132,12 @@ fn dispatch_305_from_issue_to_review() {
     assert_eq!(city.report(report).unwrap().figures.len(), 2);
 
     // The city returns it; the ward sees the note.
-    let err = city
-        .review_report(report, Verdict::Returned, "  ")
-        .unwrap_err();
+    let err = city.review_report(report, Verdict::Returned, "  ").unwrap_err();
     assert!(matches!(err, CoreError::Invalid(_)), "{err}");
-    city.review_report(
-        report,
-        Verdict::Returned,
-        "Bổ sung số liệu mô hình giải thể.",
-    )
-    .unwrap();
+    city.review_report(report, Verdict::Returned, "Bổ sung số liệu mô hình giải thể.").unwrap();
     send_all(&mut city, &mut ward);
-    let t3 = ward
-        .list_tasks(&TaskFilter::default())
-        .unwrap()
-        .into_iter()
-        .find(|t| t.ordinal == 3)
-        .unwrap();
-    assert_eq!(
-        t3.review,
-        Some((
-            Verdict::Returned,
-            "Bổ sung số liệu mô hình giải thể.".into()
-        ))
-    );
+    let t3 = ward.list_tasks(&TaskFilter::default()).unwrap().into_iter().find(|t| t.ordinal == 3).unwrap();
+    assert_eq!(t3.review, Some((Verdict::Returned, "Bổ sung số liệu mô hình giải thể.".into())));
 
     // Ward 1 never answers: on 08/02 at 00:30 in Vietnam its task 3 is overdue.
     clock.set_local(2022, 2, 8, 0, 30);
@@ -222,19 +162,10 @@ fn dispatch_305_from_issue_to_review() {
     assert!(overdue.is_empty(), "still 07/02 in Vietnam");
 
     // Every document kind made it to the city.
-    let kinds: Vec<DocKind> = city
-        .document_ids(None)
-        .unwrap()
-        .into_iter()
-        .map(|id| city.header(id).unwrap().kind)
-        .collect();
-    for k in [
-        DocKind::UnitDirectory,
-        DocKind::Directive,
-        DocKind::Response,
-        DocKind::Report,
-        DocKind::Review,
-    ] {
+    let kinds: Vec<DocKind> =
+        city.document_ids(None).unwrap().into_iter().map(|id| city.header(id).unwrap().kind).collect();
+    for k in [DocKind::UnitDirectory, DocKind::Directive, DocKind::Response, DocKind::Report, DocKind::Review]
+    {
         assert!(kinds.contains(&k), "{k} missing");
     }
 }
@@ -246,9 +177,7 @@ fn two_devices_of_one_ward_answer_into_one_response() {
     let org = org();
     let mut city = open(&dir.path().join("city.sqlite"), &clock);
     city.set_unit(org.city).unwrap();
-    let directive = city
-        .issue_directive(dispatch_305(org.wards.clone()))
-        .unwrap();
+    let directive = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
     let mut a = open(&dir.path().join("a.sqlite"), &clock);
     let mut b = open(&dir.path().join("b.sqlite"), &clock);
     a.set_unit(org.wards[1]).unwrap();
@@ -257,27 +186,15 @@ fn two_devices_of_one_ward_answer_into_one_response() {
     send_all(&mut city, &mut b);
 
     // Both start answering offline; each creates the response independently.
-    a.update_task_progress(directive, 1, "Đã họp Ban Công tác Mặt trận khu phố 3.")
-        .unwrap();
-    b.update_task_progress(
-        directive,
-        2,
-        "Nắm tình hình công nhân lao động tại khu công nghiệp.",
-    )
-    .unwrap();
+    a.update_task_progress(directive, 1, "Đã họp Ban Công tác Mặt trận khu phố 3.").unwrap();
+    b.update_task_progress(directive, 2, "Nắm tình hình công nhân lao động tại khu công nghiệp.").unwrap();
     send_all(&mut a, &mut b);
     send_all(&mut b, &mut a);
     let ra = a.response(directive).unwrap();
     let rb = b.response(directive).unwrap();
     assert_eq!(ra, rb);
-    assert_eq!(
-        ra.task(1).unwrap().note.as_str(),
-        "Đã họp Ban Công tác Mặt trận khu phố 3."
-    );
-    assert_eq!(
-        ra.task(2).unwrap().note.as_str(),
-        "Nắm tình hình công nhân lao động tại khu công nghiệp."
-    );
+    assert_eq!(ra.task(1).unwrap().note.as_str(), "Đã họp Ban Công tác Mặt trận khu phố 3.");
+    assert_eq!(ra.task(2).unwrap().note.as_str(), "Nắm tình hình công nhân lao động tại khu công nghiệp.");
     assert_eq!(a.document_ids(Some(DocKind::Response)).unwrap().len(), 1);
 }
 
@@ -298,9 +215,13 @@ fn meeting_conclusions_become_tasks() {
                 giaoban_client_core::NewConclusion {
                     target_label: "Đối với BTT các xã, phường".into(),
                     target_units: org.wards.clone(),
-                    text: "Tổ chức các hoạt động chăm lo cho người nghèo, báo cáo trước ngày 15/01/2021.".into(),
+                    text: "Tổ chức các hoạt động chăm lo cho người nghèo, báo cáo trước ngày 15/01/2021."
+                        .into(),
                     creates_task: true,
-                    deadline: Some(giaoban_client_core::NewDeadline { text: "trước ngày 15/01/2021".into(), ..Default::default() }),
+                    deadline: Some(giaoban_client_core::NewDeadline {
+                        text: "trước ngày 15/01/2021".into(),
+                        ..Default::default()
+                    }),
                 },
                 giaoban_client_core::NewConclusion {
                     target_label: "Chung".into(),
@@ -312,30 +233,15 @@ fn meeting_conclusions_become_tasks() {
             ],
         })
         .unwrap();
-    let tasks = city
-        .list_tasks(&TaskFilter {
-            scope: TaskScope::IssuedByMe,
-            ..Default::default()
-        })
-        .unwrap();
+    let tasks = city.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
     assert_eq!(tasks.len(), 3);
-    assert!(
-        tasks
-            .iter()
-            .all(|t| t.source == meeting && t.source_kind == DocKind::Meeting && t.ordinal == 1)
-    );
+    assert!(tasks.iter().all(|t| t.source == meeting && t.source_kind == DocKind::Meeting && t.ordinal == 1));
 
     let mut ward = open(&dir.path().join("ward.sqlite"), &clock);
     ward.set_unit(org.wards[2]).unwrap();
     send_all(&mut city, &mut ward);
     ward.acknowledge_task(meeting, 1).unwrap();
-    assert_eq!(
-        ward.list_tasks(&TaskFilter::default()).unwrap()[0].state,
-        Some(TaskState::Acknowledged)
-    );
+    assert_eq!(ward.list_tasks(&TaskFilter::default()).unwrap()[0].state, Some(TaskState::Acknowledged));
     let err = ward.acknowledge_task(meeting, 2).unwrap_err();
-    assert!(
-        matches!(err, CoreError::Invalid(_) | CoreError::NotFound { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, CoreError::Invalid(_) | CoreError::NotFound { .. }), "{err}");
 }

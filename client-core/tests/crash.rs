@@ -29,8 +29,7 @@ fn crash_child_writer() {
         d.subject = format!("V/v văn bản thử số {i}");
         let id = s.issue_directive(d).unwrap();
         writeln!(out.lock(), "created {i} {id}").unwrap();
-        s.set_task_text(id, 1, &format!("Nhiệm vụ đã sửa {i}"))
-            .unwrap();
+        s.set_task_text(id, 1, &format!("Nhiệm vụ đã sửa {i}")).unwrap();
         writeln!(out.lock(), "edited {i} {id}").unwrap();
         out.lock().flush().unwrap();
     }
@@ -45,12 +44,7 @@ fn sigkill_mid_writes_loses_nothing_acknowledged() {
     let mut edited: Vec<DocId> = Vec::new();
     for (round, kill_after) in [37usize, 101, 7, 60].into_iter().enumerate() {
         let mut child = Command::new(&exe)
-            .args([
-                "crash_child_writer",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -78,10 +72,7 @@ fn sigkill_mid_writes_loses_nothing_acknowledged() {
             }
         }
         let status = child.wait().unwrap();
-        assert!(
-            !status.success(),
-            "round {round}: the child must have been killed"
-        );
+        assert!(!status.success(), "round {round}: the child must have been killed");
 
         let clock = TestClock::at_local(2022, 1, 24, 9, 0);
         let mut s = open(&path, &clock);
@@ -98,16 +89,9 @@ fn sigkill_mid_writes_loses_nothing_acknowledged() {
                 "round {round}: acknowledged edit lost"
             );
         }
-        let listed = s
-            .list_tasks(&TaskFilter {
-                scope: TaskScope::IssuedByMe,
-                ..Default::default()
-            })
-            .unwrap();
-        assert!(
-            listed.len() >= created.len() * 12,
-            "round {round}: derived tables lag the documents"
-        );
+        let listed =
+            s.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
+        assert!(listed.len() >= created.len() * 12, "round {round}: derived tables lag the documents");
         // The store accepts writes after the crash.
         s.set_task_text(created[0].1, 2, "Sửa sau sự cố").unwrap();
     }

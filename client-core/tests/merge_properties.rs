@@ -32,10 +32,7 @@ fn edit() -> impl Strategy<Value = Edit> {
 }
 
 const KEYS: [&str; 2] = ["ket_qua", "kien_nghi"];
-const ORIGINAL: [&str; 2] = [
-    "Mặt trận phường đã vận động Quỹ Vì người nghèo.",
-    "Đề nghị hỗ trợ kinh phí.",
-];
+const ORIGINAL: [&str; 2] = ["Mặt trận phường đã vận động Quỹ Vì người nghèo.", "Đề nghị hỗ trợ kinh phí."];
 
 fn apply(
     s: &mut Store,
@@ -45,10 +42,7 @@ fn apply(
     e: &Edit,
 ) -> Option<String> {
     match e {
-        Edit::Insert {
-            section,
-            at_permille,
-        } => {
+        Edit::Insert { section, at_permille } => {
             let key = KEYS[*section];
             let body = s
                 .report(id)
@@ -85,12 +79,7 @@ fn apply(
             None
         }
         Edit::AddSection => {
-            s.add_report_section(
-                id,
-                &format!("phan_{who}{n}"),
-                &format!("Phần bổ sung của {who}"),
-            )
-            .unwrap();
+            s.add_report_section(id, &format!("phan_{who}{n}"), &format!("Phần bổ sung của {who}")).unwrap();
             None
         }
     }

@@ -13,10 +13,7 @@ fn schema(conn: &Connection) -> Vec<(String, String, String)> {
     let mut stmt = conn
         .prepare("SELECT type, name, IFNULL(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
         .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect()
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
 }
 
 #[test]
@@ -33,9 +30,7 @@ fn upgrading_equals_fresh() {
         let found = migrate_to(&mut conn, latest_version()).unwrap();
         assert_eq!(found, start);
         assert_eq!(schema(&conn), want, "upgrade from version {start}");
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
     }
 }
@@ -62,12 +57,7 @@ fn documents_written_at_version_1_are_indexed_after_upgrade() {
     }
     let mut s = open(&path, &clock);
     assert_eq!(s.directive(id).unwrap().tasks.len(), 4);
-    let tasks = s
-        .list_tasks(&TaskFilter {
-            scope: TaskScope::IssuedByMe,
-            ..Default::default()
-        })
-        .unwrap();
+    let tasks = s.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
     assert_eq!(tasks.len(), 12);
     assert_eq!(s.search("muoi", 5).unwrap().len(), 1);
 }

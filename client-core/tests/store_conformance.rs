@@ -7,9 +7,7 @@ mod common;
 use common::*;
 use giaoban_client_core::protocol::schema::{Directive, Report};
 use giaoban_client_core::protocol::{DocId, DocKind};
-use giaoban_client_core::{
-    CoreError, NewDeadline, NewTask, Store, StoreOptions, TaskFilter, TaskScope,
-};
+use giaoban_client_core::{CoreError, NewDeadline, NewTask, Store, StoreOptions, TaskFilter, TaskScope};
 
 fn city_store(dir: &std::path::Path, clock: &TestClock) -> (Store, Org) {
     let org = org();
@@ -26,8 +24,7 @@ fn writes_survive_reopen() {
     let device = s.device_id();
     let id = s.issue_directive(dispatch_305(org.wards.clone())).unwrap();
     for i in 0..50 {
-        s.set_task_text(id, 2, &format!("Nội dung nhiệm vụ 2, lần sửa thứ {i}"))
-            .unwrap();
+        s.set_task_text(id, 2, &format!("Nội dung nhiệm vụ 2, lần sửa thứ {i}")).unwrap();
     }
     let before: Directive = s.get(id).unwrap();
     drop(s);
@@ -37,17 +34,9 @@ fn writes_survive_reopen() {
     assert_eq!(s.unit(), Some(org.city));
     let after: Directive = s.get(id).unwrap();
     assert_eq!(before, after);
+    assert_eq!(after.task(2).unwrap().text, "Nội dung nhiệm vụ 2, lần sửa thứ 49");
     assert_eq!(
-        after.task(2).unwrap().text,
-        "Nội dung nhiệm vụ 2, lần sửa thứ 49"
-    );
-    assert_eq!(
-        s.list_tasks(&TaskFilter {
-            scope: TaskScope::IssuedByMe,
-            ..Default::default()
-        })
-        .unwrap()
-        .len(),
+        s.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap().len(),
         12
     );
 }
@@ -65,19 +54,14 @@ fn bad_input_is_refused_and_changes_nothing() {
     let mut d = dispatch_305(org.wards.clone());
     d.subject = "   ".into();
     let e = s.issue_directive(d).unwrap_err();
-    assert!(
-        matches!(&e, CoreError::Invalid(i) if i.field == "subject"),
-        "{e}"
-    );
+    assert!(matches!(&e, CoreError::Invalid(i) if i.field == "subject"), "{e}");
     let e = s.set_directive_subject(id, "").unwrap_err();
     assert!(matches!(e, CoreError::Invalid(_)), "{e}");
 
     // A deadline that is not a date.
     let mut d = dispatch_305(org.wards.clone());
-    d.tasks[0].deadline = Some(NewDeadline {
-        text: "trước ngày 31/02/2022".into(),
-        ..Default::default()
-    });
+    d.tasks[0].deadline =
+        Some(NewDeadline { text: "trước ngày 31/02/2022".into(), ..Default::default() });
     let e = s.issue_directive(d).unwrap_err();
     assert!(e.to_string().contains("tasks[1].deadline"), "{e}");
 
@@ -89,32 +73,15 @@ fn bad_input_is_refused_and_changes_nothing() {
 
     // Two tasks with one number; no recipients.
     let mut d = dispatch_305(org.wards.clone());
-    d.tasks.push(NewTask {
-        ordinal: 1,
-        text: "Trùng số".into(),
-        ..Default::default()
-    });
-    assert!(matches!(
-        s.issue_directive(d).unwrap_err(),
-        CoreError::Invalid(_)
-    ));
+    d.tasks.push(NewTask { ordinal: 1, text: "Trùng số".into(), ..Default::default() });
+    assert!(matches!(s.issue_directive(d).unwrap_err(), CoreError::Invalid(_)));
     let d = dispatch_305(vec![]);
-    assert!(matches!(
-        s.issue_directive(d).unwrap_err(),
-        CoreError::Invalid(_)
-    ));
+    assert!(matches!(s.issue_directive(d).unwrap_err(), CoreError::Invalid(_)));
 
     // A document of another kind under a known id.
     let e = s.get::<Report>(id).unwrap_err();
     assert!(
-        matches!(
-            e,
-            CoreError::WrongKind {
-                expected: DocKind::Report,
-                found: DocKind::Directive,
-                ..
-            }
-        ),
+        matches!(e, CoreError::WrongKind { expected: DocKind::Report, found: DocKind::Directive, .. }),
         "{e}"
     );
     let e = s.report(id).unwrap_err();
@@ -122,10 +89,7 @@ fn bad_input_is_refused_and_changes_nothing() {
 
     // Unknown ids.
     let unknown = DocId::from_parts(1, [9; 10]);
-    assert!(matches!(
-        s.directive(unknown).unwrap_err(),
-        CoreError::NotFound { .. }
-    ));
+    assert!(matches!(s.directive(unknown).unwrap_err(), CoreError::NotFound { .. }));
 
     assert_eq!(s.heads(id).unwrap(), heads);
     assert_eq!(s.document_ids(None).unwrap().len(), docs);
@@ -148,9 +112,7 @@ fn negative_figures_are_refused_where_none_are_allowed() {
             answers: None,
             audience: vec![org.city],
             sections: vec![NewSection {
-                key: "ket_qua".into(),
-                heading: "Kết quả".into(),
-                body: "…".into(),
+                key: "ket_qua".into(), heading: "Kết quả".into(), body: "…".into()
             }],
         })
         .unwrap();
@@ -180,10 +142,7 @@ fn negative_figures_are_refused_where_none_are_allowed() {
             },
         )
         .unwrap_err();
-    assert!(
-        e.to_string().contains("figures[quy_vnn_tiep_nhan_vnd]"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("figures[quy_vnn_tiep_nhan_vnd]"), "{e}");
     assert_eq!(s.heads(r).unwrap(), heads);
 }
 
@@ -195,9 +154,7 @@ fn a_damaged_chunk_is_reported_and_the_rest_opens() {
     let (mut s, org) = city_store(dir.path(), &clock);
     let damaged = s.issue_directive(dispatch_305(org.wards.clone())).unwrap();
     s.set_task_text(damaged, 1, "Sửa lần một").unwrap();
-    let healthy = s
-        .issue_directive(dispatch_305(org.wards[..1].to_vec()))
-        .unwrap();
+    let healthy = s.issue_directive(dispatch_305(org.wards[..1].to_vec())).unwrap();
     drop(s);
 
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -212,28 +169,15 @@ fn a_damaged_chunk_is_reported_and_the_rest_opens() {
 
     let mut s = open(&path, &clock);
     let e = s.directive(damaged).unwrap_err();
-    assert!(
-        matches!(e, CoreError::Corrupt { id, .. } if id == damaged),
-        "{e}"
-    );
+    assert!(matches!(e, CoreError::Corrupt { id, .. } if id == damaged), "{e}");
     assert!(e.to_string().contains("damaged"), "{e}");
     assert_eq!(s.directive(healthy).unwrap().tasks.len(), 4);
     assert!(
-        !s.list_tasks(&TaskFilter {
-            scope: TaskScope::IssuedByMe,
-            ..Default::default()
-        })
-        .unwrap()
-        .is_empty()
+        !s.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap().is_empty()
     );
     // Rebuilding indexes skips the damaged document and keeps the healthy one.
     s.rebuild_indexes().unwrap();
-    let tasks = s
-        .list_tasks(&TaskFilter {
-            scope: TaskScope::IssuedByMe,
-            ..Default::default()
-        })
-        .unwrap();
+    let tasks = s.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
     assert!(tasks.iter().all(|t| t.source == healthy));
     assert_eq!(tasks.len(), 4);
 }
@@ -243,30 +187,21 @@ fn memory_holds_a_bounded_number_of_documents() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at_local(2022, 1, 24, 9, 0);
     let org = org();
-    let opts = StoreOptions {
-        cache_capacity: 4,
-        compact_after: 3,
-        clock: clock.clock(),
-        ..Default::default()
-    };
+    let opts =
+        StoreOptions { cache_capacity: 4, compact_after: 3, clock: clock.clock(), ..Default::default() };
     let mut s = Store::open_with(dir.path().join("s.sqlite"), opts).unwrap();
     s.set_unit(org.city).unwrap();
-    let ids: Vec<DocId> = (0..20)
-        .map(|_| s.issue_directive(dispatch_305(org.wards.clone())).unwrap())
-        .collect();
+    let ids: Vec<DocId> =
+        (0..20).map(|_| s.issue_directive(dispatch_305(org.wards.clone())).unwrap()).collect();
     for (i, id) in ids.iter().enumerate() {
-        s.set_task_text(*id, 1, &format!("Nhiệm vụ của văn bản thứ {i}"))
-            .unwrap();
+        s.set_task_text(*id, 1, &format!("Nhiệm vụ của văn bản thứ {i}")).unwrap();
         s.set_task_text(*id, 2, "Lần hai").unwrap();
         s.set_task_text(*id, 2, "Lần ba, sau khi gộp").unwrap();
     }
     assert_eq!(s.cached_documents(), 4);
     for (i, id) in ids.iter().enumerate() {
         let d = s.directive(*id).unwrap();
-        assert_eq!(
-            d.task(1).unwrap().text,
-            format!("Nhiệm vụ của văn bản thứ {i}")
-        );
+        assert_eq!(d.task(1).unwrap().text, format!("Nhiệm vụ của văn bản thứ {i}"));
         assert_eq!(d.task(2).unwrap().text, "Lần ba, sau khi gộp");
     }
     assert_eq!(s.cached_documents(), 4);
@@ -306,16 +241,11 @@ fn remote_changes_merge_and_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at_local(2022, 1, 24, 9, 0);
     let (mut city, org) = city_store(dir.path(), &clock);
-    let id = city
-        .issue_directive(dispatch_305(org.wards.clone()))
-        .unwrap();
+    let id = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
     let mut ward = open(&dir.path().join("ward.sqlite"), &clock);
     ward.set_unit(org.wards[0]).unwrap();
     assert!(send(&mut city, &mut ward, id));
-    assert!(
-        !send(&mut city, &mut ward, id),
-        "applying the same changes again changes nothing"
-    );
+    assert!(!send(&mut city, &mut ward, id), "applying the same changes again changes nothing");
     assert_eq!(city.directive(id).unwrap(), ward.directive(id).unwrap());
 
     let e = ward.apply_remote(id, &[vec![1, 2, 3]]).unwrap_err();

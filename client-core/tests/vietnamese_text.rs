@@ -25,15 +25,8 @@ fn nfd_input_is_stored_as_nfc() {
     let id = s.issue_directive(d).unwrap();
     let stored = s.directive(id).unwrap();
     assert_eq!(stored.subject, "V/v báo cáo qua đ/c Muối-CV");
-    assert_eq!(
-        stored.subject.len(),
-        "V/v báo cáo qua đ/c Muối-CV".len(),
-        "NFC byte length"
-    );
-    assert_eq!(
-        stored.task(3).unwrap().contact.as_deref(),
-        Some("đ/c Muối-CV")
-    );
+    assert_eq!(stored.subject.len(), "V/v báo cáo qua đ/c Muối-CV".len(), "NFC byte length");
+    assert_eq!(stored.task(3).unwrap().contact.as_deref(), Some("đ/c Muối-CV"));
 }
 
 #[test]
@@ -64,25 +57,15 @@ fn search_ignores_diacritics_case_and_normal_form() {
     assert_eq!(ids("duong"), vec![b]);
     assert_eq!(ids("Đường hoa"), vec![b]);
     let hoa = ids("hoa");
-    assert!(
-        hoa.contains(&a) && hoa.contains(&b),
-        "Hòa and Hoà both match 'hoa'"
-    );
+    assert!(hoa.contains(&a) && hoa.contains(&b), "Hòa and Hoà both match 'hoa'");
     assert_eq!(ids("xuan hoa"), vec![a]);
-    assert_eq!(
-        ids("Bảo Hòa")[0],
-        b,
-        "old tone placement finds the new one, best first"
-    );
+    assert_eq!(ids("Bảo Hòa")[0], b, "old tone placement finds the new one, best first");
     assert_eq!(ids("thuy"), vec![c]);
     assert_eq!(ids("Thủy"), vec![c]);
     assert_eq!(ids("cao toc bac nam"), vec![c]);
     assert!(ids("   ").is_empty());
     assert!(ids("\"; DROP TABLE documents; --").is_empty());
-    assert_eq!(
-        s.search("vi nguoi ngheo", 10).unwrap()[0].kind,
-        DocKind::Directive
-    );
+    assert_eq!(s.search("vi nguoi ngheo", 10).unwrap()[0].kind, DocKind::Directive);
 }
 
 #[test]
@@ -94,28 +77,13 @@ fn units_sort_the_vietnamese_way() {
     s.set_unit(org.city).unwrap();
     s.create_unit_directory(&org.directory).unwrap();
     let children = s.child_units(org.city).unwrap();
-    assert!(
-        children.len() > 90,
-        "Đồng Nai has {} communes and wards",
-        children.len()
-    );
+    assert!(children.len() > 90, "Đồng Nai has {} communes and wards", children.len());
     let names: Vec<&str> = children.iter().map(|u| u.short_name.as_str()).collect();
     // Byte order would put every "Xã …" after "Phường …" but also "Đ…" after "X…"; the
     // collator sorts Đ right after D.
     let collator = giaoban_vietnamese_text::collator();
     for w in names.windows(2) {
-        assert_ne!(
-            collator.compare(w[0], w[1]),
-            std::cmp::Ordering::Greater,
-            "{} > {}",
-            w[0],
-            w[1]
-        );
+        assert_ne!(collator.compare(w[0], w[1]), std::cmp::Ordering::Greater, "{} > {}", w[0], w[1]);
     }
-    assert!(
-        s.search("long khanh", 10)
-            .unwrap()
-            .iter()
-            .any(|h| h.kind == DocKind::UnitDirectory)
-    );
+    assert!(s.search("long khanh", 10).unwrap().iter().any(|h| h.kind == DocKind::UnitDirectory));
 }

@@ -12,9 +12,7 @@ use uuid::Uuid;
 
 /// An id string that is not a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "'{input}' is not a valid {what} id: expected a UUID such as 0190f3c4-8a2b-7c3d-9e4f-0123456789ab"
-)]
+#[error("'{input}' is not a valid {what} id: expected a UUID such as 0190f3c4-8a2b-7c3d-9e4f-0123456789ab")]
 pub struct IdParseError {
     /// Which kind of id was expected.
     pub what: &'static str,

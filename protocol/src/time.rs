@@ -18,9 +18,7 @@ impl Hydrate for Timestamp {
     }
 
     fn hydrate_uint(u: u64) -> Result<Self, HydrateError> {
-        i64::try_from(u)
-            .map(Timestamp)
-            .map_err(|_| HydrateError::unexpected("a timestamp", u.to_string()))
+        i64::try_from(u).map(Timestamp).map_err(|_| HydrateError::unexpected("a timestamp", u.to_string()))
     }
 }
 
@@ -77,10 +75,7 @@ pub mod iso_date_opt {
     use super::*;
 
     /// Writes the date as "yyyy-mm-dd", or null.
-    pub fn reconcile<R: Reconciler>(
-        date: &Option<NaiveDate>,
-        mut reconciler: R,
-    ) -> Result<(), R::Error> {
+    pub fn reconcile<R: Reconciler>(date: &Option<NaiveDate>, mut reconciler: R) -> Result<(), R::Error> {
         match date {
             Some(d) => reconciler.str(d.format("%Y-%m-%d").to_string()),
             None => reconciler.none(),
@@ -121,20 +116,12 @@ impl Deadline {
     /// The first instant at which work not yet received is late.
     pub fn cutoff(&self) -> Timestamp {
         let start = Timestamp::start_of_local_day(self.due_date);
-        if self.exclusive {
-            start
-        } else {
-            Timestamp(start.0 + DAY_MS)
-        }
+        if self.exclusive { start } else { Timestamp(start.0 + DAY_MS) }
     }
 
     /// The last calendar day on which the work is on time.
     pub fn last_day(&self) -> NaiveDate {
-        if self.exclusive {
-            self.due_date.pred_opt().unwrap_or(self.due_date)
-        } else {
-            self.due_date
-        }
+        if self.exclusive { self.due_date.pred_opt().unwrap_or(self.due_date) } else { self.due_date }
     }
 
     /// Where a piece of work stands against this deadline. `received_at` is when the relay
@@ -181,11 +168,7 @@ mod tests {
     }
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Timestamp {
-        Timestamp(
-            Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-                .unwrap()
-                .timestamp_millis(),
-        )
+        Timestamp(Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis())
     }
 
     #[test]
@@ -206,14 +189,8 @@ mod tests {
         assert_eq!(d.last_day(), date(2022, 2, 7));
         let now = utc(2022, 2, 7, 17, 30);
         assert_eq!(d.standing(now, None, DAY_MS), DeadlineStanding::Overdue);
-        assert_eq!(
-            d.standing(now, Some(utc(2022, 2, 7, 16, 59)), DAY_MS),
-            DeadlineStanding::DoneOnTime
-        );
-        assert_eq!(
-            d.standing(now, Some(utc(2022, 2, 7, 17, 0)), DAY_MS),
-            DeadlineStanding::DoneLate
-        );
+        assert_eq!(d.standing(now, Some(utc(2022, 2, 7, 16, 59)), DAY_MS), DeadlineStanding::DoneOnTime);
+        assert_eq!(d.standing(now, Some(utc(2022, 2, 7, 17, 0)), DAY_MS), DeadlineStanding::DoneLate);
     }
 
     #[test]
@@ -224,13 +201,7 @@ mod tests {
             exclusive: false,
         };
         assert_eq!(d.cutoff(), utc(2022, 2, 8, 17, 0));
-        assert_eq!(
-            d.standing(utc(2022, 2, 8, 10, 0), None, DAY_MS),
-            DeadlineStanding::DueSoon
-        );
-        assert_eq!(
-            d.standing(utc(2022, 2, 1, 10, 0), None, DAY_MS),
-            DeadlineStanding::Upcoming
-        );
+        assert_eq!(d.standing(utc(2022, 2, 8, 10, 0), None, DAY_MS), DeadlineStanding::DueSoon);
+        assert_eq!(d.standing(utc(2022, 2, 1, 10, 0), None, DAY_MS), DeadlineStanding::Upcoming);
     }
 }

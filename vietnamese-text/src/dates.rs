@@ -22,12 +22,7 @@ pub fn format_date(d: NaiveDate) -> String {
 
 /// "ngày 24 tháng 01 năm 2022", day and month zero-padded as in Decree 30/2020.
 pub fn format_long_date(d: NaiveDate) -> String {
-    format!(
-        "ngày {:02} tháng {:02} năm {}",
-        d.day(),
-        d.month(),
-        d.year()
-    )
+    format!("ngày {:02} tháng {:02} năm {}", d.day(), d.month(), d.year())
 }
 
 fn number(s: &str) -> Option<u32> {
@@ -39,15 +34,10 @@ fn number(s: &str) -> Option<u32> {
 
 fn ymd(input: &str, y: u32, m: u32, d: u32) -> Result<NaiveDate, DateError> {
     if !(1900..=2999).contains(&y) {
-        return Err(DateError {
-            input: input.to_string(),
-            reason: "the year must have four digits",
-        });
+        return Err(DateError { input: input.to_string(), reason: "the year must have four digits" });
     }
-    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateError {
-        input: input.to_string(),
-        reason: "no such day in the calendar",
-    })
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+        .ok_or(DateError { input: input.to_string(), reason: "no such day in the calendar" })
 }
 
 /// Reads "08/02/2022", "8/2/2022", "08-02-2022", "08.02.2022", "2022-02-08" or
@@ -55,10 +45,7 @@ fn ymd(input: &str, y: u32, m: u32, d: u32) -> Result<NaiveDate, DateError> {
 pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
     let trimmed = input.trim();
     let key = search_key(trimmed);
-    let err = |reason| DateError {
-        input: trimmed.to_string(),
-        reason,
-    };
+    let err = |reason| DateError { input: trimmed.to_string(), reason };
     if key.is_empty() {
         return Err(err("it is empty"));
     }
@@ -81,11 +68,7 @@ pub fn parse_date(input: &str) -> Result<NaiveDate, DateError> {
     let (Some(a), Some(b), Some(c)) = (number(a), number(b), number(c)) else {
         return Err(err("day, month and year must be numbers"));
     };
-    if parts[0].len() == 4 {
-        ymd(trimmed, a, b, c)
-    } else {
-        ymd(trimmed, c, b, a)
-    }
+    if parts[0].len() == 4 { ymd(trimmed, a, b, c) } else { ymd(trimmed, c, b, a) }
 }
 
 /// What a period is.
@@ -124,23 +107,12 @@ fn roman_or_digit(s: &str) -> Option<u32> {
     }
 }
 
-fn months(
-    input: &str,
-    y: u32,
-    first: u32,
-    last: u32,
-    kind: PeriodKind,
-) -> Result<Period, DateError> {
+fn months(input: &str, y: u32, first: u32, last: u32, kind: PeriodKind) -> Result<Period, DateError> {
     let from = ymd(input, y, first, 1)?;
-    let next = if last == 12 {
-        ymd(input, y + 1, 1, 1)?
-    } else {
-        ymd(input, y, last + 1, 1)?
-    };
-    let to = next.pred_opt().ok_or(DateError {
-        input: input.to_string(),
-        reason: "no such day in the calendar",
-    })?;
+    let next = if last == 12 { ymd(input, y + 1, 1, 1)? } else { ymd(input, y, last + 1, 1)? };
+    let to = next
+        .pred_opt()
+        .ok_or(DateError { input: input.to_string(), reason: "no such day in the calendar" })?;
     Ok(Period { from, to, kind })
 }
 
@@ -148,16 +120,11 @@ fn months(
 /// "6 tháng đầu năm 2022", "6 tháng cuối năm 2022", "9 tháng đầu năm 2022", "năm 2021".
 pub fn parse_period(input: &str) -> Result<Period, DateError> {
     let trimmed = input.trim();
-    let err = |reason| DateError {
-        input: trimmed.to_string(),
-        reason,
-    };
+    let err = |reason| DateError { input: trimmed.to_string(), reason };
     let key = search_key(trimmed).replace(['/', '-'], " ");
     let words: Vec<&str> = key.split_whitespace().filter(|w| *w != "nam").collect();
     let year = |w: &str| {
-        number(w)
-            .filter(|y| (1900..=2999).contains(y))
-            .ok_or_else(|| err("the year must have four digits"))
+        number(w).filter(|y| (1900..=2999).contains(y)).ok_or_else(|| err("the year must have four digits"))
     };
     match words.as_slice() {
         ["quy", q, y] => {
@@ -165,9 +132,7 @@ pub fn parse_period(input: &str) -> Result<Period, DateError> {
             months(trimmed, year(y)?, q * 3 - 2, q * 3, PeriodKind::Quarter)
         }
         ["thang", m, y] => {
-            let m = number(m)
-                .filter(|m| (1..=12).contains(m))
-                .ok_or_else(|| err("a month is 1 to 12"))?;
+            let m = number(m).filter(|m| (1..=12).contains(m)).ok_or_else(|| err("a month is 1 to 12"))?;
             months(trimmed, year(y)?, m, m, PeriodKind::Month)
         }
         ["6", "thang", "dau", y] => months(trimmed, year(y)?, 1, 6, PeriodKind::HalfYear),
@@ -176,9 +141,7 @@ pub fn parse_period(input: &str) -> Result<Period, DateError> {
             months(trimmed, year(y)?, 1, 9, PeriodKind::NineMonths)
         }
         [y] => months(trimmed, year(y)?, 1, 12, PeriodKind::Year),
-        _ => Err(err(
-            "write a period like quý IV/2020, tháng 6/2018, 6 tháng đầu năm 2022 or năm 2021",
-        )),
+        _ => Err(err("write a period like quý IV/2020, tháng 6/2018, 6 tháng đầu năm 2022 or năm 2021")),
     }
 }
 
@@ -199,25 +162,16 @@ mod tests {
         assert_eq!(parse_date("8/2/2022").unwrap(), d(2022, 2, 8));
         assert_eq!(parse_date("08-02-2022").unwrap(), d(2022, 2, 8));
         assert_eq!(parse_date("2022-02-08").unwrap(), d(2022, 2, 8));
-        assert_eq!(
-            parse_date("ngày   24   tháng  01  năm 2022").unwrap(),
-            d(2022, 1, 24)
-        );
+        assert_eq!(parse_date("ngày   24   tháng  01  năm 2022").unwrap(), d(2022, 1, 24));
         let nfd: String = "ngày 24 tháng 1 năm 2022".nfd().collect();
         assert_eq!(parse_date(&nfd).unwrap(), d(2022, 1, 24));
-        assert_eq!(
-            format_long_date(d(2022, 1, 24)),
-            "ngày 24 tháng 01 năm 2022"
-        );
+        assert_eq!(format_long_date(d(2022, 1, 24)), "ngày 24 tháng 01 năm 2022");
         assert_eq!(format_date(d(2022, 2, 8)), "08/02/2022");
     }
 
     #[test]
     fn refuses_impossible_dates() {
-        assert_eq!(
-            parse_date("31/02/2022").unwrap_err().reason,
-            "no such day in the calendar"
-        );
+        assert_eq!(parse_date("31/02/2022").unwrap_err().reason, "no such day in the calendar");
         assert!(parse_date("hôm qua").is_err());
         assert!(parse_date("").is_err());
         assert!(parse_date("08/02/22").is_err());
@@ -227,23 +181,14 @@ mod tests {
     #[test]
     fn reads_periods() {
         let q = parse_period("quý IV/2020").unwrap();
-        assert_eq!(
-            (q.from, q.to, q.kind),
-            (d(2020, 10, 1), d(2020, 12, 31), PeriodKind::Quarter)
-        );
+        assert_eq!((q.from, q.to, q.kind), (d(2020, 10, 1), d(2020, 12, 31), PeriodKind::Quarter));
         assert_eq!(parse_period("quý I/2022").unwrap().to, d(2022, 3, 31));
         let m = parse_period("tháng 6/2018").unwrap();
         assert_eq!((m.from, m.to), (d(2018, 6, 1), d(2018, 6, 30)));
         assert_eq!(parse_period("tháng 2 năm 2024").unwrap().to, d(2024, 2, 29));
         let h = parse_period("6 tháng đầu năm 2022").unwrap();
-        assert_eq!(
-            (h.from, h.to, h.kind),
-            (d(2022, 1, 1), d(2022, 6, 30), PeriodKind::HalfYear)
-        );
-        assert_eq!(
-            parse_period("9 tháng đầu năm 2022").unwrap().to,
-            d(2022, 9, 30)
-        );
+        assert_eq!((h.from, h.to, h.kind), (d(2022, 1, 1), d(2022, 6, 30), PeriodKind::HalfYear));
+        assert_eq!(parse_period("9 tháng đầu năm 2022").unwrap().to, d(2022, 9, 30));
         assert_eq!(parse_period("năm 2021").unwrap().kind, PeriodKind::Year);
         assert!(parse_period("quý V/2020").is_err());
         assert!(parse_period("tháng 13/2020").is_err());

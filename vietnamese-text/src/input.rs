@@ -37,11 +37,7 @@ pub fn clean_multiline(s: &str) -> String {
     let s = nfc_cow(s);
     let unified = s.replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<&str> = unified.lines().map(str::trim_end).collect();
-    lines
-        .join("\n")
-        .trim_end()
-        .trim_start_matches('\n')
-        .to_string()
+    lines.join("\n").trim_end().trim_start_matches('\n').to_string()
 }
 
 #[cfg(test)]
@@ -59,18 +55,12 @@ mod tests {
 
     #[test]
     fn single_line_is_tidied() {
-        assert_eq!(
-            clean_input("  Long Khánh,\tngày   24  "),
-            "Long Khánh, ngày 24"
-        );
+        assert_eq!(clean_input("  Long Khánh,\tngày   24  "), "Long Khánh, ngày 24");
         assert_eq!(clean_input(""), "");
     }
 
     #[test]
     fn prose_keeps_paragraphs() {
-        assert_eq!(
-            clean_multiline("Dòng một  \r\n\r\nDòng hai\r\n\n"),
-            "Dòng một\n\nDòng hai"
-        );
+        assert_eq!(clean_multiline("Dòng một  \r\n\r\nDòng hai\r\n\n"), "Dòng một\n\nDòng hai");
     }
 }

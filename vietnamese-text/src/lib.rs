@@ -15,9 +15,7 @@ mod key;
 mod order;
 mod vnd;
 
-pub use dates::{
-    DateError, Period, PeriodKind, format_date, format_long_date, parse_date, parse_period,
-};
+pub use dates::{DateError, Period, PeriodKind, format_date, format_long_date, parse_date, parse_period};
 pub use input::{clean_input, clean_multiline, nfc, nfc_cow};
 pub use key::{search_key, search_tokens};
 pub use order::{VietnameseCollator, collator};

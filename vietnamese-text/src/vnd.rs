@@ -61,18 +61,10 @@ impl fmt::Display for Qualifier {
 impl FromStr for Qualifier {
     type Err = MoneyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Qualifier::Exact,
-            Qualifier::Under,
-            Qualifier::Over,
-            Qualifier::About,
-        ]
-        .into_iter()
-        .find(|q| q.as_str() == s)
-        .ok_or(MoneyError {
-            input: s.to_string(),
-            reason: "unknown qualifier",
-        })
+        [Qualifier::Exact, Qualifier::Under, Qualifier::Over, Qualifier::About]
+            .into_iter()
+            .find(|q| q.as_str() == s)
+            .ok_or(MoneyError { input: s.to_string(), reason: "unknown qualifier" })
     }
 }
 
@@ -94,13 +86,8 @@ pub fn format_vnd(amount: i64) -> String {
 }
 
 const SUFFIXES: [&str; 5] = ["vnđ", "vnd", "đồng", "đ", "₫"];
-const MULTIPLIERS: [(&str, i64); 5] = [
-    ("tỷ", 1_000_000_000),
-    ("tỉ", 1_000_000_000),
-    ("triệu", 1_000_000),
-    ("nghìn", 1_000),
-    ("ngàn", 1_000),
-];
+const MULTIPLIERS: [(&str, i64); 5] =
+    [("tỷ", 1_000_000_000), ("tỉ", 1_000_000_000), ("triệu", 1_000_000), ("nghìn", 1_000), ("ngàn", 1_000)];
 
 fn strip_suffix_word<'a>(s: &'a str, word: &str) -> Option<&'a str> {
     s.strip_suffix(word).map(str::trim_end)
@@ -108,10 +95,7 @@ fn strip_suffix_word<'a>(s: &'a str, word: &str) -> Option<&'a str> {
 
 /// Reads an amount: "6.400.000.000 đ", "6400000000", "6,4 tỷ", "850 triệu đồng", "-1.000".
 pub fn parse_vnd(input: &str) -> Result<i64, MoneyError> {
-    let err = |reason| MoneyError {
-        input: input.trim().to_string(),
-        reason,
-    };
+    let err = |reason| MoneyError { input: input.trim().to_string(), reason };
     let lowered = nfc(input).trim().to_lowercase();
     let mut s = lowered.as_str();
     if s.is_empty() {
@@ -121,10 +105,7 @@ pub fn parse_vnd(input: &str) -> Result<i64, MoneyError> {
         s = rest;
     }
     let mut multiplier = 1i64;
-    if let Some((rest, m)) = MULTIPLIERS
-        .iter()
-        .find_map(|(w, m)| strip_suffix_word(s, w).map(|r| (r, *m)))
-    {
+    if let Some((rest, m)) = MULTIPLIERS.iter().find_map(|(w, m)| strip_suffix_word(s, w).map(|r| (r, *m))) {
         s = rest;
         multiplier = m;
     }
@@ -139,55 +120,34 @@ pub fn parse_vnd(input: &str) -> Result<i64, MoneyError> {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
-    let int_digits: String = int_part
-        .chars()
-        .filter(|c| *c != '.' && *c != ' ' && *c != '\u{a0}')
-        .collect();
+    let int_digits: String = int_part.chars().filter(|c| *c != '.' && *c != ' ' && *c != '\u{a0}').collect();
     if int_digits.is_empty() && frac_part.is_empty() {
         return Err(err("there is no number"));
     }
-    if !int_digits.chars().all(|c| c.is_ascii_digit())
-        || !frac_part.chars().all(|c| c.is_ascii_digit())
-    {
+    if !int_digits.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
         return Err(err("it has characters that are not digits"));
     }
     if int_part.contains('.') && !thousands_grouped(int_part) {
         return Err(err("dots must group digits by three"));
     }
-    let int_value: i64 = if int_digits.is_empty() {
-        0
-    } else {
-        int_digits.parse().map_err(|_| err("it is too large"))?
-    };
-    let mut value = int_value
-        .checked_mul(multiplier)
-        .ok_or_else(|| err("it is too large"))?;
+    let int_value: i64 =
+        if int_digits.is_empty() { 0 } else { int_digits.parse().map_err(|_| err("it is too large"))? };
+    let mut value = int_value.checked_mul(multiplier).ok_or_else(|| err("it is too large"))?;
     if !frac_part.is_empty() {
-        let scale = 10i64
-            .checked_pow(frac_part.len() as u32)
-            .ok_or_else(|| err("too many decimals"))?;
+        let scale = 10i64.checked_pow(frac_part.len() as u32).ok_or_else(|| err("too many decimals"))?;
         let frac: i64 = frac_part.parse().map_err(|_| err("too many decimals"))?;
-        let scaled = frac
-            .checked_mul(multiplier)
-            .ok_or_else(|| err("it is too large"))?;
+        let scaled = frac.checked_mul(multiplier).ok_or_else(|| err("it is too large"))?;
         if scaled % scale != 0 {
-            return Err(err(
-                "amounts are whole đồng; there are no fractions of a đồng",
-            ));
+            return Err(err("amounts are whole đồng; there are no fractions of a đồng"));
         }
-        value = value
-            .checked_add(scaled / scale)
-            .ok_or_else(|| err("it is too large"))?;
+        value = value.checked_add(scaled / scale).ok_or_else(|| err("it is too large"))?;
     }
     Ok(if negative { -value } else { value })
 }
 
 fn thousands_grouped(s: &str) -> bool {
     let groups: Vec<&str> = s.split('.').collect();
-    groups
-        .first()
-        .is_some_and(|g| !g.is_empty() && g.len() <= 3)
-        && groups[1..].iter().all(|g| g.len() == 3)
+    groups.first().is_some_and(|g| !g.is_empty() && g.len() <= 3) && groups[1..].iter().all(|g| g.len() == 3)
 }
 
 /// Reads a figure with its qualifier: "gần 850 triệu" → (Under, 850_000_000); "hơn 20" →
@@ -206,18 +166,14 @@ pub fn parse_figure(input: &str) -> Result<(Qualifier, i64), MoneyError> {
         if let Some(rest) = lowered.strip_prefix(w)
             && rest.starts_with(char::is_whitespace)
         {
-            return parse_vnd(rest).map(|v| (q, v)).map_err(|e| MoneyError {
-                input: input.trim().to_string(),
-                ..e
-            });
+            return parse_vnd(rest)
+                .map(|v| (q, v))
+                .map_err(|e| MoneyError { input: input.trim().to_string(), ..e });
         }
     }
     parse_vnd(&lowered)
         .map(|v| (Qualifier::Exact, v))
-        .map_err(|e| MoneyError {
-            input: input.trim().to_string(),
-            ..e
-        })
+        .map_err(|e| MoneyError { input: input.trim().to_string(), ..e })
 }
 
 #[cfg(test)]
@@ -267,18 +223,9 @@ mod tests {
 
     #[test]
     fn figures_keep_their_qualifier() {
-        assert_eq!(
-            parse_figure("gần 850 triệu").unwrap(),
-            (Qualifier::Under, 850_000_000)
-        );
-        assert_eq!(
-            parse_figure("hơn 20 triệu đồng").unwrap(),
-            (Qualifier::Over, 20_000_000)
-        );
-        assert_eq!(
-            parse_figure("khoảng 1.200").unwrap(),
-            (Qualifier::About, 1_200)
-        );
+        assert_eq!(parse_figure("gần 850 triệu").unwrap(), (Qualifier::Under, 850_000_000));
+        assert_eq!(parse_figure("hơn 20 triệu đồng").unwrap(), (Qualifier::Over, 20_000_000));
+        assert_eq!(parse_figure("khoảng 1.200").unwrap(), (Qualifier::About, 1_200));
         assert_eq!(parse_figure("93").unwrap(), (Qualifier::Exact, 93));
         assert!(parse_figure("gần").is_err());
     }

@@ -1,9 +1,7 @@
 //! Issuing directives.
 
 use autosurgeon::Text;
-use giaoban_protocol::schema::{
-    Consolidation, Directive, DocumentNumber, Header, Signer, TaskSpec,
-};
+use giaoban_protocol::schema::{Consolidation, Directive, DocumentNumber, Header, Signer, TaskSpec};
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
 
@@ -88,22 +86,14 @@ impl Store {
         let mut tasks = Vec::with_capacity(input.tasks.len());
         for t in &input.tasks {
             let f = format!("tasks[{}]", t.ordinal);
-            let deadline = t
-                .deadline
-                .as_ref()
-                .map(|d| deadline_field(&format!("{f}.deadline"), d))
-                .transpose()?;
+            let deadline =
+                t.deadline.as_ref().map(|d| deadline_field(&format!("{f}.deadline"), d)).transpose()?;
             let consolidation = match &t.consolidation {
                 Some(c) => Some(Consolidation {
                     text: clean_multiline(&c.text),
                     contact: optional_line(c.contact.as_deref()),
                     deadline: deadline_field(&format!("{f}.consolidation.deadline"), &c.deadline)?,
-                    report_to: c
-                        .report_to
-                        .iter()
-                        .map(|s| clean_input(s))
-                        .filter(|s| !s.is_empty())
-                        .collect(),
+                    report_to: c.report_to.iter().map(|s| clean_input(s)).filter(|s| !s.is_empty()).collect(),
                 }),
                 None => None,
             };
@@ -113,12 +103,7 @@ impl Store {
                 report_required: t.report_required,
                 deadline,
                 contact: optional_line(t.contact.as_deref()),
-                indicators: t
-                    .indicators
-                    .iter()
-                    .map(|s| clean_input(s))
-                    .filter(|s| !s.is_empty())
-                    .collect(),
+                indicators: t.indicators.iter().map(|s| clean_input(s)).filter(|s| !s.is_empty()).collect(),
                 consolidation,
             });
         }
@@ -134,10 +119,10 @@ impl Store {
             subject: clean_input(&input.subject),
             basis: input.basis.iter().map(|s| clean_input(s)).collect(),
             recipients_label: clean_input(&input.recipients_label),
-            signer: input.signer.as_ref().map(|(t, n)| Signer {
-                title: clean_input(t),
-                name: clean_input(n),
-            }),
+            signer: input
+                .signer
+                .as_ref()
+                .map(|(t, n)| Signer { title: clean_input(t), name: clean_input(n) }),
             body: Text::with_value(clean_multiline(&input.body)),
             tasks,
         };
@@ -169,9 +154,7 @@ impl Store {
                 .tasks
                 .iter_mut()
                 .find(|t| t.ordinal == ordinal)
-                .ok_or_else(|| {
-                    CoreError::not_found("task", format!("{ordinal} of directive {id}"))
-                })?;
+                .ok_or_else(|| CoreError::not_found("task", format!("{ordinal} of directive {id}")))?;
             t.text = text;
             Ok(())
         })

@@ -49,25 +49,13 @@ pub(crate) fn deadline_field(field: &str, d: &NewDeadline) -> Result<Deadline> {
         None => find_date(&text).ok_or_else(|| {
             CoreError::invalid(
                 field,
-                format!(
-                    "'{text}' names no date; write it as dd/mm/yyyy, e.g. 'trước ngày 08/02/2022'"
-                ),
+                format!("'{text}' names no date; write it as dd/mm/yyyy, e.g. 'trước ngày 08/02/2022'"),
             )
         })?,
     };
-    let exclusive = d
-        .exclusive
-        .unwrap_or_else(|| search_key(&text).contains("truoc"));
-    let original_text = if text.is_empty() {
-        giaoban_vietnamese_text::format_date(due_date)
-    } else {
-        text
-    };
-    Ok(Deadline {
-        original_text,
-        due_date,
-        exclusive,
-    })
+    let exclusive = d.exclusive.unwrap_or_else(|| search_key(&text).contains("truoc"));
+    let original_text = if text.is_empty() { giaoban_vietnamese_text::format_date(due_date) } else { text };
+    Ok(Deadline { original_text, due_date, exclusive })
 }
 
 /// The first date written in `text`, either as a dd/mm/yyyy token or "ngày … tháng … năm …".
@@ -107,11 +95,7 @@ mod tests {
     fn deadline_from_words() {
         let d = deadline_field(
             "deadline",
-            &NewDeadline {
-                text: "trước ngày 08/02/2022".into(),
-                due: None,
-                exclusive: None,
-            },
+            &NewDeadline { text: "trước ngày 08/02/2022".into(), due: None, exclusive: None },
         )
         .unwrap();
         assert_eq!(d.due_date, NaiveDate::from_ymd_opt(2022, 2, 8).unwrap());
@@ -120,9 +104,7 @@ mod tests {
         let d = deadline_field(
             "deadline",
             &NewDeadline {
-                text: "chậm nhất ngày 11 tháng 02 năm 2022".into(),
-                due: None,
-                exclusive: None,
+                text: "chậm nhất ngày 11 tháng 02 năm 2022".into(), due: None, exclusive: None
             },
         )
         .unwrap();
@@ -134,21 +116,13 @@ mod tests {
     fn deadline_that_is_not_a_date_is_refused() {
         let e = deadline_field(
             "tasks[3].deadline",
-            &NewDeadline {
-                text: "sớm nhất có thể".into(),
-                due: None,
-                exclusive: None,
-            },
+            &NewDeadline { text: "sớm nhất có thể".into(), due: None, exclusive: None },
         )
         .unwrap_err();
         assert!(e.to_string().contains("tasks[3].deadline"), "{e}");
         let e = deadline_field(
             "tasks[3].deadline",
-            &NewDeadline {
-                text: "trước ngày".into(),
-                due: Some("31/02/2022".into()),
-                exclusive: None,
-            },
+            &NewDeadline { text: "trước ngày".into(), due: Some("31/02/2022".into()), exclusive: None },
         )
         .unwrap_err();
         assert!(matches!(e, CoreError::Invalid(_)), "{e}");

@@ -2,8 +2,7 @@
 
 use autosurgeon::Text;
 use giaoban_protocol::schema::{
-    Figure, FigureScope, Header, MeasureUnit, Period, Qualifier, Report, ReportKind, Section,
-    TaskState,
+    Figure, FigureScope, Header, MeasureUnit, Period, Qualifier, Report, ReportKind, Section, TaskState,
 };
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text as vt;
@@ -63,10 +62,7 @@ impl Store {
         if let Some((directive, ordinal)) = input.answers {
             let d = self.directive(directive)?;
             if d.task(ordinal).is_none() {
-                return Err(CoreError::not_found(
-                    "task",
-                    format!("{ordinal} of directive {directive}"),
-                ));
+                return Err(CoreError::not_found("task", format!("{ordinal} of directive {directive}")));
             }
             audience.push(d.header.owner);
         }
@@ -77,13 +73,9 @@ impl Store {
         let period = if period_text.is_empty() {
             None
         } else {
-            let p = vt::parse_period(&period_text)
-                .map_err(|e| CoreError::invalid("period", e.to_string()))?;
-            Some(Period {
-                label: period_text,
-                from: p.from,
-                to: p.to,
-            })
+            let p =
+                vt::parse_period(&period_text).map_err(|e| CoreError::invalid("period", e.to_string()))?;
+            Some(Period { label: period_text, from: p.from, to: p.to })
         };
         let report = Report {
             header: Header::new(self.new_doc_id(), DocKind::Report, owner, audience),
@@ -130,11 +122,7 @@ impl Store {
         self.modify::<Report, _>(id, |r| {
             match r.sections.iter_mut().find(|s| s.key == key) {
                 Some(s) => s.heading = heading,
-                None => r.sections.push(Section {
-                    key,
-                    heading,
-                    body: Text::with_value(""),
-                }),
+                None => r.sections.push(Section { key, heading, body: Text::with_value("") }),
             }
             Ok(())
         })
@@ -169,18 +157,10 @@ impl Store {
             if at > len || at + delete > len {
                 return Err(CoreError::invalid(
                     format!("sections[{key}]"),
-                    format!(
-                        "edit at {at}..{} is outside the text of {len} characters",
-                        at + delete
-                    ),
+                    format!("edit at {at}..{} is outside the text of {len} characters", at + delete),
                 ));
             }
-            let byte = |c: usize| {
-                current
-                    .char_indices()
-                    .nth(c)
-                    .map_or(current.len(), |(b, _)| b)
-            };
+            let byte = |c: usize| current.char_indices().nth(c).map_or(current.len(), |(b, _)| b);
             let (start, end) = (byte(at), byte(at + delete));
             s.body.splice(start, (end - start) as isize, &insert);
             Ok(())
@@ -192,8 +172,8 @@ impl Store {
     pub fn set_report_figure(&mut self, id: DocId, input: FigureInput) -> Result<()> {
         let indicator = clean_input(&input.indicator);
         let field = format!("figures[{indicator}]");
-        let (qualifier, value) = vt::parse_figure(&input.amount)
-            .map_err(|e| CoreError::invalid(&field, e.to_string()))?;
+        let (qualifier, value) =
+            vt::parse_figure(&input.amount).map_err(|e| CoreError::invalid(&field, e.to_string()))?;
         let figure = Figure {
             indicator: indicator.clone(),
             value,
@@ -228,8 +208,7 @@ impl Store {
     pub fn submit_report(&mut self, id: DocId) -> Result<()> {
         let now = self.now();
         let answers = self.modify::<Report, _>(id, |r| {
-            if r.sections.iter().all(|s| s.body.as_str().trim().is_empty()) && r.figures.is_empty()
-            {
+            if r.sections.iter().all(|s| s.body.as_str().trim().is_empty()) && r.figures.is_empty() {
                 return Err(CoreError::invalid(
                     "report",
                     "an empty report cannot be submitted; write a section or a figure",
@@ -270,9 +249,7 @@ pub fn format_figure(f: &Figure) -> String {
         u => {
             let n = vt::format_vnd(f.value);
             let digits = n.trim_end_matches(" đ");
-            format!("{q}{digits} {}", u.vietnamese())
-                .trim_end()
-                .to_string()
+            format!("{q}{digits} {}", u.vietnamese()).trim_end().to_string()
         }
     }
 }

@@ -14,10 +14,7 @@ impl Store {
         let unit = self.my_unit()?;
         let r: Report = self.get(report)?;
         if !r.header.audience.contains(&unit) {
-            return Err(CoreError::invalid(
-                "report",
-                "this report is not addressed to this unit",
-            ));
+            return Err(CoreError::invalid("report", "this report is not addressed to this unit"));
         }
         if r.submitted_at_device.is_none() {
             return Err(CoreError::invalid("report", "the report is still a draft"));
@@ -31,11 +28,7 @@ impl Store {
             };
             self.create(&genesis, true)?;
         }
-        let round = ReviewRound {
-            verdict,
-            note: clean_multiline(note),
-            at_device: self.now(),
-        };
+        let round = ReviewRound { verdict, note: clean_multiline(note), at_device: self.now() };
         self.modify::<Review, _>(id, |rv| {
             rv.rounds.push(round);
             Ok(())
@@ -44,11 +37,7 @@ impl Store {
     }
 
     /// The standing review of `report` by `reviewer`'s unit, if any.
-    pub fn review_of(
-        &mut self,
-        report: DocId,
-        reviewer: giaoban_protocol::UnitId,
-    ) -> Result<Option<Review>> {
+    pub fn review_of(&mut self, report: DocId, reviewer: giaoban_protocol::UnitId) -> Result<Option<Review>> {
         let id = Review::id_for(report, reviewer);
         match self.get::<Review>(id) {
             Ok(r) => Ok(Some(r)),

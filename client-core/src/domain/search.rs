@@ -28,11 +28,8 @@ impl Store {
             return Ok(Vec::new());
         }
         // Tokens hold only letters and digits, so quoting them is enough to keep FTS5 syntax out.
-        let fts_query = tokens
-            .iter()
-            .map(|t| format!("\"{}\"*", t.replace('"', "")))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let fts_query =
+            tokens.iter().map(|t| format!("\"{}\"*", t.replace('"', ""))).collect::<Vec<_>>().join(" ");
         let mut stmt = self.conn().prepare_cached(
             "SELECT d.id, d.kind, d.title
              FROM search JOIN documents d ON d.n = search.rowid
@@ -41,11 +38,7 @@ impl Store {
              LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![fts_query, limit as i64], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })?;
         let mut out = Vec::new();
         for r in rows {

@@ -2,9 +2,7 @@
 
 use autosurgeon::Text;
 use chrono::NaiveDate;
-use giaoban_protocol::schema::{
-    Directive, Header, Meeting, Response, TaskProgress, TaskState, Verdict,
-};
+use giaoban_protocol::schema::{Directive, Header, Meeting, Response, TaskProgress, TaskState, Verdict};
 use giaoban_protocol::time::DAY_MS;
 use giaoban_protocol::{Deadline, DeadlineStanding, DocId, DocKind, Timestamp, UnitId};
 use giaoban_vietnamese_text::clean_multiline;
@@ -125,24 +123,22 @@ impl Store {
             _ => DEFAULT_DUE_SOON_DAYS,
         };
         let window = i64::from(window_days) * DAY_MS;
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT d.id, d.kind, d.title, t.ordinal, t.assignee, t.issuer, t.text, t.report_required,
-                    t.deadline_text, t.due_date, t.exclusive, s.state, s.report, s.received_at,
-                    rv.verdict, rv.note
-             FROM tasks t
-             JOIN documents d ON d.n = t.source
-             LEFT JOIN task_states s ON s.source = d.id AND s.ordinal = t.ordinal AND s.assignee = t.assignee
-             LEFT JOIN report_reviews rv ON rv.report = s.report
-             WHERE (?1 IS NULL OR t.assignee = ?1)
-               AND (?2 IS NULL OR t.issuer = ?2)
-               AND (?3 IS NULL OR d.id = ?3)
-             ORDER BY t.cutoff IS NULL, t.cutoff, d.n, t.ordinal, t.assignee",
-        )?;
-        let mut rows = stmt.query(params![
-            assignee.map(|u| u.to_bytes().to_vec()),
-            issuer.map(|u| u.to_bytes().to_vec()),
-            filter.source.map(|d| d.to_bytes().to_vec()),
-        ])?;
+        // One statement per scope, so each can read its own index in display order.
+        let scope_clause = match (assignee.is_some(), issuer.is_some()) {
+            (true, _) => "INDEXED BY tasks_by_assignee WHERE assignee = ?1",
+            (false, true) => "INDEXED BY tasks_by_issuer WHERE issuer = ?1",
+            (false, false) => "INDEXED BY tasks_in_order WHERE ?1 IS NULL",
+        };
+        let source_clause = if filter.source.is_some() { "AND source_id = ?2" } else { "AND ?2 IS NULL" };
+        let sql = format!(
+            "SELECT source_id, source_kind, source_title, ordinal, assignee, issuer, text, report_required,
+                    deadline_text, due_day, exclusive, state, report, received_at, verdict, review_note
+             FROM tasks {scope_clause} {source_clause}
+             ORDER BY sort_key, source, ordinal, assignee"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let scope_unit = assignee.or(issuer).map(|u| u.to_bytes().to_vec());
+        let mut rows = stmt.query(params![scope_unit, filter.source.map(|d| d.to_bytes().to_vec())])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let id = |b: Vec<u8>| DocId::from_slice(&b).ok();
@@ -152,34 +148,21 @@ impl Store {
             else {
                 continue;
             };
-            let deadline =
-                match (
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                ) {
-                    (Some(text), Some(date)) => NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-                        .ok()
-                        .map(|due_date| Deadline {
-                            original_text: text,
-                            due_date,
-                            exclusive: r.get::<_, Option<bool>>(10).ok().flatten().unwrap_or(true),
-                        }),
-                    _ => None,
-                };
-            let state = r
-                .get::<_, Option<String>>(11)?
-                .and_then(|s| TaskState::parse(&s));
+            let deadline = match (r.get::<_, Option<String>>(8)?, r.get::<_, Option<i32>>(9)?) {
+                (Some(text), Some(day)) => {
+                    NaiveDate::from_num_days_from_ce_opt(day).map(|due_date| Deadline {
+                        original_text: text,
+                        due_date,
+                        exclusive: r.get::<_, Option<bool>>(10).ok().flatten().unwrap_or(true),
+                    })
+                }
+                _ => None,
+            };
+            let state = r.get::<_, Option<String>>(11)?.and_then(|s| TaskState::parse(&s));
             let received_at = r.get::<_, Option<i64>>(13)?.map(Timestamp);
-            let review = match (
-                r.get::<_, Option<String>>(14)?,
-                r.get::<_, Option<String>>(15)?,
-            ) {
+            let review = match (r.get::<_, Option<String>>(14)?, r.get::<_, Option<String>>(15)?) {
                 (Some(v), note) => {
-                    let verdict = if v == "accepted" {
-                        Verdict::Accepted
-                    } else {
-                        Verdict::Returned
-                    };
+                    let verdict = if v == "accepted" { Verdict::Accepted } else { Verdict::Returned };
                     Some((verdict, note.unwrap_or_default()))
                 }
                 _ => None,
@@ -187,11 +170,7 @@ impl Store {
             let done = state.is_some_and(TaskState::is_done);
             // Until the relay stamps receipt, a local submission is judged as if received now.
             let standing = deadline.as_ref().map(|d| {
-                let received = if done {
-                    Some(received_at.unwrap_or(now))
-                } else {
-                    None
-                };
+                let received = if done { Some(received_at.unwrap_or(now)) } else { None };
                 d.standing(now, received, window)
             });
             let view = TaskView {
@@ -238,25 +217,14 @@ impl Store {
     }
 
     /// Marks a task as not applicable to this unit ("không phát sinh"), saying why.
-    pub fn mark_task_not_applicable(
-        &mut self,
-        source: DocId,
-        ordinal: u64,
-        reason: &str,
-    ) -> Result<()> {
+    pub fn mark_task_not_applicable(&mut self, source: DocId, ordinal: u64, reason: &str) -> Result<()> {
         let reason = clean_multiline(reason);
         if reason.is_empty() {
-            return Err(CoreError::invalid(
-                "reason",
-                "say why the task does not apply to this unit",
-            ));
+            return Err(CoreError::invalid("reason", "say why the task does not apply to this unit"));
         }
         self.change_task(source, ordinal, |t| {
             if t.state == TaskState::Submitted {
-                return Err(CoreError::invalid(
-                    "state",
-                    "the task was already submitted",
-                ));
+                return Err(CoreError::invalid("state", "the task was already submitted"));
             }
             t.state = TaskState::NotApplicable;
             t.note.update(&reason);
@@ -280,13 +248,9 @@ impl Store {
         let id = self.ensure_response(source)?;
         let now = self.now();
         self.modify::<Response, _>(id, |r| {
-            let t = r
-                .tasks
-                .iter_mut()
-                .find(|t| t.ordinal == ordinal)
-                .ok_or_else(|| {
-                    CoreError::not_found("task", format!("{ordinal} of {source} for this unit"))
-                })?;
+            let t = r.tasks.iter_mut().find(|t| t.ordinal == ordinal).ok_or_else(|| {
+                CoreError::not_found("task", format!("{ordinal} of {source} for this unit"))
+            })?;
             edit(t)?;
             t.updated_at_device = now;
             Ok(())
@@ -330,11 +294,7 @@ impl Store {
                 (m.header.owner, mine)
             }
             found => {
-                return Err(CoreError::WrongKind {
-                    id: source,
-                    expected: DocKind::Directive,
-                    found,
-                });
+                return Err(CoreError::WrongKind { id: source, expected: DocKind::Directive, found });
             }
         };
         let response = Response {
@@ -368,10 +328,7 @@ fn keep(v: &TaskView, f: &TaskFilter) -> bool {
         None => true,
         Some(DueFilter::Overdue) => v.standing == Some(DeadlineStanding::Overdue),
         Some(DueFilter::Within { .. }) => {
-            matches!(
-                v.standing,
-                Some(DeadlineStanding::Overdue | DeadlineStanding::DueSoon)
-            )
+            matches!(v.standing, Some(DeadlineStanding::Overdue | DeadlineStanding::DueSoon))
         }
     };
     state_ok && due_ok

@@ -34,19 +34,13 @@ fn lower_first_word(name: &str) -> String {
 /// wards, from the reference data. `province` is a name ("Đồng Nai", diacritics optional) or a
 /// code ("75").
 pub fn unit_directory_from_reference(province: &str) -> Result<UnitDirectory> {
-    let by_code = province
-        .trim()
-        .parse::<au::ProvinceCode>()
-        .ok()
-        .and_then(au::province);
-    let p = by_code
-        .or_else(|| au::find_province_by_name(province))
-        .ok_or_else(|| {
-            CoreError::invalid(
-                "province",
-                format!("'{province}' is not one of the 34 provinces; give its name or code"),
-            )
-        })?;
+    let by_code = province.trim().parse::<au::ProvinceCode>().ok().and_then(au::province);
+    let p = by_code.or_else(|| au::find_province_by_name(province)).ok_or_else(|| {
+        CoreError::invalid(
+            "province",
+            format!("'{province}' is not one of the 34 provinces; give its name or code"),
+        )
+    })?;
     let dataset = au::DATASET_VERSION.to_string();
     let root_key = format!("{dataset}/province/{}", p.code);
     let root = derived_unit(&root_key);
@@ -57,10 +51,7 @@ pub fn unit_directory_from_reference(province: &str) -> Result<UnitDirectory> {
         kind: UnitKind::FrontCommittee,
         level_label: p.kind.label().to_lowercase(),
         parent: None,
-        admin_ref: Some(AdminRef {
-            dataset: dataset.clone(),
-            code: p.code.to_string(),
-        }),
+        admin_ref: Some(AdminRef { dataset: dataset.clone(), code: p.code.to_string() }),
         valid_from: reform_day(),
         valid_to: None,
         successors: Vec::new(),
@@ -76,24 +67,15 @@ pub fn unit_directory_from_reference(province: &str) -> Result<UnitDirectory> {
             kind: UnitKind::FrontCommittee,
             level_label: commune.kind.label().to_lowercase(),
             parent: Some(root),
-            admin_ref: Some(AdminRef {
-                dataset: dataset.clone(),
-                code: commune.code.to_string(),
-            }),
+            admin_ref: Some(AdminRef { dataset: dataset.clone(), code: commune.code.to_string() }),
             valid_from: reform_day(),
             valid_to: None,
             successors: Vec::new(),
         });
     }
-    let id = DocId::derived(
-        &REFERENCE_NAMESPACE,
-        format!("{root_key}/directory").as_bytes(),
-    );
+    let id = DocId::derived(&REFERENCE_NAMESPACE, format!("{root_key}/directory").as_bytes());
     let audience = units.iter().skip(1).map(|u| u.id).collect();
-    Ok(UnitDirectory {
-        header: Header::new(id, DocKind::UnitDirectory, root, audience),
-        units,
-    })
+    Ok(UnitDirectory { header: Header::new(id, DocKind::UnitDirectory, root, audience), units })
 }
 
 impl Store {

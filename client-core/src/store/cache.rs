@@ -14,9 +14,7 @@ pub(crate) struct DocCache {
 impl DocCache {
     pub fn new(capacity: usize) -> Self {
         let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
-        DocCache {
-            docs: LruCache::new(cap),
-        }
+        DocCache { docs: LruCache::new(cap) }
     }
 
     pub fn contains(&self, id: DocId) -> bool {

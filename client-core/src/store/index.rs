@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use automerge::AutoCommit;
+use chrono::Datelike;
 use giaoban_protocol::schema::{
-    Directive, DocumentSchema, Meeting, Report, Response, Review, UnitDirectory, Verdict,
-    read_header,
+    Directive, DocumentSchema, Meeting, Report, Response, Review, UnitDirectory, Verdict, read_header,
 };
 use giaoban_protocol::{Deadline, DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::search_key;
@@ -24,46 +24,34 @@ pub(crate) fn refresh_dyn(tx: &Transaction<'_>, n: i64, value: &dyn Indexable) -
 }
 
 /// Hydrates `doc` by the kind in its header and refreshes its rows.
-pub(crate) fn refresh_from_doc(
-    tx: &Transaction<'_>,
-    n: i64,
-    id: DocId,
-    doc: &mut AutoCommit,
-) -> Result<()> {
-    let schema_err = |e: autosurgeon::HydrateError| CoreError::Schema {
-        id,
-        detail: e.to_string(),
-    };
+pub(crate) fn refresh_from_doc(tx: &Transaction<'_>, n: i64, id: DocId, doc: &mut AutoCommit) -> Result<()> {
+    let schema_err = |e: autosurgeon::HydrateError| CoreError::Schema { id, detail: e.to_string() };
     let header = read_header(doc).map_err(schema_err)?;
     match header.kind {
-        DocKind::Directive => autosurgeon::hydrate::<_, Directive>(doc)
-            .map_err(schema_err)?
-            .refresh(tx, n),
-        DocKind::Response => autosurgeon::hydrate::<_, Response>(doc)
-            .map_err(schema_err)?
-            .refresh(tx, n),
-        DocKind::Report => autosurgeon::hydrate::<_, Report>(doc)
-            .map_err(schema_err)?
-            .refresh(tx, n),
-        DocKind::Review => autosurgeon::hydrate::<_, Review>(doc)
-            .map_err(schema_err)?
-            .refresh(tx, n),
-        DocKind::Meeting => autosurgeon::hydrate::<_, Meeting>(doc)
-            .map_err(schema_err)?
-            .refresh(tx, n),
-        DocKind::UnitDirectory => autosurgeon::hydrate::<_, UnitDirectory>(doc)
-            .map_err(schema_err)?
-            .refresh(tx, n),
+        DocKind::Directive => autosurgeon::hydrate::<_, Directive>(doc).map_err(schema_err)?.refresh(tx, n),
+        DocKind::Response => autosurgeon::hydrate::<_, Response>(doc).map_err(schema_err)?.refresh(tx, n),
+        DocKind::Report => autosurgeon::hydrate::<_, Report>(doc).map_err(schema_err)?.refresh(tx, n),
+        DocKind::Review => autosurgeon::hydrate::<_, Review>(doc).map_err(schema_err)?.refresh(tx, n),
+        DocKind::Meeting => autosurgeon::hydrate::<_, Meeting>(doc).map_err(schema_err)?.refresh(tx, n),
+        DocKind::UnitDirectory => {
+            autosurgeon::hydrate::<_, UnitDirectory>(doc).map_err(schema_err)?.refresh(tx, n)
+        }
     }
+}
+
+/// The row number of document `id`, if it is here.
+fn source_row(tx: &Transaction<'_>, id: DocId) -> Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    Ok(tx
+        .prepare_cached("SELECT n FROM documents WHERE id = ?1")?
+        .query_row(params![id.to_bytes().to_vec()], |r| r.get(0))
+        .optional()?)
 }
 
 /// Title and folded search text, for every kind.
 fn refresh_common<T: DocumentSchema>(tx: &Transaction<'_>, n: i64, value: &T) -> Result<()> {
     let title = value.title();
-    tx.execute(
-        "UPDATE documents SET title = ?2 WHERE n = ?1",
-        params![n, title],
-    )?;
+    tx.execute("UPDATE documents SET title = ?2 WHERE n = ?1", params![n, title])?;
     tx.execute("DELETE FROM search WHERE rowid = ?1", params![n])?;
     tx.execute(
         "INSERT INTO search(rowid, title, body) VALUES (?1, ?2, ?3)",
@@ -74,6 +62,9 @@ fn refresh_common<T: DocumentSchema>(tx: &Transaction<'_>, n: i64, value: &T) ->
 
 /// One row of the `tasks` table.
 struct TaskRow<'a> {
+    source_id: DocId,
+    source_kind: DocKind,
+    source_title: &'a str,
     ordinal: u64,
     assignee: UnitId,
     issuer: UnitId,
@@ -85,8 +76,9 @@ struct TaskRow<'a> {
 fn insert_task(tx: &Transaction<'_>, n: i64, t: TaskRow<'_>) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR REPLACE INTO tasks(source, ordinal, assignee, issuer, text, report_required,
-                                      deadline_text, due_date, exclusive, cutoff)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                      deadline_text, due_day, exclusive, sort_key,
+                                      source_id, source_kind, source_title)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     stmt.execute(params![
         n,
@@ -96,17 +88,40 @@ fn insert_task(tx: &Transaction<'_>, n: i64, t: TaskRow<'_>) -> Result<()> {
         t.text,
         t.report_required,
         t.deadline.map(|d| d.original_text.as_str()),
-        t.deadline
-            .map(|d| d.due_date.format("%Y-%m-%d").to_string()),
+        t.deadline.map(|d| d.due_date.num_days_from_ce()),
         t.deadline.map(|d| d.exclusive),
-        t.deadline.map(|d| d.cutoff().0),
+        t.deadline.map_or(i64::MAX, |d| d.cutoff().0),
+        t.source_id.to_bytes().to_vec(),
+        t.source_kind.as_str(),
+        t.source_title,
     ])?;
+    Ok(())
+}
+
+/// Copies the assignees' states (from responses) and the verdicts (from reviews) into the task
+/// rows of source document `n`, or only those of `assignee`.
+fn copy_states_into_tasks(tx: &Transaction<'_>, n: i64, assignee: Option<UnitId>) -> Result<()> {
+    let assignee = assignee.map(|u| u.to_bytes().to_vec());
+    tx.prepare_cached(
+        "UPDATE tasks SET (state, report, received_at) =
+             (SELECT s.state, s.report, s.received_at FROM task_states s
+              WHERE s.source = tasks.source_id AND s.ordinal = tasks.ordinal AND s.assignee = tasks.assignee)
+         WHERE source = ?1 AND (?2 IS NULL OR assignee = ?2)",
+    )?
+    .execute(params![n, assignee])?;
+    tx.prepare_cached(
+        "UPDATE tasks SET (verdict, review_note) =
+             (SELECT rv.verdict, rv.note FROM report_reviews rv WHERE rv.report = tasks.report)
+         WHERE source = ?1 AND (?2 IS NULL OR assignee = ?2)",
+    )?
+    .execute(params![n, assignee])?;
     Ok(())
 }
 
 impl Indexable for Directive {
     fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
+        let title = self.title();
         tx.execute("DELETE FROM tasks WHERE source = ?1", params![n])?;
         for t in &self.tasks {
             for unit in &self.header.audience {
@@ -114,6 +129,9 @@ impl Indexable for Directive {
                     tx,
                     n,
                     TaskRow {
+                        source_id: self.header.id,
+                        source_kind: DocKind::Directive,
+                        source_title: &title,
                         ordinal: t.ordinal,
                         assignee: *unit,
                         issuer: self.header.owner,
@@ -124,13 +142,14 @@ impl Indexable for Directive {
                 )?;
             }
         }
-        Ok(())
+        copy_states_into_tasks(tx, n, None)
     }
 }
 
 impl Indexable for Meeting {
     fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
+        let title = self.title();
         tx.execute("DELETE FROM tasks WHERE source = ?1", params![n])?;
         for c in self.conclusions.iter().filter(|c| c.creates_task) {
             for unit in &c.target_units {
@@ -138,6 +157,9 @@ impl Indexable for Meeting {
                     tx,
                     n,
                     TaskRow {
+                        source_id: self.header.id,
+                        source_kind: DocKind::Meeting,
+                        source_title: &title,
                         ordinal: c.ordinal,
                         assignee: *unit,
                         issuer: self.header.owner,
@@ -148,7 +170,7 @@ impl Indexable for Meeting {
                 )?;
             }
         }
-        Ok(())
+        copy_states_into_tasks(tx, n, None)
     }
 }
 
@@ -161,9 +183,7 @@ impl Indexable for Response {
             let mut stmt = tx.prepare_cached(
                 "SELECT ordinal, received_at FROM task_states WHERE response = ?1 AND received_at IS NOT NULL",
             )?;
-            let rows = stmt.query_map(params![n], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })?;
+            let rows = stmt.query_map(params![n], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
             for r in rows {
                 let (o, at) = r?;
                 received.insert(o, at);
@@ -175,11 +195,7 @@ impl Indexable for Response {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for t in &self.tasks {
-            let keep = if t.state.is_done() {
-                received.get(&(t.ordinal as i64)).copied()
-            } else {
-                None
-            };
+            let keep = if t.state.is_done() { received.get(&(t.ordinal as i64)).copied() } else { None };
             stmt.execute(params![
                 self.directive.to_bytes().to_vec(),
                 t.ordinal as i64,
@@ -190,6 +206,9 @@ impl Indexable for Response {
                 keep,
             ])?;
         }
+        if let Some(source) = source_row(tx, self.directive)? {
+            copy_states_into_tasks(tx, source, Some(self.header.owner))?;
+        }
         Ok(())
     }
 }
@@ -198,6 +217,7 @@ impl Indexable for Review {
     fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
         tx.execute("DELETE FROM report_reviews WHERE review = ?1", params![n])?;
+        let report = self.report.to_bytes().to_vec();
         if let Some(latest) = self.latest() {
             let verdict = match latest.verdict {
                 Verdict::Accepted => "accepted",
@@ -205,9 +225,15 @@ impl Indexable for Review {
             };
             tx.execute(
                 "INSERT OR REPLACE INTO report_reviews(report, verdict, note, review) VALUES (?1, ?2, ?3, ?4)",
-                params![self.report.to_bytes().to_vec(), verdict, latest.note, n],
+                params![report, verdict, latest.note, n],
             )?;
         }
+        tx.prepare_cached(
+            "UPDATE tasks SET (verdict, review_note) =
+                 (SELECT rv.verdict, rv.note FROM report_reviews rv WHERE rv.report = tasks.report)
+             WHERE report = ?1",
+        )?
+        .execute(params![report])?;
         Ok(())
     }
 }

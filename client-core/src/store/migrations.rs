@@ -17,20 +17,26 @@ pub const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     ) WITHOUT ROWID;
 
-    -- One row per document. Source of truth together with `chunks`.
+    -- One small row per document; its content is in `snapshots` and `chunks`, so scans and
+    -- joins over documents never read document bytes.
     CREATE TABLE documents (
         n           INTEGER PRIMARY KEY,      -- local row number, also the search rowid
         id          BLOB NOT NULL UNIQUE,     -- DocId, 16 bytes
         kind        TEXT NOT NULL,
         owner       BLOB NOT NULL,            -- UnitId
         title       TEXT NOT NULL,
-        snapshot    BLOB,                     -- Automerge save() of the compacted part
         chunk_count INTEGER NOT NULL DEFAULT 0,
         heads       BLOB NOT NULL,            -- current heads, sorted 32-byte hashes
         acked_heads BLOB,                     -- heads the relay has acknowledged; NULL = none
         updated_at  INTEGER NOT NULL          -- local clock, ms
     );
     CREATE INDEX documents_by_kind ON documents(kind, updated_at);
+
+    -- Automerge save() of each document's compacted part.
+    CREATE TABLE snapshots (
+        doc   INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE,
+        bytes BLOB NOT NULL
+    );
 
     -- Incremental Automerge chunks appended after the snapshot, one per local edit or remote batch.
     CREATE TABLE chunks (
@@ -42,22 +48,35 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 2 (derived): tasks, their states and reviews, for lists that never load documents.
     r#"
-    -- One row per (source document, task number, assignee unit).
+    -- What a task list shows: one row per (source document, task number, assignee unit), with
+    -- the assignee's state and the issuer's verdict copied in from `task_states` and
+    -- `report_reviews`, so a list is one ordered scan of one table.
     CREATE TABLE tasks (
         source          INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
         ordinal         INTEGER NOT NULL,
         assignee        BLOB NOT NULL,
+        source_id       BLOB NOT NULL,        -- DocId of the directive or meeting
+        source_kind     TEXT NOT NULL,
+        source_title    TEXT NOT NULL,
         issuer          BLOB NOT NULL,
         text            TEXT NOT NULL,
         report_required INTEGER NOT NULL,
         deadline_text   TEXT,
-        due_date        TEXT,                 -- yyyy-mm-dd, Vietnam's calendar
+        due_day         INTEGER,              -- days since 0001-01-01 (CE), Vietnam's calendar
         exclusive       INTEGER,
-        cutoff          INTEGER,              -- first late instant, UTC ms
+        sort_key        INTEGER NOT NULL,     -- first late instant, UTC ms; i64::MAX without a deadline
+        state           TEXT,                 -- NULL until the unit's response is here
+        report          BLOB,
+        received_at     INTEGER,
+        verdict         TEXT,
+        review_note     TEXT,
         PRIMARY KEY (source, ordinal, assignee)
     ) WITHOUT ROWID;
-    CREATE INDEX tasks_by_assignee ON tasks(assignee, cutoff);
-    CREATE INDEX tasks_by_cutoff ON tasks(cutoff);
+    -- Each list scope reads its rows already in display order.
+    CREATE INDEX tasks_in_order ON tasks(sort_key, source, ordinal, assignee);
+    CREATE INDEX tasks_by_assignee ON tasks(assignee, sort_key, source, ordinal);
+    CREATE INDEX tasks_by_issuer ON tasks(issuer, sort_key, source, ordinal, assignee);
+    CREATE INDEX tasks_by_report ON tasks(report) WHERE report IS NOT NULL;
 
     -- The assignee's state of a task, from its Response document.
     CREATE TABLE task_states (
@@ -102,10 +121,7 @@ pub fn latest_version() -> i64 {
 pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > latest_version() {
-        return Err(CoreError::NewerStore {
-            found,
-            known: latest_version(),
-        });
+        return Err(CoreError::NewerStore { found, known: latest_version() });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;

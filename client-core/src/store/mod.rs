@@ -1,6 +1,6 @@
 //! The device store: Automerge documents in one SQLite file.
 //!
-//! Each document is a row in `documents` holding a compacted snapshot, plus the incremental
+//! Each document is a row in `documents`, a compacted snapshot in `snapshots`, plus the incremental
 //! chunks appended since (one per local edit, written in the same SQLite transaction as the
 //! derived indexes). After `compact_after` chunks the document is saved whole into the
 //! snapshot and its chunks deleted. Documents load on demand into a bounded LRU cache.
@@ -12,6 +12,7 @@
 //! fails the in-memory copy is dropped so memory never runs ahead of disk.
 
 mod cache;
+mod checkpoint;
 pub(crate) mod heads;
 mod index;
 pub mod migrations;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
 use cache::DocCache;
+use checkpoint::Checkpointer;
 
 /// How hard each commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,7 @@ impl Default for StoreOptions {
 /// The device's store of documents.
 pub struct Store {
     conn: Connection,
+    checkpointer: Option<Checkpointer>,
     cache: DocCache,
     device: DeviceId,
     unit: Option<UnitId>,
@@ -137,26 +140,24 @@ impl Store {
         migrations::migrate_to(&mut conn, migrations::latest_version())?;
         let device = load_or_create_device(&conn)?;
         let unit = conn
-            .query_row("SELECT value FROM meta WHERE key = 'unit'", [], |r| {
-                r.get::<_, Vec<u8>>(0)
-            })
+            .query_row("SELECT value FROM meta WHERE key = 'unit'", [], |r| r.get::<_, Vec<u8>>(0))
             .optional()?
             .and_then(|b| UnitId::from_slice(&b).ok());
-        let mut store = Store {
-            conn,
-            cache: DocCache::new(opts.cache_capacity),
-            device,
-            unit,
-            opts,
-            path,
+        let checkpointer = match Checkpointer::start(&path) {
+            Ok(c) => {
+                conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES)?;
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoints stay in the write path");
+                None
+            }
         };
+        let mut store =
+            Store { conn, checkpointer, cache: DocCache::new(opts.cache_capacity), device, unit, opts, path };
         let needs_reindex: bool = store
             .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'needs_reindex'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row("SELECT value FROM meta WHERE key = 'needs_reindex'", [], |r| r.get::<_, i64>(0))
             .optional()?
             .is_some_and(|v| v != 0);
         if needs_reindex {
@@ -196,6 +197,19 @@ impl Store {
         self.opts.clock.now()
     }
 
+    /// Called after every commit: lets the checkpoint thread know there is WAL to copy.
+    pub(crate) fn committed(&mut self) {
+        if let Some(c) = &self.checkpointer
+            && !c.nudge()
+        {
+            tracing::warn!("the checkpoint thread is gone; SQLite checkpoints automatically again");
+            self.checkpointer = None;
+            if let Err(e) = self.conn.pragma_update(None, "wal_autocheckpoint", 1000) {
+                tracing::warn!(error = %e, "could not turn automatic checkpoints back on");
+            }
+        }
+    }
+
     pub(crate) fn my_unit(&self) -> Result<UnitId> {
         self.unit.ok_or(CoreError::NotEnrolled)
     }
@@ -216,12 +230,9 @@ impl Store {
 
     /// Ids of the stored documents, optionally of one kind, oldest first.
     pub fn document_ids(&self, kind: Option<DocKind>) -> Result<Vec<DocId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY id")?;
-        let rows = stmt.query_map(params![kind.map(|k| k.as_str())], |r| {
-            r.get::<_, Vec<u8>>(0)
-        })?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![kind.map(|k| k.as_str())], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for r in rows {
             if let Ok(id) = DocId::from_slice(&r?) {
@@ -236,25 +247,15 @@ impl Store {
             .query_row(
                 "SELECT n, kind, owner FROM documents WHERE id = ?1",
                 params![id.to_bytes().to_vec()],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                },
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)),
             )
             .optional()?
             .ok_or_else(|| CoreError::not_found("document", id))
             .and_then(|(n, kind, owner)| {
-                let kind = kind.parse::<DocKind>().map_err(|e| CoreError::Corrupt {
-                    id,
-                    detail: e.to_string(),
-                })?;
-                let owner = UnitId::from_slice(&owner).map_err(|e| CoreError::Corrupt {
-                    id,
-                    detail: e.to_string(),
-                })?;
+                let kind =
+                    kind.parse::<DocKind>().map_err(|e| CoreError::Corrupt { id, detail: e.to_string() })?;
+                let owner = UnitId::from_slice(&owner)
+                    .map_err(|e| CoreError::Corrupt { id, detail: e.to_string() })?;
                 Ok(DocRow { n, kind, owner })
             })
     }
@@ -262,27 +263,17 @@ impl Store {
     /// The header of a stored document.
     pub fn header(&mut self, id: DocId) -> Result<Header> {
         let doc = self.loaded(id)?;
-        read_header(doc).map_err(|e| CoreError::Schema {
-            id,
-            detail: e.to_string(),
-        })
+        read_header(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })
     }
 
     /// The document `id` as a `T`. Fails with `WrongKind` if it is another kind.
     pub fn get<T: DocumentSchema>(&mut self, id: DocId) -> Result<T> {
         let row = self.row(id)?;
         if row.kind != T::KIND {
-            return Err(CoreError::WrongKind {
-                id,
-                expected: T::KIND,
-                found: row.kind,
-            });
+            return Err(CoreError::WrongKind { id, expected: T::KIND, found: row.kind });
         }
         let doc = self.loaded(id)?;
-        autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema {
-            id,
-            detail: e.to_string(),
-        })
+        autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })
     }
 
     /// The whole document, saved in Automerge's compact format.
@@ -301,16 +292,15 @@ impl Store {
             let doc = self.read_from_disk(id)?;
             self.cache.put(id, doc);
         }
-        self.cache
-            .get_mut(id)
-            .ok_or_else(|| CoreError::not_found("document", id))
+        self.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))
     }
 
     fn read_from_disk(&self, id: DocId) -> Result<AutoCommit> {
         let (n, snapshot, stored_heads): (i64, Option<Vec<u8>>, Vec<u8>) = self
             .conn
             .query_row(
-                "SELECT n, snapshot, heads FROM documents WHERE id = ?1",
+                "SELECT d.n, s.bytes, d.heads FROM documents d LEFT JOIN snapshots s ON s.doc = d.n
+                 WHERE d.id = ?1",
                 params![id.to_bytes().to_vec()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
@@ -318,13 +308,13 @@ impl Store {
             .ok_or_else(|| CoreError::not_found("document", id))?;
         let corrupt = |detail: String| CoreError::Corrupt { id, detail };
         let mut doc = match snapshot {
-            Some(bytes) => AutoCommit::load(&bytes)
-                .map_err(|e| corrupt(format!("snapshot unreadable: {e}")))?,
+            Some(bytes) => {
+                AutoCommit::load(&bytes).map_err(|e| corrupt(format!("snapshot unreadable: {e}")))?
+            }
             None => AutoCommit::new(),
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
         let mut rows = stmt.query(params![n])?;
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
@@ -332,8 +322,7 @@ impl Store {
             doc.load_incremental(&bytes)
                 .map_err(|e| corrupt(format!("stored change {seq} unreadable: {e}")))?;
         }
-        let want =
-            heads::decode(&stored_heads).ok_or_else(|| corrupt("stored heads malformed".into()))?;
+        let want = heads::decode(&stored_heads).ok_or_else(|| corrupt("stored heads malformed".into()))?;
         let mut have = doc.get_heads();
         have.sort();
         let mut want_sorted = want;
@@ -364,55 +353,31 @@ impl Store {
             ));
         }
         if h.kind != T::KIND {
-            return Err(CoreError::invalid(
-                "header.kind",
-                "does not match the document type",
-            ));
+            return Err(CoreError::invalid("header.kind", "does not match the document type"));
         }
         value.validate()?;
         let id = h.id;
         if self.row(id).is_ok() {
-            return Err(CoreError::invalid(
-                "header.id",
-                format!("document {id} already exists"),
-            ));
+            return Err(CoreError::invalid("header.id", format!("document {id} already exists")));
         }
         let genesis_actor = if deterministic {
             automerge::ActorId::from(id.to_bytes().as_slice())
         } else {
             self.device.actor_id()
         };
-        let time = if deterministic {
-            0
-        } else {
-            self.now().0 / 1000
-        };
+        let time = if deterministic { 0 } else { self.now().0 / 1000 };
         let mut doc = AutoCommit::new().with_actor(genesis_actor);
-        autosurgeon::reconcile(&mut doc, value).map_err(|e| CoreError::Schema {
-            id,
-            detail: e.to_string(),
-        })?;
+        autosurgeon::reconcile(&mut doc, value)
+            .map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
         doc.commit_with(CommitOptions::default().with_time(time));
         doc.set_actor(self.device.actor_id());
         let bytes = doc.save();
         let now = self.now();
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO documents(id, kind, owner, title, snapshot, chunk_count, heads, acked_heads, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL, ?7)",
-            params![
-                id.to_bytes().to_vec(),
-                T::KIND.as_str(),
-                h.owner.to_bytes().to_vec(),
-                value.title(),
-                bytes,
-                heads::encode(&doc.get_heads()),
-                now.0
-            ],
-        )?;
-        let n = tx.last_insert_rowid();
+        let n = insert_document(&tx, h, &value.title(), &bytes, &doc.get_heads(), now)?;
         value.refresh(&tx, n)?;
         tx.commit()?;
+        self.committed();
         self.cache.put(id, doc);
         Ok(())
     }
@@ -428,11 +393,7 @@ impl Store {
         let unit = self.my_unit()?;
         let row = self.row(id)?;
         if row.kind != T::KIND {
-            return Err(CoreError::WrongKind {
-                id,
-                expected: T::KIND,
-                found: row.kind,
-            });
+            return Err(CoreError::WrongKind { id, expected: T::KIND, found: row.kind });
         }
         if row.owner != unit {
             return Err(CoreError::NotOwner { id });
@@ -440,48 +401,28 @@ impl Store {
         let now = self.now();
         let doc = self.loaded(id)?;
         let before_heads = doc.get_heads();
-        let mut value: T = autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema {
-            id,
-            detail: e.to_string(),
-        })?;
+        let mut value: T =
+            autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
         if value.header().schema_version > SCHEMA_VERSION {
-            return Err(CoreError::NewerSchema {
-                id,
-                version: value.header().schema_version,
-            });
+            return Err(CoreError::NewerSchema { id, version: value.header().schema_version });
         }
         let header_before = value.header().clone();
         let out = edit(&mut value)?;
         if *value.header() != header_before {
-            return Err(CoreError::invalid(
-                "header",
-                "a document's header cannot be changed",
-            ));
+            return Err(CoreError::invalid("header", "a document's header cannot be changed"));
         }
         value.validate()?;
         if let Err(e) = autosurgeon::reconcile(doc, &value) {
             doc.rollback();
-            return Err(CoreError::Schema {
-                id,
-                detail: e.to_string(),
-            });
+            return Err(CoreError::Schema { id, detail: e.to_string() });
         }
-        if doc
-            .commit_with(CommitOptions::default().with_time(now.0 / 1000))
-            .is_none()
-        {
+        if doc.commit_with(CommitOptions::default().with_time(now.0 / 1000)).is_none() {
             return Ok(out);
         }
         let chunk = doc.save_after(&before_heads);
         let new_heads = doc.get_heads();
-        let result = self.persist_chunk(
-            row.n,
-            &chunk,
-            &new_heads,
-            now,
-            Some(&value as &dyn index::Indexable),
-            id,
-        );
+        let result =
+            self.persist_chunk(row.n, &chunk, &new_heads, now, Some(&value as &dyn index::Indexable), id);
         if let Err(e) = result {
             self.cache.remove(id);
             return Err(e);
@@ -502,20 +443,18 @@ impl Store {
     ) -> Result<()> {
         let compact_after = self.opts.compact_after as i64;
         let tx = self.conn.transaction()?;
-        let count: i64 = tx.query_row(
-            "SELECT chunk_count FROM documents WHERE n = ?1",
-            params![n],
-            |r| r.get(0),
-        )?;
+        let count: i64 =
+            tx.query_row("SELECT chunk_count FROM documents WHERE n = ?1", params![n], |r| r.get(0))?;
         if count + 1 >= compact_after {
             let snapshot = match self.cache.get_mut(id) {
                 Some(doc) => doc.save(),
                 None => return Err(CoreError::not_found("document", id)),
             };
             tx.execute("DELETE FROM chunks WHERE doc = ?1", params![n])?;
+            tx.execute("INSERT OR REPLACE INTO snapshots(doc, bytes) VALUES (?1, ?2)", params![n, snapshot])?;
             tx.execute(
-                "UPDATE documents SET snapshot = ?2, chunk_count = 0, heads = ?3, updated_at = ?4 WHERE n = ?1",
-                params![n, snapshot, heads::encode(new_heads), now.0],
+                "UPDATE documents SET chunk_count = 0, heads = ?2, updated_at = ?3 WHERE n = ?1",
+                params![n, heads::encode(new_heads), now.0],
             )?;
         } else {
             tx.execute(
@@ -530,14 +469,12 @@ impl Store {
         match typed {
             Some(v) => index::refresh_dyn(&tx, n, v)?,
             None => {
-                let doc = self
-                    .cache
-                    .get_mut(id)
-                    .ok_or_else(|| CoreError::not_found("document", id))?;
+                let doc = self.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
                 index::refresh_from_doc(&tx, n, id, doc)?;
             }
         }
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -555,7 +492,9 @@ impl Store {
             }
         }
         let tx = self.conn.transaction()?;
-        tx.execute_batch("DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;")?;
+        tx.execute_batch(
+            "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;",
+        )?;
         for (id, mut doc) in loaded {
             let n: i64 = tx.query_row(
                 "SELECT n FROM documents WHERE id = ?1",
@@ -572,6 +511,32 @@ impl Store {
     }
 }
 
+/// Inserts a new document row and its first snapshot; returns the row number.
+pub(crate) fn insert_document(
+    tx: &rusqlite::Transaction<'_>,
+    header: &Header,
+    title: &str,
+    snapshot: &[u8],
+    heads_now: &[ChangeHash],
+    now: Timestamp,
+) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO documents(id, kind, owner, title, chunk_count, heads, acked_heads, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, NULL, ?6)",
+        params![
+            header.id.to_bytes().to_vec(),
+            header.kind.as_str(),
+            header.owner.to_bytes().to_vec(),
+            title,
+            heads::encode(heads_now),
+            now.0
+        ],
+    )?;
+    let n = tx.last_insert_rowid();
+    tx.execute("INSERT INTO snapshots(doc, bytes) VALUES (?1, ?2)", params![n, snapshot])?;
+    Ok(n)
+}
+
 fn configure(conn: &Connection, durability: Durability) -> Result<()> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -586,15 +551,15 @@ fn configure(conn: &Connection, durability: Durability) -> Result<()> {
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // After a checkpoint resets the WAL, its file is cut back to this size.
+    conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }
 
 fn load_or_create_device(conn: &Connection) -> Result<DeviceId> {
     let existing = conn
-        .query_row("SELECT value FROM meta WHERE key = 'device'", [], |r| {
-            r.get::<_, Vec<u8>>(0)
-        })
+        .query_row("SELECT value FROM meta WHERE key = 'device'", [], |r| r.get::<_, Vec<u8>>(0))
         .optional()?;
     if let Some(bytes) = existing
         && let Ok(id) = DeviceId::from_slice(&bytes)

@@ -2,7 +2,7 @@
 //! acknowledged, and applying changes that came from elsewhere.
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use giaoban_protocol::schema::read_header;
+use giaoban_protocol::schema::{Response, read_header};
 use giaoban_protocol::{DocId, Timestamp};
 use rusqlite::params;
 
@@ -39,26 +39,20 @@ impl Store {
     pub fn unacked_changes(&mut self, id: DocId) -> Result<Vec<Vec<u8>>> {
         let acked = self.acked_heads(id)?;
         let doc = self.loaded(id)?;
-        Ok(doc
-            .get_changes(&acked)
-            .into_iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect())
+        Ok(doc.get_changes(&acked).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
     }
 
     /// Records that the relay holds `id` up to `acked`. Heads the store does not know are
     /// ignored (an acknowledgement never claims more than we have).
     pub fn mark_acked(&mut self, id: DocId, acked: &[ChangeHash]) -> Result<()> {
         let doc = self.loaded(id)?;
-        let known: Vec<ChangeHash> = acked
-            .iter()
-            .copied()
-            .filter(|h| doc.get_change_by_hash(h).is_some())
-            .collect();
+        let known: Vec<ChangeHash> =
+            acked.iter().copied().filter(|h| doc.get_change_by_hash(h).is_some()).collect();
         self.conn().execute(
             "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
             params![id.to_bytes().to_vec(), heads::encode(&known)],
         )?;
+        self.committed();
         Ok(())
     }
 
@@ -69,10 +63,7 @@ impl Store {
         let mut decoded = Vec::with_capacity(changes.len());
         for (i, bytes) in changes.iter().enumerate() {
             let c = Change::from_bytes(bytes.clone()).map_err(|e| {
-                CoreError::invalid(
-                    format!("changes[{i}]"),
-                    format!("not an Automerge change: {e}"),
-                )
+                CoreError::invalid(format!("changes[{i}]"), format!("not an Automerge change: {e}"))
             })?;
             decoded.push(c);
         }
@@ -90,10 +81,7 @@ impl Store {
                 if heads::encode(&after) == heads::encode(&before) {
                     return Ok(false);
                 }
-                let header = read_header(doc).map_err(|e| CoreError::Schema {
-                    id,
-                    detail: e.to_string(),
-                })?;
+                let header = read_header(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
                 if header.id != id || header.kind != row.kind || header.owner != row.owner {
                     self.cache.remove(id);
                     return Err(CoreError::invalid(
@@ -111,10 +99,8 @@ impl Store {
             None => {
                 let mut doc = AutoCommit::new().with_actor(self.device_id().actor_id());
                 doc.apply_changes(decoded)?;
-                let header = read_header(&doc).map_err(|e| CoreError::Schema {
-                    id,
-                    detail: e.to_string(),
-                })?;
+                let header =
+                    read_header(&doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
                 if header.id != id {
                     return Err(CoreError::invalid(
                         "header.id",
@@ -124,21 +110,10 @@ impl Store {
                 let bytes = doc.save();
                 let heads_now = doc.get_heads();
                 let tx = self.conn.transaction()?;
-                tx.execute(
-                    "INSERT INTO documents(id, kind, owner, title, snapshot, chunk_count, heads, acked_heads, updated_at)
-                     VALUES (?1, ?2, ?3, '', ?4, 0, ?5, NULL, ?6)",
-                    params![
-                        id.to_bytes().to_vec(),
-                        header.kind.as_str(),
-                        header.owner.to_bytes().to_vec(),
-                        bytes,
-                        heads::encode(&heads_now),
-                        now.0
-                    ],
-                )?;
-                let n = tx.last_insert_rowid();
+                let n = super::insert_document(&tx, &header, "", &bytes, &heads_now, now)?;
                 index::refresh_from_doc(&tx, n, id, &mut doc)?;
                 tx.commit()?;
+                self.committed();
                 self.cache.put(id, doc);
                 Ok(true)
             }
@@ -149,11 +124,21 @@ impl Store {
     /// are judged by the relay's clock, never the device's.
     pub fn set_received_at(&mut self, response: DocId, at: Timestamp) -> Result<()> {
         let row = self.row(response)?;
-        self.conn().execute(
+        let r: Response = self.get(response)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "UPDATE task_states SET received_at = ?2 WHERE response = ?1 AND received_at IS NULL
                AND state IN ('submitted', 'not_applicable')",
             params![row.n, at.0],
         )?;
+        tx.execute(
+            "UPDATE tasks SET received_at = (SELECT s.received_at FROM task_states s
+                 WHERE s.source = tasks.source_id AND s.ordinal = tasks.ordinal AND s.assignee = tasks.assignee)
+             WHERE source = (SELECT n FROM documents WHERE id = ?1) AND assignee = ?2",
+            params![r.directive.to_bytes().to_vec(), r.header.owner.to_bytes().to_vec()],
+        )?;
+        tx.commit()?;
+        self.committed();
         Ok(())
     }
 }

@@ -21,19 +21,11 @@ pub struct TestClock(Arc<AtomicI64>);
 impl TestClock {
     /// Starts at `y-m-d h:mi` in Vietnam (UTC+7).
     pub fn at_local(y: i32, m: u32, d: u32, h: u32, mi: u32) -> TestClock {
-        let utc = Utc
-            .with_ymd_and_hms(y, m, d, h, mi, 0)
-            .unwrap()
-            .timestamp_millis()
-            - 7 * 3_600_000;
+        let utc = Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap().timestamp_millis() - 7 * 3_600_000;
         TestClock(Arc::new(AtomicI64::new(utc)))
     }
     pub fn set_local(&self, y: i32, m: u32, d: u32, h: u32, mi: u32) {
-        let utc = Utc
-            .with_ymd_and_hms(y, m, d, h, mi, 0)
-            .unwrap()
-            .timestamp_millis()
-            - 7 * 3_600_000;
+        let utc = Utc.with_ymd_and_hms(y, m, d, h, mi, 0).unwrap().timestamp_millis() - 7 * 3_600_000;
         self.0.store(utc, Ordering::SeqCst);
     }
     pub fn now(&self) -> Timestamp {
@@ -46,14 +38,7 @@ impl TestClock {
 }
 
 pub fn open(path: &Path, clock: &TestClock) -> Store {
-    Store::open_with(
-        path,
-        StoreOptions {
-            clock: clock.clock(),
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap()
+    Store::open_with(path, StoreOptions { clock: clock.clock(), ..StoreOptions::default() }).unwrap()
 }
 
 /// The city (province) committee of Đồng Nai and three of its wards, from the reference data.
@@ -67,11 +52,7 @@ pub fn org() -> Org {
     let directory = unit_directory_from_reference("Đồng Nai").unwrap();
     let city = directory.units[0].id;
     let wards = directory.units[1..4].iter().map(|u| u.id).collect();
-    Org {
-        directory,
-        city,
-        wards,
-    }
+    Org { directory, city, wards }
 }
 
 /// Dispatch 305/MTTQ-BTT of 24/01/2022 (seed 000): four tasks; task 3 asks for a report
@@ -138,10 +119,6 @@ pub fn send_all(from: &mut Store, to: &mut Store) -> usize {
 pub fn send(from: &mut Store, to: &mut Store, id: DocId) -> bool {
     let bytes = from.save_document(id).unwrap();
     let mut doc = automerge::AutoCommit::load(&bytes).unwrap();
-    let changes: Vec<Vec<u8>> = doc
-        .get_changes(&[])
-        .into_iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
+    let changes: Vec<Vec<u8>> = doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
     to.apply_remote(id, &changes).unwrap()
 }

@@ -57,17 +57,8 @@ impl DocumentNumber {
             _ => (NumberScheme::Other, None),
         };
         let symbol = symbol.filter(|s| !s.is_empty());
-        let number = if scheme == NumberScheme::Other {
-            None
-        } else {
-            number
-        };
-        DocumentNumber {
-            raw,
-            number,
-            symbol,
-            scheme,
-        }
+        let number = if scheme == NumberScheme::Other { None } else { number };
+        DocumentNumber { raw, number, symbol, scheme }
     }
 }
 
@@ -167,16 +158,10 @@ impl DocumentSchema for Directive {
             validate::required_text(&format!("basis[{i}]"), b, LINE_MAX)?;
         }
         if self.header.audience.is_empty() {
-            return Err(Invalid::new(
-                "recipients",
-                "a directive needs at least one recipient unit",
-            ));
+            return Err(Invalid::new("recipients", "a directive needs at least one recipient unit"));
         }
         if self.header.audience.contains(&self.header.owner) {
-            return Err(Invalid::new(
-                "recipients",
-                "the issuing unit cannot be its own recipient",
-            ));
+            return Err(Invalid::new("recipients", "the issuing unit cannot be its own recipient"));
         }
         if self.tasks.is_empty() {
             return Err(Invalid::new("tasks", "a directive needs at least one task"));

@@ -66,18 +66,11 @@ impl DocumentSchema for Meeting {
             }
             validate::required_text(&format!("{f}.text"), &c.text, PROSE_MAX)?;
             if c.creates_task && c.target_units.is_empty() {
-                return Err(Invalid::new(
-                    f,
-                    "a conclusion that creates a task needs target units",
-                ));
+                return Err(Invalid::new(f, "a conclusion that creates a task needs target units"));
             }
-            let addressed =
-                |u: &&crate::UnitId| self.header.audience.contains(u) || **u == self.header.owner;
+            let addressed = |u: &&crate::UnitId| self.header.audience.contains(u) || **u == self.header.owner;
             if let Some(u) = c.target_units.iter().find(|u| !addressed(u)) {
-                return Err(Invalid::new(
-                    f,
-                    format!("target unit {u} is not in the audience"),
-                ));
+                return Err(Invalid::new(f, format!("target unit {u} is not in the audience")));
             }
         }
         Ok(())

@@ -21,9 +21,7 @@ use autosurgeon::{Hydrate, Reconcile};
 
 pub use directive::{Consolidation, Directive, DocumentNumber, NumberScheme, Signer, TaskSpec};
 pub use meeting::{Conclusion, Meeting};
-pub use report::{
-    Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section,
-};
+pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};
 pub use response::{Response, TaskProgress, TaskState};
 pub use review::{Review, ReviewRound, Verdict};
 pub use units::{AdminRef, Unit, UnitDirectory, UnitKind};
@@ -89,10 +87,7 @@ pub struct UnknownKind(pub String);
 impl FromStr for DocKind {
     type Err = UnknownKind;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DocKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownKind(s.to_string()))
+        DocKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownKind(s.to_string()))
     }
 }
 
@@ -114,13 +109,7 @@ pub struct Header {
 impl Header {
     /// A header for a new document of `kind`.
     pub fn new(id: DocId, kind: DocKind, owner: UnitId, audience: Vec<UnitId>) -> Self {
-        Header {
-            id,
-            kind,
-            owner,
-            audience,
-            schema_version: SCHEMA_VERSION,
-        }
+        Header { id, kind, owner, audience, schema_version: SCHEMA_VERSION }
     }
 }
 

@@ -171,10 +171,7 @@ impl DocumentSchema for Report {
             }
         }
         if self.task_ordinal.is_some() && self.directive.is_none() {
-            return Err(Invalid::new(
-                "task_ordinal",
-                "a task number needs the directive it belongs to",
-            ));
+            return Err(Invalid::new("task_ordinal", "a task number needs the directive it belongs to"));
         }
         let mut keys = HashSet::new();
         for s in &self.sections {
@@ -182,21 +179,10 @@ impl DocumentSchema for Report {
                 return Err(Invalid::new("sections", "a section needs a key"));
             }
             if !keys.insert(s.key.as_str()) {
-                return Err(Invalid::new(
-                    format!("sections[{}]", s.key),
-                    "two sections have the same key",
-                ));
+                return Err(Invalid::new(format!("sections[{}]", s.key), "two sections have the same key"));
             }
-            validate::text(
-                &format!("sections[{}].heading", s.key),
-                &s.heading,
-                LINE_MAX,
-            )?;
-            validate::text(
-                &format!("sections[{}].body", s.key),
-                s.body.as_str(),
-                PROSE_MAX,
-            )?;
+            validate::text(&format!("sections[{}].heading", s.key), &s.heading, LINE_MAX)?;
+            validate::text(&format!("sections[{}].body", s.key), s.body.as_str(), PROSE_MAX)?;
         }
         let mut indicators = HashSet::new();
         for f in &self.figures {
@@ -210,11 +196,7 @@ impl DocumentSchema for Report {
             if f.value < 0 && non_negative(f.unit) {
                 return Err(Invalid::new(
                     field,
-                    format!(
-                        "{} cannot be negative (got {})",
-                        f.unit.vietnamese(),
-                        f.value
-                    ),
+                    format!("{} cannot be negative (got {})", f.unit.vietnamese(), f.value),
                 ));
             }
             validate::text(&format!("{field}.note"), &f.note, LINE_MAX)?;

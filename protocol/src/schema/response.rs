@@ -110,16 +110,9 @@ impl DocumentSchema for Response {
         let mut seen = HashSet::new();
         for t in &self.tasks {
             if !seen.insert(t.ordinal) {
-                return Err(Invalid::new(
-                    format!("tasks[{}]", t.ordinal),
-                    "listed twice",
-                ));
+                return Err(Invalid::new(format!("tasks[{}]", t.ordinal), "listed twice"));
             }
-            validate::text(
-                &format!("tasks[{}].note", t.ordinal),
-                t.note.as_str(),
-                PROSE_MAX,
-            )?;
+            validate::text(&format!("tasks[{}].note", t.ordinal), t.note.as_str(), PROSE_MAX)?;
         }
         Ok(())
     }
@@ -129,10 +122,6 @@ impl DocumentSchema for Response {
     }
 
     fn search_text(&self) -> String {
-        self.tasks
-            .iter()
-            .map(|t| t.note.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.tasks.iter().map(|t| t.note.as_str()).collect::<Vec<_>>().join("\n")
     }
 }

@@ -60,19 +60,13 @@ impl DocumentSchema for Review {
     fn validate(&self) -> Result<(), Invalid> {
         validate::header(&self.header, DocKind::Review)?;
         if self.header.audience.is_empty() {
-            return Err(Invalid::new(
-                "audience",
-                "a review goes to the reporting unit",
-            ));
+            return Err(Invalid::new("audience", "a review goes to the reporting unit"));
         }
         for (i, r) in self.rounds.iter().enumerate() {
             let field = format!("rounds[{i}].note");
             validate::text(&field, &r.note, PROSE_MAX)?;
             if r.verdict == Verdict::Returned && r.note.trim().is_empty() {
-                return Err(Invalid::new(
-                    field,
-                    "a returned report needs a note saying what to fix",
-                ));
+                return Err(Invalid::new(field, "a returned report needs a note saying what to fix"));
             }
         }
         Ok(())
@@ -87,10 +81,6 @@ impl DocumentSchema for Review {
     }
 
     fn search_text(&self) -> String {
-        self.rounds
-            .iter()
-            .map(|r| r.note.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.rounds.iter().map(|r| r.note.as_str()).collect::<Vec<_>>().join("\n")
     }
 }

@@ -89,8 +89,7 @@ impl UnitDirectory {
 
     /// `ancestor` is `unit` or one of its ancestors.
     pub fn is_ancestor_or_self(&self, ancestor: UnitId, unit: UnitId) -> bool {
-        let parents: HashMap<UnitId, Option<UnitId>> =
-            self.units.iter().map(|u| (u.id, u.parent)).collect();
+        let parents: HashMap<UnitId, Option<UnitId>> = self.units.iter().map(|u| (u.id, u.parent)).collect();
         let mut cur = Some(unit);
         let mut steps = 0;
         while let Some(u) = cur {
@@ -144,10 +143,7 @@ impl DocumentSchema for UnitDirectory {
                     ));
                 }
                 if self.is_ancestor_or_self(u.id, p) {
-                    return Err(Invalid::new(
-                        format!("units[{}].parent", u.id),
-                        "the tree has a cycle",
-                    ));
+                    return Err(Invalid::new(format!("units[{}].parent", u.id), "the tree has a cycle"));
                 }
             }
             if let Some(s) = u.successors.iter().find(|s| !ids.contains(s)) {
@@ -165,10 +161,6 @@ impl DocumentSchema for UnitDirectory {
     }
 
     fn search_text(&self) -> String {
-        self.units
-            .iter()
-            .map(|u| u.name.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.units.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join("\n")
     }
 }

@@ -18,20 +18,14 @@ pub struct Invalid {
 impl Invalid {
     /// A new error for `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Invalid { field: field.into(), reason: reason.into() }
     }
 }
 
 /// The header is of `kind` and well-formed.
 pub(crate) fn header(h: &Header, kind: DocKind) -> Result<(), Invalid> {
     if h.kind != kind {
-        return Err(Invalid::new(
-            "header.kind",
-            format!("this document is a {}, not a {}", h.kind, kind),
-        ));
+        return Err(Invalid::new("header.kind", format!("this document is a {}, not a {}", h.kind, kind)));
     }
     if h.schema_version == 0 {
         return Err(Invalid::new("header.schema_version", "must be 1 or more"));
@@ -54,10 +48,7 @@ pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), Invalid> 
     }
     let n = value.chars().count();
     if n > max {
-        return Err(Invalid::new(
-            field,
-            format!("is {n} characters long; at most {max} are allowed"),
-        ));
+        return Err(Invalid::new(field, format!("is {n} characters long; at most {max} are allowed")));
     }
     Ok(())
 }
