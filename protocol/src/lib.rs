@@ -4,9 +4,12 @@
 //! Invariant: this crate does no I/O and reads no clock; time and randomness come in as
 //! arguments.
 
+pub mod authz;
 pub mod ids;
 pub mod schema;
+pub mod session;
 pub mod time;
+pub mod wire;
 
 pub use ids::{DeviceId, DocId, IdParseError, UnitId};
 pub use schema::{DocKind, DocumentSchema, Header, Invalid, SCHEMA_VERSION};

@@ -1,0 +1,206 @@
+//! Who may read and write what, and the check the relay runs on every pushed change before it
+//! stores anything.
+//!
+//! Read rule: a device of unit U reads document D when U owns D, U is an ancestor of D's owner,
+//! or U is in D's audience. Write rule: U owns D. Headers never change.
+
+use std::collections::HashMap;
+
+use automerge::{AutoCommit, Change};
+
+use crate::ids::{DeviceId, DocId, UnitId};
+use crate::schema::{
+    Directive, DocKind, DocumentSchema, Header, Meeting, Report, Response, Review, UnitDirectory, read_header,
+};
+use crate::wire::{DocReject, RejectCode};
+
+/// The unit tree as the relay knows it: each unit's parent.
+#[derive(Debug, Clone, Default)]
+pub struct UnitTree {
+    parents: HashMap<UnitId, Option<UnitId>>,
+}
+
+impl UnitTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or moves `unit` under `parent`.
+    pub fn insert(&mut self, unit: UnitId, parent: Option<UnitId>) {
+        self.parents.insert(unit, parent);
+    }
+
+    /// Whether the tree knows `unit`.
+    pub fn contains(&self, unit: UnitId) -> bool {
+        self.parents.contains_key(&unit)
+    }
+
+    /// `unit` and its ancestors, nearest first (cycles are cut).
+    pub fn lineage(&self, unit: UnitId) -> Vec<UnitId> {
+        let mut out = vec![unit];
+        let mut cur = self.parents.get(&unit).copied().flatten();
+        while let Some(u) = cur {
+            if out.contains(&u) {
+                break;
+            }
+            out.push(u);
+            cur = self.parents.get(&u).copied().flatten();
+        }
+        out
+    }
+
+    /// Every unit that may read a document with this header.
+    pub fn readers(&self, header: &Header) -> Vec<UnitId> {
+        let mut out = self.lineage(header.owner);
+        for u in &header.audience {
+            if !out.contains(u) {
+                out.push(*u);
+            }
+        }
+        out
+    }
+
+    /// Whether `unit` may read a document with this header.
+    pub fn may_read(&self, unit: UnitId, header: &Header) -> bool {
+        header.audience.contains(&unit) || self.lineage(header.owner).contains(&unit)
+    }
+}
+
+fn reject(doc: DocId, code: RejectCode, reason: impl Into<String>) -> DocReject {
+    DocReject { doc, code, reason: reason.into() }
+}
+
+/// Checks changes a device of `unit` pushed for `doc` and applies them to `current` (the
+/// relay's copy, or `None` for a new document). Returns the document with the changes applied,
+/// or why nothing may be stored. `current` itself is never modified.
+pub fn check_push(
+    current: Option<&AutoCommit>,
+    doc: DocId,
+    changes: &[Vec<u8>],
+    device: DeviceId,
+    unit: UnitId,
+) -> Result<AutoCommit, DocReject> {
+    let mut decoded = Vec::with_capacity(changes.len());
+    for (i, bytes) in changes.iter().enumerate() {
+        let c = Change::from_bytes(bytes.clone())
+            .map_err(|e| reject(doc, RejectCode::Corrupt, format!("change {i} cannot be decoded: {e}")))?;
+        decoded.push(c);
+    }
+    let actor = device.actor_id();
+    // The first change of a response or review is written by an actor derived from the
+    // document's id so that every device of the unit writes the same one (see Response::id_for).
+    let genesis_actor = automerge::ActorId::from(doc.to_bytes().as_slice());
+    let mut next = match current {
+        Some(d) => d.clone(),
+        None => AutoCommit::new(),
+    };
+    let before = current.map(|d| read_header_of(d, doc)).transpose()?;
+    let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
+    for (c, already) in decoded.iter().zip(&known) {
+        if *already {
+            continue;
+        }
+        let by_device = *c.actor_id() == actor;
+        let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
+        if !by_device && !genesis {
+            return Err(reject(
+                doc,
+                RejectCode::ForeignActor,
+                format!("change {} was not written by this device", hex_hash(&c.hash().0)),
+            ));
+        }
+    }
+    next.apply_changes(decoded)
+        .map_err(|e| reject(doc, RejectCode::Corrupt, format!("changes cannot be applied: {e}")))?;
+    if !next.get_missing_deps(&[]).is_empty() {
+        return Err(reject(
+            doc,
+            RejectCode::MissingDependencies,
+            "the changes build on changes the relay does not have; push the document in full",
+        ));
+    }
+    let header = read_header_of(&next, doc)?;
+    match before {
+        Some(b) if b != header => {
+            return Err(reject(doc, RejectCode::HeaderChanged, "a document's header cannot be changed"));
+        }
+        None => {
+            if header.id != doc {
+                return Err(reject(doc, RejectCode::Invalid, format!("the header names document {}", header.id)));
+            }
+        }
+        _ => {}
+    }
+    if header.owner != unit {
+        return Err(reject(doc, RejectCode::NotOwner, "only devices of the owner unit may write this document"));
+    }
+    validate_kind(&next, &header).map_err(|reason| reject(doc, RejectCode::Invalid, reason))?;
+    Ok(next)
+}
+
+fn read_header_of(d: &AutoCommit, doc: DocId) -> Result<Header, DocReject> {
+    read_header(d).map_err(|e| reject(doc, RejectCode::Invalid, format!("no valid header: {e}")))
+}
+
+fn typed<T: DocumentSchema>(d: &AutoCommit) -> Result<(), String> {
+    let v: T = autosurgeon::hydrate(d).map_err(|e| format!("does not match the {} layout: {e}", T::KIND))?;
+    v.validate().map_err(|e| e.to_string())
+}
+
+/// Hydrates the document as its header's kind and runs that kind's rules.
+pub fn validate_kind(d: &AutoCommit, header: &Header) -> Result<(), String> {
+    if header.schema_version > crate::SCHEMA_VERSION {
+        return Err(format!("schema version {} is newer than this relay understands", header.schema_version));
+    }
+    match header.kind {
+        DocKind::Directive => typed::<Directive>(d),
+        DocKind::Response => {
+            typed::<Response>(d)?;
+            let r: Response = autosurgeon::hydrate(d).map_err(|e| e.to_string())?;
+            if Response::id_for(r.directive, header.owner) != header.id {
+                return Err("a response's id must be derived from its directive and unit".into());
+            }
+            Ok(())
+        }
+        DocKind::Report => typed::<Report>(d),
+        DocKind::Review => {
+            typed::<Review>(d)?;
+            let r: Review = autosurgeon::hydrate(d).map_err(|e| e.to_string())?;
+            if Review::id_for(r.report, header.owner) != header.id {
+                return Err("a review's id must be derived from its report and unit".into());
+            }
+            Ok(())
+        }
+        DocKind::Meeting => typed::<Meeting>(d),
+        DocKind::UnitDirectory => typed::<UnitDirectory>(d),
+    }
+}
+
+fn hex_hash(h: &[u8; 32]) -> String {
+    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lineage_and_read_rule() {
+        let city = UnitId::from_bytes([1; 16]);
+        let ward = UnitId::from_bytes([2; 16]);
+        let other = UnitId::from_bytes([3; 16]);
+        let mut t = UnitTree::new();
+        t.insert(city, None);
+        t.insert(ward, Some(city));
+        t.insert(other, Some(city));
+        let report = Header::new(DocId::from_bytes([9; 16]), DocKind::Report, ward, vec![]);
+        assert!(t.may_read(ward, &report));
+        assert!(t.may_read(city, &report), "an ancestor reads");
+        assert!(!t.may_read(other, &report), "a sibling does not");
+        let directive = Header::new(DocId::from_bytes([8; 16]), DocKind::Directive, city, vec![ward]);
+        assert!(t.may_read(ward, &directive), "the audience reads");
+        assert!(!t.may_read(other, &directive));
+        assert_eq!(t.readers(&report), vec![ward, city]);
+    }
+}
