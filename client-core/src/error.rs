@@ -79,6 +79,23 @@ pub enum CoreError {
     #[error("document data rejected: {0}")]
     Automerge(#[from] automerge::AutomergeError),
 
+    /// The relay could not be reached or answered with a server error. Local work is safe.
+    #[error("cannot sync now: {message}")]
+    Network {
+        /// What happened.
+        message: String,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+    },
+
+    /// The relay refused this device's credentials.
+    #[error("the relay refused this device: {0}")]
+    Unauthorized(String),
+
+    /// The relay refused a request as malformed (a bug or a version mismatch).
+    #[error("the relay refused the request: {0}")]
+    Protocol(String),
+
     /// The document's content does not match the schema.
     #[error("document {id} does not match the expected layout: {detail}")]
     Schema {

@@ -17,12 +17,15 @@
 //! Invariant: `Store` is synchronous. Call it from a dedicated thread or `spawn_blocking`,
 //! never on an async worker thread.
 
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod store;
+pub mod sync;
 
 pub use domain::*;
 pub use error::{CoreError, Result};
 pub use store::{Clock, Durability, Store, StoreOptions};
+pub use sync::{DeliveryState, RelayClient, SyncHandle, SyncReport, SyncState, SyncStatus};
 
 pub use giaoban_protocol as protocol;

@@ -51,6 +51,7 @@ fn documents_written_at_version_1_are_indexed_after_upgrade() {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE tasks; DROP TABLE task_states; DROP TABLE report_reviews; DROP TABLE search;
+             DROP TABLE rejections;
              DELETE FROM meta WHERE key = 'needs_reindex'; PRAGMA user_version = 1;",
         )
         .unwrap();

@@ -125,15 +125,17 @@ pub fn check_push(
         Some(b) if b != header => {
             return Err(reject(doc, RejectCode::HeaderChanged, "a document's header cannot be changed"));
         }
-        None => {
-            if header.id != doc {
-                return Err(reject(doc, RejectCode::Invalid, format!("the header names document {}", header.id)));
-            }
+        None if header.id != doc => {
+            return Err(reject(doc, RejectCode::Invalid, format!("the header names document {}", header.id)));
         }
         _ => {}
     }
     if header.owner != unit {
-        return Err(reject(doc, RejectCode::NotOwner, "only devices of the owner unit may write this document"));
+        return Err(reject(
+            doc,
+            RejectCode::NotOwner,
+            "only devices of the owner unit may write this document",
+        ));
     }
     validate_kind(&next, &header).map_err(|reason| reject(doc, RejectCode::Invalid, reason))?;
     Ok(next)

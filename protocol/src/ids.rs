@@ -72,13 +72,22 @@ macro_rules! uuid_id {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                self.0.as_bytes().serialize(s)
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    self.0.as_bytes().serialize(s)
+                }
             }
         }
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                <[u8; 16]>::deserialize(d).map(Self::from_bytes)
+                if d.is_human_readable() {
+                    let s = String::deserialize(d)?;
+                    s.parse().map_err(serde::de::Error::custom)
+                } else {
+                    <[u8; 16]>::deserialize(d).map(Self::from_bytes)
+                }
             }
         }
 

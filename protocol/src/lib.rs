@@ -6,6 +6,7 @@
 
 pub mod authz;
 pub mod ids;
+pub mod reference;
 pub mod schema;
 pub mod session;
 pub mod time;

@@ -47,7 +47,12 @@ impl DeviceSession {
     }
 
     /// The next request. `have` is used only while reconciling.
-    pub fn request(&self, push: Vec<DocChanges>, have: impl FnOnce() -> Vec<DocHeads>, page_bytes: u32) -> SyncRequest {
+    pub fn request(
+        &self,
+        push: Vec<DocChanges>,
+        have: impl FnOnce() -> Vec<DocHeads>,
+        page_bytes: u32,
+    ) -> SyncRequest {
         SyncRequest {
             epoch: self.epoch,
             cursor: self.cursor,

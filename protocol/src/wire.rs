@@ -181,7 +181,9 @@ pub enum FrameError {
     #[error("not a Giao Ban message")]
     BadMagic,
     /// A version this build does not speak.
-    #[error("protocol version {found} is not supported (this side speaks {PROTOCOL_VERSION}); update the app or the relay")]
+    #[error(
+        "protocol version {found} is not supported (this side speaks {PROTOCOL_VERSION}); update the app or the relay"
+    )]
     UnsupportedVersion {
         /// The version in the frame.
         found: u16,
@@ -230,7 +232,11 @@ pub fn decode<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, FrameErro
     let body = &frame[5..];
     if flags & FLAG_ZSTD != 0 {
         let raw = zstd::bulk::decompress(body, MAX_FRAME).map_err(|e| {
-            if e.to_string().contains("too small") { FrameError::TooLarge } else { FrameError::Malformed(e.to_string()) }
+            if e.to_string().contains("too small") {
+                FrameError::TooLarge
+            } else {
+                FrameError::Malformed(e.to_string())
+            }
         })?;
         postcard::from_bytes(&raw).map_err(|e| FrameError::Malformed(e.to_string()))
     } else {

@@ -1,1 +1,87 @@
-//! End-to-end tests live in `tests/tests/`.
+//! Test support: a real relay on 127.0.0.1:0 with its own store folder, and devices on their
+//! own SQLite files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use giaoban_client_core::Store;
+use giaoban_protocol::schema::UnitDirectory;
+use giaoban_relay::{AppState, Config, RelayStore};
+use tokio::sync::oneshot;
+
+/// A relay running on a background thread.
+pub struct Relay {
+    /// "http://127.0.0.1:PORT".
+    pub url: String,
+    /// Its store, for admin commands.
+    pub store: RelayStore,
+    /// The demo organisation.
+    pub org: UnitDirectory,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Its data folder.
+    pub dir: PathBuf,
+}
+
+impl Relay {
+    /// Starts a relay in `dir` with Đồng Nai's units.
+    pub fn start(dir: &Path) -> Relay {
+        Relay::start_with(dir, Config { data_dir: dir.to_path_buf(), ..Config::default() }, true)
+    }
+
+    /// Starts a relay with `config`; creates the units when `create_units`.
+    pub fn start_with(dir: &Path, config: Config, create_units: bool) -> Relay {
+        let store = RelayStore::open(dir).unwrap();
+        let org = if create_units {
+            store.create_units_from_reference("Đồng Nai").unwrap()
+        } else {
+            giaoban_protocol::reference::unit_directory_from_reference("Đồng Nai").unwrap()
+        };
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let st = store.clone();
+        let thread = std::thread::spawn(move || {
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let state = AppState::new(st, config).unwrap();
+                giaoban_relay::run(listener, state, async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        Relay {
+            url: format!("http://{addr}"),
+            store,
+            org,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// A device store at `path`, enrolled for the unit at `unit_index` of the organisation
+    /// (0 = the province committee).
+    pub fn device(&self, path: &Path, unit_index: usize, label: &str) -> Store {
+        let mut s = Store::open(path).unwrap();
+        let code = self.store.create_enrollment(self.org.units[unit_index].id, 1).unwrap();
+        s.enroll(&self.url, &code.code, label).unwrap();
+        s
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

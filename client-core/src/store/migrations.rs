@@ -110,6 +110,17 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
         ON CONFLICT(key) DO UPDATE SET value = 1;
     "#,
+    // 4: sync with a relay: refused documents and their reasons.
+    r#"
+    -- A document the relay refused at these heads; it stays here, unsent, until edited again.
+    CREATE TABLE rejections (
+        doc    INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE,
+        heads  BLOB NOT NULL,
+        code   TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at     INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

@@ -56,6 +56,25 @@ impl Store {
         Ok(())
     }
 
+    /// Adds `hashes` to what the relay is known to hold for `id` (changes it sent us, or heads it
+    /// acknowledged). Unknown hashes are ignored; when nothing unacknowledged remains, the
+    /// acknowledged heads become the document's heads.
+    pub fn add_acked(&mut self, id: DocId, hashes: &[ChangeHash]) -> Result<()> {
+        let mut acked = self.acked_heads(id)?;
+        let doc = self.loaded(id)?;
+        for h in hashes {
+            if !acked.contains(h) && doc.get_change_by_hash(h).is_some() {
+                acked.push(*h);
+            }
+        }
+        let stored = if doc.get_changes(&acked).is_empty() { doc.get_heads() } else { acked };
+        self.conn().execute(
+            "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
+            params![id.to_bytes().to_vec(), heads::encode(&stored)],
+        )?;
+        Ok(())
+    }
+
     /// Applies encoded changes that came from the relay (or another replica) to `id`, creating
     /// the document if it is new here. The result is durable and indexed when this returns.
     /// Returns whether anything new was applied.

@@ -1,0 +1,280 @@
+//! The background sync loop: syncs when woken (a local edit, a live notification from the
+//! relay) and at least every minute, backs off with jitter while offline, and reports a status
+//! a UI can show. The store lock is never held during network I/O.
+//!
+//! Status callbacks run on the library's sync thread, not the caller's.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use giaoban_protocol::Timestamp;
+use giaoban_protocol::wire::{self, DeviceMessage, RelayMessage};
+
+use super::{RelayClient, SyncReport};
+use crate::Store;
+use crate::error::{CoreError, Result};
+
+/// What the sync loop is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncState {
+    /// Not enrolled with a relay yet.
+    NotEnrolled,
+    /// Syncing; `round_trips` done so far in this sync.
+    Syncing {
+        /// Round trips completed.
+        round_trips: u32,
+    },
+    /// Everything is on the relay and everything from it is here.
+    UpToDate,
+    /// The relay cannot be reached; will retry.
+    Offline {
+        /// Why.
+        message: String,
+    },
+    /// The relay refused this device or the request; needs a person.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The status a UI shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// What the loop is doing.
+    pub state: SyncState,
+    /// Documents with changes not yet on the relay.
+    pub pending: u64,
+    /// When a sync last completed.
+    pub last_success: Option<Timestamp>,
+}
+
+type Listener = Arc<dyn Fn(&SyncStatus) + Send + Sync>;
+
+struct Shared {
+    stop: AtomicBool,
+    wake: Mutex<bool>,
+    signal: Condvar,
+    status: Mutex<SyncStatus>,
+    listener: Listener,
+}
+
+/// A running background sync. Dropping it (or [`SyncHandle::stop`]) stops the loop.
+pub struct SyncHandle {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One full sync with the store lock taken only around store work.
+pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32)) -> Result<SyncReport> {
+    let (url, token, mut session) = {
+        let s = lock(store);
+        let (url, token) = s.relay()?.ok_or(CoreError::NotEnrolled)?;
+        (url, token, s.sync_session()?)
+    };
+    let client = RelayClient::new(&url).with_token(&token);
+    let mut report = SyncReport::default();
+    loop {
+        let frame = {
+            let mut s = lock(store);
+            let req = s.prepare_sync(&session)?;
+            report.pushed += req.push.len();
+            wire::encode(&DeviceMessage::Sync(req))
+        };
+        report.bytes_sent += frame.len() as u64;
+        let body = client.sync(&frame)?;
+        report.bytes_received += body.len() as u64;
+        report.round_trips += 1;
+        let RelayMessage::Sync(resp) = wire::decode(&body)
+            .map_err(|e| CoreError::Protocol(format!("cannot read the relay's answer: {e}")))?;
+        let again = lock(store).apply_sync_response(&mut session, resp, &mut report)?;
+        progress(report.round_trips);
+        if !again || report.round_trips >= super::MAX_ROUND_TRIPS {
+            break;
+        }
+    }
+    let s = lock(store);
+    s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
+    Ok(report)
+}
+
+impl SyncHandle {
+    /// Starts syncing `store` in the background. `on_status` is called on the sync thread
+    /// whenever the status changes.
+    pub fn start(
+        store: Arc<Mutex<Store>>,
+        on_status: impl Fn(&SyncStatus) + Send + Sync + 'static,
+    ) -> SyncHandle {
+        let (pending, last_success) = {
+            let s = lock(&store);
+            (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten())
+        };
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            wake: Mutex::new(true),
+            signal: Condvar::new(),
+            status: Mutex::new(SyncStatus { state: SyncState::UpToDate, pending, last_success }),
+            listener: Arc::new(on_status),
+        });
+        let s2 = shared.clone();
+        let thread =
+            std::thread::Builder::new().name("giaoban-sync".into()).spawn(move || run(store, s2)).ok();
+        SyncHandle { shared, thread }
+    }
+
+    /// Asks for a sync as soon as possible (after a local edit, say).
+    pub fn sync_soon(&self) {
+        wake(&self.shared);
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SyncStatus {
+        self.shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the loop and waits for the current round trip to finish.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        wake(&self.shared);
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::warn!("the sync thread panicked");
+        }
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn wake(shared: &Shared) {
+    *shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    shared.signal.notify_all();
+}
+
+fn set_status(shared: &Shared, f: impl FnOnce(&mut SyncStatus)) {
+    let snapshot = {
+        let mut st = shared.status.lock().unwrap_or_else(|p| p.into_inner());
+        let before = st.clone();
+        f(&mut st);
+        if *st == before {
+            return;
+        }
+        st.clone()
+    };
+    (shared.listener)(&snapshot);
+}
+
+/// Waits until woken or `timeout`; returns false when stopping.
+fn wait(shared: &Shared, timeout: Duration) -> bool {
+    let guard = shared.wake.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut woken, _) = shared
+        .signal
+        .wait_timeout_while(guard, timeout, |w| !*w && !shared.stop.load(Ordering::SeqCst))
+        .unwrap_or_else(|p| p.into_inner());
+    *woken = false;
+    !shared.stop.load(Ordering::SeqCst)
+}
+
+fn jitter(d: Duration) -> Duration {
+    let factor = 0.5 + rand::random::<f64>();
+    Duration::from_secs_f64(d.as_secs_f64() * factor)
+}
+
+fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_secs(1);
+    let mut listener_started = false;
+    while !shared.stop.load(Ordering::SeqCst) {
+        set_status(&shared, |s| s.state = SyncState::Syncing { round_trips: 0 });
+        let progress = |n: u32| set_status(&shared, |s| s.state = SyncState::Syncing { round_trips: n });
+        let result = sync_shared(&store, &progress);
+        let (pending, last) = {
+            let s = lock(&store);
+            (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten())
+        };
+        let next_wait = match result {
+            Ok(_) => {
+                backoff = Duration::from_secs(1);
+                set_status(&shared, |s| {
+                    s.state = SyncState::UpToDate;
+                    s.pending = pending;
+                    s.last_success = last;
+                });
+                if !listener_started {
+                    listener_started = start_listener(&store, &shared);
+                }
+                Duration::from_secs(60)
+            }
+            Err(CoreError::NotEnrolled) => {
+                set_status(&shared, |s| s.state = SyncState::NotEnrolled);
+                Duration::from_secs(3600)
+            }
+            Err(e @ CoreError::Network { .. }) => {
+                set_status(&shared, |s| {
+                    s.state = SyncState::Offline { message: e.to_string() };
+                    s.pending = pending;
+                });
+                let wait_for = jitter(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                wait_for
+            }
+            Err(e) => {
+                set_status(&shared, |s| {
+                    s.state = SyncState::Error { message: e.to_string() };
+                    s.pending = pending;
+                });
+                let wait_for = jitter(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                wait_for
+            }
+        };
+        if !wait(&shared, next_wait) {
+            break;
+        }
+    }
+}
+
+/// Listens for the relay's live notifications on a detached thread, waking the loop on each.
+/// The thread ends at the first notification after the loop stopped.
+fn start_listener(store: &Mutex<Store>, shared: &Arc<Shared>) -> bool {
+    let Ok(Some((url, token))) = lock(store).relay() else { return false };
+    let shared = Arc::downgrade(shared);
+    std::thread::Builder::new()
+        .name("giaoban-live".into())
+        .spawn(move || {
+            let client = RelayClient::new(&url).with_token(&token);
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                let result = client.listen(|| match shared.upgrade() {
+                    Some(s) if !s.stop.load(Ordering::SeqCst) => {
+                        wake(&s);
+                        true
+                    }
+                    _ => false,
+                });
+                match shared.upgrade() {
+                    Some(s) if !s.stop.load(Ordering::SeqCst) => {}
+                    _ => return,
+                }
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "live notifications interrupted");
+                }
+                std::thread::sleep(jitter(backoff));
+                backoff = (backoff * 2).min(Duration::from_secs(120));
+            }
+        })
+        .is_ok()
+}

@@ -1,0 +1,76 @@
+//! The relay's configuration: one typed struct, read from a TOML file, then overridden by
+//! environment variables. Every default is here.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The relay's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:8080`; env `GIAOBAN_RELAY_LISTEN`.
+    pub listen: String,
+    /// Folder of the embedded SQLite store. Default `./relay-data`; env `GIAOBAN_RELAY_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted, in bytes. Default 8 MiB; env `GIAOBAN_RELAY_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// A request taking longer than this many seconds is cut off. Default 60.
+    pub request_timeout_secs: u64,
+    /// How long a new enrollment code works, in hours. Default 72.
+    pub enrollment_valid_hours: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./relay-data"),
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout_secs: 60,
+            enrollment_valid_hours: 72,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` if given (defaults otherwise), then applies environment overrides.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    anyhow::anyhow!("cannot read the configuration file {}: {e}", p.display())
+                })?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("configuration file {}: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_LISTEN") {
+            config.listen = v;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_DATA_DIR") {
+            config.data_dir = PathBuf::from(v);
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_BODY_BYTES") {
+            config.max_body_bytes = v.parse().map_err(|_| {
+                anyhow::anyhow!("GIAOBAN_RELAY_MAX_BODY_BYTES must be a number of bytes, not '{v}'")
+            })?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_unknown_keys_are_refused() {
+        let c: Config = toml::from_str("listen = \"0.0.0.0:9000\"").unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.data_dir, PathBuf::from("./relay-data"));
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+}

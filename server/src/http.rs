@@ -1,0 +1,201 @@
+//! The relay's HTTP API.
+//!
+//! - `POST /v1/enroll` (JSON `EnrollRequest` → `Enrolled`): trade a one-time code for a token.
+//! - `POST /v1/sync` (binary frames, bearer token): one round trip of the sync protocol.
+//! - `GET /v1/events` (server-sent events, bearer token): "changed" when new changes arrive.
+//! - `GET /healthz`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage, SyncResponse};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::WatchStream;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::store::{AuthFailure, DeviceAuth, RelayStore, StoreError, writer_push};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: RelayStore,
+    /// The newest sequence number, for live notifications.
+    pub live: Arc<watch::Sender<u64>>,
+    /// Settings.
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// State over `store` with `config`.
+    pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
+        let top = store.max_seq()?;
+        let (live, _) = watch::channel(top);
+        Ok(AppState { store, live: Arc::new(live), config: Arc::new(config) })
+    }
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/sync", post(sync))
+        .route("/v1/events", get(events))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Every error the API returns: a status and a sentence saying what to do.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No or malformed bearer token.
+    Unauthorized(&'static str),
+    /// Revoked device.
+    Forbidden(&'static str),
+    /// The request cannot be read.
+    BadRequest(String),
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Store(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.to_string()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_string()),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
+            ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Store(e @ (StoreError::Commit(_) | StoreError::Closed)) => {
+                tracing::error!(error = %e, "request not served");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the relay cannot store changes right now; nothing was lost, retry later".into(),
+                )
+            }
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; the operator can find the cause in the relay log".into(),
+                )
+            }
+        };
+        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    store: &RelayStore,
+    f: impl FnOnce(&RelayStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|_| ApiError::Store(StoreError::Closed))?
+        .map_err(ApiError::from)
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceAuth, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized("missing bearer token; enrol the device first"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or(ApiError::Unauthorized("malformed Authorization header; expected 'Bearer <token>'"))?
+        .to_string();
+    match blocking(&state.store, move |s| s.authenticate(&token)).await? {
+        Ok(auth) => Ok(auth),
+        Err(AuthFailure::Unknown) => Err(ApiError::Unauthorized("unknown token; enrol the device again")),
+        Err(AuthFailure::Revoked) => Err(ApiError::Forbidden("this device was revoked by the office")),
+    }
+}
+
+async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!("expected {{\"code\", \"device\", \"label\"}} as JSON: {e}"))
+    })?;
+    let enrolled = state.store.enroll(&req.code, req.device, &req.label).await?;
+    tracing::info!(device = %enrolled.device, unit = %enrolled.unit, "device enrolled");
+    Ok(axum::Json(enrolled).into_response())
+}
+
+async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let auth = authenticate(&state, &headers).await?;
+    let msg: DeviceMessage = wire::decode(&body).map_err(|e| match e {
+        FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
+        e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
+    })?;
+    let DeviceMessage::Sync(req) = msg;
+    let DeviceAuth { device, unit } = auth;
+    let outcome = if req.push.is_empty() {
+        Default::default()
+    } else {
+        let push = req.push;
+        state.store.writer().run(move |ctx| writer_push(ctx, device, unit, push)).await?
+    };
+    if outcome.last_seq > 0 {
+        state.live.send_if_modified(|v| {
+            let changed = outcome.last_seq > *v;
+            *v = (*v).max(outcome.last_seq);
+            changed
+        });
+    }
+    let (mut epoch, top) = blocking(&state.store, |s| Ok((s.epoch()?, s.max_seq()?))).await?;
+    let mut cursor = if req.epoch == Some(epoch) { req.cursor } else { 0 };
+    if req.epoch == Some(epoch) && req.cursor > top {
+        // The device has seen changes this relay no longer has: it was restored from a backup.
+        tracing::warn!(%device, cursor = req.cursor, top, "a device is ahead of the relay; starting a new epoch");
+        epoch = state.store.new_epoch().await?;
+        cursor = 0;
+    }
+    let have = req.have;
+    let wanted =
+        if have.is_empty() { Vec::new() } else { blocking(&state.store, move |s| s.wanted(&have)).await? };
+    let page_bytes = req.page_bytes.clamp(4 * 1024, 4 * 1024 * 1024);
+    let page = blocking(&state.store, move |s| s.pull(unit, device, cursor, page_bytes)).await?;
+    let resp = RelayMessage::Sync(SyncResponse {
+        epoch,
+        acks: outcome.acks,
+        rejects: outcome.rejects,
+        changes: page.changes,
+        cursor: page.cursor,
+        more: page.more,
+        wanted,
+    });
+    Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
+}
+
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?;
+    let stream = WatchStream::new(state.live.subscribe())
+        .map(|seq| Ok::<_, Infallible>(Event::default().event("changed").data(seq.to_string())));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
+}

@@ -1,0 +1,148 @@
+//! `giaoban-relay`: serve the relay, or administer its units and devices.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use giaoban_protocol::DeviceId;
+use giaoban_relay::{AppState, Config, RelayStore};
+use tracing_subscriber::EnvFilter;
+
+/// The Giao Ban relay run by the city office.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML). Every setting has a default; see `Config`.
+    #[arg(long, global = true, env = "GIAOBAN_RELAY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve devices.
+    Serve {
+        /// On an empty store, create a demo organisation (a province's committee and its
+        /// communes and wards from the reference data) and print enrollment codes.
+        #[arg(long)]
+        demo: bool,
+        /// The province of the demo organisation.
+        #[arg(long, default_value = "Đồng Nai")]
+        demo_province: String,
+    },
+    /// Administer units and devices.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a province's committee and its communes' and wards' committees from the reference data.
+    CreateUnits {
+        /// Province name (diacritics optional) or code.
+        #[arg(long)]
+        province: String,
+    },
+    /// List the units.
+    Units,
+    /// Print a one-time code that enrols one device for a unit.
+    Enroll {
+        /// The unit: its id or part of its name.
+        #[arg(long)]
+        unit: String,
+    },
+    /// List enrolled devices.
+    Devices,
+    /// Revoke a device: its token stops working at once.
+    Revoke {
+        /// The device id.
+        #[arg(long)]
+        device: DeviceId,
+    },
+    /// Start a new epoch after restoring the database from a backup.
+    NewEpoch,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    let store = RelayStore::open(&config.data_dir)
+        .with_context(|| format!("opening the relay store in {}", config.data_dir.display()))?;
+    match cli.command {
+        Command::Serve { demo, demo_province } => {
+            if demo && store.units()?.is_empty() {
+                create_demo(&store, &config, &demo_province)?;
+            }
+            serve(store, config)
+        }
+        Command::Admin(a) => admin(&store, &config, a),
+    }
+}
+
+fn create_demo(store: &RelayStore, config: &Config, province: &str) -> anyhow::Result<()> {
+    let dir = store.create_units_from_reference(province)?;
+    println!("Tổ chức mẫu: {} và {} xã, phường.", dir.units[0].name, dir.units.len() - 1);
+    println!("Mã đăng ký thiết bị (dùng một lần, hiệu lực {} giờ):", config.enrollment_valid_hours);
+    for u in dir.units.iter().take(4) {
+        let code = store.create_enrollment(u.id, config.enrollment_valid_hours)?;
+        println!("  {:<48} {}", u.name, code.code);
+    }
+    Ok(())
+}
+
+fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data = %config.data_dir.display(), "relay serving");
+        println!("Giao Ban relay: http://{addr} (dữ liệu: {})", config.data_dir.display());
+        let state = AppState::new(store, config)?;
+        giaoban_relay::run(listener, state, async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> {
+    match cmd {
+        Admin::CreateUnits { province } => {
+            let dir = store.create_units_from_reference(&province)?;
+            println!("{} units created under {}", dir.units.len(), dir.units[0].name);
+        }
+        Admin::Units => {
+            for (id, parent, name) in store.units()? {
+                println!("{id}  {}{name}", if parent.is_some() { "  " } else { "" });
+            }
+        }
+        Admin::Enroll { unit } => {
+            let (id, name) = store.find_unit(&unit)?;
+            let code = store.create_enrollment(id, config.enrollment_valid_hours)?;
+            println!("{name}: {} (valid {} hours, one device)", code.code, config.enrollment_valid_hours);
+        }
+        Admin::Devices => {
+            for (device, unit, label, revoked) in store.devices()? {
+                println!("{device}  unit {unit}  {label}{}", if revoked { "  [revoked]" } else { "" });
+            }
+        }
+        Admin::Revoke { device } => {
+            store.revoke_device(device)?;
+            println!("device {device} revoked");
+        }
+        Admin::NewEpoch => {
+            let e = store.new_epoch_blocking()?;
+            println!("new epoch {}", e.0);
+        }
+    }
+    Ok(())
+}
