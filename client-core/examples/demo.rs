@@ -7,11 +7,11 @@
 
 use std::path::PathBuf;
 
+use giaoban_client_core::demo::dispatch_305;
 use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, ReportKind, TaskState, Verdict};
 use giaoban_client_core::protocol::{DeadlineStanding, DocId, DocumentSchema};
 use giaoban_client_core::{
-    FigureInput, NewConsolidation, NewDeadline, NewDirective, NewReport, NewSection, NewTask, Store,
-    TaskFilter, TaskScope, TaskView, unit_directory_from_reference,
+    FigureInput, NewReport, NewSection, Store, TaskFilter, TaskScope, TaskView, unit_directory_from_reference,
 };
 use giaoban_vietnamese_text::format_date;
 
@@ -43,7 +43,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ward_stores.push(s);
     }
 
-    let directive = city.issue_directive(dispatch_305(wards.iter().map(|w| w.id).collect()))?;
+    let directive =
+        city.issue_directive(dispatch_305(wards.iter().map(|w| w.id).collect(), "08/02/2022", "11/02/2022"))?;
     for s in &mut ward_stores {
         exchange(&mut city, s)?;
     }
@@ -148,38 +149,4 @@ fn exchange(from: &mut Store, to: &mut Store) -> Result<(), Box<dyn std::error::
 fn all_changes(s: &mut Store, id: DocId) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
     let mut doc = automerge::AutoCommit::load(&s.save_document(id)?)?;
     Ok(doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
-}
-
-fn dispatch_305(recipients: Vec<giaoban_client_core::protocol::UnitId>) -> NewDirective {
-    NewDirective {
-        number: "305/MTTQ-BTT".into(),
-        issuer_name: "Ban Thường trực Ủy ban MTTQ Việt Nam thành phố Long Khánh".into(),
-        place: "Long Khánh".into(),
-        issued_on: "24/01/2022".into(),
-        subject: "V/v thực hiện Thông báo số 161-TB/TU ngày 07/01/2022 của BTV Thành ủy".into(),
-        basis: vec!["Thông báo số 161-TB/TU ngày 07/01/2022 của Ban Thường vụ Thành ủy Long Khánh".into()],
-        recipients,
-        recipients_label: "Kính gửi: Ban Thường trực UBMTTQVN các xã, phường.".into(),
-        signer: None,
-        body: String::new(),
-        tasks: vec![
-            NewTask { ordinal: 1, text: "Tiếp tục đẩy mạnh công tác tập hợp quần chúng trong độ tuổi vào tổ chức.".into(), ..Default::default() },
-            NewTask { ordinal: 2, text: "Chủ động theo dõi, nắm bắt và tổng hợp tình hình Nhân dân.".into(), ..Default::default() },
-            NewTask {
-                ordinal: 3,
-                text: "Rà soát, đánh giá hiệu quả hoạt động các mô hình của Mặt trận; báo cáo (qua đ/c Muối-CV) trước ngày 08/02/2022.".into(),
-                report_required: true,
-                deadline: Some(NewDeadline { text: "trước ngày 08/02/2022".into(), ..Default::default() }),
-                contact: Some("đ/c Muối-CV".into()),
-                consolidation: Some(NewConsolidation {
-                    text: "Giao đ/c Muối tổng hợp, báo cáo trước ngày 11/02/2022.".into(),
-                    contact: Some("đ/c Muối".into()),
-                    deadline: NewDeadline { text: "trước ngày 11/02/2022".into(), ..Default::default() },
-                    report_to: vec!["Ban Dân vận Thành ủy".into(), "Văn phòng Thành ủy".into()],
-                }),
-                ..Default::default()
-            },
-            NewTask { ordinal: 4, text: "Xây dựng kế hoạch giám sát, phản biện xã hội năm 2022.".into(), ..Default::default() },
-        ],
-    }
 }
