@@ -30,5 +30,5 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-echo "== benchmark smoke run (full run: cargo bench -p giaoban-client-core --bench store)"
-cargo test -p giaoban-client-core --benches --locked
+echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync)"
+cargo test -p giaoban-client-core -p giaoban-relay --benches --locked

@@ -60,6 +60,12 @@ enum Admin {
         #[arg(long)]
         device: DeviceId,
     },
+    /// Write a consistent copy of the database while the relay runs.
+    Backup {
+        /// The new file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Start a new epoch after restoring the database from a backup.
     NewEpoch,
 }
@@ -95,7 +101,8 @@ fn create_demo(store: &RelayStore, config: &Config, province: &str) -> anyhow::R
 }
 
 fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().max_blocking_threads(16).enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
@@ -138,6 +145,10 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
         Admin::Revoke { device } => {
             store.revoke_device(device)?;
             println!("device {device} revoked");
+        }
+        Admin::Backup { to } => {
+            store.backup_to(&to)?;
+            println!("backup written to {}", to.display());
         }
         Admin::NewEpoch => {
             let e = store.new_epoch_blocking()?;

@@ -29,7 +29,28 @@ impl Relay {
         Relay::start_with(dir, Config { data_dir: dir.to_path_buf(), ..Config::default() }, true)
     }
 
-    /// Starts a relay with `config`; creates the units when `create_units`.
+    /// Stops this relay and starts another on the same folder and address, as after a restart
+    /// of the office's server.
+    pub fn restart(mut self) -> Relay {
+        let dir = self.dir.clone();
+        let addr = self.url.trim_start_matches("http://").to_string();
+        self.shutdown();
+        drop(self);
+        let config = Config { data_dir: dir.clone(), listen: addr, ..Config::default() };
+        Relay::start_with(&dir, config, false)
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Starts a relay with `config` (listening on `config.listen` if it names a port other than
+    /// the default, else on 127.0.0.1:0); creates the units when `create_units`.
     pub fn start_with(dir: &Path, config: Config, create_units: bool) -> Relay {
         let store = RelayStore::open(dir).unwrap();
         let org = if create_units {
@@ -44,7 +65,12 @@ impl Relay {
             let rt =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = if config.listen == Config::default().listen {
+                    "127.0.0.1:0".to_string()
+                } else {
+                    config.listen.clone()
+                };
+                let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 let state = AppState::new(st, config).unwrap();
                 giaoban_relay::run(listener, state, async {
@@ -53,6 +79,8 @@ impl Relay {
                 .await
                 .unwrap();
             });
+            // Connections still open (live-notification streams) are dropped, not awaited.
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
         });
         let addr = addr_rx.recv().unwrap();
         Relay {
@@ -77,11 +105,6 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.shutdown();
     }
 }

@@ -119,7 +119,11 @@ impl SyncHandle {
             stop: AtomicBool::new(false),
             wake: Mutex::new(true),
             signal: Condvar::new(),
-            status: Mutex::new(SyncStatus { state: SyncState::UpToDate, pending, last_success }),
+            status: Mutex::new(SyncStatus {
+                state: SyncState::Syncing { round_trips: 0 },
+                pending,
+                last_success,
+            }),
             listener: Arc::new(on_status),
         });
         let s2 = shared.clone();
@@ -258,9 +262,11 @@ fn start_listener(store: &Mutex<Store>, shared: &Arc<Shared>) -> bool {
             let client = RelayClient::new(&url).with_token(&token);
             let mut backoff = Duration::from_secs(1);
             loop {
-                let result = client.listen(|| match shared.upgrade() {
+                let result = client.listen(|changed| match shared.upgrade() {
                     Some(s) if !s.stop.load(Ordering::SeqCst) => {
-                        wake(&s);
+                        if changed {
+                            wake(&s);
+                        }
                         true
                     }
                     _ => false,

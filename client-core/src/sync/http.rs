@@ -98,9 +98,10 @@ impl RelayClient {
         Ok(bytes)
     }
 
-    /// Opens the live notification stream and calls `on_change` for each "changed" event until
-    /// the stream ends or `on_change` returns false.
-    pub fn listen(&self, mut on_change: impl FnMut() -> bool) -> Result<()> {
+    /// Opens the live notification stream and calls `on_line` for each line it receives (with
+    /// `true` for a "changed" event, `false` for anything else, such as keep-alives) until the
+    /// stream ends or `on_line` returns false.
+    pub fn listen(&self, mut on_line: impl FnMut(bool) -> bool) -> Result<()> {
         use std::io::BufRead;
         let token = self.token.as_deref().ok_or(CoreError::NotEnrolled)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -122,7 +123,7 @@ impl RelayClient {
         let reader = std::io::BufReader::new(resp.body_mut().as_reader());
         for line in reader.lines() {
             let line = line.map_err(|e| CoreError::Network { message: e.to_string(), retryable: true })?;
-            if line.starts_with("event: changed") && !on_change() {
+            if !on_line(line.starts_with("event: changed")) {
                 break;
             }
         }

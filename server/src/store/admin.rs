@@ -247,6 +247,20 @@ impl RelayStore {
         })
     }
 
+    /// Writes a consistent copy of the relay's database to `path` while it keeps serving
+    /// (`VACUUM INTO`). After restoring such a copy, run [`RelayStore::new_epoch`]; devices also
+    /// notice a restored relay by themselves.
+    pub fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        if path.exists() {
+            return Err(StoreError::Invalid(format!("{} already exists; choose a new file", path.display())));
+        }
+        let target = path.to_string_lossy().into_owned();
+        self.read(move |c| {
+            c.execute("VACUUM INTO ?1", params![target])?;
+            Ok(())
+        })
+    }
+
     /// Gives the relay a new epoch: devices stop trusting their cursors and reconcile. Run it
     /// after restoring the database from a backup.
     pub async fn new_epoch(&self) -> Result<Epoch> {

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use super::{Result, StoreError, now_ms};
 
 /// Loaded documents the writer keeps (about 18 KB each).
-const CACHE_DOCS: usize = 256;
+const CACHE_DOCS: usize = 32;
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;
 
@@ -298,7 +298,13 @@ impl Ctx<'_> {
             ])?;
             last_seq = self.tx.last_insert_rowid() as u64;
         }
-        self.staged.push((doc, next));
+        // Keep at most a cache's worth of documents from one batch: a first upload of thousands
+        // of documents must not hold them all in memory.
+        if self.staged.len() < CACHE_DOCS {
+            self.staged.push((doc, next));
+        } else {
+            self.cache.pop(&doc);
+        }
         Ok((heads, last_seq))
     }
 }
