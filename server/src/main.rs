@@ -101,6 +101,8 @@ fn create_demo(store: &RelayStore, config: &Config, province: &str) -> anyhow::R
 }
 
 fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
+    // Reads the store, so it runs here, before any async worker exists.
+    let state = AppState::new(store, config.clone())?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().max_blocking_threads(16).enable_all().build()?;
     runtime.block_on(async move {
@@ -110,7 +112,6 @@ fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %config.data_dir.display(), "relay serving");
         println!("Giao Ban relay: http://{addr} (dữ liệu: {})", config.data_dir.display());
-        let state = AppState::new(store, config)?;
         giaoban_relay::run(listener, state, async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
