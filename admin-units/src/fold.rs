@@ -1,37 +1,15 @@
-//! A tiny matching fold for names: enough to find "Đồng Nai" from "dong nai".
-//!
-//! This is deliberately local and small (the workspace's text crate owns the full story).
+//! Name matching for reference data: the workspace's Vietnamese search key, with the
+//! separators that place names use ("Bà Rịa - Vũng Tàu", "TP. Hồ Chí Minh") read as spaces.
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
-
-/// Folds `s` for comparison: NFD, combining marks removed (tones and vowel marks), đ/Đ → d,
-/// lowercase; typographic apostrophes become `'`; hyphens, dashes, dots, commas and runs of
-/// whitespace become one space; no leading or trailing space.
+/// Folds `s` for comparison: the search key (marks removed, đ/Đ → d, lower case, apostrophes
+/// unified) with hyphens, dashes, dots, commas and underscores read as spaces, and runs of
+/// white space made one space.
 pub(crate) fn fold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for c in s.nfd() {
-        if is_combining_mark(c) {
-            continue;
-        }
-        let c = match c {
-            'đ' | 'Đ' => 'd',
-            '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}' => '\'',
-            '-' | '\u{2010}'..='\u{2015}' | '.' | ',' | '_' => ' ',
-            c => c,
-        };
-        if c.is_whitespace() {
-            pending_space = !out.is_empty();
-            continue;
-        }
-        if pending_space {
-            out.push(' ');
-            pending_space = false;
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
+    let spaced: String = s
+        .chars()
+        .map(|c| if matches!(c, '-' | '\u{2010}'..='\u{2015}' | '.' | ',' | '_') { ' ' } else { c })
+        .collect();
+    giaoban_vietnamese_text::search_key(&spaced)
 }
 
 /// `s` without spaces and apostrophes, the shape of the source's keywords ("hochiminh").
