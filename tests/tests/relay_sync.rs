@@ -180,6 +180,35 @@ fn dispatch_305_through_the_relay() {
         "V/v thực hiện Thông báo số 161-TB/TU ngày 07/01/2022 của BTV Thành ủy"
     );
 
+    // After one more exchange all round, every device holds exactly the relay's version of
+    // every document it holds, and the same documents as the other devices of its unit.
+    for s in [&mut city, &mut w0a, &mut w0b, &mut w1, &mut w2] {
+        sync(s);
+    }
+    for s in [&mut city, &mut w0a, &mut w0b, &mut w1, &mut w2] {
+        for id in s.document_ids(None).unwrap() {
+            let mine = s.heads(id).unwrap();
+            let have = vec![giaoban_client_core::protocol::wire::DocHeads {
+                doc: id,
+                heads: mine.iter().map(|h| h.0).collect(),
+            }];
+            assert!(relay.store.wanted(&have).unwrap().is_empty(), "the relay lacks part of {id}");
+            assert_eq!(s.pending_changes_count().unwrap(), 0);
+        }
+    }
+    let docs = |s: &Store| s.document_ids(None).unwrap();
+    assert_eq!(docs(&w0a), docs(&w0b));
+    for id in docs(&w0a) {
+        assert_eq!(w0a.heads(id).unwrap(), w0b.heads(id).unwrap(), "{id} differs between ward 0's devices");
+    }
+    for id in docs(&w1) {
+        assert_eq!(
+            w1.heads(id).unwrap(),
+            city.heads(id).unwrap(),
+            "{id} differs between ward 1 and the city"
+        );
+    }
+
     // Ward 1 never receives ward 0's report or response.
     assert!(matches!(w1.report(report).unwrap_err(), CoreError::NotFound { .. }));
     assert!(
