@@ -22,6 +22,9 @@ pub struct EnrollmentCode {
     pub expires_at: i64,
 }
 
+/// An enrollment as stored: unit, expiry, when used, by which device.
+type EnrollmentRow = (Vec<u8>, i64, Option<i64>, Option<Vec<u8>>);
+
 /// Unambiguous letters and digits (no 0/O, 1/I/L).
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
@@ -169,23 +172,37 @@ impl RelayStore {
         let unit = self
             .writer()
             .run(move |ctx| {
-                let row: Option<(Vec<u8>, i64, Option<i64>)> = ctx
+                let row: Option<EnrollmentRow> = ctx
                     .tx
                     .query_row(
-                        "SELECT unit, expires_at, used_at FROM enrollments WHERE code_hash = ?1",
+                        "SELECT unit, expires_at, used_at, device FROM enrollments WHERE code_hash = ?1",
                         params![hash],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )
                     .optional()?;
                 let unit = match row {
                     None => return Err(StoreError::Enrollment("this enrollment code is not valid".into())),
-                    Some((_, _, Some(_))) => {
+                    Some((_, expires, _, _)) if expires <= ctx.now => {
+                        return Err(StoreError::Enrollment(
+                            "this enrollment code has expired; ask the office for a new one".into(),
+                        ));
+                    }
+                    // The same device asking again (its first answer was lost on the way): a
+                    // new token replaces the one it never received.
+                    Some((unit, _, Some(_), Some(by))) if by == device.to_bytes().to_vec() => {
+                        let n = ctx.tx.execute(
+                            "UPDATE devices SET token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                            params![device.to_bytes().to_vec(), token_hash],
+                        )?;
+                        if n == 0 {
+                            return Err(StoreError::Enrollment("this device was revoked".into()));
+                        }
+                        return UnitId::from_slice(&unit).map_err(|e| StoreError::Invalid(e.to_string()));
+                    }
+                    Some((_, _, Some(_), _)) => {
                         return Err(StoreError::Enrollment("this enrollment code was already used".into()));
                     }
-                    Some((_, expires, None)) if expires <= ctx.now => {
-                        return Err(StoreError::Enrollment("this enrollment code has expired; ask the office for a new one".into()));
-                    }
-                    Some((unit, _, None)) => unit,
+                    Some((unit, _, None, _)) => unit,
                 };
                 let taken = ctx
                     .tx

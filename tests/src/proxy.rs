@@ -1,0 +1,112 @@
+//! A TCP proxy for bad links: it can throttle to a bandwidth, add one-way delay, and cut
+//! connections in the middle of the relay's answers. Seeded, so a failing run can be replayed.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the link misbehaves.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkFaults {
+    /// Bytes per second each way; `None` for unlimited.
+    pub bytes_per_second: Option<u64>,
+    /// Added to each burst of traffic in each direction (half the round-trip time).
+    pub one_way_delay: Duration,
+    /// Probability, for each chunk (up to 4 KiB) of the relay's bytes, that the connection is
+    /// cut partway through it.
+    pub cut_probability: f64,
+    /// Seed of the cut decisions.
+    pub seed: u64,
+}
+
+/// A running proxy.
+pub struct FaultProxy {
+    /// "http://127.0.0.1:PORT".
+    pub url: String,
+    /// Connections cut so far.
+    pub cuts: Arc<AtomicU64>,
+    /// Bytes from the relay to devices.
+    pub down_bytes: Arc<AtomicU64>,
+}
+
+fn next_random(state: &Mutex<u64>) -> u64 {
+    // xorshift64*: deterministic for a seed.
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    faults: LinkFaults,
+    rng: Option<Arc<Mutex<u64>>>,
+    counter: Arc<AtomicU64>,
+) -> bool {
+    let mut buf = [0u8; 4096];
+    let mut last = Instant::now() - Duration::from_secs(1);
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if last.elapsed() > Duration::from_millis(50) {
+            std::thread::sleep(faults.one_way_delay);
+        }
+        let mut chunk = &buf[..n];
+        let mut cut = false;
+        if let Some(rng) = &rng {
+            let roll = (next_random(rng) % 1_000_000) as f64 / 1_000_000.0;
+            if roll < faults.cut_probability {
+                chunk = &buf[..(next_random(rng) % n as u64) as usize];
+                cut = true;
+            }
+        }
+        if let Some(rate) = faults.bytes_per_second {
+            std::thread::sleep(Duration::from_secs_f64(chunk.len() as f64 / rate as f64));
+        }
+        if to.write_all(chunk).is_err() {
+            break;
+        }
+        counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        last = Instant::now();
+        if cut {
+            let _ = to.shutdown(Shutdown::Both);
+            let _ = from.shutdown(Shutdown::Both);
+            return true;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+    false
+}
+
+impl FaultProxy {
+    /// Starts a proxy to `target` ("127.0.0.1:PORT").
+    pub fn start(target: &str, faults: LinkFaults) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let cuts = Arc::new(AtomicU64::new(0));
+        let down_bytes = Arc::new(AtomicU64::new(0));
+        let rng = Arc::new(Mutex::new(faults.seed.max(1)));
+        let (target, c, d) = (target.to_string(), cuts.clone(), down_bytes.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&target) else { continue };
+                let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { continue };
+                let up = Arc::new(AtomicU64::new(0));
+                std::thread::spawn(move || pipe(client, server, faults, None, up));
+                let (c, d, rng) = (c.clone(), d.clone(), rng.clone());
+                std::thread::spawn(move || {
+                    if pipe(s2, c2, faults, Some(rng), d) {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        FaultProxy { url, cuts, down_bytes }
+    }
+}
