@@ -126,18 +126,18 @@ fn a_slow_far_link_still_completes() {
     let proxy = FaultProxy::start(&relay.addr(), faults);
     let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");
     let mut ward = relay.device_via(&proxy.url, &dir.path().join("ward.sqlite"), 1, "ward");
-    for i in 0..200 {
+    for i in 0..1000 {
         city.issue_directive(task_doc(i, relay.org.units[1].id)).unwrap();
     }
     city.sync_now().unwrap();
     let started = std::time::Instant::now();
     let r = ward.sync_now().unwrap();
     println!(
-        "fresh download of 200 over 384 kbit/s, 300 ms: {:?}, {} round trips",
+        "fresh download of 1000 over 384 kbit/s, 300 ms: {:?}, {} round trips",
         started.elapsed(),
         r.round_trips
     );
-    assert_eq!(ward.list_tasks(&TaskFilter::default()).unwrap().len(), 200);
+    assert_eq!(ward.list_tasks(&TaskFilter::default()).unwrap().len(), 1000);
     let started = std::time::Instant::now();
     let r = ward.sync_now().unwrap();
     println!("no-change reconnect: {:?}, {} round trip", started.elapsed(), r.round_trips);
