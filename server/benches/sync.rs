@@ -138,6 +138,8 @@ fn main() {
             .env("GIAOBAN_RELAY_DATA_DIR", &data)
             .env("GIAOBAN_RELAY_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            // The throughput run below sends thousands of syncs a second from one device.
+            .env("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE", "100000000")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

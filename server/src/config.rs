@@ -19,6 +19,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// How long a new enrollment code works, in hours. Default 72.
     pub enrollment_valid_hours: u32,
+    /// Sync requests one device may make per minute before it gets 429. Default 600; env
+    /// `GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE`.
+    pub max_syncs_per_minute: u32,
 }
 
 impl Default for Config {
@@ -29,6 +32,7 @@ impl Default for Config {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 60,
             enrollment_valid_hours: 72,
+            max_syncs_per_minute: 600,
         }
     }
 }
@@ -55,6 +59,11 @@ impl Config {
         if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_BODY_BYTES") {
             config.max_body_bytes = v.parse().map_err(|_| {
                 anyhow::anyhow!("GIAOBAN_RELAY_MAX_BODY_BYTES must be a number of bytes, not '{v}'")
+            })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE") {
+            config.max_syncs_per_minute = v.parse().map_err(|_| {
+                anyhow::anyhow!("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE must be a whole number, not '{v}'")
             })?;
         }
         Ok(config)

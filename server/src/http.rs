@@ -5,9 +5,10 @@
 //! - `GET /v1/events` (server-sent events, bearer token): "changed" when new changes arrive.
 //! - `GET /healthz`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use giaoban_protocol::DeviceId;
 use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage, SyncResponse};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -35,6 +37,36 @@ pub struct AppState {
     pub live: Arc<watch::Sender<u64>>,
     /// Settings.
     pub config: Arc<Config>,
+    limits: Arc<RateLimits>,
+}
+
+/// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
+#[derive(Default)]
+struct RateLimits {
+    buckets: std::sync::Mutex<HashMap<DeviceId, (f64, Instant)>>,
+}
+
+impl RateLimits {
+    /// Takes one request from `device`'s bucket; `Err(seconds to wait)` when it is empty.
+    fn take(&self, device: DeviceId, per_minute: u32) -> Result<(), u64> {
+        let capacity = f64::from(per_minute.max(1));
+        let per_second = capacity / 60.0;
+        let now = Instant::now();
+        // Held only for this arithmetic; never across an await.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(120));
+        }
+        let (tokens, at) = buckets.entry(device).or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / per_second).ceil() as u64)
+        }
+    }
 }
 
 impl AppState {
@@ -42,7 +74,7 @@ impl AppState {
     pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
         let top = store.max_seq()?;
         let (live, _) = watch::channel(top);
-        Ok(AppState { store, live: Arc::new(live), config: Arc::new(config) })
+        Ok(AppState { store, live: Arc::new(live), config: Arc::new(config), limits: Arc::default() })
     }
 }
 
@@ -68,6 +100,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     /// Revoked device.
     Forbidden(&'static str),
+    /// Too many requests from one device; retry after this many seconds.
+    TooMany(u64),
     /// The request cannot be read.
     BadRequest(String),
     /// The store failed.
@@ -85,6 +119,18 @@ impl IntoResponse for ApiError {
         let (status, body) = match self {
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.to_string()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_string()),
+            ApiError::TooMany(secs) => {
+                let body = format!("too many sync requests from this device; retry in {secs} s");
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [
+                        (header::RETRY_AFTER, secs.to_string()),
+                        (header::CONTENT_TYPE, "text/plain; charset=utf-8".into()),
+                    ],
+                    body,
+                )
+                    .into_response();
+            }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
@@ -149,6 +195,7 @@ async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, 
 
 async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let auth = authenticate(&state, &headers).await?;
+    state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(ApiError::TooMany)?;
     let msg: DeviceMessage = wire::decode(&body).map_err(|e| match e {
         FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
         e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),

@@ -252,6 +252,26 @@ fn a_late_report_is_late_by_the_relays_clock() {
 }
 
 #[test]
+fn a_flood_from_one_device_is_limited_and_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = giaoban_relay::Config {
+        data_dir: dir.path().join("relay"),
+        max_syncs_per_minute: 5,
+        ..giaoban_relay::Config::default()
+    };
+    let relay = Relay::start_with(&dir.path().join("relay"), config, true);
+    let mut flooder = relay.device(&dir.path().join("a.sqlite"), 1, "a");
+    let mut other = relay.device(&dir.path().join("b.sqlite"), 2, "b");
+    for _ in 0..5 {
+        flooder.sync_now().unwrap();
+    }
+    let err = flooder.sync_now().unwrap_err();
+    assert!(matches!(err, CoreError::Network { retryable: true, .. }), "{err}");
+    assert!(err.to_string().contains("too many"), "{err}");
+    other.sync_now().unwrap();
+}
+
+#[test]
 fn bad_requests_get_clear_errors_and_the_relay_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
@@ -292,6 +312,15 @@ fn bad_requests_get_clear_errors_and_the_relay_keeps_serving() {
     let resp = raw_push(&city, DocId::from_bytes([5; 16]), vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]]);
     assert_eq!(resp.rejects[0].code, RejectCode::Corrupt);
     assert_eq!(relay.store.document_count().unwrap(), 1, "only the unit directory");
+
+    // A change signed with another actor than the pushing device's: refused.
+    let directive_id = giaoban_client_core::protocol::DocId::from_bytes([6; 16]);
+    let mut forged = automerge::AutoCommit::new().with_actor(automerge::ActorId::from([7u8; 16].as_slice()));
+    automerge::transaction::Transactable::put(&mut forged, automerge::ROOT, "x", 1).unwrap();
+    forged.commit();
+    let bytes: Vec<Vec<u8>> = forged.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+    let resp = raw_push(&city, directive_id, bytes);
+    assert_eq!(resp.rejects[0].code, RejectCode::ForeignActor);
 
     // And the relay still serves.
     let directive = city
