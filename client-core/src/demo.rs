@@ -54,3 +54,24 @@ pub fn dispatch_305(recipients: Vec<UnitId>, report_due: &str, consolidation_due
         ],
     }
 }
+
+/// Task document number `i` of the anchor workload the sync targets are stated for: a
+/// one-task directive of a handful of scalar fields and ~80 characters of task text.
+pub fn anchor_task(i: usize, recipient: UnitId) -> NewDirective {
+    NewDirective {
+        number: format!("{}/MTTQ-BTT", 100 + i),
+        issuer_name: "UBMTTQ tỉnh Đồng Nai".into(),
+        place: "Biên Hòa".into(),
+        issued_on: "24/01/2022".into(),
+        subject: format!("V/v nhiệm vụ số {i}"),
+        recipients: vec![recipient],
+        tasks: vec![NewTask {
+            ordinal: 1,
+            text: format!("Rà soát mô hình số {i:04} và báo cáo kết quả qua đ/c Muối trước ngày hạn định."),
+            report_required: true,
+            deadline: Some(NewDeadline { text: "trước ngày 08/02/2030".into(), ..Default::default() }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use giaoban_client_core::{NewDeadline, NewDirective, NewTask, Store, SyncReport};
+use giaoban_client_core::demo::anchor_task;
+use giaoban_client_core::{Store, SyncReport};
 use giaoban_relay::RelayStore;
 
 /// Counts bytes each way between devices and the relay.
@@ -88,25 +89,6 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn task_doc(i: usize, ward: giaoban_client_core::protocol::UnitId) -> NewDirective {
-    NewDirective {
-        number: format!("{}/MTTQ-BTT", 100 + i),
-        issuer_name: "UBMTTQ tỉnh Đồng Nai".into(),
-        place: "Biên Hòa".into(),
-        issued_on: "24/01/2022".into(),
-        subject: format!("V/v nhiệm vụ số {i}"),
-        recipients: vec![ward],
-        tasks: vec![NewTask {
-            ordinal: 1,
-            text: format!("Rà soát mô hình số {i:04} và báo cáo kết quả qua đ/c Muối trước ngày hạn định."),
-            report_required: true,
-            deadline: Some(NewDeadline { text: "trước ngày 08/02/2022".into(), ..Default::default() }),
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
 fn line(what: &str, up: u64, down: u64, r: &SyncReport, target: &str) {
     println!(
         "{what:<34} up {:>9} B  down {:>9} B  total {:>9} B  round trips {:>3}   {target}",
@@ -160,7 +142,7 @@ fn main() {
     city.enroll(&url, &codes[0], "city").unwrap();
     let ward_unit = org.units[1].id;
     for i in 0..docs {
-        city.issue_directive(task_doc(i, ward_unit)).unwrap();
+        city.issue_directive(anchor_task(i, ward_unit)).unwrap();
     }
     proxy.take();
 

@@ -6,31 +6,13 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use giaoban_client_core::{NewDeadline, NewDirective, NewTask, Store, SyncReport, TaskFilter};
+use giaoban_client_core::demo::anchor_task;
+use giaoban_client_core::{Store, SyncReport, TaskFilter};
 use giaoban_e2e::Relay;
 use giaoban_e2e::proxy::{FaultProxy, LinkFaults};
 
 const LINK: LinkFaults =
     LinkFaults { bytes_per_second: None, one_way_delay: Duration::ZERO, cut_probability: 0.0, seed: 1 };
-
-fn task_doc(i: usize, ward: giaoban_client_core::protocol::UnitId) -> NewDirective {
-    NewDirective {
-        number: format!("{}/MTTQ-BTT", 100 + i),
-        issuer_name: "UBMTTQ tỉnh Đồng Nai".into(),
-        place: "Biên Hòa".into(),
-        issued_on: "24/01/2022".into(),
-        subject: format!("V/v nhiệm vụ số {i}"),
-        recipients: vec![ward],
-        tasks: vec![NewTask {
-            ordinal: 1,
-            text: format!("Rà soát mô hình số {i:04} và báo cáo kết quả qua đ/c Muối trước ngày hạn định."),
-            report_required: true,
-            deadline: Some(NewDeadline { text: "trước ngày 08/02/2030".into(), ..Default::default() }),
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
 
 /// Syncs until a sync succeeds; returns the attempts and the successful report.
 fn sync_until_done(s: &mut Store) -> (u32, SyncReport) {
@@ -57,7 +39,7 @@ fn cut_connections_lose_nothing_and_resume() {
     let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");
     let unit = relay.org.units[1].id;
     for i in 0..docs {
-        city.issue_directive(task_doc(i, unit)).unwrap();
+        city.issue_directive(anchor_task(i, unit)).unwrap();
     }
     city.sync_now().unwrap();
     // What a download costs on a clean link.
@@ -127,7 +109,7 @@ fn a_slow_far_link_still_completes() {
     let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");
     let mut ward = relay.device_via(&proxy.url, &dir.path().join("ward.sqlite"), 1, "ward");
     for i in 0..1000 {
-        city.issue_directive(task_doc(i, relay.org.units[1].id)).unwrap();
+        city.issue_directive(anchor_task(i, relay.org.units[1].id)).unwrap();
     }
     city.sync_now().unwrap();
     let started = std::time::Instant::now();
