@@ -19,6 +19,9 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// How long a new enrollment code works, in hours. Default 72.
     pub enrollment_valid_hours: u32,
+    /// Largest size of the relay database in kilobytes; 0 for no limit (the disk is the
+    /// limit). Default 0; env `GIAOBAN_RELAY_MAX_DATABASE_KB`.
+    pub max_database_kb: u64,
     /// Sync requests one device may make per minute before it gets 429. Default 600; env
     /// `GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE`.
     pub max_syncs_per_minute: u32,
@@ -33,6 +36,7 @@ impl Default for Config {
             request_timeout_secs: 60,
             enrollment_valid_hours: 72,
             max_syncs_per_minute: 600,
+            max_database_kb: 0,
         }
     }
 }
@@ -59,6 +63,13 @@ impl Config {
         if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_BODY_BYTES") {
             config.max_body_bytes = v.parse().map_err(|_| {
                 anyhow::anyhow!("GIAOBAN_RELAY_MAX_BODY_BYTES must be a number of bytes, not '{v}'")
+            })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_DATABASE_KB") {
+            config.max_database_kb = v.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "GIAOBAN_RELAY_MAX_DATABASE_KB must be a whole number of kilobytes, not '{v}'"
+                )
             })?;
         }
         if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE") {

@@ -135,6 +135,13 @@ impl IntoResponse for ApiError {
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
             ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Store(e) if e.is_storage_full() => {
+                tracing::error!(error = %e, "relay storage is full; changes refused until space is freed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the relay's storage is full; nothing was acknowledged and your changes are kept on the device; retry later".into(),
+                )
+            }
             ApiError::Store(e @ (StoreError::Commit(_) | StoreError::Closed)) => {
                 tracing::error!(error = %e, "request not served");
                 (

@@ -76,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
-    let store = RelayStore::open(&config.data_dir)
+    let store = RelayStore::open_with_quota(&config.data_dir, config.max_database_kb)
         .with_context(|| format!("opening the relay store in {}", config.data_dir.display()))?;
     match cli.command {
         Command::Serve { demo, demo_province } => {

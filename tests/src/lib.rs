@@ -54,7 +54,7 @@ impl Relay {
     /// Starts a relay with `config` (listening on `config.listen` if it names a port other than
     /// the default, else on 127.0.0.1:0); creates the units when `create_units`.
     pub fn start_with(dir: &Path, config: Config, create_units: bool) -> Relay {
-        let store = RelayStore::open(dir).unwrap();
+        let store = RelayStore::open_with_quota(dir, config.max_database_kb).unwrap();
         let org = if create_units {
             store.create_units_from_reference("Đồng Nai").unwrap()
         } else {

@@ -113,9 +113,27 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+impl StoreError {
+    /// Whether the store failed because its disk (or quota) is full.
+    pub fn is_storage_full(&self) -> bool {
+        let full = |e: &rusqlite::Error| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+        match self {
+            StoreError::Sqlite(e) => full(e),
+            StoreError::Commit(m) => m.contains("full"),
+            _ => false,
+        }
+    }
+}
+
 impl RelayStore {
     /// Opens (creating if needed) the relay store in `dir` (file `relay.sqlite`).
     pub fn open(dir: &Path) -> Result<RelayStore> {
+        RelayStore::open_with_quota(dir, 0)
+    }
+
+    /// Opens the store with its database limited to `max_kb` kilobytes (0: no limit). Past the
+    /// limit, writes fail as on a full disk: nothing is acknowledged, reads go on.
+    pub fn open_with_quota(dir: &Path, max_kb: u64) -> Result<RelayStore> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Invalid(format!("cannot create the data folder {}: {e}", dir.display()))
         })?;
@@ -130,6 +148,11 @@ impl RelayStore {
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('relay_device', ?1)",
             params![DeviceId::from_parts(now_ms() as u64, rand::random()).to_bytes().to_vec()],
         )?;
+        if max_kb > 0 {
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (max_kb as i64 * 1024 / page_size.max(512)).max(1);
+            let _set: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+        }
         let readers = (0..2).map(|_| open_connection(&path)).collect::<rusqlite::Result<Vec<_>>>()?;
         let writer = Writer::start(conn)?;
         Ok(RelayStore { inner: Arc::new(Inner { path, readers: Mutex::new(readers), writer }) })

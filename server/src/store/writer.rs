@@ -74,9 +74,11 @@ impl Writer {
             let result = f(ctx);
             let ok = result.is_ok();
             let finish: Finish = Box::new(move |commit_error| {
+                // A job that failed keeps its own error (say, a full disk); one that succeeded
+                // but whose batch did not commit gets the commit's.
                 let out = match commit_error {
-                    Some(e) => Err(StoreError::Commit(e)),
-                    None => result,
+                    Some(e) if result.is_ok() => Err(StoreError::Commit(e)),
+                    _ => result,
                 };
                 // The caller may have given up waiting (client gone); the data is committed anyway.
                 let _ = reply.send(out);
@@ -186,13 +188,21 @@ fn run_batch(
         }
     };
     let now = now_ms();
-    for job in batch {
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
         if let Err(e) = tx.execute_batch("SAVEPOINT job") {
             tracing::error!(error = %e, "cannot open a savepoint");
         }
         let mut ctx = Ctx { tx: &tx, tree, now, cache, staged: Vec::new(), fresh_tree: None };
         let (ok, finish) = job(&mut ctx);
         let staged = std::mem::take(&mut ctx.staged);
+        if tx.is_autocommit() {
+            // SQLite rolled the whole transaction back (a full disk does that): no job of this
+            // batch is stored. The rest are not run; dropping them tells their callers.
+            tracing::error!("the relay transaction was rolled back by SQLite; the batch is abandoned");
+            finishes.push(finish);
+            break;
+        }
         let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         match tx.execute_batch(end) {
             Ok(()) if ok => staged_all.extend(staged),
@@ -201,6 +211,7 @@ fn run_batch(
         }
         finishes.push(finish);
     }
+    drop(jobs);
     let commit = tx.commit().map_err(|e| e.to_string());
     (finishes, staged_all, commit)
 }
