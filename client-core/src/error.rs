@@ -96,6 +96,11 @@ pub enum CoreError {
     #[error("the relay refused the request: {0}")]
     Protocol(String),
 
+    /// The caller gave up on the call (a cancelled coroutine or task). Nothing half-done
+    /// remains: every round trip already made was applied whole, the rest was not started.
+    #[error("the operation was cancelled")]
+    Cancelled,
+
     /// The document's content does not match the schema.
     #[error("document {id} does not match the expected layout: {detail}")]
     Schema {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use giaoban_protocol::Timestamp;
 use giaoban_protocol::wire::{self, DeviceMessage, RelayMessage};
+use giaoban_protocol::{DocId, Timestamp};
 
 use super::{RelayClient, SyncReport};
 use crate::Store;
@@ -52,6 +52,7 @@ pub struct SyncStatus {
 }
 
 type Listener = Arc<dyn Fn(&SyncStatus) + Send + Sync>;
+type ChangeListener = Arc<dyn Fn(&[DocId]) + Send + Sync>;
 
 struct Shared {
     stop: AtomicBool,
@@ -59,6 +60,7 @@ struct Shared {
     signal: Condvar,
     status: Mutex<SyncStatus>,
     listener: Listener,
+    on_changes: ChangeListener,
 }
 
 /// A running background sync. Dropping it (or [`SyncHandle::stop`]) stops the loop.
@@ -71,8 +73,13 @@ fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One full sync with the store lock taken only around store work.
-pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32)) -> Result<SyncReport> {
+/// One full sync with the store lock taken only around store work. `cancel` is checked before
+/// every round trip: once set, the sync stops with [`CoreError::Cancelled`], every round trip
+/// already answered having been applied whole.
+pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32), cancel: &AtomicBool) -> Result<SyncReport> {
+    if cancel.load(Ordering::SeqCst) {
+        return Err(CoreError::Cancelled);
+    }
     let (url, token, mut session) = {
         let s = lock(store);
         let (url, token) = s.relay()?.ok_or(CoreError::NotEnrolled)?;
@@ -81,6 +88,9 @@ pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32)) -> Result<SyncR
     let client = RelayClient::new(&url).with_token(&token);
     let mut report = SyncReport::default();
     loop {
+        if cancel.load(Ordering::SeqCst) {
+            return Err(CoreError::Cancelled);
+        }
         let frame = {
             let mut s = lock(store);
             let req = s.prepare_sync(&session)?;
@@ -89,6 +99,10 @@ pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32)) -> Result<SyncR
         };
         report.bytes_sent += frame.len() as u64;
         let body = client.sync(&frame)?;
+        if cancel.load(Ordering::SeqCst) {
+            // The relay may have stored the push; the next sync pushes it again, harmlessly.
+            return Err(CoreError::Cancelled);
+        }
         report.bytes_received += body.len() as u64;
         report.round_trips += 1;
         let RelayMessage::Sync(resp) = wire::decode(&body)
@@ -111,6 +125,16 @@ impl SyncHandle {
         store: Arc<Mutex<Store>>,
         on_status: impl Fn(&SyncStatus) + Send + Sync + 'static,
     ) -> SyncHandle {
+        SyncHandle::start_observed(store, on_status, |_| {})
+    }
+
+    /// Like [`SyncHandle::start`], and `on_changes` is called on the sync thread with the
+    /// documents each sync changed (edits from other devices), after they are durable here.
+    pub fn start_observed(
+        store: Arc<Mutex<Store>>,
+        on_status: impl Fn(&SyncStatus) + Send + Sync + 'static,
+        on_changes: impl Fn(&[DocId]) + Send + Sync + 'static,
+    ) -> SyncHandle {
         let (pending, last_success) = {
             let s = lock(&store);
             (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten())
@@ -125,6 +149,7 @@ impl SyncHandle {
                 last_success,
             }),
             listener: Arc::new(on_status),
+            on_changes: Arc::new(on_changes),
         });
         let s2 = shared.clone();
         let thread =
@@ -204,7 +229,13 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::SeqCst) {
         set_status(&shared, |s| s.state = SyncState::Syncing { round_trips: 0 });
         let progress = |n: u32| set_status(&shared, |s| s.state = SyncState::Syncing { round_trips: n });
-        let result = sync_shared(&store, &progress);
+        // Stopping the loop also stops a sync between round trips.
+        let result = sync_shared(&store, &progress, &shared.stop);
+        if let Ok(report) = &result
+            && !report.changed.is_empty()
+        {
+            (shared.on_changes)(&report.changed);
+        }
         let (pending, last) = {
             let s = lock(&store);
             (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten())
@@ -222,6 +253,7 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
                 }
                 Duration::from_secs(60)
             }
+            Err(CoreError::Cancelled) => break,
             Err(CoreError::NotEnrolled) => {
                 set_status(&shared, |s| s.state = SyncState::NotEnrolled);
                 Duration::from_secs(3600)

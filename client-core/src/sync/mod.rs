@@ -17,7 +17,7 @@ use giaoban_protocol::wire::{
 use giaoban_protocol::{DocId, DocKind, Timestamp};
 use rusqlite::{OptionalExtension, params};
 
-pub use background::{SyncHandle, SyncState, SyncStatus};
+pub use background::{SyncHandle, SyncState, SyncStatus, sync_shared};
 pub use http::RelayClient;
 
 use crate::Store;
@@ -51,6 +51,8 @@ pub struct SyncReport {
     pub rejected: Vec<DocReject>,
     /// Documents that received changes.
     pub received: usize,
+    /// The documents whose content changed through this sync (from other devices), each once.
+    pub changed: Vec<DocId>,
     /// Request bytes sent (frames).
     pub bytes_sent: u64,
     /// Response bytes received (frames).
@@ -154,8 +156,11 @@ impl Store {
                         .filter_map(|b| automerge::Change::from_bytes(b.clone()).ok().map(|c| c.hash()))
                         .collect();
                     match self.apply_remote(rc.doc, &rc.changes) {
-                        Ok(_) => {
+                        Ok(changed) => {
                             report.received += 1;
+                            if changed && !report.changed.contains(&rc.doc) {
+                                report.changed.push(rc.doc);
+                            }
                             self.add_acked(rc.doc, &hashes)?;
                             if self.row(rc.doc).is_ok_and(|r| r.kind == DocKind::Response) {
                                 self.set_received_at(rc.doc, Timestamp(rc.received_at))?;
