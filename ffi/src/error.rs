@@ -1,0 +1,103 @@
+//! The one error the bindings raise, converted from client-core's errors in one place.
+//!
+//! Kotlin sees `GiaoBanException.NotFound` …, Swift `GiaoBanError.NotFound` …, Python
+//! `GiaoBanError.NotFound` …; each carries a sentence a cadre can read.
+
+use giaoban_client_core::CoreError;
+
+/// What an app needs to tell apart. Every variant carries a readable `message`.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum GiaoBanError {
+    /// The document, task or unit is not on this device (it may not have synced yet).
+    #[error("{message}")]
+    NotFound {
+        /// What was looked for.
+        message: String,
+    },
+    /// The input breaks a rule; nothing was changed. `field` names what to correct.
+    #[error("{message}")]
+    InvalidInput {
+        /// The field at fault ("tasks[0].deadline", "amount", "id").
+        field: String,
+        /// What is wrong and what is expected.
+        reason: String,
+        /// Both, as one sentence.
+        message: String,
+    },
+    /// The relay could not be reached or failed. Local work is safe; `retryable` says whether
+    /// trying again later may help.
+    #[error("{message}")]
+    Network {
+        /// What happened.
+        message: String,
+        /// Whether a later attempt may succeed.
+        retryable: bool,
+    },
+    /// The relay refused this device (revoked, unknown token), or the device is not enrolled:
+    /// the app should send the cadre to enrolment.
+    #[error("{message}")]
+    Unauthorized {
+        /// Why.
+        message: String,
+    },
+    /// The relay refused the request or a document; `reason` is the relay's words.
+    #[error("{reason}")]
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// The device's storage failed (disk full, damaged file, written by a newer app).
+    #[error("{message}")]
+    Storage {
+        /// What failed and what to do.
+        message: String,
+    },
+    /// A bug: an unexpected state or a panic inside the library. Report it.
+    #[error("{message}")]
+    Internal {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl GiaoBanError {
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        GiaoBanError::InvalidInput { message: format!("{field}: {reason}"), field: field.into(), reason }
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        GiaoBanError::Internal { message: message.into() }
+    }
+}
+
+impl From<CoreError> for GiaoBanError {
+    fn from(e: CoreError) -> Self {
+        let message = e.to_string();
+        match e {
+            CoreError::NotFound { .. } => GiaoBanError::NotFound { message },
+            CoreError::Invalid(inv) => {
+                GiaoBanError::InvalidInput { field: inv.field, reason: inv.reason, message }
+            }
+            CoreError::WrongKind { .. } => {
+                GiaoBanError::InvalidInput { field: "id".into(), reason: message.clone(), message }
+            }
+            CoreError::NotOwner { .. } => {
+                GiaoBanError::InvalidInput { field: "id".into(), reason: message.clone(), message }
+            }
+            CoreError::NotEnrolled | CoreError::Unauthorized(_) => GiaoBanError::Unauthorized { message },
+            CoreError::Network { retryable, .. } => GiaoBanError::Network { message, retryable },
+            CoreError::Protocol(reason) => GiaoBanError::Rejected { reason },
+            CoreError::Storage(_)
+            | CoreError::Corrupt { .. }
+            | CoreError::NewerStore { .. }
+            | CoreError::NewerSchema { .. } => GiaoBanError::Storage { message },
+            CoreError::Automerge(_) | CoreError::Schema { .. } | CoreError::Cancelled => {
+                GiaoBanError::Internal { message }
+            }
+        }
+    }
+}
+
+/// Results of binding calls.
+pub type Result<T, E = GiaoBanError> = std::result::Result<T, E>;

@@ -1,0 +1,453 @@
+//! `GiaoBanStore`: one device store, its sync, and its listeners, as the app sees them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use giaoban_client_core as core;
+use giaoban_client_core::{Store, SyncHandle};
+
+use crate::error::{GiaoBanError, Result};
+use crate::listeners::{DocumentChangeListener, Registry, Subscription, SyncStatusListener, Unsubscribe};
+use crate::runtime::{detach, off_thread, off_thread_blocking};
+use crate::types::*;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What every handle to one store shares.
+struct Shared {
+    store: Arc<Mutex<Store>>,
+    device: String,
+    unit: Mutex<Option<String>>,
+    /// Serialises this binding's own syncs (`sync_now`), so two never race on the cursor.
+    sync_gate: Mutex<()>,
+    status: Mutex<SyncStatus>,
+    next_listener: AtomicU64,
+    status_listeners: Mutex<Registry<dyn SyncStatusListener>>,
+    change_listeners: Mutex<Registry<dyn DocumentChangeListener>>,
+    background: Mutex<Option<SyncHandle>>,
+}
+
+impl Shared {
+    fn publish_status(&self, next: SyncStatus) {
+        {
+            let mut st = lock(&self.status);
+            if *st == next {
+                return;
+            }
+            *st = next.clone();
+        }
+        for l in lock(&self.status_listeners).snapshot() {
+            l.on_status(next.clone());
+        }
+    }
+
+    fn set_phase(&self, phase: SyncPhase) {
+        let mut next = lock(&self.status).clone();
+        next.phase = phase;
+        self.publish_status(next);
+    }
+
+    fn publish_changes(&self, ids: &[core::protocol::DocId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        for l in lock(&self.change_listeners).snapshot() {
+            l.on_documents_changed(ids.clone());
+        }
+    }
+
+    /// Tells the background loop, if running, that there is something to push.
+    fn edited(&self) {
+        if let Some(h) = lock(&self.background).as_ref() {
+            h.sync_soon();
+        }
+    }
+
+    fn counts(&self) -> (u64, Option<i64>) {
+        let s = lock(&self.store);
+        (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten().map(|t| t.0))
+    }
+}
+
+impl Unsubscribe for Shared {
+    fn unsubscribe(&self, id: u64) {
+        lock(&self.status_listeners).remove(id);
+        lock(&self.change_listeners).remove(id);
+    }
+}
+
+/// A device's store of directives, tasks, reports and reviews, in one SQLite file.
+///
+/// Every method that reads or writes runs on the library's own threads: async methods are
+/// Kotlin `suspend` functions and Swift `async` functions and never block the caller's thread;
+/// cancelling the caller's coroutine or task cancels the work. One store object per file.
+#[derive(uniffi::Object)]
+pub struct GiaoBanStore {
+    shared: Arc<Shared>,
+}
+
+impl GiaoBanStore {
+    async fn with_store<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> core::Result<T> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        off_thread(move |flag| {
+            let mut store = lock(&shared.store);
+            if flag.is_set() {
+                return Err(GiaoBanError::internal("cancelled before it started"));
+            }
+            work(&mut store).map_err(GiaoBanError::from)
+        })
+        .await
+    }
+
+    async fn edit<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> core::Result<T> + Send + 'static,
+    {
+        let out = self.with_store(work).await?;
+        self.shared.edited();
+        Ok(out)
+    }
+}
+
+#[uniffi::export]
+impl GiaoBanStore {
+    /// Opens (creating if needed) the store file at `path`. Fast (about a millisecond); the
+    /// file is opened on a library thread while this call waits.
+    #[uniffi::constructor]
+    pub fn open(path: String) -> Result<Arc<GiaoBanStore>> {
+        let path = giaoban_vietnamese_text::nfc(path.trim());
+        if path.is_empty() {
+            return Err(GiaoBanError::invalid("path", "give the path of the store file"));
+        }
+        let store = off_thread_blocking(move || Store::open(&path).map_err(GiaoBanError::from))?;
+        let device = store.device_id().to_string();
+        let unit = store.unit().map(|u| u.to_string());
+        let pending = store.pending_changes_count().map_err(GiaoBanError::from)?;
+        let last = store.last_sync().map_err(GiaoBanError::from)?.map(|t| t.0);
+        let phase = if unit.is_some() { SyncPhase::Idle } else { SyncPhase::NotEnrolled };
+        Ok(Arc::new(GiaoBanStore {
+            shared: Arc::new(Shared {
+                store: Arc::new(Mutex::new(store)),
+                device,
+                unit: Mutex::new(unit),
+                sync_gate: Mutex::new(()),
+                status: Mutex::new(SyncStatus { phase, pending, last_success_ms: last }),
+                next_listener: AtomicU64::new(1),
+                status_listeners: Mutex::new(Registry::default()),
+                change_listeners: Mutex::new(Registry::default()),
+                background: Mutex::new(None),
+            }),
+        }))
+    }
+
+    /// This device's id (what the office sees in its device list).
+    pub fn device_id(&self) -> String {
+        self.shared.device.clone()
+    }
+
+    /// The unit this device writes for, once enrolled.
+    pub fn unit_id(&self) -> Option<String> {
+        lock(&self.shared.unit).clone()
+    }
+
+    /// Enrolls this device with the relay at `relay_url` using the office's one-time `code`.
+    pub async fn enroll(&self, relay_url: String, code: String, label: String) -> Result<Enrollment> {
+        let url = relay_url.trim().to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(GiaoBanError::invalid(
+                "relay_url",
+                format!("'{url}' is not an http:// or https:// address"),
+            ));
+        }
+        let code = code.trim().to_string();
+        if code.is_empty() {
+            return Err(GiaoBanError::invalid("code", "type the enrolment code the office gave you"));
+        }
+        let label = giaoban_vietnamese_text::clean_input(&label);
+        let enrolled = self.with_store(move |s| s.enroll(&url, &code, &label)).await?;
+        *lock(&self.shared.unit) = Some(enrolled.unit.to_string());
+        self.shared.set_phase(SyncPhase::Idle);
+        Ok(Enrollment { device: enrolled.device.to_string(), unit: enrolled.unit.to_string() })
+    }
+
+    // ---- directives and tasks ----
+
+    /// Issues a directive to its recipients. Returns its id.
+    pub async fn issue_directive(&self, input: DirectiveInput) -> Result<String> {
+        let input = input.into_core()?;
+        self.edit(move |s| s.issue_directive(input)).await.map(|id| id.to_string())
+    }
+
+    /// A directive with its tasks.
+    pub async fn directive(&self, id: String) -> Result<DirectiveDetail> {
+        let id = doc_id("id", &id)?;
+        self.with_store(move |s| s.directive(id)).await.map(DirectiveDetail::from)
+    }
+
+    /// Tasks matching `query`, soonest deadline first, computed without loading documents.
+    pub async fn list_tasks(&self, query: TaskQuery) -> Result<Vec<TaskItem>> {
+        let filter = query.to_core()?;
+        self.with_store(move |s| s.list_tasks(&filter))
+            .await
+            .map(|v| v.into_iter().map(TaskItem::from).collect())
+    }
+
+    /// One task of `source` for `assignee` (this device's unit when empty).
+    pub async fn task(&self, source: String, ordinal: u64, assignee: Option<String>) -> Result<TaskItem> {
+        let source_id = doc_id("source", &source)?;
+        let assignee = assignee.as_deref().map(|a| unit_id("assignee", a)).transpose()?;
+        self.with_store(move |s| {
+            let unit = match assignee {
+                Some(u) => u,
+                None => s.unit().ok_or(core::CoreError::NotEnrolled)?,
+            };
+            let filter = core::TaskFilter {
+                scope: core::TaskScope::Unit(unit),
+                source: Some(source_id),
+                ..Default::default()
+            };
+            s.list_tasks(&filter)?.into_iter().find(|t| t.ordinal == ordinal).ok_or_else(|| {
+                core::CoreError::NotFound {
+                    what: "task",
+                    id: format!("{ordinal} of {source_id} for unit {unit}"),
+                }
+            })
+        })
+        .await
+        .map(TaskItem::from)
+    }
+
+    /// Takes on a task for this device's unit.
+    pub async fn acknowledge_task(&self, source: String, ordinal: u64) -> Result<()> {
+        let source = doc_id("source", &source)?;
+        self.edit(move |s| s.acknowledge_task(source, ordinal)).await
+    }
+
+    /// Marks a task in progress with working notes.
+    pub async fn update_task_progress(&self, source: String, ordinal: u64, note: String) -> Result<()> {
+        let source = doc_id("source", &source)?;
+        self.edit(move |s| s.update_task_progress(source, ordinal, &note)).await
+    }
+
+    /// Marks a task as not applicable to this unit, saying why.
+    pub async fn mark_task_not_applicable(&self, source: String, ordinal: u64, reason: String) -> Result<()> {
+        let source = doc_id("source", &source)?;
+        self.edit(move |s| s.mark_task_not_applicable(source, ordinal, &reason)).await
+    }
+
+    // ---- reports ----
+
+    /// Writes a new draft report. Returns its id.
+    pub async fn create_report(&self, input: ReportInput) -> Result<String> {
+        let input = input.into_core()?;
+        self.edit(move |s| s.create_report(input)).await.map(|id| id.to_string())
+    }
+
+    /// A report with its sections and figures.
+    pub async fn report(&self, id: String) -> Result<ReportDetail> {
+        let id = doc_id("id", &id)?;
+        self.with_store(move |s| s.report(id)).await.map(ReportDetail::from)
+    }
+
+    /// Adds an empty section at the end.
+    pub async fn add_report_section(&self, id: String, key: String, heading: String) -> Result<()> {
+        let id = doc_id("id", &id)?;
+        self.edit(move |s| s.add_report_section(id, &key, &heading)).await
+    }
+
+    /// Replaces a section's words (merged with concurrent edits by character).
+    pub async fn set_report_section_text(&self, id: String, key: String, text: String) -> Result<()> {
+        let id = doc_id("id", &id)?;
+        self.edit(move |s| s.set_report_section_text(id, &key, &text)).await
+    }
+
+    /// Edits a section as an editor reports keystrokes: delete `delete` characters at `at`
+    /// (counted in characters), then insert `insert` there.
+    pub async fn splice_report_section(
+        &self,
+        id: String,
+        key: String,
+        at: u32,
+        delete: u32,
+        insert: String,
+    ) -> Result<()> {
+        let id = doc_id("id", &id)?;
+        self.edit(move |s| s.splice_report_section(id, &key, at as usize, delete as usize, &insert)).await
+    }
+
+    /// Sets a figure from what the cadre typed ("gần 850 triệu").
+    pub async fn set_report_figure(&self, id: String, figure: FigureEntry) -> Result<()> {
+        let id = doc_id("id", &id)?;
+        self.edit(move |s| s.set_report_figure(id, figure.into())).await
+    }
+
+    /// Submits the report and marks the task it answers as submitted.
+    pub async fn submit_report(&self, id: String) -> Result<()> {
+        let id = doc_id("id", &id)?;
+        self.edit(move |s| s.submit_report(id)).await
+    }
+
+    /// Accepts or returns a report addressed to this unit. Returning needs a note.
+    pub async fn review_report(
+        &self,
+        report: String,
+        verdict: ReviewVerdict,
+        note: String,
+    ) -> Result<String> {
+        let report = doc_id("report", &report)?;
+        self.edit(move |s| s.review_report(report, verdict.into(), &note)).await.map(|id| id.to_string())
+    }
+
+    // ---- search and status ----
+
+    /// Documents containing every word of `query`, diacritics optional ("muoi" finds "Muối").
+    pub async fn search(&self, query: String, limit: u32) -> Result<Vec<SearchResult>> {
+        self.with_store(move |s| s.search(&query, limit as usize))
+            .await
+            .map(|v| v.into_iter().map(SearchResult::from).collect())
+    }
+
+    /// Where a document stands with the relay.
+    pub async fn delivery(&self, id: String) -> Result<Delivery> {
+        let id = doc_id("id", &id)?;
+        self.with_store(move |s| s.delivery_state(id)).await.map(Delivery::from)
+    }
+
+    // ---- sync ----
+
+    /// Syncs now: pushes every local change the relay lacks and brings everything new, in as
+    /// few round trips as it takes. Status listeners see it go to "up to date" (or offline).
+    /// Cancelling the caller stops it before its next round trip.
+    pub async fn sync_now(&self) -> Result<SyncSummary> {
+        let shared = self.shared.clone();
+        off_thread(move |flag| {
+            let _one_at_a_time = lock(&shared.sync_gate);
+            shared.set_phase(SyncPhase::Syncing { round_trips: 0 });
+            let progress = |n: u32| shared.set_phase(SyncPhase::Syncing { round_trips: n });
+            let result = core::sync_shared(&shared.store, &progress, flag.as_atomic());
+            let (pending, last) = shared.counts();
+            let phase = match &result {
+                Ok(_) => SyncPhase::UpToDate,
+                Err(core::CoreError::NotEnrolled) => SyncPhase::NotEnrolled,
+                Err(core::CoreError::Cancelled) => SyncPhase::Idle,
+                Err(e @ core::CoreError::Network { .. }) => SyncPhase::Offline { message: e.to_string() },
+                Err(e) => SyncPhase::Failed { message: e.to_string() },
+            };
+            shared.publish_status(SyncStatus { phase, pending, last_success_ms: last });
+            let report = result?;
+            shared.publish_changes(&report.changed);
+            Ok(SyncSummary::from(report))
+        })
+        .await
+    }
+
+    /// Starts syncing in the background: at once, after every local edit, when the relay
+    /// announces changes, and every minute otherwise, backing off while offline. Does nothing
+    /// if already running.
+    pub fn start_background_sync(&self) {
+        let mut bg = lock(&self.shared.background);
+        if bg.is_some() {
+            return;
+        }
+        let for_status: Weak<Shared> = Arc::downgrade(&self.shared);
+        let for_changes = for_status.clone();
+        *bg = Some(SyncHandle::start_observed(
+            self.shared.store.clone(),
+            move |st| {
+                if let Some(s) = for_status.upgrade() {
+                    s.publish_status(SyncStatus::from(st));
+                }
+            },
+            move |ids| {
+                if let Some(s) = for_changes.upgrade() {
+                    s.publish_changes(ids);
+                }
+            },
+        ));
+    }
+
+    /// Stops background sync; returns once the current round trip (if any) has finished.
+    pub async fn stop_background_sync(&self) -> Result<()> {
+        let handle = lock(&self.shared.background).take();
+        if let Some(h) = handle {
+            off_thread(move |_| {
+                h.stop();
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The current sync status.
+    pub fn sync_status(&self) -> SyncStatus {
+        lock(&self.shared.status).clone()
+    }
+
+    /// Calls `listener` on a library thread whenever the sync status changes, starting with
+    /// the current status. Keep the subscription: dropping or cancelling it unsubscribes.
+    pub fn add_sync_status_listener(&self, listener: Arc<dyn SyncStatusListener>) -> Arc<Subscription> {
+        let id = self.shared.next_listener.fetch_add(1, Ordering::SeqCst);
+        lock(&self.shared.status_listeners).add(id, listener.clone());
+        let now = self.sync_status();
+        detach(move || listener.on_status(now));
+        let weak: Weak<dyn Unsubscribe> = Arc::downgrade(&self.shared) as Weak<dyn Unsubscribe>;
+        Subscription::new(weak, id)
+    }
+
+    /// Calls `listener` on a library thread with the ids of documents that other devices'
+    /// edits changed, once those changes are durable here.
+    pub fn add_change_listener(&self, listener: Arc<dyn DocumentChangeListener>) -> Arc<Subscription> {
+        let id = self.shared.next_listener.fetch_add(1, Ordering::SeqCst);
+        lock(&self.shared.change_listeners).add(id, listener);
+        let weak: Weak<dyn Unsubscribe> = Arc::downgrade(&self.shared) as Weak<dyn Unsubscribe>;
+        Subscription::new(weak, id)
+    }
+}
+
+impl Drop for GiaoBanStore {
+    fn drop(&mut self) {
+        // Stopping joins the sync thread; do it on a library thread, not the caller's.
+        if let Some(h) = lock(&self.shared.background).take() {
+            detach(move || h.stop());
+        }
+    }
+}
+
+/// The units of a province's Front committees from the national reference data (after the
+/// 2025 reform): the provincial committee first, then its communes and wards in Vietnamese
+/// order. Ids match the relay's. `province` may omit diacritics ("Dong Nai").
+#[uniffi::export]
+pub fn province_units(province: String) -> Result<Vec<UnitInfo>> {
+    let dir = core::unit_directory_from_reference(&province).map_err(|e| GiaoBanError::InvalidInput {
+        message: e.to_string(),
+        field: "province".into(),
+        reason: e.reason.clone(),
+    })?;
+    let mut units = dir.units;
+    let collator = giaoban_vietnamese_text::collator();
+    units[1..].sort_by(|a, b| collator.compare(&a.short_name, &b.short_name));
+    Ok(units
+        .into_iter()
+        .map(|u| UnitInfo {
+            id: u.id.to_string(),
+            name: u.name,
+            short_name: u.short_name,
+            parent: u.parent.map(|p| p.to_string()),
+        })
+        .collect())
+}
+
+/// Formats whole VND the Vietnamese way: 6400000000 → "6.400.000.000 đ".
+#[uniffi::export]
+pub fn format_vnd(amount: i64) -> String {
+    giaoban_vietnamese_text::format_vnd(amount)
+}

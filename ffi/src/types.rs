@@ -1,0 +1,859 @@
+//! The records and enums the bindings exchange. Ids cross as strings (UUIDs), dates as
+//! "dd/mm/yyyy", instants as milliseconds since 1970 UTC, money as whole VND (`i64`).
+
+use chrono::NaiveDate;
+use giaoban_client_core as core;
+use giaoban_client_core::protocol::schema::{
+    Directive, FigureScope, MeasureUnit, Qualifier, Report, ReportKind, TaskState, Verdict,
+};
+use giaoban_client_core::protocol::{Deadline, DeadlineStanding, DocId, DocKind, UnitId};
+use giaoban_vietnamese_text::format_date;
+
+use crate::error::{GiaoBanError, Result};
+
+pub(crate) fn doc_id(field: &str, s: &str) -> Result<DocId> {
+    s.trim().parse().map_err(|e| GiaoBanError::invalid(field, format!("'{s}' is not a document id ({e})")))
+}
+
+pub(crate) fn unit_id(field: &str, s: &str) -> Result<UnitId> {
+    s.trim().parse().map_err(|e| GiaoBanError::invalid(field, format!("'{s}' is not a unit id ({e})")))
+}
+
+fn date(d: NaiveDate) -> String {
+    format_date(d)
+}
+
+/// A task's state at its assignee unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TaskStatus {
+    /// Delivered; nobody has taken it on yet.
+    Received,
+    /// Taken on.
+    Acknowledged,
+    /// Work has started.
+    InProgress,
+    /// The report or answer was submitted.
+    Submitted,
+    /// Nothing to report ("không phát sinh").
+    NotApplicable,
+}
+
+impl From<TaskState> for TaskStatus {
+    fn from(s: TaskState) -> Self {
+        match s {
+            TaskState::Received => TaskStatus::Received,
+            TaskState::Acknowledged => TaskStatus::Acknowledged,
+            TaskState::InProgress => TaskStatus::InProgress,
+            TaskState::Submitted => TaskStatus::Submitted,
+            TaskState::NotApplicable => TaskStatus::NotApplicable,
+        }
+    }
+}
+
+impl From<TaskStatus> for TaskState {
+    fn from(s: TaskStatus) -> Self {
+        match s {
+            TaskStatus::Received => TaskState::Received,
+            TaskStatus::Acknowledged => TaskState::Acknowledged,
+            TaskStatus::InProgress => TaskState::InProgress,
+            TaskStatus::Submitted => TaskState::Submitted,
+            TaskStatus::NotApplicable => TaskState::NotApplicable,
+        }
+    }
+}
+
+/// Where a task stands against its deadline (Asia/Ho_Chi_Minh, the relay's receipt time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Standing {
+    /// Not done; the cutoff is more than three days away.
+    Upcoming,
+    /// Not done; due within three days.
+    DueSoon,
+    /// Not done; the cutoff has passed.
+    Overdue,
+    /// Received before the cutoff.
+    DoneOnTime,
+    /// Received at or after the cutoff.
+    DoneLate,
+}
+
+impl From<DeadlineStanding> for Standing {
+    fn from(s: DeadlineStanding) -> Self {
+        match s {
+            DeadlineStanding::Upcoming => Standing::Upcoming,
+            DeadlineStanding::DueSoon => Standing::DueSoon,
+            DeadlineStanding::Overdue => Standing::Overdue,
+            DeadlineStanding::DoneOnTime => Standing::DoneOnTime,
+            DeadlineStanding::DoneLate => Standing::DoneLate,
+        }
+    }
+}
+
+/// A deadline as the dispatch words it, with the date it names.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeadlineInfo {
+    /// "trước ngày 08/02/2022".
+    pub text: String,
+    /// "08/02/2022".
+    pub due_date: String,
+    /// Due before that day begins ("trước ngày") rather than by its end.
+    pub exclusive: bool,
+}
+
+impl From<&Deadline> for DeadlineInfo {
+    fn from(d: &Deadline) -> Self {
+        DeadlineInfo { text: d.original_text.clone(), due_date: date(d.due_date), exclusive: d.exclusive }
+    }
+}
+
+/// The issuer's verdict on a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ReviewVerdict {
+    /// Accepted.
+    Accepted,
+    /// Returned to the unit with a note.
+    Returned,
+}
+
+impl From<Verdict> for ReviewVerdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Accepted => ReviewVerdict::Accepted,
+            Verdict::Returned => ReviewVerdict::Returned,
+        }
+    }
+}
+
+impl From<ReviewVerdict> for Verdict {
+    fn from(v: ReviewVerdict) -> Self {
+        match v {
+            ReviewVerdict::Accepted => Verdict::Accepted,
+            ReviewVerdict::Returned => Verdict::Returned,
+        }
+    }
+}
+
+/// The standing review of a report.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReviewInfo {
+    /// Accepted or returned.
+    pub verdict: ReviewVerdict,
+    /// The reviewer's note.
+    pub note: String,
+}
+
+/// One task for one assignee unit, as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TaskItem {
+    /// The directive or meeting it comes from.
+    pub source: String,
+    /// "305/MTTQ-BTT V/v …".
+    pub source_title: String,
+    /// Its number in the source.
+    pub ordinal: u64,
+    /// The unit that must do it.
+    pub assignee: String,
+    /// The unit that issued it.
+    pub issuer: String,
+    /// Its words.
+    pub text: String,
+    /// Whether a report is required.
+    pub report_required: bool,
+    /// Its deadline, if any.
+    pub deadline: Option<DeadlineInfo>,
+    /// The assignee's state; `None` until the unit's answer reaches this device.
+    pub status: Option<TaskStatus>,
+    /// The report answering it.
+    pub report: Option<String>,
+    /// The issuer's verdict on that report.
+    pub review: Option<ReviewInfo>,
+    /// When the relay received the submission (ms since 1970 UTC).
+    pub received_at_ms: Option<i64>,
+    /// Where it stands against its deadline; `None` without a deadline.
+    pub standing: Option<Standing>,
+}
+
+impl From<core::TaskView> for TaskItem {
+    fn from(t: core::TaskView) -> Self {
+        TaskItem {
+            source: t.source.to_string(),
+            source_title: t.source_title,
+            ordinal: t.ordinal,
+            assignee: t.assignee.to_string(),
+            issuer: t.issuer.to_string(),
+            text: t.text,
+            report_required: t.report_required,
+            deadline: t.deadline.as_ref().map(DeadlineInfo::from),
+            status: t.state.map(TaskStatus::from),
+            report: t.report.map(|r| r.to_string()),
+            review: t.review.map(|(v, note)| ReviewInfo { verdict: v.into(), note }),
+            received_at_ms: t.received_at.map(|t| t.0),
+            standing: t.standing.map(Standing::from),
+        }
+    }
+}
+
+/// Whose tasks to list.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum TaskScope {
+    /// Assigned to this device's unit.
+    Mine,
+    /// Issued by this device's unit (the office's tracking view).
+    IssuedByMe,
+    /// Assigned to one unit (its id).
+    Unit {
+        /// The unit's id.
+        unit: String,
+    },
+    /// Every task on this device.
+    All,
+}
+
+/// Which tasks to keep by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TaskStateFilter {
+    /// Nobody has taken it on.
+    NotAcknowledged,
+    /// Still needs work.
+    Open,
+    /// Submitted or not applicable.
+    Done,
+}
+
+/// A task list query; every field may be left empty.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TaskQuery {
+    /// Whose tasks.
+    pub scope: TaskScope,
+    /// Only the tasks of this directive or meeting.
+    #[uniffi(default = None)]
+    pub source: Option<String>,
+    /// Only these states.
+    #[uniffi(default = None)]
+    pub state: Option<TaskStateFilter>,
+    /// Only overdue tasks.
+    #[uniffi(default = false)]
+    pub overdue_only: bool,
+    /// Only tasks due within this many days (overdue included).
+    #[uniffi(default = None)]
+    pub due_within_days: Option<u32>,
+}
+
+impl TaskQuery {
+    pub(crate) fn to_core(&self) -> Result<core::TaskFilter> {
+        let scope = match &self.scope {
+            TaskScope::Mine => core::TaskScope::Mine,
+            TaskScope::IssuedByMe => core::TaskScope::IssuedByMe,
+            TaskScope::Unit { unit } => core::TaskScope::Unit(unit_id("scope.unit", unit)?),
+            TaskScope::All => core::TaskScope::All,
+        };
+        let source = self.source.as_deref().map(|s| doc_id("source", s)).transpose()?;
+        let state = self.state.map(|s| match s {
+            TaskStateFilter::NotAcknowledged => core::StateFilter::NotAcknowledged,
+            TaskStateFilter::Open => core::StateFilter::Open,
+            TaskStateFilter::Done => core::StateFilter::Done,
+        });
+        let due = match (self.overdue_only, self.due_within_days) {
+            (true, _) => Some(core::DueFilter::Overdue),
+            (false, Some(days)) => Some(core::DueFilter::Within { days }),
+            (false, None) => None,
+        };
+        Ok(core::TaskFilter { scope, source, state, due })
+    }
+}
+
+/// A deadline as typed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeadlineInput {
+    /// "trước ngày 08/02/2022".
+    pub text: String,
+    /// The date if the words do not name one: "08/02/2022".
+    #[uniffi(default = None)]
+    pub due: Option<String>,
+    /// Due before the day begins; by default true when the words say "trước".
+    #[uniffi(default = None)]
+    pub exclusive: Option<bool>,
+}
+
+impl From<DeadlineInput> for core::NewDeadline {
+    fn from(d: DeadlineInput) -> Self {
+        core::NewDeadline { text: d.text, due: d.due, exclusive: d.exclusive }
+    }
+}
+
+/// One numbered task of a new directive.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TaskInput {
+    /// Its number.
+    pub ordinal: u64,
+    /// Its words.
+    pub text: String,
+    /// Whether recipients must report.
+    #[uniffi(default = false)]
+    pub report_required: bool,
+    /// The report's deadline.
+    #[uniffi(default = None)]
+    pub deadline: Option<DeadlineInput>,
+    /// "đ/c Muối-CV".
+    #[uniffi(default = None)]
+    pub contact: Option<String>,
+}
+
+/// A new directive (công văn).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DirectiveInput {
+    /// "305/MTTQ-BTT".
+    pub number: String,
+    /// The issuing body as printed.
+    pub issuer_name: String,
+    /// "Long Khánh".
+    pub place: String,
+    /// "24/01/2022" or "ngày 24 tháng 01 năm 2022".
+    pub issued_on: String,
+    /// "V/v …".
+    pub subject: String,
+    /// Recipient unit ids.
+    pub recipients: Vec<String>,
+    /// The "Kính gửi" line.
+    pub recipients_label: String,
+    /// The prose outside the tasks.
+    #[uniffi(default = "")]
+    pub body: String,
+    /// The numbered tasks.
+    pub tasks: Vec<TaskInput>,
+}
+
+impl DirectiveInput {
+    pub(crate) fn into_core(self) -> Result<core::NewDirective> {
+        let recipients = self
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| unit_id(&format!("recipients[{i}]"), r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(core::NewDirective {
+            number: self.number,
+            issuer_name: self.issuer_name,
+            place: self.place,
+            issued_on: self.issued_on,
+            subject: self.subject,
+            basis: Vec::new(),
+            recipients,
+            recipients_label: self.recipients_label,
+            signer: None,
+            body: self.body,
+            tasks: self
+                .tasks
+                .into_iter()
+                .map(|t| core::NewTask {
+                    ordinal: t.ordinal,
+                    text: t.text,
+                    report_required: t.report_required,
+                    deadline: t.deadline.map(Into::into),
+                    contact: t.contact,
+                    indicators: Vec::new(),
+                    consolidation: None,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A directive as a detail screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DirectiveDetail {
+    /// Its id.
+    pub id: String,
+    /// "305/MTTQ-BTT".
+    pub number: String,
+    /// The issuing body.
+    pub issuer_name: String,
+    /// "Long Khánh".
+    pub place: String,
+    /// "24/01/2022".
+    pub issued_on: String,
+    /// "V/v …".
+    pub subject: String,
+    /// "Kính gửi: …".
+    pub recipients_label: String,
+    /// Body prose.
+    pub body: String,
+    /// The numbered tasks, with their deadlines.
+    pub tasks: Vec<DirectiveTask>,
+}
+
+/// One task of a directive.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DirectiveTask {
+    /// Its number.
+    pub ordinal: u64,
+    /// Its words.
+    pub text: String,
+    /// Whether a report is required.
+    pub report_required: bool,
+    /// Its deadline.
+    pub deadline: Option<DeadlineInfo>,
+    /// "đ/c Muối-CV".
+    pub contact: Option<String>,
+}
+
+impl From<Directive> for DirectiveDetail {
+    fn from(d: Directive) -> Self {
+        DirectiveDetail {
+            id: d.header.id.to_string(),
+            number: d.number.raw,
+            issuer_name: d.issuer_name,
+            place: d.place,
+            issued_on: date(d.issued_on),
+            subject: d.subject,
+            recipients_label: d.recipients_label,
+            body: d.body.as_str().to_string(),
+            tasks: d
+                .tasks
+                .into_iter()
+                .map(|t| DirectiveTask {
+                    ordinal: t.ordinal,
+                    text: t.text,
+                    report_required: t.report_required,
+                    deadline: t.deadline.as_ref().map(DeadlineInfo::from),
+                    contact: t.contact,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What a figure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FigureUnit {
+    /// Whole Vietnamese đồng.
+    Vnd,
+    /// Houses (căn).
+    Houses,
+    /// Households (hộ).
+    Households,
+    /// People (người).
+    People,
+    /// Events, meetings (cuộc).
+    Events,
+    /// Anything else.
+    Items,
+}
+
+impl From<FigureUnit> for MeasureUnit {
+    fn from(u: FigureUnit) -> Self {
+        match u {
+            FigureUnit::Vnd => MeasureUnit::Vnd,
+            FigureUnit::Houses => MeasureUnit::Houses,
+            FigureUnit::Households => MeasureUnit::Households,
+            FigureUnit::People => MeasureUnit::People,
+            FigureUnit::Events => MeasureUnit::Events,
+            FigureUnit::Items => MeasureUnit::Items,
+        }
+    }
+}
+
+impl From<MeasureUnit> for FigureUnit {
+    fn from(u: MeasureUnit) -> Self {
+        match u {
+            MeasureUnit::Vnd => FigureUnit::Vnd,
+            MeasureUnit::Houses => FigureUnit::Houses,
+            MeasureUnit::Households => FigureUnit::Households,
+            MeasureUnit::People => FigureUnit::People,
+            MeasureUnit::Events => FigureUnit::Events,
+            MeasureUnit::Items => FigureUnit::Items,
+        }
+    }
+}
+
+/// How exact a figure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FigureQualifier {
+    /// As stated.
+    Exact,
+    /// "gần": just under.
+    Under,
+    /// "hơn": over.
+    Over,
+    /// "khoảng": about.
+    About,
+}
+
+impl From<Qualifier> for FigureQualifier {
+    fn from(q: Qualifier) -> Self {
+        match q {
+            Qualifier::Exact => FigureQualifier::Exact,
+            Qualifier::Under => FigureQualifier::Under,
+            Qualifier::Over => FigureQualifier::Over,
+            Qualifier::About => FigureQualifier::About,
+        }
+    }
+}
+
+/// A figure as the cadre types it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FigureEntry {
+    /// Indicator code ("quy_vnn_vnd").
+    pub indicator: String,
+    /// "gần 850 triệu", "hơn 20", "6,4 tỷ".
+    pub amount: String,
+    /// What is counted.
+    pub unit: FigureUnit,
+    /// Cumulative ("tính đến nay") rather than within the period.
+    #[uniffi(default = false)]
+    pub cumulative: bool,
+    /// Free words.
+    #[uniffi(default = "")]
+    pub note: String,
+}
+
+impl From<FigureEntry> for core::FigureInput {
+    fn from(f: FigureEntry) -> Self {
+        core::FigureInput {
+            indicator: f.indicator,
+            amount: f.amount,
+            unit: f.unit.into(),
+            scope: if f.cumulative { FigureScope::Cumulative } else { FigureScope::Period },
+            note: f.note,
+        }
+    }
+}
+
+/// A stored figure.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FigureInfo {
+    /// Indicator code.
+    pub indicator: String,
+    /// Whole units (VND for money).
+    pub value: i64,
+    /// What is counted.
+    pub unit: FigureUnit,
+    /// How exact.
+    pub qualifier: FigureQualifier,
+    /// Cumulative rather than within the period.
+    pub cumulative: bool,
+    /// "gần 850.000.000 đ".
+    pub display: String,
+    /// Free words.
+    pub note: String,
+}
+
+/// What kind of report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ReportType {
+    /// Monthly.
+    Monthly,
+    /// Quarterly.
+    Quarterly,
+    /// Six months.
+    HalfYear,
+    /// Nine months.
+    NineMonths,
+    /// Annual.
+    Annual,
+    /// Thematic, e.g. answering a directive's task.
+    Thematic,
+    /// Ad hoc.
+    AdHoc,
+}
+
+impl From<ReportType> for ReportKind {
+    fn from(k: ReportType) -> Self {
+        match k {
+            ReportType::Monthly => ReportKind::Monthly,
+            ReportType::Quarterly => ReportKind::Quarterly,
+            ReportType::HalfYear => ReportKind::HalfYear,
+            ReportType::NineMonths => ReportKind::NineMonths,
+            ReportType::Annual => ReportKind::Annual,
+            ReportType::Thematic => ReportKind::Thematic,
+            ReportType::AdHoc => ReportKind::AdHoc,
+        }
+    }
+}
+
+impl From<ReportKind> for ReportType {
+    fn from(k: ReportKind) -> Self {
+        match k {
+            ReportKind::Monthly => ReportType::Monthly,
+            ReportKind::Quarterly => ReportType::Quarterly,
+            ReportKind::HalfYear => ReportType::HalfYear,
+            ReportKind::NineMonths => ReportType::NineMonths,
+            ReportKind::Annual => ReportType::Annual,
+            ReportKind::Thematic => ReportType::Thematic,
+            ReportKind::AdHoc => ReportType::AdHoc,
+        }
+    }
+}
+
+/// A section of prose.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SectionText {
+    /// Stable key ("ket_qua", "han_che", "phuong_huong", "kien_nghi").
+    pub key: String,
+    /// "Kết quả thực hiện".
+    pub heading: String,
+    /// The words.
+    pub body: String,
+}
+
+/// A new report.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReportInput {
+    /// "Báo cáo kết quả rà soát các mô hình".
+    pub title: String,
+    /// What kind.
+    pub kind: ReportType,
+    /// "quý IV/2020", "tháng 01/2022"; empty for none.
+    #[uniffi(default = "")]
+    pub period: String,
+    /// The directive whose task it answers.
+    #[uniffi(default = None)]
+    pub directive: Option<String>,
+    /// That task's number.
+    #[uniffi(default = None)]
+    pub task_ordinal: Option<u64>,
+    /// Sections in order.
+    pub sections: Vec<SectionText>,
+}
+
+impl ReportInput {
+    pub(crate) fn into_core(self) -> Result<core::NewReport> {
+        let answers = match (self.directive, self.task_ordinal) {
+            (Some(d), Some(n)) => Some((doc_id("directive", &d)?, n)),
+            (None, None) => None,
+            _ => {
+                return Err(GiaoBanError::invalid(
+                    "directive",
+                    "a report answering a task needs both the directive and the task number",
+                ));
+            }
+        };
+        Ok(core::NewReport {
+            title: self.title,
+            kind: self.kind.into(),
+            period: self.period,
+            answers,
+            audience: Vec::new(),
+            sections: self
+                .sections
+                .into_iter()
+                .map(|s| core::NewSection { key: s.key, heading: s.heading, body: s.body })
+                .collect(),
+        })
+    }
+}
+
+/// A report as a detail screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReportDetail {
+    /// Its id.
+    pub id: String,
+    /// The reporting unit.
+    pub owner: String,
+    /// Title.
+    pub title: String,
+    /// What kind.
+    pub kind: ReportType,
+    /// "quý IV/2020", if any.
+    pub period: Option<String>,
+    /// The directive it answers.
+    pub directive: Option<String>,
+    /// That task's number.
+    pub task_ordinal: Option<u64>,
+    /// Sections in order.
+    pub sections: Vec<SectionText>,
+    /// Figures.
+    pub figures: Vec<FigureInfo>,
+    /// Whether it was submitted.
+    pub submitted: bool,
+}
+
+impl From<Report> for ReportDetail {
+    fn from(r: Report) -> Self {
+        ReportDetail {
+            id: r.header.id.to_string(),
+            owner: r.header.owner.to_string(),
+            title: r.title,
+            kind: r.kind.into(),
+            period: r.period.map(|p| p.label),
+            directive: r.directive.map(|d| d.to_string()),
+            task_ordinal: r.task_ordinal,
+            sections: r
+                .sections
+                .into_iter()
+                .map(|s| SectionText { key: s.key, heading: s.heading, body: s.body.as_str().to_string() })
+                .collect(),
+            figures: r
+                .figures
+                .iter()
+                .map(|f| FigureInfo {
+                    indicator: f.indicator.clone(),
+                    value: f.value,
+                    unit: f.unit.into(),
+                    qualifier: f.qualifier.into(),
+                    cumulative: f.scope == FigureScope::Cumulative,
+                    display: core::format_figure(f),
+                    note: f.note.clone(),
+                })
+                .collect(),
+            submitted: r.submitted_at_device.is_some(),
+        }
+    }
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SearchResult {
+    /// The document.
+    pub id: String,
+    /// "directive", "report", …
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+}
+
+impl From<core::SearchHit> for SearchResult {
+    fn from(h: core::SearchHit) -> Self {
+        SearchResult { id: h.id.to_string(), kind: kind_name(h.kind).into(), title: h.title }
+    }
+}
+
+pub(crate) fn kind_name(k: DocKind) -> &'static str {
+    match k {
+        DocKind::Directive => "directive",
+        DocKind::Response => "response",
+        DocKind::Report => "report",
+        DocKind::Review => "review",
+        DocKind::Meeting => "meeting",
+        DocKind::UnitDirectory => "unit_directory",
+    }
+}
+
+/// A unit of the organisation.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UnitInfo {
+    /// Its id.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Short name for lists ("P. Xuân Trung").
+    pub short_name: String,
+    /// Its parent's id; `None` for the root.
+    pub parent: Option<String>,
+}
+
+/// Where a document stands with the relay.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum Delivery {
+    /// It has changes only this device holds.
+    OnlyOnDevice,
+    /// The relay holds all of it.
+    OnRelay,
+    /// The relay refused it; the local edits are kept.
+    Rejected {
+        /// The relay's reason.
+        reason: String,
+    },
+}
+
+impl From<core::DeliveryState> for Delivery {
+    fn from(d: core::DeliveryState) -> Self {
+        match d {
+            core::DeliveryState::OnlyOnDevice => Delivery::OnlyOnDevice,
+            core::DeliveryState::OnRelay => Delivery::OnRelay,
+            core::DeliveryState::Rejected { reason } => Delivery::Rejected { reason },
+        }
+    }
+}
+
+/// What enrolment gave this device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrollment {
+    /// This device's id.
+    pub device: String,
+    /// The unit it writes for.
+    pub unit: String,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// Round trips made.
+    pub round_trips: u32,
+    /// Documents pushed.
+    pub pushed: u64,
+    /// Documents the relay stored.
+    pub acknowledged: u64,
+    /// Documents the relay refused, with reasons ("id: reason").
+    pub rejected: Vec<String>,
+    /// Documents changed by other devices.
+    pub changed: Vec<String>,
+    /// Bytes sent and received (frames).
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+}
+
+impl From<core::SyncReport> for SyncSummary {
+    fn from(r: core::SyncReport) -> Self {
+        SyncSummary {
+            round_trips: r.round_trips,
+            pushed: r.pushed as u64,
+            acknowledged: r.acked as u64,
+            rejected: r.rejected.iter().map(|j| format!("{}: {}", j.doc, j.reason)).collect(),
+            changed: r.changed.iter().map(ToString::to_string).collect(),
+            bytes_sent: r.bytes_sent,
+            bytes_received: r.bytes_received,
+        }
+    }
+}
+
+/// What the sync machinery is doing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncPhase {
+    /// Not enrolled with a relay yet.
+    NotEnrolled,
+    /// No sync has run in this session yet.
+    Idle,
+    /// Syncing; round trips so far.
+    Syncing {
+        /// Round trips completed.
+        round_trips: u32,
+    },
+    /// Everything is on the relay and everything from it is here.
+    UpToDate,
+    /// The relay cannot be reached; local work is safe and sync will retry.
+    Offline {
+        /// Why.
+        message: String,
+    },
+    /// The relay refused this device or a request; needs a person.
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The sync status a UI shows.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatus {
+    /// What is happening.
+    pub phase: SyncPhase,
+    /// Documents with changes not yet on the relay.
+    pub pending: u64,
+    /// When a sync last completed (ms since 1970 UTC).
+    pub last_success_ms: Option<i64>,
+}
+
+impl From<&core::SyncStatus> for SyncStatus {
+    fn from(s: &core::SyncStatus) -> Self {
+        let phase = match &s.state {
+            core::SyncState::NotEnrolled => SyncPhase::NotEnrolled,
+            core::SyncState::Syncing { round_trips } => SyncPhase::Syncing { round_trips: *round_trips },
+            core::SyncState::UpToDate => SyncPhase::UpToDate,
+            core::SyncState::Offline { message } => SyncPhase::Offline { message: message.clone() },
+            core::SyncState::Error { message } => SyncPhase::Failed { message: message.clone() },
+        };
+        SyncStatus { phase, pending: s.pending, last_success_ms: s.last_success.map(|t| t.0) }
+    }
+}
