@@ -30,5 +30,8 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+echo "== mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
+./scripts/ffi-test.sh
+
 echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync)"
 cargo test -p giaoban-client-core -p giaoban-relay --benches --locked

@@ -5,40 +5,39 @@
 
 use giaoban_client_core::CoreError;
 
-/// What an app needs to tell apart. Every variant carries a readable `message`.
+/// What an app needs to tell apart. Every variant carries a sentence a cadre can read
+/// (`detail` or `reason`; named so as not to clash with the exception's own `message`).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum GiaoBanError {
     /// The document, task or unit is not on this device (it may not have synced yet).
-    #[error("{message}")]
+    #[error("{detail}")]
     NotFound {
         /// What was looked for.
-        message: String,
+        detail: String,
     },
     /// The input breaks a rule; nothing was changed. `field` names what to correct.
-    #[error("{message}")]
+    #[error("{field}: {reason}")]
     InvalidInput {
         /// The field at fault ("tasks[0].deadline", "amount", "id").
         field: String,
         /// What is wrong and what is expected.
         reason: String,
-        /// Both, as one sentence.
-        message: String,
     },
     /// The relay could not be reached or failed. Local work is safe; `retryable` says whether
     /// trying again later may help.
-    #[error("{message}")]
+    #[error("{detail}")]
     Network {
         /// What happened.
-        message: String,
+        detail: String,
         /// Whether a later attempt may succeed.
         retryable: bool,
     },
     /// The relay refused this device (revoked, unknown token), or the device is not enrolled:
     /// the app should send the cadre to enrolment.
-    #[error("{message}")]
+    #[error("{detail}")]
     Unauthorized {
         /// Why.
-        message: String,
+        detail: String,
     },
     /// The relay refused the request or a document; `reason` is the relay's words.
     #[error("{reason}")]
@@ -47,53 +46,47 @@ pub enum GiaoBanError {
         reason: String,
     },
     /// The device's storage failed (disk full, damaged file, written by a newer app).
-    #[error("{message}")]
+    #[error("{detail}")]
     Storage {
         /// What failed and what to do.
-        message: String,
+        detail: String,
     },
     /// A bug: an unexpected state or a panic inside the library. Report it.
-    #[error("{message}")]
+    #[error("{detail}")]
     Internal {
         /// What happened.
-        message: String,
+        detail: String,
     },
 }
 
 impl GiaoBanError {
     pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
-        GiaoBanError::InvalidInput { message: format!("{field}: {reason}"), field: field.into(), reason }
+        GiaoBanError::InvalidInput { field: field.into(), reason: reason.into() }
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {
-        GiaoBanError::Internal { message: message.into() }
+        GiaoBanError::Internal { detail: message.into() }
     }
 }
 
 impl From<CoreError> for GiaoBanError {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        let detail = e.to_string();
         match e {
-            CoreError::NotFound { .. } => GiaoBanError::NotFound { message },
-            CoreError::Invalid(inv) => {
-                GiaoBanError::InvalidInput { field: inv.field, reason: inv.reason, message }
+            CoreError::NotFound { .. } => GiaoBanError::NotFound { detail },
+            CoreError::Invalid(inv) => GiaoBanError::InvalidInput { field: inv.field, reason: inv.reason },
+            CoreError::WrongKind { .. } | CoreError::NotOwner { .. } => {
+                GiaoBanError::InvalidInput { field: "id".into(), reason: detail }
             }
-            CoreError::WrongKind { .. } => {
-                GiaoBanError::InvalidInput { field: "id".into(), reason: message.clone(), message }
-            }
-            CoreError::NotOwner { .. } => {
-                GiaoBanError::InvalidInput { field: "id".into(), reason: message.clone(), message }
-            }
-            CoreError::NotEnrolled | CoreError::Unauthorized(_) => GiaoBanError::Unauthorized { message },
-            CoreError::Network { retryable, .. } => GiaoBanError::Network { message, retryable },
+            CoreError::NotEnrolled | CoreError::Unauthorized(_) => GiaoBanError::Unauthorized { detail },
+            CoreError::Network { retryable, .. } => GiaoBanError::Network { detail, retryable },
             CoreError::Protocol(reason) => GiaoBanError::Rejected { reason },
             CoreError::Storage(_)
             | CoreError::Corrupt { .. }
             | CoreError::NewerStore { .. }
-            | CoreError::NewerSchema { .. } => GiaoBanError::Storage { message },
+            | CoreError::NewerSchema { .. } => GiaoBanError::Storage { detail },
             CoreError::Automerge(_) | CoreError::Schema { .. } | CoreError::Cancelled => {
-                GiaoBanError::Internal { message }
+                GiaoBanError::Internal { detail }
             }
         }
     }

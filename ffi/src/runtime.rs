@@ -136,7 +136,7 @@ mod tests {
     fn a_panic_becomes_an_internal_error() {
         let r: Result<()> = block_on(off_thread(|_| panic!("chỉ số âm")));
         match r {
-            Err(GiaoBanError::Internal { message }) => assert!(message.contains("chỉ số âm"), "{message}"),
+            Err(GiaoBanError::Internal { detail }) => assert!(detail.contains("chỉ số âm"), "{detail}"),
             other => panic!("expected Internal, got {other:?}"),
         }
         let r: Result<()> = off_thread_blocking(|| panic!("boom"));

@@ -427,11 +427,7 @@ impl Drop for GiaoBanStore {
 /// order. Ids match the relay's. `province` may omit diacritics ("Dong Nai").
 #[uniffi::export]
 pub fn province_units(province: String) -> Result<Vec<UnitInfo>> {
-    let dir = core::unit_directory_from_reference(&province).map_err(|e| GiaoBanError::InvalidInput {
-        message: e.to_string(),
-        field: "province".into(),
-        reason: e.reason.clone(),
-    })?;
+    let dir = core::unit_directory_from_reference(&province).map_err(|e| GiaoBanError::InvalidInput { field: "province".into(), reason: e.reason })?;
     let mut units = dir.units;
     let collator = giaoban_vietnamese_text::collator();
     units[1..].sort_by(|a, b| collator.compare(&a.short_name, &b.short_name));

@@ -98,11 +98,9 @@ pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32), cancel: &Atomic
             wire::encode(&DeviceMessage::Sync(req))
         };
         report.bytes_sent += frame.len() as u64;
-        let body = client.sync(&frame)?;
-        if cancel.load(Ordering::SeqCst) {
-            // The relay may have stored the push; the next sync pushes it again, harmlessly.
-            return Err(CoreError::Cancelled);
-        }
+        // The relay may store the push of a round trip abandoned here; the next sync pushes it
+        // again, harmlessly.
+        let body = round_trip(&client, frame, cancel)?;
         report.bytes_received += body.len() as u64;
         report.round_trips += 1;
         let RelayMessage::Sync(resp) = wire::decode(&body)
@@ -116,6 +114,33 @@ pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32), cancel: &Atomic
     let s = lock(store);
     s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
     Ok(report)
+}
+
+/// One HTTP round trip that the caller can abandon: the request runs on its own thread and
+/// this waits for it, checking `cancel` every 20 ms. An abandoned request's thread ends when
+/// the relay answers or the client's timeout passes; it holds no lock and its answer is dropped.
+fn round_trip(client: &RelayClient, frame: Vec<u8>, cancel: &AtomicBool) -> Result<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let c = client.clone();
+    std::thread::Builder::new()
+        .name("giaoban-http".into())
+        .spawn(move || {
+            // A send fails only when the sync was abandoned: nobody wants the answer.
+            let _abandoned = tx.send(c.sync(&frame));
+        })
+        .map_err(|e| CoreError::Network { message: format!("cannot start a request: {e}"), retryable: true })?;
+    loop {
+        if cancel.load(Ordering::SeqCst) {
+            return Err(CoreError::Cancelled);
+        }
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(answer) => return answer,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(CoreError::Network { message: "the request thread stopped".into(), retryable: true });
+            }
+        }
+    }
 }
 
 impl SyncHandle {
