@@ -26,6 +26,7 @@ apt_install() {
 }
 
 command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 [ -f /usr/share/java/jna.jar ] || apt_install libjna-java libjna-jni
 python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install --quiet "pytest==8.3.5"
 KT="$tools/kotlin/node_modules/kotlin-compiler"

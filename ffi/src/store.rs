@@ -23,6 +23,7 @@ struct Shared {
     /// Serialises this binding's own syncs (`sync_now`), so two never race on the cursor.
     sync_gate: Mutex<()>,
     status: Mutex<SyncStatus>,
+    delivering: Mutex<()>,
     next_listener: AtomicU64,
     status_listeners: Mutex<Registry<dyn SyncStatusListener>>,
     change_listeners: Mutex<Registry<dyn DocumentChangeListener>>,
@@ -31,6 +32,9 @@ struct Shared {
 
 impl Shared {
     fn publish_status(&self, next: SyncStatus) {
+        // Held while listeners run, so that statuses from the background loop and from
+        // `sync_now` reach every listener in the order they were set.
+        let _in_order = lock(&self.delivering);
         {
             let mut st = lock(&self.status);
             if *st == next {
@@ -140,6 +144,7 @@ impl GiaoBanStore {
                 unit: Mutex::new(unit),
                 sync_gate: Mutex::new(()),
                 status: Mutex::new(SyncStatus { phase, pending, last_success_ms: last }),
+                delivering: Mutex::new(()),
                 next_listener: AtomicU64::new(1),
                 status_listeners: Mutex::new(Registry::default()),
                 change_listeners: Mutex::new(Registry::default()),
@@ -392,13 +397,11 @@ impl GiaoBanStore {
         lock(&self.shared.status).clone()
     }
 
-    /// Calls `listener` on a library thread whenever the sync status changes, starting with
-    /// the current status. Keep the subscription: dropping or cancelling it unsubscribes.
+    /// Calls `listener` on a library thread whenever the sync status changes (read the current
+    /// one with `sync_status`). Keep the subscription: dropping or cancelling it unsubscribes.
     pub fn add_sync_status_listener(&self, listener: Arc<dyn SyncStatusListener>) -> Arc<Subscription> {
         let id = self.shared.next_listener.fetch_add(1, Ordering::SeqCst);
-        lock(&self.shared.status_listeners).add(id, listener.clone());
-        let now = self.sync_status();
-        detach(move || listener.on_status(now));
+        lock(&self.shared.status_listeners).add(id, listener);
         let weak: Weak<dyn Unsubscribe> = Arc::downgrade(&self.shared) as Weak<dyn Unsubscribe>;
         Subscription::new(weak, id)
     }
@@ -427,7 +430,8 @@ impl Drop for GiaoBanStore {
 /// order. Ids match the relay's. `province` may omit diacritics ("Dong Nai").
 #[uniffi::export]
 pub fn province_units(province: String) -> Result<Vec<UnitInfo>> {
-    let dir = core::unit_directory_from_reference(&province).map_err(|e| GiaoBanError::InvalidInput { field: "province".into(), reason: e.reason })?;
+    let dir = core::unit_directory_from_reference(&province)
+        .map_err(|e| GiaoBanError::InvalidInput { field: "province".into(), reason: e.reason })?;
     let mut units = dir.units;
     let collator = giaoban_vietnamese_text::collator();
     units[1..].sort_by(|a, b| collator.compare(&a.short_name, &b.short_name));

@@ -6,7 +6,7 @@ use giaoban_client_core as core;
 use giaoban_client_core::protocol::schema::{
     Directive, FigureScope, MeasureUnit, Qualifier, Report, ReportKind, TaskState, Verdict,
 };
-use giaoban_client_core::protocol::{Deadline, DeadlineStanding, DocId, DocKind, UnitId};
+use giaoban_client_core::protocol::{Deadline, DeadlineStanding, DocId, UnitId};
 use giaoban_vietnamese_text::format_date;
 
 use crate::error::{GiaoBanError, Result};
@@ -714,18 +714,7 @@ pub struct SearchResult {
 
 impl From<core::SearchHit> for SearchResult {
     fn from(h: core::SearchHit) -> Self {
-        SearchResult { id: h.id.to_string(), kind: kind_name(h.kind).into(), title: h.title }
-    }
-}
-
-pub(crate) fn kind_name(k: DocKind) -> &'static str {
-    match k {
-        DocKind::Directive => "directive",
-        DocKind::Response => "response",
-        DocKind::Report => "report",
-        DocKind::Review => "review",
-        DocKind::Meeting => "meeting",
-        DocKind::UnitDirectory => "unit_directory",
+        SearchResult { id: h.id.to_string(), kind: h.kind.as_str().into(), title: h.title }
     }
 }
 
