@@ -231,8 +231,11 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         cursor = 0;
     }
     let have = req.have;
-    let wanted =
-        if have.is_empty() { Vec::new() } else { blocking(&state.store, move |s| s.wanted(&have)).await? };
+    let wanted = if have.is_empty() {
+        Vec::new()
+    } else {
+        blocking(&state.store, move |s| s.wanted(unit, &have)).await?
+    };
     let page_bytes = req.page_bytes.clamp(4 * 1024, 4 * 1024 * 1024);
     let page = blocking(&state.store, move |s| s.pull(unit, device, cursor, page_bytes)).await?;
     let resp = RelayMessage::Sync(SyncResponse {

@@ -192,7 +192,10 @@ fn dispatch_305_through_the_relay() {
                 doc: id,
                 heads: mine.iter().map(|h| h.0).collect(),
             }];
-            assert!(relay.store.wanted(&have).unwrap().is_empty(), "the relay lacks part of {id}");
+            assert!(
+                relay.store.wanted(s.unit().unwrap(), &have).unwrap().is_empty(),
+                "the relay lacks part of {id}"
+            );
             assert_eq!(s.pending_changes_count().unwrap(), 0);
         }
     }

@@ -128,7 +128,10 @@ fn round_trip(client: &RelayClient, frame: Vec<u8>, cancel: &AtomicBool) -> Resu
             // A send fails only when the sync was abandoned: nobody wants the answer.
             let _abandoned = tx.send(c.sync(&frame));
         })
-        .map_err(|e| CoreError::Network { message: format!("cannot start a request: {e}"), retryable: true })?;
+        .map_err(|e| CoreError::Network {
+            message: format!("cannot start a request: {e}"),
+            retryable: true,
+        })?;
     loop {
         if cancel.load(Ordering::SeqCst) {
             return Err(CoreError::Cancelled);
@@ -137,7 +140,10 @@ fn round_trip(client: &RelayClient, frame: Vec<u8>, cancel: &AtomicBool) -> Resu
             Ok(answer) => return answer,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(CoreError::Network { message: "the request thread stopped".into(), retryable: true });
+                return Err(CoreError::Network {
+                    message: "the request thread stopped".into(),
+                    retryable: true,
+                });
             }
         }
     }

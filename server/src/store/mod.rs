@@ -270,15 +270,20 @@ impl RelayStore {
         })
     }
 
-    /// Of the documents a device holds, those the relay lacks wholly or partly. Blocking.
-    pub fn wanted(&self, have: &[DocHeads]) -> Result<Vec<DocId>> {
+    /// Of the documents a device of `unit` holds, those the relay lacks wholly or partly. A
+    /// document `unit` may not read counts as lacking, exactly like one the relay never had,
+    /// so the answer tells a device nothing about documents outside its reach. Blocking.
+    pub fn wanted(&self, unit: UnitId, have: &[DocHeads]) -> Result<Vec<DocId>> {
         self.read(|c| {
             let mut out = Vec::new();
-            let mut doc_stmt = c.prepare_cached("SELECT n FROM docs WHERE id = ?1")?;
+            let mut doc_stmt = c.prepare_cached(
+                "SELECT d.n FROM docs d JOIN readers r ON r.doc = d.n AND r.unit = ?2 WHERE d.id = ?1",
+            )?;
             let mut change_stmt = c.prepare_cached("SELECT 1 FROM changes WHERE doc = ?1 AND hash = ?2")?;
             for h in have {
-                let n: Option<i64> =
-                    doc_stmt.query_row(params![h.doc.to_bytes().to_vec()], |r| r.get(0)).optional()?;
+                let n: Option<i64> = doc_stmt
+                    .query_row(params![h.doc.to_bytes().to_vec(), unit.to_bytes().to_vec()], |r| r.get(0))
+                    .optional()?;
                 let complete = match n {
                     None => false,
                     Some(n) => {
