@@ -38,6 +38,9 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<Config>,
     limits: Arc<RateLimits>,
+    /// Set once this process has started an epoch by itself. A restore from backup means a
+    /// restart, so one is enough; more would let one device make every device reconcile.
+    auto_epoch_started: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
@@ -74,7 +77,13 @@ impl AppState {
     pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
         let top = store.max_seq()?;
         let (live, _) = watch::channel(top);
-        Ok(AppState { store, live: Arc::new(live), config: Arc::new(config), limits: Arc::default() })
+        Ok(AppState {
+            store,
+            live: Arc::new(live),
+            config: Arc::new(config),
+            limits: Arc::default(),
+            auto_epoch_started: Arc::default(),
+        })
     }
 }
 
@@ -225,10 +234,17 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     let (mut epoch, top) = blocking(&state.store, |s| Ok((s.epoch()?, s.max_seq()?))).await?;
     let mut cursor = if req.epoch == Some(epoch) { req.cursor } else { 0 };
     if req.epoch == Some(epoch) && req.cursor > top {
-        // The device has seen changes this relay no longer has: it was restored from a backup.
-        tracing::warn!(%device, cursor = req.cursor, top, "a device is ahead of the relay; starting a new epoch");
-        epoch = state.store.new_epoch().await?;
         cursor = 0;
+        if !state.auto_epoch_started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // The device has seen changes this relay no longer has: it was restored from a
+            // backup. Every device reconciles under the new epoch.
+            tracing::warn!(%device, cursor = req.cursor, top, "a device is ahead of the relay; starting a new epoch");
+            epoch = state.store.new_epoch().await?;
+        } else {
+            // Once per run is enough for a restore; a device claiming more is answered from the
+            // start on its own, and the operator can still run `admin new-epoch`.
+            tracing::warn!(%device, cursor = req.cursor, top, "a device claims a cursor ahead of the relay again; answering it from the start");
+        }
     }
     let have = req.have;
     let wanted = if have.is_empty() {

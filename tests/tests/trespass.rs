@@ -8,20 +8,25 @@ use giaoban_client_core::demo::dispatch_305;
 use giaoban_client_core::protocol::DocId;
 use giaoban_client_core::protocol::schema::ReportKind;
 use giaoban_client_core::protocol::wire::{
-    self, DeviceMessage, DocChanges, DocHeads, RejectCode, RelayMessage, SyncRequest, SyncResponse,
+    self, DeviceMessage, DocChanges, DocHeads, Epoch, RejectCode, RelayMessage, SyncRequest, SyncResponse,
 };
 use giaoban_client_core::{NewReport, NewSection, RelayClient, Store};
 use giaoban_e2e::Relay;
 
 fn exchange(store: &Store, push: Vec<DocChanges>, have: Vec<DocHeads>) -> SyncResponse {
+    exchange_at(store, None, 0, push, have)
+}
+
+fn exchange_at(
+    store: &Store,
+    epoch: Option<Epoch>,
+    cursor: u64,
+    push: Vec<DocChanges>,
+    have: Vec<DocHeads>,
+) -> SyncResponse {
     let (url, token) = store.relay().unwrap().unwrap();
-    let frame = wire::encode(&DeviceMessage::Sync(SyncRequest {
-        epoch: None,
-        cursor: 0,
-        push,
-        page_bytes: 1 << 20,
-        have,
-    }));
+    let frame =
+        wire::encode(&DeviceMessage::Sync(SyncRequest { epoch, cursor, push, page_bytes: 1 << 20, have }));
     let body = RelayClient::new(&url).with_token(&token).sync(&frame).unwrap();
     let RelayMessage::Sync(resp) = wire::decode(&body).unwrap();
     resp
@@ -125,4 +130,32 @@ fn a_ward_cannot_read_or_write_what_it_must_not() {
     assert_eq!(city.directive(to_a).unwrap().subject, subject);
     a.sync_now().unwrap();
     assert_eq!(a.directive(to_a).unwrap().subject, subject);
+}
+
+#[test]
+fn a_device_claiming_to_be_ahead_cannot_make_everyone_reconcile_again_and_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let mut a = relay.device(&dir.path().join("a.sqlite"), 1, "a");
+    let mut b = relay.device(&dir.path().join("b.sqlite"), 2, "b");
+    b.create_report(report("Báo cáo tháng của phường B")).unwrap();
+    a.sync_now().unwrap();
+    b.sync_now().unwrap();
+    let e0 = relay.store.epoch().unwrap();
+
+    // The first claim is what a restore from backup looks like: one new epoch.
+    let e1 = exchange_at(&a, Some(e0), u64::MAX / 2, vec![], vec![]).epoch;
+    assert_ne!(e1, e0);
+    b.sync_now().unwrap();
+    // Claiming again is answered from the start for that device alone; the epoch stays.
+    for _ in 0..5 {
+        let resp = exchange_at(&a, Some(e1), u64::MAX / 2, vec![], vec![]);
+        assert_eq!(resp.epoch, e1);
+        assert!(resp.cursor <= relay.store.max_seq().unwrap());
+    }
+    assert_eq!(relay.store.epoch().unwrap(), e1);
+    let r = b.sync_now().unwrap();
+    assert_eq!(r.round_trips, 1, "an honest device must not reconcile again: {r:?}");
+    a.sync_now().unwrap();
+    assert_eq!(a.pending_changes_count().unwrap(), 0);
 }
