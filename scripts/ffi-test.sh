@@ -55,7 +55,7 @@ java_run() { java -Djna.library.path="target/$profile" -cp "$cp" CadreFlowKt "$r
 
 if [ "$mode" = --bench ]; then
   echo "== Kotlin per-call benchmark"
-  java_run "$scratch/bench"
+  java_run "$scratch/bench" bench
   exit 0
 fi
 
