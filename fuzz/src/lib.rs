@@ -425,6 +425,19 @@ mod tests {
         }
     }
 
+    /// Every committed seed, including inputs that once found a bug (`regression-*`).
+    #[test]
+    fn committed_seeds() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+        for (target, run) in
+            [("wire_decode", super::wire_decode as fn(&[u8])), ("check_push", super::check_push)]
+        {
+            for entry in std::fs::read_dir(root.join(target)).unwrap() {
+                run(&std::fs::read(entry.unwrap().path()).unwrap());
+            }
+        }
+    }
+
     /// Without libFuzzer: the same bodies over seeded random inputs.
     #[test]
     fn random_inputs() {
