@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check a change must pass: formatting, lints, the whole test suite, and a short
-# smoke run of the benchmarks. Installs nothing it cannot find on a new machine.
+# smoke run of the benchmarks, then a 20 s fuzz run per target (which installs cargo-fuzz,
+# about 40 s, if it is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,3 +36,6 @@ echo "== mobile bindings: Python and Kotlin flows against a real relay, Swift ge
 
 echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync)"
 cargo test -p giaoban-client-core -p giaoban-relay --benches --locked
+
+echo "== fuzz smoke run, 20 s per target (long run: scripts/fuzz.sh 600)"
+scripts/fuzz.sh 20

@@ -150,3 +150,77 @@ proptest! {
         }
     }
 }
+
+/// Two cadres of one ward, offline, each add the same figure and the same section to a report.
+/// The merge holds both of each; that must not make the report unreadable, uneditable, or
+/// refused by the relay's checks (found by the seeded simulation in `tests/`).
+#[test]
+fn the_same_figure_or_section_added_on_two_devices_merges() {
+    use giaoban_client_core::protocol::authz::check_push;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2022, 2, 1, 9, 0);
+    let org = org();
+    let mut a = open(&dir.path().join("a.sqlite"), &clock);
+    let mut b = open(&dir.path().join("b.sqlite"), &clock);
+    a.set_unit(org.wards[0]).unwrap();
+    b.set_unit(org.wards[0]).unwrap();
+    let id = a
+        .create_report(NewReport {
+            title: "Báo cáo công tác Mặt trận tháng 6/2018".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 6/2018".into(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![NewSection {
+                key: KEYS[0].into(),
+                heading: "Kết quả".into(),
+                body: ORIGINAL[0].into(),
+            }],
+        })
+        .unwrap();
+    send_all(&mut a, &mut b);
+    let relay_copy = a.save_document(id).unwrap();
+    let figure = |amount: &str| FigureInput {
+        indicator: "quy_vi_nguoi_ngheo".into(),
+        amount: amount.into(),
+        unit: MeasureUnit::Vnd,
+        scope: FigureScope::Cumulative,
+        note: String::new(),
+    };
+    a.set_report_figure(id, figure("gần 850 triệu")).unwrap();
+    b.set_report_figure(id, figure("hơn 20 triệu")).unwrap();
+    a.add_report_section(id, "kien_nghi", "Kiến nghị").unwrap();
+    b.add_report_section(id, "kien_nghi", "Đề xuất, kiến nghị").unwrap();
+
+    // The relay holds A's edits; B's, pushed next, merge into a report with two of each.
+    let mut relay = automerge::AutoCommit::load(&relay_copy).unwrap();
+    let a_changes: Vec<Vec<u8>> = a.unacked_changes(id).unwrap();
+    let next = check_push(Some(&relay), id, &a_changes, a.device_id(), org.wards[0]).unwrap();
+    relay = next;
+    let b_changes = b.unacked_changes(id).unwrap();
+    assert!(
+        check_push(Some(&relay), id, &b_changes, b.device_id(), org.wards[0]).is_ok(),
+        "the relay refused a merge of two valid edits"
+    );
+
+    send_all(&mut a, &mut b);
+    send_all(&mut b, &mut a);
+    let (ra, rb) = (a.report(id).unwrap(), b.report(id).unwrap());
+    assert_eq!(ra, rb);
+    assert_eq!(ra.figure("quy_vi_nguoi_ngheo"), rb.figure("quy_vi_nguoi_ngheo"));
+    // Both devices can still edit, and the next figure edit leaves one figure.
+    a.splice_report_section(id, KEYS[0], 0, 0, "Tháng 6: ").unwrap();
+    b.set_report_figure(id, figure("6,4 tỷ")).unwrap();
+    send_all(&mut a, &mut b);
+    send_all(&mut b, &mut a);
+    let r = a.report(id).unwrap();
+    assert_eq!(r, b.report(id).unwrap());
+    assert_eq!(r.figures.len(), 1);
+    assert_eq!(r.figure("quy_vi_nguoi_ngheo").unwrap().value, 6_400_000_000);
+    assert!(r.sections[0].body.as_str().starts_with("Tháng 6: "));
+    assert_eq!(
+        r.sections.iter().filter(|s| s.key == "kien_nghi").count(),
+        2,
+        "both cadres' sections are kept"
+    );
+}

@@ -74,7 +74,22 @@ fn reject(doc: DocId, code: RejectCode, reason: impl Into<String>) -> DocReject 
 /// Checks changes a device of `unit` pushed for `doc` and applies them to `current` (the
 /// relay's copy, or `None` for a new document). Returns the document with the changes applied,
 /// or why nothing may be stored. `current` itself is never modified.
+///
+/// Automerge 0.12 can panic on some well-formed but unusual change sets (fuzzing found one in
+/// its batch apply); such a push is refused as corrupt instead of unwinding into the relay's
+/// single writer thread, which would stop it storing anything for anyone.
 pub fn check_push(
+    current: Option<&AutoCommit>,
+    doc: DocId,
+    changes: &[Vec<u8>],
+    device: DeviceId,
+    unit: UnitId,
+) -> Result<AutoCommit, DocReject> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(current, doc, changes, device, unit)))
+        .unwrap_or_else(|_| Err(reject(doc, RejectCode::Corrupt, "the changes cannot be applied")))
+}
+
+fn check(
     current: Option<&AutoCommit>,
     doc: DocId,
     changes: &[Vec<u8>],

@@ -188,8 +188,17 @@ impl Store {
             note: clean_input(&input.note),
         };
         self.modify::<Report, _>(id, |r| {
-            match r.figures.iter_mut().find(|f| f.indicator == indicator) {
-                Some(f) => *f = figure,
+            // Another device of the unit may have added the same indicator concurrently: the
+            // first one takes the new value and the others go.
+            match r.figures.iter().position(|f| f.indicator == indicator) {
+                Some(first) => {
+                    r.figures[first] = figure;
+                    let mut k = 0;
+                    r.figures.retain(|f| {
+                        k += 1;
+                        k - 1 == first || f.indicator != indicator
+                    });
+                }
                 None => r.figures.push(figure),
             }
             Ok(())

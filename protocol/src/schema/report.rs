@@ -1,7 +1,5 @@
 //! Report: ordered text sections and typed figures.
 
-use std::collections::HashSet;
-
 use autosurgeon::{Hydrate, Reconcile, Text};
 use chrono::NaiveDate;
 
@@ -149,6 +147,15 @@ pub struct Report {
     pub submitted_at_device: Option<Timestamp>,
 }
 
+impl Report {
+    /// The figure for `indicator`. Two devices of one unit may add the same indicator while
+    /// offline and the merge keeps both; every reader takes the first in document order (the
+    /// same on every replica), and the next edit of that figure removes the others.
+    pub fn figure(&self, indicator: &str) -> Option<&Figure> {
+        self.figures.iter().find(|f| f.indicator == indicator)
+    }
+}
+
 /// Figures that may never be negative.
 fn non_negative(unit: MeasureUnit) -> bool {
     !matches!(unit, MeasureUnit::Items)
@@ -173,25 +180,21 @@ impl DocumentSchema for Report {
         if self.task_ordinal.is_some() && self.directive.is_none() {
             return Err(Invalid::new("task_ordinal", "a task number needs the directive it belongs to"));
         }
-        let mut keys = HashSet::new();
+        // Two sections with one key, or two figures of one indicator, are not refused: two
+        // devices of the unit may add the same one while offline, and a merge of valid edits must
+        // stay valid (or the relay would refuse the second device's work forever). Both sections
+        // are kept with their words; of two figures the first counts (`Report::figure`).
         for s in &self.sections {
             if s.key.trim().is_empty() {
                 return Err(Invalid::new("sections", "a section needs a key"));
             }
-            if !keys.insert(s.key.as_str()) {
-                return Err(Invalid::new(format!("sections[{}]", s.key), "two sections have the same key"));
-            }
             validate::text(&format!("sections[{}].heading", s.key), &s.heading, LINE_MAX)?;
             validate::text(&format!("sections[{}].body", s.key), s.body.as_str(), PROSE_MAX)?;
         }
-        let mut indicators = HashSet::new();
         for f in &self.figures {
             let field = format!("figures[{}]", f.indicator);
             if f.indicator.trim().is_empty() {
                 return Err(Invalid::new("figures", "a figure needs an indicator"));
-            }
-            if !indicators.insert(f.indicator.as_str()) {
-                return Err(Invalid::new(field, "the same indicator is given twice"));
             }
             if f.value < 0 && non_negative(f.unit) {
                 return Err(Invalid::new(
