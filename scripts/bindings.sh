@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Builds the ffi library and generates its Kotlin, Swift and Python bindings.
-#   scripts/bindings.sh [debug|release] [out-dir]
+#   scripts/bindings.sh [debug|test|release] [out-dir]
+# (test: the profile the test suite builds with, so its compiled dependencies are reused.)
 # Output: <out-dir>/{kotlin,swift,python}/ and the shared library beside the Python module.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile="${1:-debug}"
 out="${2:-target/bindings}"
-flag=()
-[ "$profile" = release ] && flag=(--release)
+case "$profile" in
+  debug) flag=(); dir=debug ;;
+  test) flag=(--profile test); dir=debug ;;
+  release) flag=(--release); dir=release ;;
+  *) echo "unknown profile '$profile' (debug, test or release)" >&2; exit 2 ;;
+esac
 
-cargo build -p giaoban-ffi --lib --locked "${flag[@]}"
-cargo build -p giaoban-ffi --bin uniffi-bindgen --locked
-lib="target/$profile/libgiaoban_ffi.so"
-[ -f "$lib" ] || lib="target/$profile/libgiaoban_ffi.dylib"
-bindgen=target/debug/uniffi-bindgen
+cargo build -p giaoban-ffi --lib --bin uniffi-bindgen --locked "${flag[@]}"
+lib="target/$dir/libgiaoban_ffi.so"
+[ -f "$lib" ] || lib="target/$dir/libgiaoban_ffi.dylib"
+bindgen="target/$dir/uniffi-bindgen"
 
 rm -rf "$out"
 for lang in kotlin swift python; do

@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-test}"
-profile=debug
-[ "$mode" = --bench ] && profile=release
+# The test suite's profile, so what it compiled is reused; the benchmark measures release.
+profile=test
+dir=debug
+if [ "$mode" = --bench ]; then profile=release; dir=release; fi
 KOTLIN_VERSION=2.4.20
 tools="$PWD/target/tools"
 
@@ -36,11 +38,10 @@ if [ ! -x "$KT/bin/kotlinc" ]; then
 fi
 
 echo "== bindings ($profile)"
-flag=()
-[ "$profile" = release ] && flag=(--release)
+flag=(--profile "$profile")
 cargo build -p giaoban-relay --bin giaoban-relay --locked "${flag[@]}"
 ./scripts/bindings.sh "$profile" target/bindings
-relay="$PWD/target/$profile/giaoban-relay"
+relay="$PWD/target/$dir/giaoban-relay"
 for f in target/bindings/swift/GiaoBanCore.swift target/bindings/swift/GiaoBanCoreFFI.h; do
   [ -s "$f" ] || { echo "Swift binding $f was not generated" >&2; exit 1; }
 done
@@ -51,7 +52,7 @@ cp="$scratch/flow.jar:/usr/share/java/jna.jar:$KT/lib/kotlinx-coroutines-core-jv
 echo "== kotlinc"
 "$KT/bin/kotlinc" -nowarn -cp "/usr/share/java/jna.jar:$KT/lib/kotlinx-coroutines-core-jvm.jar" \
   target/bindings/kotlin/vn/giaoban/core/giaoban_ffi.kt ffi/tests/kotlin/*.kt -d "$scratch/flow.jar"
-java_run() { java -Djna.library.path="target/$profile" -cp "$cp" CadreFlowKt "$relay" "$@"; }
+java_run() { java -Djna.library.path="target/$dir" -cp "$cp" CadreFlowKt "$relay" "$@"; }
 
 if [ "$mode" = --bench ]; then
   echo "== Kotlin per-call benchmark"
