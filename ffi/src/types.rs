@@ -683,10 +683,13 @@ impl From<Report> for ReportDetail {
                 .into_iter()
                 .map(|s| SectionText { key: s.key, heading: s.heading, body: s.body.as_str().to_string() })
                 .collect(),
+            // Two devices may add one indicator offline; the first one counts (`Report::figure`).
             figures: r
                 .figures
                 .iter()
-                .map(|f| FigureInfo {
+                .enumerate()
+                .filter(|(i, f)| r.figures[..*i].iter().all(|g| g.indicator != f.indicator))
+                .map(|(_, f)| FigureInfo {
                     indicator: f.indicator.clone(),
                     value: f.value,
                     unit: f.unit.into(),

@@ -9,8 +9,13 @@ pub mod config;
 pub mod http;
 pub mod store;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
+use std::time::Duration;
 
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -22,31 +27,53 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 
 /// Serves the relay on `listener` until `shutdown` completes, then lets open requests finish
 /// for at most [`SHUTDOWN_GRACE`] (live-notification streams never finish by themselves).
+///
+/// Each connection is served by hyper directly so that a client which trickles its request
+/// headers is cut off after `request_timeout_secs` like one that trickles its body (the
+/// request timeout layer only starts once the headers are in). An idle kept-alive connection
+/// is closed after the same time; devices open a new one.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
-    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        // The grace timer starts now; if nobody waits for it, the server is already done.
-        let _ = begun_tx.send(());
-    });
-    let mut server = tokio::spawn(serve.into_future());
-    let joined = |r: Result<std::io::Result<()>, tokio::task::JoinError>| {
-        r.unwrap_or_else(|e| Err(std::io::Error::other(e)))
-    };
-    tokio::select! {
-        r = &mut server => return joined(r),
-        _ = begun_rx => {}
+    let header_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let service = TowerToHyperService::new(app(state));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
     }
-    match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-        Ok(r) => joined(r),
-        Err(_) => {
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             tracing::info!("shutdown grace period over; closing the remaining connections");
-            server.abort();
-            Ok(())
         }
     }
+    Ok(())
 }
