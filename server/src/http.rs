@@ -144,6 +144,13 @@ impl IntoResponse for ApiError {
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
             ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Store(e) if e.is_read_only() => {
+                tracing::error!(error = %e, "the relay's database cannot be written; let the relay's user write its data folder");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the relay cannot write its storage right now; nothing was acknowledged and your changes are kept on the device; retry later".into(),
+                )
+            }
             ApiError::Store(e) if e.is_storage_full() => {
                 tracing::error!(error = %e, "relay storage is full; changes refused until space is freed");
                 (

@@ -123,6 +123,22 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// Whether the store failed because its database cannot be written (file or folder
+    /// permissions, a read-only mount).
+    pub fn is_read_only(&self) -> bool {
+        let ro = |e: &rusqlite::Error| {
+            matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+            )
+        };
+        match self {
+            StoreError::Sqlite(e) => ro(e),
+            StoreError::Commit(m) => m.contains("readonly") || m.contains("read-only"),
+            _ => false,
+        }
+    }
 }
 
 impl RelayStore {
@@ -134,6 +150,19 @@ impl RelayStore {
     /// Opens the store with its database limited to `max_kb` kilobytes (0: no limit). Past the
     /// limit, writes fail as on a full disk: nothing is acknowledged, reads go on.
     pub fn open_with_quota(dir: &Path, max_kb: u64) -> Result<RelayStore> {
+        RelayStore::open_inner(dir, max_kb).map_err(|e| {
+            if e.is_read_only() {
+                StoreError::Invalid(format!(
+                    "the relay cannot write its database in {} ({e}); let the user running the relay write that folder and the files in it (or remount it read-write), then start the relay again",
+                    dir.display()
+                ))
+            } else {
+                e
+            }
+        })
+    }
+
+    fn open_inner(dir: &Path, max_kb: u64) -> Result<RelayStore> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Invalid(format!("cannot create the data folder {}: {e}", dir.display()))
         })?;
