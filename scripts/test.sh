@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check a change must pass: formatting, lints, the whole test suite, and a short
-# smoke run of the benchmarks, then a 20 s fuzz run per target (which installs cargo-fuzz,
-# about 40 s, if it is missing).
+# Runs every check a change must pass: formatting, lints, the whole test suite, a 20 s fuzz run
+# per target (which installs cargo-fuzz, about 40 s, if it is missing), the mobile bindings
+# from Python and Kotlin, and short smoke runs of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,11 +31,12 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+echo "== fuzz smoke run, 20 s per target (long run: scripts/fuzz.sh 600)"
+scripts/fuzz.sh 20
+
 echo "== mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
 ./scripts/ffi-test.sh
 
 echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync)"
 cargo test -p giaoban-client-core -p giaoban-relay --benches --locked
 
-echo "== fuzz smoke run, 20 s per target (long run: scripts/fuzz.sh 600)"
-scripts/fuzz.sh 20
