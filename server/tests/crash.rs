@@ -2,11 +2,12 @@
 //! acknowledged is there when it comes back on the same data.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use giaoban_client_core::protocol::schema::ReportKind;
 use giaoban_client_core::protocol::wire::DocHeads;
@@ -25,11 +26,7 @@ fn start_relay(data: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until_listening(port);
     child
 }
 
@@ -44,7 +41,7 @@ fn acknowledged_changes_survive_sigkill_of_the_relay() {
             (1..4).map(|i| store.create_enrollment(org.units[i].id, 1).unwrap().code).collect();
         (org, codes)
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut relay = start_relay(&data, port);
     let city = org.units[0].id;

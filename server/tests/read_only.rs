@@ -3,11 +3,11 @@
 //! and serves normally once the permissions are right again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use giaoban_client_core::Store;
 use giaoban_relay::RelayStore;
@@ -48,7 +48,7 @@ fn a_read_only_database_is_a_clear_operator_error_and_recovers() {
         let org = store.create_units_from_reference("Đồng Nai").unwrap();
         store.create_enrollment(org.units[1].id, 1).unwrap().code
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let serve = |c: &mut Command| {
         c.arg("serve")
             .env("GIAOBAN_RELAY_DATA_DIR", &data)
@@ -75,11 +75,7 @@ fn a_read_only_database_is_a_clear_operator_error_and_recovers() {
     let mut cmd = relay_command(dir.path());
     serve(&mut cmd);
     let mut relay = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start after the fix");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until_listening(port);
     let mut phone = Store::open(dir.path().join("phuong.sqlite")).unwrap();
     phone.enroll(&format!("http://127.0.0.1:{port}"), &code, "Điện thoại cán bộ").unwrap();
     phone.sync_now().unwrap();

@@ -2,9 +2,9 @@
 //! relay's database files nor its log hold an enrolment code or a device token in the clear.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use giaoban_client_core::protocol::schema::ReportKind;
 use giaoban_client_core::{CoreError, NewReport, NewSection, Store};
@@ -25,7 +25,7 @@ fn no_code_or_token_in_the_database_or_the_log() {
             (1..3).map(|i| store.create_enrollment(org.units[i].id, 1).unwrap().code).collect();
         (codes, "ZZZZZ-ZZZZZ".to_string())
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let log_path = dir.path().join("relay.log");
     let log = std::fs::File::create(&log_path).unwrap();
@@ -38,11 +38,7 @@ fn no_code_or_token_in_the_database_or_the_log() {
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until_listening(port);
 
     let mut tokens = Vec::new();
     for (i, code) in codes.iter().enumerate() {

@@ -1,0 +1,18 @@
+//! Shared by the tests that run the relay binary as its own process.
+
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// A loopback port nobody is listening on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits (at most 20 s) until something accepts connections on 127.0.0.1:`port`.
+pub fn wait_until_listening(port: u16) {
+    let t0 = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
