@@ -8,13 +8,13 @@ use giaoban_client_core::protocol::schema::{
     FigureScope, MeasureUnit, Qualifier, Report, ReportKind, Response, TaskState, Verdict,
 };
 use giaoban_client_core::protocol::wire::{
-    self, DeviceMessage, DocChanges, RejectCode, RelayMessage, SyncRequest,
+    self, DeviceMessage, DocChanges, RejectCode, SyncRequest, SyncResponse,
 };
 use giaoban_client_core::protocol::{DeadlineStanding, DocId, DocKind};
 use giaoban_client_core::{
-    CoreError, DeliveryState, FigureInput, NewReport, NewSection, RelayClient, Store, TaskFilter, TaskScope,
+    CoreError, DeliveryState, FigureInput, NewReport, NewSection, Store, TaskFilter, TaskScope,
 };
-use giaoban_e2e::Relay;
+use giaoban_e2e::{Relay, raw_sync};
 
 /// dd/mm/yyyy in Vietnam, `days` from today.
 fn local_date(days: i64) -> String {
@@ -42,22 +42,17 @@ fn report_input(directive: DocId, text: &str) -> NewReport {
 }
 
 /// Pushes `changes` for `doc` as the device of `store`, bypassing the store's own checks.
-fn raw_push(
-    store: &Store,
-    doc: DocId,
-    changes: Vec<Vec<u8>>,
-) -> giaoban_client_core::protocol::wire::SyncResponse {
-    let (url, token) = store.relay().unwrap().unwrap();
-    let frame = wire::encode(&DeviceMessage::Sync(SyncRequest {
-        epoch: None,
-        cursor: u64::MAX / 2,
-        push: vec![DocChanges { doc, changes }],
-        page_bytes: 4096,
-        have: vec![],
-    }));
-    let body = RelayClient::new(&url).with_token(&token).sync(&frame).unwrap();
-    let RelayMessage::Sync(resp) = wire::decode(&body).unwrap();
-    resp
+fn raw_push(store: &Store, doc: DocId, changes: Vec<Vec<u8>>) -> SyncResponse {
+    raw_sync(
+        store,
+        SyncRequest {
+            epoch: None,
+            cursor: u64::MAX / 2,
+            push: vec![DocChanges { doc, changes }],
+            page_bytes: 4096,
+            have: vec![],
+        },
+    )
 }
 
 /// A change to `doc` made with `store`'s device actor, whatever the local rules say.
@@ -308,8 +303,28 @@ fn bad_requests_get_clear_errors_and_the_relay_keeps_serving() {
     let mut truncated = good.clone();
     truncated.truncate(good.len() - 2);
     assert_eq!(post(&truncated, Some(&token)).0, 400);
-    let (s, _) = post(&vec![0u8; 9 * 1024 * 1024], Some(&token));
-    assert_eq!(s, 413, "oversized bodies are refused");
+    // An oversized body is refused with 413 once the relay has read past its limit. It may
+    // close the connection while the client is still writing the rest, so the body is written
+    // from another thread (whose write may fail) while this one reads the answer.
+    {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(relay.addr()).unwrap();
+        let mut writer = conn.try_clone().unwrap();
+        let (addr, bearer) = (relay.addr(), token.clone());
+        let sender = std::thread::spawn(move || {
+            let size = 9 * 1024 * 1024;
+            let head = format!(
+                "POST /v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\nContent-Length: {size}\r\n\r\n"
+            );
+            let _cut_off =
+                writer.write_all(head.as_bytes()).and_then(|()| writer.write_all(&vec![0u8; size]));
+        });
+        let mut answer = Vec::new();
+        let _closed = conn.read_to_end(&mut answer);
+        sender.join().unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "oversized bodies are refused: {answer}");
+    }
 
     // Corrupt Automerge bytes in a push: refused with a reason, nothing stored.
     let resp = raw_push(&city, DocId::from_bytes([5; 16]), vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]]);

@@ -8,10 +8,10 @@ use giaoban_client_core::demo::dispatch_305;
 use giaoban_client_core::protocol::DocId;
 use giaoban_client_core::protocol::schema::ReportKind;
 use giaoban_client_core::protocol::wire::{
-    self, DeviceMessage, DocChanges, DocHeads, Epoch, RejectCode, RelayMessage, SyncRequest, SyncResponse,
+    DocChanges, DocHeads, Epoch, RejectCode, SyncRequest, SyncResponse,
 };
-use giaoban_client_core::{NewReport, NewSection, RelayClient, Store};
-use giaoban_e2e::Relay;
+use giaoban_client_core::{NewReport, NewSection, Store};
+use giaoban_e2e::{Relay, raw_sync};
 
 fn exchange(store: &Store, push: Vec<DocChanges>, have: Vec<DocHeads>) -> SyncResponse {
     exchange_at(store, None, 0, push, have)
@@ -24,12 +24,7 @@ fn exchange_at(
     push: Vec<DocChanges>,
     have: Vec<DocHeads>,
 ) -> SyncResponse {
-    let (url, token) = store.relay().unwrap().unwrap();
-    let frame =
-        wire::encode(&DeviceMessage::Sync(SyncRequest { epoch, cursor, push, page_bytes: 1 << 20, have }));
-    let body = RelayClient::new(&url).with_token(&token).sync(&frame).unwrap();
-    let RelayMessage::Sync(resp) = wire::decode(&body).unwrap();
-    resp
+    raw_sync(store, SyncRequest { epoch, cursor, push, page_bytes: 1 << 20, have })
 }
 
 /// `doc` as `owner` holds it, edited by `intruder`'s device actor.
