@@ -34,11 +34,18 @@ class Statuses(SyncStatusListener):
 class Changes(DocumentChangeListener):
     def __init__(self):
         self.ids = []
-        self.event = threading.Event()
+        self.changed = threading.Condition()
 
     def on_documents_changed(self, ids):
-        self.ids.extend(ids)
-        self.event.set()
+        with self.changed:
+            self.ids.extend(ids)
+            self.changed.notify_all()
+
+    def wait_for(self, doc_id, timeout=30):
+        """Waits until `doc_id` has been reported changed; other documents (the unit
+        directory, say) may be reported first, in any order."""
+        with self.changed:
+            return self.changed.wait_for(lambda: doc_id in self.ids, timeout)
 
 
 def run(coro):
@@ -90,7 +97,7 @@ def test_whole_cadre_flow(relay, tmp_path):
     summary = run(ward.sync_now())
     assert directive_id in summary.changed
     assert statuses.wait_for(lambda s: s.phase == SyncPhase.UP_TO_DATE()), statuses.seen
-    assert changes.event.wait(10) and directive_id in changes.ids
+    assert changes.wait_for(directive_id, 10)
     tasks = run(ward.list_tasks(TaskQuery(scope=TaskScope.MINE())))
     assert [(t.source, t.ordinal) for t in tasks] == [(directive_id, 1), (directive_id, 2)]
     task = tasks[0]
@@ -138,10 +145,8 @@ def test_whole_cadre_flow(relay, tmp_path):
     run(city.sync_now())
 
     # The ward's change listener fires with the review; the task shows the verdict.
-    changes.event.clear()
-    changes.ids.clear()
     run(ward.sync_now())
-    assert changes.event.wait(10) and review_id in changes.ids
+    assert changes.wait_for(review_id, 10)
     returned = run(ward.task(directive_id, 1, None)).review
     assert returned.verdict == ReviewVerdict.RETURNED and returned.note == "Bổ sung số liệu hộ nghèo."
 
@@ -189,8 +194,7 @@ def test_background_sync_delivers_without_asking(relay, tmp_path):
         directive_id = run(city.issue_directive(dispatch_305(ward_unit)))
         run(city.sync_now())
         # The relay's live notification wakes the ward's loop; no sync_now on the ward.
-        assert changes.event.wait(30), "the background sync did not deliver the directive"
-        assert directive_id in changes.ids
+        assert changes.wait_for(directive_id), "the background sync did not deliver the directive"
     finally:
         run(ward.stop_background_sync())
         sub.cancel()
