@@ -60,6 +60,16 @@ pub enum CoreError {
         version: u64,
     },
 
+    /// The store file itself is damaged in a way no sync can repair (its device identity is
+    /// unreadable, say). Nothing was changed.
+    #[error(
+        "the store on this device is damaged ({detail}); nothing was changed; restore the app's data from a backup or enrol the device again"
+    )]
+    DamagedStore {
+        /// What could not be read.
+        detail: String,
+    },
+
     /// SQLite failed: disk full, read-only file, I/O error.
     #[error("storage error: {0}; check free space and that the app may write its data folder")]
     Storage(#[from] rusqlite::Error),
@@ -91,6 +101,10 @@ pub enum CoreError {
     /// The relay refused this device's credentials.
     #[error("the relay refused this device: {0}")]
     Unauthorized(String),
+
+    /// The relay refused a request as too large; the sync loop answers with smaller pages.
+    #[error("the relay refused a request as too large: {0}")]
+    TooLarge(String),
 
     /// The relay refused a request as malformed (a bug or a version mismatch).
     #[error("the relay refused the request: {0}")]

@@ -26,6 +26,9 @@ pub mod sync;
 pub use domain::*;
 pub use error::{CoreError, Result};
 pub use store::{Clock, Durability, Store, StoreOptions};
-pub use sync::{DeliveryState, RelayClient, SyncHandle, SyncReport, SyncState, SyncStatus, sync_shared};
+pub use sync::{
+    DeliveryState, RelayClient, SyncHandle, SyncProblem, SyncProblemKind, SyncReport, SyncState, SyncStatus,
+    sync_shared,
+};
 
 pub use giaoban_protocol as protocol;

@@ -195,11 +195,12 @@ fn the_same_figure_or_section_added_on_two_devices_merges() {
     // The relay holds A's edits; B's, pushed next, merge into a report with two of each.
     let mut relay = automerge::AutoCommit::load(&relay_copy).unwrap();
     let a_changes: Vec<Vec<u8>> = a.unacked_changes(id).unwrap();
-    let next = check_push(Some(&relay), id, &a_changes, a.device_id(), org.wards[0]).unwrap();
+    let next =
+        check_push(Some(&relay), id, &a_changes, &Default::default(), a.device_id(), org.wards[0]).unwrap();
     relay = next;
     let b_changes = b.unacked_changes(id).unwrap();
     assert!(
-        check_push(Some(&relay), id, &b_changes, b.device_id(), org.wards[0]).is_ok(),
+        check_push(Some(&relay), id, &b_changes, &Default::default(), b.device_id(), org.wards[0]).is_ok(),
         "the relay refused a merge of two valid edits"
     );
 

@@ -51,7 +51,8 @@ fn documents_written_at_version_1_are_indexed_after_upgrade() {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TABLE tasks; DROP TABLE task_states; DROP TABLE report_reviews; DROP TABLE search;
-             DROP TABLE rejections;
+             DROP TABLE rejections; DROP TABLE receipts; DROP TABLE sync_problems;
+             DROP INDEX documents_dirty; DROP INDEX documents_by_owner;
              DELETE FROM meta WHERE key = 'needs_reindex'; PRAGMA user_version = 1;",
         )
         .unwrap();

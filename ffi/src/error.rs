@@ -80,8 +80,9 @@ impl From<CoreError> for GiaoBanError {
             }
             CoreError::NotEnrolled | CoreError::Unauthorized(_) => GiaoBanError::Unauthorized { detail },
             CoreError::Network { retryable, .. } => GiaoBanError::Network { detail, retryable },
-            CoreError::Protocol(reason) => GiaoBanError::Rejected { reason },
+            CoreError::Protocol(reason) | CoreError::TooLarge(reason) => GiaoBanError::Rejected { reason },
             CoreError::Storage(_)
+            | CoreError::DamagedStore { .. }
             | CoreError::Corrupt { .. }
             | CoreError::NewerStore { .. }
             | CoreError::NewerSchema { .. } => GiaoBanError::Storage { detail },

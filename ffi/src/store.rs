@@ -70,9 +70,14 @@ impl Shared {
         }
     }
 
-    fn counts(&self) -> (u64, Option<i64>) {
+    /// Pending documents, the last good sync and the problem sentences, for the status.
+    fn counts(&self) -> core::Result<(u64, Option<i64>, Vec<String>)> {
         let s = lock(&self.store);
-        (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten().map(|t| t.0))
+        Ok((
+            s.pending_changes_count()?,
+            s.last_sync()?.map(|t| t.0),
+            s.sync_problems()?.iter().map(core::SyncProblem::sentence).collect(),
+        ))
     }
 }
 
@@ -136,6 +141,12 @@ impl GiaoBanStore {
         let unit = store.unit().map(|u| u.to_string());
         let pending = store.pending_changes_count().map_err(GiaoBanError::from)?;
         let last = store.last_sync().map_err(GiaoBanError::from)?.map(|t| t.0);
+        let problems: Vec<String> = store
+            .sync_problems()
+            .map_err(GiaoBanError::from)?
+            .iter()
+            .map(core::SyncProblem::sentence)
+            .collect();
         let phase = if unit.is_some() { SyncPhase::Idle } else { SyncPhase::NotEnrolled };
         Ok(Arc::new(GiaoBanStore {
             shared: Arc::new(Shared {
@@ -143,7 +154,7 @@ impl GiaoBanStore {
                 device,
                 unit: Mutex::new(unit),
                 sync_gate: Mutex::new(()),
-                status: Mutex::new(SyncStatus { phase, pending, last_success_ms: last }),
+                status: Mutex::new(SyncStatus { phase, pending, last_success_ms: last, problems }),
                 delivering: Mutex::new(()),
                 next_listener: AtomicU64::new(1),
                 status_listeners: Mutex::new(Registry::default()),
@@ -338,15 +349,22 @@ impl GiaoBanStore {
             shared.set_phase(SyncPhase::Syncing { round_trips: 0 });
             let progress = |n: u32| shared.set_phase(SyncPhase::Syncing { round_trips: n });
             let result = core::sync_shared(&shared.store, &progress, flag.as_atomic());
-            let (pending, last) = shared.counts();
-            let phase = match &result {
+            let counts = shared.counts();
+            let mut phase = match &result {
                 Ok(_) => SyncPhase::UpToDate,
                 Err(core::CoreError::NotEnrolled) => SyncPhase::NotEnrolled,
                 Err(core::CoreError::Cancelled) => SyncPhase::Idle,
                 Err(e @ core::CoreError::Network { .. }) => SyncPhase::Offline { message: e.to_string() },
                 Err(e) => SyncPhase::Failed { message: e.to_string() },
             };
-            shared.publish_status(SyncStatus { phase, pending, last_success_ms: last });
+            let (pending, last, problems) = match counts {
+                Ok(c) => c,
+                Err(e) => {
+                    phase = SyncPhase::Failed { message: e.to_string() };
+                    (0, None, Vec::new())
+                }
+            };
+            shared.publish_status(SyncStatus { phase, pending, last_success_ms: last, problems });
             let report = result?;
             shared.publish_changes(&report.changed);
             Ok(SyncSummary::from(report))

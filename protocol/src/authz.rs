@@ -4,9 +4,9 @@
 //! Read rule: a device of unit U reads document D when U owns D, U is an ancestor of D's owner,
 //! or U is in D's audience. Write rule: U owns D. Headers never change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use automerge::{AutoCommit, Change};
+use automerge::{AutoCommit, Change, ChangeHash};
 
 use crate::ids::{DeviceId, DocId, UnitId};
 use crate::schema::{
@@ -75,6 +75,12 @@ fn reject(doc: DocId, code: RejectCode, reason: impl Into<String>) -> DocReject 
 /// relay's copy, or `None` for a new document). Returns the document with the changes applied,
 /// or why nothing may be stored. `current` itself is never modified.
 ///
+/// Every change the relay does not hold yet must be written by the pushing device, be the
+/// deterministic first change of a response or review, or be in `carried`: changes the relay
+/// once accepted itself, proven by a voucher it sealed (the caller verifies the seals). So a
+/// device may carry its unit's changes back to a relay restored from an older backup, but
+/// never forge new changes in another device's name.
+///
 /// Automerge 0.12 can panic on some well-formed but unusual change sets (fuzzing found one in
 /// its batch apply); such a push is refused as corrupt instead of unwinding into the relay's
 /// single writer thread, which would stop it storing anything for anyone.
@@ -82,17 +88,21 @@ pub fn check_push(
     current: Option<&AutoCommit>,
     doc: DocId,
     changes: &[Vec<u8>],
+    carried: &HashSet<ChangeHash>,
     device: DeviceId,
     unit: UnitId,
 ) -> Result<AutoCommit, DocReject> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(current, doc, changes, device, unit)))
-        .unwrap_or_else(|_| Err(reject(doc, RejectCode::Corrupt, "the changes cannot be applied")))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check(current, doc, changes, carried, device, unit)
+    }))
+    .unwrap_or_else(|_| Err(reject(doc, RejectCode::Corrupt, "the changes cannot be applied")))
 }
 
 fn check(
     current: Option<&AutoCommit>,
     doc: DocId,
     changes: &[Vec<u8>],
+    carried: &HashSet<ChangeHash>,
     device: DeviceId,
     unit: UnitId,
 ) -> Result<AutoCommit, DocReject> {
@@ -118,11 +128,14 @@ fn check(
         }
         let by_device = *c.actor_id() == actor;
         let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
-        if !by_device && !genesis {
+        if !by_device && !genesis && !carried.contains(&c.hash()) {
             return Err(reject(
                 doc,
                 RejectCode::ForeignActor,
-                format!("change {} was not written by this device", hex_hash(&c.hash().0)),
+                format!(
+                    "change {} was not written by this device and no voucher of this relay covers it",
+                    hex_hash(&c.hash().0)
+                ),
             ));
         }
     }

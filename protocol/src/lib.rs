@@ -7,7 +7,9 @@
 pub mod authz;
 pub mod ids;
 pub mod reference;
+pub mod relay_session;
 pub mod schema;
+pub mod seal;
 pub mod session;
 pub mod time;
 pub mod wire;

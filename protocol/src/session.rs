@@ -1,84 +1,247 @@
-//! The device's side of a sync exchange, sans I/O: it builds requests and turns answers into
-//! effects for the store to carry out. It holds only the relay epoch and the cursor.
+//! The device's side of a sync exchange, sans I/O: it builds requests from what the store
+//! hands it and turns answers into effects for the store to carry out in one transaction.
 //!
-//! A sync is a loop of round trips: each request pushes every unacknowledged change and asks
-//! for one page after the cursor; the loop ends when an answer says no more pages wait. A cut
-//! link loses at most the page in flight: the cursor moves only after a page is applied.
+//! A sync is a loop of round trips. Each request pushes one page of unacknowledged changes
+//! (bounded in bytes), lists one page of the unit's documents while reconciling, and asks for
+//! one page of the unit's log after the cursor; the loop ends when nothing is left to push,
+//! to list or to pull. A cut link loses at most the round trip in flight: the position moves
+//! only with an answer applied whole.
+//!
+//! The position kept between syncs is a [`Position`]: the relay's epoch, the cursor into the
+//! unit's log, the furthest [`Witness`] of that log the relay has shown, how far the device's
+//! own changes are known to be held, and where a reconcile stands.
+
+use std::collections::HashSet;
 
 use crate::ids::DocId;
-use crate::wire::{DocAck, DocChanges, DocHeads, DocReject, Epoch, RelayChanges, SyncRequest, SyncResponse};
+use crate::wire::{
+    DEFAULT_PAGE_BYTES, DEFAULT_PUSH_BYTES, DocAck, DocChanges, DocHeads, DocReject, Epoch, HAVE_PAGE_DOCS,
+    RelayChanges, SyncRequest, SyncResponse, Witness,
+};
 
-/// What the store must do with an answer, in order.
+/// Where a reconcile stands: the device lists the documents its unit owns, in id order, a page
+/// at a time, so the relay can ask for any it lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reconcile {
+    /// Nothing to list.
+    #[default]
+    Done,
+    /// Listing: pass `pass` (a new pass starts each time the relay asks for one), next after
+    /// document `after` (`None`: from the first).
+    Listing {
+        /// Which pass this is; answers to pages of an earlier pass do not move this one.
+        pass: u32,
+        /// The last document listed and answered.
+        after: Option<DocId>,
+    },
+}
+
+/// What a device keeps between syncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// The relay epoch; `None` before the first sync.
+    pub epoch: Option<Epoch>,
+    /// Everything in the unit's log up to here has been applied.
+    pub cursor: u64,
+    /// The furthest point of the unit's log the relay has shown this device.
+    pub witness: Witness,
+    /// Up to here in the unit's log the device holds every change it wrote.
+    pub own_held: u64,
+    /// Where a reconcile stands.
+    pub reconcile: Reconcile,
+}
+
+/// What the store must do with an answer. The store carries out all of them in one
+/// transaction, so an answer is applied whole or not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Apply these changes from the relay (idempotent), and note the relay's receipt time.
+    /// Apply these changes from the relay (idempotent) and keep what it says about them.
     Apply(RelayChanges),
     /// The relay holds the document up to these heads.
     Acked(DocAck),
     /// The relay refused the document; keep the local edits and show the reason.
     Rejected(DocReject),
-    /// The relay lacks this document or part of it: forget what it acknowledged and push it all.
+    /// The relay lacks this document or part of it: forget what it acknowledged and push it all
+    /// (only documents the device's unit owns can be pushed; the store ignores others).
     PushInFull(DocId),
-    /// Persist the new position (after applying the changes above).
-    SaveCursor {
-        /// The relay's epoch.
-        epoch: Epoch,
-        /// The cursor within it.
-        cursor: u64,
+    /// The relay's clock read `relay_now` when it answered.
+    RelayClock {
+        /// UTC ms, relay clock.
+        relay_now: i64,
     },
+    /// Persist the new position (after everything above).
+    Save(Position),
 }
 
-/// Where the device stands with one relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DeviceSession {
-    /// The relay epoch the cursor belongs to; `None` before the first sync.
-    pub epoch: Option<Epoch>,
-    /// Everything up to this relay sequence number has been applied.
-    pub cursor: u64,
-    /// Set when the relay's epoch changed: the next request carries the heads of every
-    /// document so the relay can say what it lost.
-    pub reconcile: bool,
+/// One page of pushes, as the store prepared it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushPage {
+    /// The documents' unacknowledged changes.
+    pub docs: Vec<DocChanges>,
+    /// More dirty documents (or more changes of the last one) wait for the next request.
+    pub more: bool,
 }
+
+/// One page of a reconcile listing, as the store prepared it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HavePage {
+    /// Heads of owned documents after the reconcile position, in id order.
+    pub docs: Vec<DocHeads>,
+    /// More documents follow the last one.
+    pub more: bool,
+}
+
+/// What a request carried, needed to understand its answer (even one delivered late).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    push_more: bool,
+    pushed_in_full: Vec<DocId>,
+    /// The listing pass, the last document listed (none for an empty page) and whether more
+    /// followed.
+    have: Option<(u32, Option<DocId>, bool)>,
+    refetch: Vec<DocId>,
+}
+
+impl Sent {
+    /// Whether the request listed documents for a reconcile.
+    pub fn listed(&self) -> bool {
+        self.have.is_some()
+    }
+
+    /// The documents the request asked to receive whole.
+    pub fn refetch(&self) -> &[DocId] {
+        &self.refetch
+    }
+}
+
+/// The device's side of one sync: the saved position plus what only lives for one sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSession {
+    /// The position, saved with every answer.
+    pub position: Position,
+    /// The most change bytes to push per request; halves when the relay says a request was
+    /// too large.
+    pub push_budget: u32,
+    /// The most documents to list per reconcile page; halves with `push_budget`.
+    pub have_page: usize,
+    /// Documents pushed in full during this sync: asked for again, they wait for the next sync
+    /// instead of looping.
+    full: HashSet<DocId>,
+}
+
+impl Default for DeviceSession {
+    fn default() -> Self {
+        DeviceSession::new(Position::default())
+    }
+}
+
+/// The smallest push page: below this a request that is still too large is a relay
+/// misconfiguration, not something smaller pages can fix.
+pub const MIN_PUSH_BYTES: u32 = 4 * 1024;
 
 impl DeviceSession {
     /// Resumes from a saved position.
-    pub fn new(epoch: Option<Epoch>, cursor: u64) -> Self {
-        DeviceSession { epoch, cursor, reconcile: false }
-    }
-
-    /// The next request. `have` is used only while reconciling.
-    pub fn request(
-        &self,
-        push: Vec<DocChanges>,
-        have: impl FnOnce() -> Vec<DocHeads>,
-        page_bytes: u32,
-    ) -> SyncRequest {
-        SyncRequest {
-            epoch: self.epoch,
-            cursor: self.cursor,
-            push,
-            page_bytes,
-            have: if self.reconcile { have() } else { Vec::new() },
+    pub fn new(position: Position) -> Self {
+        DeviceSession {
+            position,
+            push_budget: DEFAULT_PUSH_BYTES,
+            have_page: HAVE_PAGE_DOCS,
+            full: HashSet::new(),
         }
     }
 
-    /// Turns an answer into effects and moves the session. Returns the effects and whether
-    /// another round trip is needed (more pages, or documents to push in full).
-    pub fn handle(&mut self, resp: SyncResponse) -> (Vec<Effect>, bool) {
-        let mut effects = Vec::with_capacity(resp.acks.len() + resp.changes.len() + 2);
-        let epoch_changed = self.epoch.is_some_and(|e| e != resp.epoch);
-        let was_reconciling = self.reconcile;
+    /// Whether the next request lists documents (a reconcile is under way).
+    pub fn listing(&self) -> Option<Option<DocId>> {
+        match self.position.reconcile {
+            Reconcile::Done => None,
+            Reconcile::Listing { after, .. } => Some(after),
+        }
+    }
+
+    /// The relay answered that the last request was too large: use smaller pages. Returns
+    /// false when the pages are already as small as they go.
+    pub fn shrink(&mut self) -> bool {
+        if self.push_budget <= MIN_PUSH_BYTES && self.have_page <= 1 {
+            return false;
+        }
+        self.push_budget = (self.push_budget / 2).max(MIN_PUSH_BYTES);
+        self.have_page = (self.have_page / 2).max(1);
+        true
+    }
+
+    /// The next request from what the store prepared, and what it carried.
+    pub fn request(&self, push: PushPage, have: HavePage, refetch: Vec<DocId>) -> (SyncRequest, Sent) {
+        let listed = match self.position.reconcile {
+            // An empty page (nothing owned after the position) still completes the listing.
+            Reconcile::Listing { pass, .. } => Some((pass, have.docs.last().map(|d| d.doc), have.more)),
+            Reconcile::Done => None,
+        };
+        let pushed_in_full = push.docs.iter().map(|d| d.doc).filter(|d| self.full.contains(d)).collect();
+        let sent = Sent { push_more: push.more, pushed_in_full, have: listed, refetch: refetch.clone() };
+        let req = SyncRequest {
+            epoch: self.position.epoch,
+            cursor: self.position.cursor,
+            witness: self.position.witness,
+            own_held: self.position.own_held,
+            push: push.docs,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            have: if self.listing().is_some() { have.docs } else { Vec::new() },
+            refetch,
+        };
+        (req, sent)
+    }
+
+    /// Turns an answer into effects and moves the session. `sent` is what the request this
+    /// answers carried. Returns the effects and whether another round trip is needed.
+    pub fn handle(&mut self, resp: SyncResponse, sent: &Sent) -> (Vec<Effect>, bool) {
+        let mut effects = Vec::with_capacity(resp.acks.len() + resp.changes.len() + resp.wanted.len() + 2);
+        let epoch_changed = self.position.epoch.is_some_and(|e| e != resp.epoch);
+        let restart = resp.reconcile || epoch_changed;
+        effects.push(Effect::RelayClock { relay_now: resp.now });
         effects.extend(resp.changes.into_iter().map(Effect::Apply));
         effects.extend(resp.acks.into_iter().map(Effect::Acked));
         effects.extend(resp.rejects.into_iter().map(Effect::Rejected));
-        let wanted = !resp.wanted.is_empty();
-        effects.extend(resp.wanted.into_iter().map(Effect::PushInFull));
-        effects.push(Effect::SaveCursor { epoch: resp.epoch, cursor: resp.cursor });
-        self.epoch = Some(resp.epoch);
-        self.cursor = resp.cursor;
-        // A new epoch: the relay answered from cursor 0 and we tell it what we hold next time.
-        self.reconcile = epoch_changed;
-        let again = resp.more || epoch_changed || (was_reconciling && wanted);
+        let mut wanted_again = false;
+        for doc in resp.wanted {
+            // A document pushed in full this sync and still wanted waits for the next sync.
+            if self.full.insert(doc) || !sent.pushed_in_full.contains(&doc) {
+                wanted_again = true;
+            }
+            effects.push(Effect::PushInFull(doc));
+        }
+        let p = &mut self.position;
+        let reconcile = if restart {
+            let pass = match p.reconcile {
+                Reconcile::Listing { pass, .. } => pass.wrapping_add(1),
+                Reconcile::Done => 1,
+            };
+            Reconcile::Listing { pass, after: None }
+        } else {
+            match (p.reconcile, sent.have) {
+                (Reconcile::Listing { pass, after }, Some((sent_pass, last, more))) if pass == sent_pass => {
+                    match (more, last) {
+                        (true, Some(last)) => {
+                            Reconcile::Listing { pass, after: Some(after.map_or(last, |a| a.max(last))) }
+                        }
+                        _ => Reconcile::Done,
+                    }
+                }
+                (r, _) => r,
+            }
+        };
+        // The witness only moves forward along one history; after a restore the relay's
+        // history is another one and its witness replaces ours.
+        let witness = if restart || resp.witness.pos >= p.witness.pos { resp.witness } else { p.witness };
+        *p = Position {
+            epoch: Some(resp.epoch),
+            cursor: resp.cursor,
+            witness,
+            own_held: resp.own_held,
+            reconcile,
+        };
+        effects.push(Effect::Save(*p));
+        let again =
+            resp.more || sent.push_more || wanted_again || matches!(reconcile, Reconcile::Listing { .. });
         (effects, again)
     }
 }
@@ -90,41 +253,147 @@ mod tests {
     fn answer(epoch: u64, cursor: u64, more: bool) -> SyncResponse {
         SyncResponse {
             epoch: Epoch(epoch),
+            now: 0,
             acks: vec![],
             rejects: vec![],
             changes: vec![],
             cursor,
+            witness: Witness { pos: cursor, digest: [cursor as u8; 16] },
+            own_held: 0,
             more,
             wanted: vec![],
+            reconcile: false,
         }
+    }
+
+    fn doc(n: u8) -> DocId {
+        DocId::from_bytes([n; 16])
+    }
+
+    fn have(docs: &[u8], more: bool) -> HavePage {
+        HavePage { docs: docs.iter().map(|n| DocHeads { doc: doc(*n), heads: vec![] }).collect(), more }
     }
 
     #[test]
     fn pages_until_done() {
         let mut s = DeviceSession::default();
-        let req = s.request(vec![], Vec::new, 1000);
+        let (req, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
         assert_eq!((req.epoch, req.cursor), (None, 0));
-        let (fx, again) = s.handle(answer(7, 50, true));
+        let (fx, again) = s.handle(answer(7, 50, true), &sent);
         assert!(again);
-        assert_eq!(fx.last(), Some(&Effect::SaveCursor { epoch: Epoch(7), cursor: 50 }));
-        let (_, again) = s.handle(answer(7, 90, false));
+        assert!(matches!(fx.last(), Some(Effect::Save(p)) if p.cursor == 50 && p.epoch == Some(Epoch(7))));
+        let (_, again) = s.handle(answer(7, 90, false), &sent);
         assert!(!again);
-        assert_eq!(s.request(vec![], Vec::new, 1000).cursor, 90);
+        let (req, _) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        assert_eq!((req.cursor, req.witness.pos), (90, 90));
     }
 
     #[test]
-    fn a_new_epoch_triggers_reconcile() {
-        let mut s = DeviceSession::new(Some(Epoch(7)), 90);
-        let (_, again) = s.handle(answer(8, 3, false));
-        assert!(again && s.reconcile);
-        let doc = DocId::from_bytes([1; 16]);
-        let req = s.request(vec![], || vec![DocHeads { doc, heads: vec![[0; 32]] }], 1000);
-        assert_eq!(req.have.len(), 1);
-        let mut resp = answer(8, 3, false);
-        resp.wanted = vec![doc];
-        let (fx, again) = s.handle(resp);
-        assert!(fx.contains(&Effect::PushInFull(doc)));
-        assert!(again, "push the wanted documents");
-        assert!(!s.reconcile);
+    fn more_to_push_means_another_round_trip() {
+        let mut s = DeviceSession::default();
+        let (_, sent) = s.request(PushPage { docs: vec![], more: true }, HavePage::default(), vec![]);
+        assert!(s.handle(answer(7, 1, false), &sent).1);
+    }
+
+    #[test]
+    fn a_reconcile_lists_every_page_then_stops() {
+        let mut s = DeviceSession::new(Position { epoch: Some(Epoch(7)), cursor: 90, ..Default::default() });
+        let mut resp = answer(7, 3, false);
+        resp.reconcile = true;
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        let (_, again) = s.handle(resp, &sent);
+        assert!(again);
+        assert_eq!(s.listing(), Some(None));
+        let (req, sent) = s.request(PushPage::default(), have(&[1, 2], true), vec![]);
+        assert_eq!(req.have.len(), 2);
+        let mut resp = answer(7, 3, false);
+        resp.wanted = vec![doc(2)];
+        let (fx, again) = s.handle(resp, &sent);
+        assert!(again && fx.contains(&Effect::PushInFull(doc(2))));
+        assert_eq!(s.listing(), Some(Some(doc(2))));
+        let (_, last_sent) = s.request(PushPage::default(), have(&[3], false), vec![]);
+        let (_, again) = s.handle(answer(7, 3, false), &last_sent);
+        assert!(!again);
+        assert_eq!(s.position.reconcile, Reconcile::Done);
+    }
+
+    #[test]
+    fn a_late_answer_from_an_earlier_listing_does_not_end_a_new_one() {
+        let mut s = DeviceSession::new(Position {
+            epoch: Some(Epoch(7)),
+            reconcile: Reconcile::Listing { pass: 1, after: None },
+            ..Default::default()
+        });
+        let (_, old_last_page) = s.request(PushPage::default(), have(&[9], false), vec![]);
+        // The relay asks for a new listing before that page's answer arrives.
+        let mut restart = answer(7, 0, false);
+        restart.reconcile = true;
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        s.handle(restart, &sent);
+        assert_eq!(s.position.reconcile, Reconcile::Listing { pass: 2, after: None });
+        s.handle(answer(7, 0, false), &old_last_page);
+        assert_eq!(s.position.reconcile, Reconcile::Listing { pass: 2, after: None }, "the new pass goes on");
+    }
+
+    #[test]
+    fn a_device_that_owns_nothing_finishes_its_listing_at_once() {
+        let mut s = DeviceSession::new(Position {
+            reconcile: Reconcile::Listing { pass: 1, after: None },
+            ..Default::default()
+        });
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        let (_, again) = s.handle(answer(7, 0, false), &sent);
+        assert!(!again);
+        assert_eq!(s.position.reconcile, Reconcile::Done);
+    }
+
+    #[test]
+    fn a_new_epoch_starts_a_reconcile() {
+        let mut s = DeviceSession::new(Position { epoch: Some(Epoch(7)), cursor: 90, ..Default::default() });
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        let (_, again) = s.handle(answer(8, 90, false), &sent);
+        assert!(again && s.listing().is_some());
+    }
+
+    #[test]
+    fn the_witness_never_moves_back_along_one_history() {
+        let mut s = DeviceSession::default();
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        s.handle(answer(7, 90, false), &sent);
+        // An answer the network held back arrives late.
+        s.handle(answer(7, 40, false), &sent);
+        assert_eq!(s.position.witness.pos, 90);
+        assert_eq!(s.position.cursor, 40, "the late page is applied again from its cursor");
+        // After a restore the relay's history is another one: its witness replaces ours.
+        let mut restored = answer(7, 12, false);
+        restored.reconcile = true;
+        s.handle(restored, &sent);
+        assert_eq!(s.position.witness.pos, 12);
+    }
+
+    #[test]
+    fn a_document_wanted_again_after_a_full_push_waits_for_the_next_sync() {
+        let mut s = DeviceSession::default();
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        let mut resp = answer(7, 1, false);
+        resp.wanted = vec![doc(4)];
+        assert!(s.handle(resp.clone(), &sent).1, "push it in full");
+        let push = PushPage {
+            docs: vec![DocChanges { doc: doc(4), changes: vec![], vouchers: vec![] }],
+            more: false,
+        };
+        let (_, sent) = s.request(push, HavePage::default(), vec![]);
+        assert!(!s.handle(resp, &sent).1, "no loop within one sync");
+    }
+
+    #[test]
+    fn pages_shrink_to_a_floor() {
+        let mut s = DeviceSession::default();
+        let mut n = 0;
+        while s.shrink() {
+            n += 1;
+            assert!(n < 64);
+        }
+        assert_eq!((s.push_budget, s.have_page), (MIN_PUSH_BYTES, 1));
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{DeviceId, DocId, UnitId};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// First bytes of every frame.
 pub const MAGIC: [u8; 2] = *b"GB";
 /// Bodies larger than this are compressed.
@@ -18,16 +18,51 @@ pub const COMPRESS_OVER: usize = 256;
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 /// The default page size a device asks for: 256 KiB of changes per answer.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+/// The most change bytes a device pushes in one request by default (1 MiB); a device with more
+/// unsent work pushes it a page at a time, each page acknowledged before the next.
+pub const DEFAULT_PUSH_BYTES: u32 = 1024 * 1024;
+/// The most documents a device lists in one reconcile page (`have`).
+pub const HAVE_PAGE_DOCS: usize = 2_000;
+/// The most documents a device asks to receive whole in one request (`refetch`).
+pub const REFETCH_DOCS: usize = 8;
 
 const FLAG_ZSTD: u8 = 1;
 
-/// A relay's identity in time. A relay restored from a backup gets a new epoch, and devices
-/// stop trusting their cursors into the old one.
+/// A relay's identity in time. Changing it makes every device reconcile (`admin new-epoch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Epoch(pub u64);
 
 /// A change hash (SHA-256 of an Automerge change).
 pub type Hash = [u8; 32];
+
+/// A relay's seal on a fact it vouches for (truncated HMAC-SHA256 under the relay's key).
+pub type Seal = [u8; 16];
+
+/// A point in the log of changes a unit may read: its position and the digest of the log up to
+/// it. Every digest chains all the entries before it, so two relays (or one relay before and
+/// after a restore from an older backup) that agree on a witness agree on the whole log up to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Witness {
+    /// Position in the unit's log; 0 is the empty log.
+    pub pos: u64,
+    /// Digest of the log up to and including `pos` (all zero for position 0).
+    pub digest: [u8; 16],
+}
+
+/// The relay's voucher for one change it stored: when it received it, sealed with its key. A
+/// device keeps vouchers for changes of its own unit's documents and shows them when it pushes
+/// those changes back to a relay restored from an older backup: the relay then accepts changes
+/// written by another device of the unit (it once accepted them itself) and keeps their
+/// original receipt time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voucher {
+    /// The change.
+    pub hash: Hash,
+    /// When the relay received it (UTC ms, relay clock).
+    pub received_at: i64,
+    /// The relay's seal over the document, the change and the time.
+    pub seal: Seal,
+}
 
 /// Device → relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,15 +83,24 @@ pub enum RelayMessage {
 pub struct SyncRequest {
     /// The epoch `cursor` belongs to; `None` for a device that has never synced.
     pub epoch: Option<Epoch>,
-    /// The relay sequence number up to which this device has everything it may read.
+    /// The position in its unit's log up to which this device has applied everything.
     pub cursor: u64,
-    /// Changes of documents the relay has not acknowledged, all dirty documents at once.
+    /// The furthest point of its unit's log this relay has shown the device.
+    pub witness: Witness,
+    /// Position in its unit's log up to which the device holds every change it wrote itself;
+    /// the relay leaves those out of pages and sends back any later ones (a device restored
+    /// from an older copy of its own store gets back what it wrote since).
+    pub own_held: u64,
+    /// Changes of documents the relay has not acknowledged: one page of the dirty documents, at
+    /// most about [`DEFAULT_PUSH_BYTES`] of changes (always at least one document).
     pub push: Vec<DocChanges>,
     /// The most change bytes the device wants in this answer.
     pub page_bytes: u32,
-    /// Sent when reconciling after an epoch change: the heads of every document the device
-    /// holds, so the relay can say what it lacks.
+    /// Sent while reconciling: the heads of up to [`HAVE_PAGE_DOCS`] documents its unit owns,
+    /// so the relay can say which it lacks.
     pub have: Vec<DocHeads>,
+    /// Documents whose changes this device could not apply; the relay sends them whole.
+    pub refetch: Vec<DocId>,
 }
 
 /// Changes of one document.
@@ -67,6 +111,9 @@ pub struct DocChanges {
     /// Encoded Automerge changes, in causal order.
     #[serde(with = "byte_vecs")]
     pub changes: Vec<Vec<u8>>,
+    /// Vouchers the device holds for some of these changes (written by other devices of its
+    /// unit, or received before a restore); empty in ordinary pushes.
+    pub vouchers: Vec<Voucher>,
 }
 
 /// The heads of one document.
@@ -85,12 +132,13 @@ pub struct DocAck {
     pub doc: DocId,
     /// The relay's heads for it after storing: everything up to these is durable.
     pub heads: Vec<Hash>,
-    /// When the relay received it (UTC ms, relay clock).
-    pub received_at: i64,
+    /// For documents whose receipt times matter (responses, where deadlines are judged by
+    /// them): a voucher for every pushed change, with the time the relay first received it.
+    pub vouchers: Vec<Voucher>,
 }
 
 /// Why a pushed document was refused. Nothing of it was stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RejectCode {
     /// The device's unit does not own the document.
     NotOwner,
@@ -98,12 +146,49 @@ pub enum RejectCode {
     HeaderChanged,
     /// The document would break a schema rule.
     Invalid,
-    /// A change is signed by another actor than the pushing device.
+    /// A change is signed by another actor than the pushing device, and no voucher of the
+    /// relay's covers it.
     ForeignActor,
     /// A change cannot be decoded.
     Corrupt,
-    /// The changes depend on changes the relay does not have; push from scratch.
+    /// The changes depend on changes the relay does not have. Relays answer this with
+    /// [`SyncResponse::wanted`] instead; the code remains for what `check_push` reports.
     MissingDependencies,
+}
+
+impl RejectCode {
+    /// Every code, in a stable order.
+    pub const ALL: [RejectCode; 6] = [
+        RejectCode::NotOwner,
+        RejectCode::HeaderChanged,
+        RejectCode::Invalid,
+        RejectCode::ForeignActor,
+        RejectCode::Corrupt,
+        RejectCode::MissingDependencies,
+    ];
+
+    /// The stable name stored on devices and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::NotOwner => "not_owner",
+            RejectCode::HeaderChanged => "header_changed",
+            RejectCode::Invalid => "invalid",
+            RejectCode::ForeignActor => "foreign_actor",
+            RejectCode::Corrupt => "corrupt",
+            RejectCode::MissingDependencies => "missing_dependencies",
+        }
+    }
+
+    /// Parses [`RejectCode::as_str`].
+    pub fn parse(s: &str) -> Option<RejectCode> {
+        RejectCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A refused document.
@@ -117,36 +202,60 @@ pub struct DocReject {
     pub reason: String,
 }
 
-/// Changes from the relay to a device, with the relay's receipt time of the latest one.
+/// What the relay knows about one change it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeMeta {
+    /// When the relay received the change (UTC ms, relay clock).
+    pub received_at: i64,
+    /// The relay's seal over the document, the change and that time, for changes of the
+    /// receiving device's own unit (see [`Voucher`]).
+    pub seal: Option<Seal>,
+}
+
+/// Changes from the relay to a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayChanges {
     /// The document.
     pub doc: DocId,
-    /// Encoded Automerge changes, in relay order.
+    /// Encoded Automerge changes, in log order.
     #[serde(with = "byte_vecs")]
     pub changes: Vec<Vec<u8>>,
-    /// When the relay received the last of them (UTC ms).
-    pub received_at: i64,
+    /// One entry per change, for documents whose receipt times matter (responses) or that the
+    /// receiving device's unit owns; empty otherwise.
+    pub meta: Vec<ChangeMeta>,
 }
 
 /// The relay's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
-    /// The relay's epoch. If it differs from the request's, the cursor was reset to 0.
+    /// The relay's epoch.
     pub epoch: Epoch,
+    /// The relay's clock when it answered (UTC ms). Devices judge deadlines by it, never by
+    /// their own clock.
+    pub now: i64,
     /// Pushed documents stored.
     pub acks: Vec<DocAck>,
     /// Pushed documents refused.
     pub rejects: Vec<DocReject>,
-    /// A page of changes the device may read, after its cursor.
+    /// Documents the refetch asked for, then a page of changes the device may read after its
+    /// cursor.
     pub changes: Vec<RelayChanges>,
     /// The cursor after this page.
     pub cursor: u64,
+    /// The newest point of the unit's log when this answer was made.
+    pub witness: Witness,
+    /// The device's new `own_held`.
+    pub own_held: u64,
     /// More pages are waiting.
     pub more: bool,
-    /// When reconciling: documents the device holds that the relay lacks wholly or partly;
-    /// the device pushes them in full next.
+    /// Documents the relay lacks wholly or partly (from `have`, or pushed changes whose
+    /// dependencies it lacks); the device pushes them in full next.
     pub wanted: Vec<DocId>,
+    /// The device's witness is not in this relay's history (the relay was restored from an
+    /// older backup after the device synced), or the epoch changed: this answer's page starts
+    /// from the start of the log, and the device should list what it holds (`have`) so the
+    /// relay can ask for what it lost.
+    pub reconcile: bool,
 }
 
 /// Answer to an enrollment (JSON, over HTTP).
@@ -230,18 +339,31 @@ pub fn decode<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, FrameErro
     }
     let flags = frame[4];
     let body = &frame[5..];
+    if body.len() > MAX_FRAME {
+        return Err(FrameError::TooLarge);
+    }
     if flags & FLAG_ZSTD != 0 {
-        let raw = zstd::bulk::decompress(body, MAX_FRAME).map_err(|e| {
-            if e.to_string().contains("too small") {
-                FrameError::TooLarge
-            } else {
-                FrameError::Malformed(e.to_string())
-            }
-        })?;
-        postcard::from_bytes(&raw).map_err(|e| FrameError::Malformed(e.to_string()))
+        postcard::from_bytes(&decompress(body)?).map_err(|e| FrameError::Malformed(e.to_string()))
     } else {
         postcard::from_bytes(body).map_err(|e| FrameError::Malformed(e.to_string()))
     }
+}
+
+/// Decompresses a body, refusing to produce more than [`MAX_FRAME`] bytes: it reads at most one
+/// byte past the limit, so a small hostile frame cannot make the reader allocate more.
+fn decompress(body: &[u8]) -> Result<Vec<u8>, FrameError> {
+    use std::io::Read;
+    let decoder = zstd::stream::read::Decoder::with_buffer(body)
+        .map_err(|e| FrameError::Malformed(format!("not a zstd body: {e}")))?;
+    let mut raw = Vec::new();
+    decoder
+        .take(MAX_FRAME as u64 + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| FrameError::Malformed(format!("the compressed body is damaged: {e}")))?;
+    if raw.len() > MAX_FRAME {
+        return Err(FrameError::TooLarge);
+    }
+    Ok(raw)
 }
 
 /// Serde for `Vec<Vec<u8>>` as byte strings (compact in postcard).
@@ -321,26 +443,123 @@ mod tests {
         any::<[u8; 16]>().prop_map(DocId::from_bytes)
     }
 
+    fn voucher() -> impl Strategy<Value = Voucher> {
+        (any::<[u8; 32]>(), any::<i64>(), any::<[u8; 16]>()).prop_map(|(hash, received_at, seal)| Voucher {
+            hash,
+            received_at,
+            seal,
+        })
+    }
+
     fn changes() -> impl Strategy<Value = DocChanges> {
-        (doc_id(), prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..4))
-            .prop_map(|(doc, changes)| DocChanges { doc, changes })
+        (
+            doc_id(),
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..4),
+            prop::collection::vec(voucher(), 0..2),
+        )
+            .prop_map(|(doc, changes, vouchers)| DocChanges { doc, changes, vouchers })
+    }
+
+    fn witness() -> impl Strategy<Value = Witness> {
+        (any::<u64>(), any::<[u8; 16]>()).prop_map(|(pos, digest)| Witness { pos, digest })
     }
 
     fn request() -> impl Strategy<Value = SyncRequest> {
         (
-            prop::option::of(any::<u64>().prop_map(Epoch)),
-            any::<u64>(),
+            (prop::option::of(any::<u64>().prop_map(Epoch)), any::<u64>(), witness(), any::<u64>()),
             prop::collection::vec(changes(), 0..4),
             any::<u32>(),
             prop::collection::vec((doc_id(), prop::collection::vec(any::<[u8; 32]>(), 0..3)), 0..3),
+            prop::collection::vec(doc_id(), 0..3),
         )
-            .prop_map(|(epoch, cursor, push, page_bytes, have)| SyncRequest {
-                epoch,
-                cursor,
-                push,
-                page_bytes,
-                have: have.into_iter().map(|(doc, heads)| DocHeads { doc, heads }).collect(),
+            .prop_map(|((epoch, cursor, witness, own_held), push, page_bytes, have, refetch)| {
+                SyncRequest {
+                    epoch,
+                    cursor,
+                    witness,
+                    own_held,
+                    push,
+                    page_bytes,
+                    have: have.into_iter().map(|(doc, heads)| DocHeads { doc, heads }).collect(),
+                    refetch,
+                }
             })
+    }
+
+    fn relay_changes() -> impl Strategy<Value = RelayChanges> {
+        (
+            doc_id(),
+            prop::collection::vec(
+                (
+                    prop::collection::vec(any::<u8>(), 0..200),
+                    any::<i64>(),
+                    prop::option::of(any::<[u8; 16]>()),
+                ),
+                0..4,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(|(doc, items, with_meta)| RelayChanges {
+                doc,
+                meta: if with_meta {
+                    items
+                        .iter()
+                        .map(|(_, received_at, seal)| ChangeMeta { received_at: *received_at, seal: *seal })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                changes: items.into_iter().map(|(c, _, _)| c).collect(),
+            })
+    }
+
+    fn response() -> impl Strategy<Value = SyncResponse> {
+        (
+            (any::<u64>(), any::<i64>(), any::<u64>(), witness(), any::<u64>(), any::<bool>(), any::<bool>()),
+            prop::collection::vec(
+                (
+                    doc_id(),
+                    prop::collection::vec(any::<[u8; 32]>(), 0..3),
+                    prop::collection::vec(voucher(), 0..2),
+                ),
+                0..3,
+            ),
+            prop::collection::vec(
+                (doc_id(), prop::sample::select(RejectCode::ALL.to_vec()), ".{0,40}"),
+                0..2,
+            ),
+            prop::collection::vec(relay_changes(), 0..3),
+            prop::collection::vec(doc_id(), 0..3),
+        )
+            .prop_map(
+                |(
+                    (epoch, now, cursor, witness, own_held, more, reconcile),
+                    acks,
+                    rejects,
+                    changes,
+                    wanted,
+                )| {
+                    SyncResponse {
+                        epoch: Epoch(epoch),
+                        now,
+                        acks: acks
+                            .into_iter()
+                            .map(|(doc, heads, vouchers)| DocAck { doc, heads, vouchers })
+                            .collect(),
+                        rejects: rejects
+                            .into_iter()
+                            .map(|(doc, code, reason)| DocReject { doc, code, reason })
+                            .collect(),
+                        changes,
+                        cursor,
+                        witness,
+                        own_held,
+                        more,
+                        wanted,
+                        reconcile,
+                    }
+                },
+            )
     }
 
     proptest! {
@@ -352,46 +571,81 @@ mod tests {
         }
 
         #[test]
+        fn responses_round_trip(resp in response()) {
+            let msg = RelayMessage::Sync(resp);
+            let frame = encode(&msg);
+            prop_assert_eq!(decode::<RelayMessage>(&frame).unwrap(), msg);
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode::<DeviceMessage>(&bytes);
-            let mut framed = b"GB\x01\x00\x00".to_vec();
+            let mut framed = b"GB\x02\x00\x00".to_vec();
             framed.extend_from_slice(&bytes);
             let _ = decode::<RelayMessage>(&framed);
+            let mut zstd_framed = b"GB\x02\x00\x01".to_vec();
+            zstd_framed.extend_from_slice(&bytes);
+            let _ = decode::<RelayMessage>(&zstd_framed);
         }
     }
 
     #[test]
     fn a_no_change_sync_is_tiny() {
+        let witness = Witness { pos: 1_000_000, digest: [7; 16] };
         let req = DeviceMessage::Sync(SyncRequest {
             epoch: Some(Epoch(0x0123_4567_89ab_cdef)),
             cursor: 1_000_000,
+            witness,
+            own_held: 999_000,
             push: vec![],
             page_bytes: DEFAULT_PAGE_BYTES,
             have: vec![],
+            refetch: vec![],
         });
         let frame = encode(&req);
-        assert!(frame.len() < 32, "{} bytes", frame.len());
+        assert!(frame.len() < 48, "{} bytes", frame.len());
         let resp = RelayMessage::Sync(SyncResponse {
             epoch: Epoch(0x0123_4567_89ab_cdef),
+            now: 1_767_600_000_000,
             acks: vec![],
             rejects: vec![],
             changes: vec![],
             cursor: 1_000_000,
+            witness,
+            own_held: 999_000,
             more: false,
             wanted: vec![],
+            reconcile: false,
         });
-        assert!(encode(&resp).len() < 32);
+        let frame = encode(&resp);
+        assert!(frame.len() < 56, "{} bytes", frame.len());
     }
 
     #[test]
     fn bad_frames_say_why() {
         assert_eq!(decode::<DeviceMessage>(b"GB"), Err(FrameError::Truncated(2)));
-        assert_eq!(decode::<DeviceMessage>(b"XX\x01\x00\x00"), Err(FrameError::BadMagic));
+        assert_eq!(decode::<DeviceMessage>(b"XX\x02\x00\x00"), Err(FrameError::BadMagic));
         assert_eq!(
             decode::<DeviceMessage>(b"GB\x09\x00\x00"),
             Err(FrameError::UnsupportedVersion { found: 9 })
         );
-        assert!(matches!(decode::<DeviceMessage>(b"GB\x01\x00\x00\xff\xff"), Err(FrameError::Malformed(_))));
+        assert_eq!(
+            decode::<DeviceMessage>(b"GB\x01\x00\x00"),
+            Err(FrameError::UnsupportedVersion { found: 1 }),
+            "the first version is no longer spoken"
+        );
+        assert!(matches!(decode::<DeviceMessage>(b"GB\x02\x00\x00\xff\xff"), Err(FrameError::Malformed(_))));
+        assert!(matches!(decode::<DeviceMessage>(b"GB\x02\x00\x01\xff\xff"), Err(FrameError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_small_frame_that_expands_past_the_limit_is_too_large() {
+        let zeros = vec![0u8; MAX_FRAME + 10];
+        let bomb = zstd::bulk::compress(&zeros, 3).unwrap();
+        assert!(bomb.len() < 4096, "{} bytes", bomb.len());
+        let mut frame = b"GB\x02\x00\x01".to_vec();
+        frame.extend_from_slice(&bomb);
+        assert_eq!(decode::<DeviceMessage>(&frame), Err(FrameError::TooLarge));
     }
 
     #[test]
@@ -400,13 +654,28 @@ mod tests {
         let msg = DeviceMessage::Sync(SyncRequest {
             epoch: None,
             cursor: 0,
-            push: vec![DocChanges { doc: DocId::from_bytes([1; 16]), changes: vec![text.into_bytes()] }],
+            witness: Witness::default(),
+            own_held: 0,
+            push: vec![DocChanges {
+                doc: DocId::from_bytes([1; 16]),
+                changes: vec![text.into_bytes()],
+                vouchers: vec![],
+            }],
             page_bytes: 1,
             have: vec![],
+            refetch: vec![],
         });
         let frame = encode(&msg);
         assert_eq!(frame[4], FLAG_ZSTD);
         assert!(frame.len() < 400, "{}", frame.len());
         assert_eq!(decode::<DeviceMessage>(&frame).unwrap(), msg);
+    }
+
+    #[test]
+    fn reject_codes_have_stable_names() {
+        for c in RejectCode::ALL {
+            assert_eq!(RejectCode::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(RejectCode::parse("NotOwner"), None);
     }
 }

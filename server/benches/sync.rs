@@ -188,11 +188,9 @@ fn main() {
     let (_, token) = ward.relay().unwrap().unwrap();
     let session = ward.sync_session().unwrap();
     let frame = giaoban_client_core::protocol::wire::encode(
-        &giaoban_client_core::protocol::wire::DeviceMessage::Sync(session.request(
-            vec![],
-            Vec::new,
-            64 * 1024,
-        )),
+        &giaoban_client_core::protocol::wire::DeviceMessage::Sync(
+            session.request(Default::default(), Default::default(), vec![]).0,
+        ),
     );
     let seconds = if full { 5.0 } else { 1.0 };
     let clients = 4;

@@ -18,6 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use giaoban_protocol::DeviceId;
+use giaoban_protocol::relay_session;
 use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage, SyncResponse};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -26,21 +27,18 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::store::{AuthFailure, DeviceAuth, RelayStore, StoreError, writer_push};
+use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, writer_push};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
     pub store: RelayStore,
-    /// The newest sequence number, for live notifications.
+    /// Bumped whenever changes are stored, for live notifications.
     pub live: Arc<watch::Sender<u64>>,
     /// Settings.
     pub config: Arc<Config>,
     limits: Arc<RateLimits>,
-    /// Set once this process has started an epoch by itself. A restore from backup means a
-    /// restart, so one is enough; more would let one device make every device reconcile.
-    auto_epoch_started: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
@@ -75,15 +73,8 @@ impl RateLimits {
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
-        let top = store.max_seq()?;
-        let (live, _) = watch::channel(top);
-        Ok(AppState {
-            store,
-            live: Arc::new(live),
-            config: Arc::new(config),
-            limits: Arc::default(),
-            auto_epoch_started: Arc::default(),
-        })
+        let (live, _) = watch::channel(0);
+        Ok(AppState { store, live: Arc::new(live), config: Arc::new(config), limits: Arc::default() })
     }
 }
 
@@ -158,7 +149,9 @@ impl IntoResponse for ApiError {
                     "the relay's storage is full; nothing was acknowledged and your changes are kept on the device; retry later".into(),
                 )
             }
-            ApiError::Store(e @ (StoreError::Commit(_) | StoreError::Closed)) => {
+            ApiError::Store(
+                e @ (StoreError::Commit { .. } | StoreError::Closed | StoreError::Internal(_)),
+            ) => {
                 tracing::error!(error = %e, "request not served");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -223,52 +216,59 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
         e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
     })?;
-    let DeviceMessage::Sync(req) = msg;
+    let DeviceMessage::Sync(mut req) = msg;
     let DeviceAuth { device, unit } = auth;
-    let outcome = if req.push.is_empty() {
-        Default::default()
-    } else {
-        let push = req.push;
+    let push = std::mem::take(&mut req.push);
+    let pushed = !push.is_empty();
+    let outcome = if pushed {
         state.store.writer().run(move |ctx| writer_push(ctx, device, unit, push)).await?
+    } else {
+        Default::default()
     };
-    if outcome.last_seq > 0 {
-        state.live.send_if_modified(|v| {
-            let changed = outcome.last_seq > *v;
-            *v = (*v).max(outcome.last_seq);
-            changed
-        });
+    if !outcome.grown.is_empty() {
+        state.live.send_modify(|v| *v = v.wrapping_add(1));
     }
-    let (mut epoch, top) = blocking(&state.store, |s| Ok((s.epoch()?, s.max_seq()?))).await?;
-    let mut cursor = if req.epoch == Some(epoch) { req.cursor } else { 0 };
-    if req.epoch == Some(epoch) && req.cursor > top {
-        cursor = 0;
-        if !state.auto_epoch_started.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // The device has seen changes this relay no longer has: it was restored from a
-            // backup. Every device reconciles under the new epoch.
-            tracing::warn!(%device, cursor = req.cursor, top, "a device is ahead of the relay; starting a new epoch");
-            epoch = state.store.new_epoch().await?;
-        } else {
-            // Once per run is enough for a restore; a device claiming more is answered from the
-            // start on its own, and the operator can still run `admin new-epoch`.
-            tracing::warn!(%device, cursor = req.cursor, top, "a device claims a cursor ahead of the relay again; answering it from the start");
-        }
+    let witness = req.witness;
+    let (epoch, witness_holds) =
+        blocking(&state.store, move |s| Ok((s.epoch()?, s.witness_holds(unit, witness)?))).await?;
+    let start = relay_session::start(&req, epoch, witness_holds);
+    if start.reconcile && !witness_holds {
+        tracing::warn!(%device, pos = req.witness.pos, "a device saw history this relay does not hold (restored from an older backup?); it starts over and reconciles");
     }
-    let have = req.have;
-    let wanted = if have.is_empty() {
+    let have = std::mem::take(&mut req.have);
+    let wanted_from_have = if have.is_empty() {
         Vec::new()
     } else {
         blocking(&state.store, move |s| s.wanted(unit, &have)).await?
     };
-    let page_bytes = req.page_bytes.clamp(4 * 1024, 4 * 1024 * 1024);
-    let page = blocking(&state.store, move |s| s.pull(unit, device, cursor, page_bytes)).await?;
+    let query = PullQuery {
+        unit,
+        device,
+        cursor: start.cursor,
+        own_held: start.own_held,
+        page_bytes: relay_session::page_bytes(req.page_bytes),
+        whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
+    };
+    let page = blocking(&state.store, move |s| s.pull(&query)).await?;
+    let own_top_before = if pushed { outcome.own_top_before } else { page.own_top };
+    let mut wanted = outcome.wanted;
+    for d in wanted_from_have {
+        if !wanted.contains(&d) {
+            wanted.push(d);
+        }
+    }
     let resp = RelayMessage::Sync(SyncResponse {
         epoch,
+        now: state.store.now().0,
         acks: outcome.acks,
         rejects: outcome.rejects,
         changes: page.changes,
         cursor: page.cursor,
+        witness: page.top,
+        own_held: relay_session::own_held_after(start, own_top_before, page.own_top, page.cursor),
         more: page.more,
         wanted,
+        reconcile: start.reconcile,
     });
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
 }
@@ -276,6 +276,6 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authenticate(&state, &headers).await?;
     let stream = WatchStream::new(state.live.subscribe())
-        .map(|seq| Ok::<_, Infallible>(Event::default().event("changed").data(seq.to_string())));
+        .map(|_| Ok::<_, Infallible>(Event::default().event("changed").data("")));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
 }

@@ -25,7 +25,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use giaoban_client_core::demo::dispatch_305;
 use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, ReportKind, Verdict};
-use giaoban_client_core::protocol::session::DeviceSession;
+use giaoban_client_core::protocol::session::{DeviceSession, Sent};
 use giaoban_client_core::protocol::wire::{self, DeviceMessage, EnrollRequest, Enrolled, RelayMessage};
 use giaoban_client_core::protocol::{DeviceId, DocId, DocKind, Timestamp, UnitId};
 use giaoban_client_core::{
@@ -182,6 +182,10 @@ struct Pending {
     body: Vec<u8>,
     /// How many of this device's edits existed when the request was prepared.
     edits_before: usize,
+    /// What the request carried.
+    sent: Sent,
+    /// When it left (device clock).
+    sent_at: Timestamp,
 }
 
 struct Device {
@@ -227,7 +231,7 @@ struct Sim {
     devices: Vec<Device>,
     edits: Vec<Edit>,
     /// Request frames kept for a later replay, with the device that sent them.
-    replays: Vec<(usize, Vec<u8>)>,
+    replays: Vec<(usize, Vec<u8>, Sent)>,
     faults: Faults,
     out: Outcome,
     clock: Arc<AtomicI64>,
@@ -433,12 +437,13 @@ impl Sim {
     fn send(&mut self, i: usize) {
         let edits_before = self.edits.len();
         let d = &mut self.devices[i];
-        let session = match d.session {
+        let session = match d.session.take() {
             Some(s) => s,
             None => d.store.sync_session().unwrap(),
         };
+        let (req, sent) = d.store.prepare_sync(&session).unwrap();
+        let sent_at = d.store.now();
         d.session = Some(session);
-        let req = d.store.prepare_sync(&session).unwrap();
         let frame = wire::encode(&DeviceMessage::Sync(req));
         let roll: f64 = self.rng.random();
         let f = self.faults;
@@ -459,7 +464,7 @@ impl Sim {
             self.devices[i].in_flight = Some(None);
         } else {
             if self.rng.random_bool(f.keep_for_replay) {
-                self.replays.push((i, frame.clone()));
+                self.replays.push((i, frame.clone(), sent.clone()));
             }
             let (status, body) = self.relay.sync(&self.devices[i].token, frame);
             assert_eq!(
@@ -469,7 +474,7 @@ impl Sim {
                 self.devices[i].name,
                 String::from_utf8_lossy(&body)
             );
-            self.devices[i].in_flight = Some(Some(Pending { body, edits_before }));
+            self.devices[i].in_flight = Some(Some(Pending { body, edits_before, sent, sent_at }));
         }
     }
 
@@ -521,12 +526,13 @@ impl Sim {
             return;
         }
         let k = self.rng.random_range(0..self.replays.len());
-        let (i, frame) = self.replays.remove(k);
+        let (i, frame, sent) = self.replays.remove(k);
         self.count("request replayed");
         let (status, body) = self.relay.sync(&self.devices[i].token, frame);
         assert_eq!(status, StatusCode::OK, "replay: {}", String::from_utf8_lossy(&body));
         if self.rng.random_bool(0.5) {
-            self.devices[i].held.push(Pending { body, edits_before: 0 });
+            let sent_at = self.devices[i].store.now();
+            self.devices[i].held.push(Pending { body, edits_before: 0, sent, sent_at });
         }
     }
 
@@ -554,7 +560,10 @@ impl Sim {
             }
         }
         let mut report = SyncReport::default();
-        let again = self.devices[i].store.apply_sync_response(session, resp, &mut report).unwrap();
+        let again = self.devices[i]
+            .store
+            .apply_sync_response(session, resp, &p.sent, p.sent_at, &mut report)
+            .unwrap();
         self.out.applied += 1;
         again
     }
@@ -565,14 +574,15 @@ impl Sim {
         let mut session = self.devices[i].store.sync_session().unwrap();
         for _ in 0..1000 {
             let edits_before = self.edits.len();
-            let req = self.devices[i].store.prepare_sync(&session).unwrap();
+            let (req, sent) = self.devices[i].store.prepare_sync(&session).unwrap();
+            let sent_at = self.devices[i].store.now();
             moved |= !req.push.is_empty();
             let (status, body) =
                 self.relay.sync(&self.devices[i].token, wire::encode(&DeviceMessage::Sync(req)));
             assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
             let RelayMessage::Sync(resp) = wire::decode(&body).unwrap();
             moved |= !resp.changes.is_empty();
-            if !self.apply(i, Pending { body, edits_before }, &mut session) {
+            if !self.apply(i, Pending { body, edits_before, sent, sent_at }, &mut session) {
                 return moved;
             }
         }

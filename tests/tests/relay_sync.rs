@@ -47,10 +47,13 @@ fn raw_push(store: &Store, doc: DocId, changes: Vec<Vec<u8>>) -> SyncResponse {
         store,
         SyncRequest {
             epoch: None,
-            cursor: u64::MAX / 2,
-            push: vec![DocChanges { doc, changes }],
+            cursor: 0,
+            witness: Default::default(),
+            own_held: 0,
+            push: vec![DocChanges { doc, changes, vouchers: vec![] }],
             page_bytes: 4096,
             have: vec![],
+            refetch: vec![],
         },
     )
 }
@@ -288,9 +291,12 @@ fn bad_requests_get_clear_errors_and_the_relay_keeps_serving() {
     let good = wire::encode(&DeviceMessage::Sync(SyncRequest {
         epoch: None,
         cursor: 0,
+        witness: Default::default(),
+        own_held: 0,
         push: vec![],
         page_bytes: 4096,
         have: vec![],
+        refetch: vec![],
     }));
     assert_eq!(post(&good, None).0, 401);
     assert_eq!(post(&good, Some("0000-not-a-token")).0, 401);

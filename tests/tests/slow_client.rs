@@ -80,7 +80,7 @@ fn trickle(
 fn sync_request(addr: &str, device: &mut Store) -> Vec<u8> {
     let (_, token) = device.relay().unwrap().unwrap();
     let session = device.sync_session().unwrap();
-    let frame = wire::encode(&DeviceMessage::Sync(device.prepare_sync(&session).unwrap()));
+    let frame = wire::encode(&DeviceMessage::Sync(device.prepare_sync(&session).unwrap().0));
     let mut req = format!(
         "POST /v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/x-giaoban\r\nContent-Length: {}\r\n\r\n",
         frame.len()

@@ -8,23 +8,35 @@ use giaoban_client_core::demo::dispatch_305;
 use giaoban_client_core::protocol::DocId;
 use giaoban_client_core::protocol::schema::ReportKind;
 use giaoban_client_core::protocol::wire::{
-    DocChanges, DocHeads, Epoch, RejectCode, SyncRequest, SyncResponse,
+    DocChanges, DocHeads, Epoch, RejectCode, SyncRequest, SyncResponse, Witness,
 };
 use giaoban_client_core::{NewReport, NewSection, Store};
 use giaoban_e2e::{Relay, raw_sync};
 
 fn exchange(store: &Store, push: Vec<DocChanges>, have: Vec<DocHeads>) -> SyncResponse {
-    exchange_at(store, None, 0, push, have)
+    exchange_at(store, None, Witness::default(), push, have)
 }
 
 fn exchange_at(
     store: &Store,
     epoch: Option<Epoch>,
-    cursor: u64,
+    witness: Witness,
     push: Vec<DocChanges>,
     have: Vec<DocHeads>,
 ) -> SyncResponse {
-    raw_sync(store, SyncRequest { epoch, cursor, push, page_bytes: 1 << 20, have })
+    raw_sync(
+        store,
+        SyncRequest {
+            epoch,
+            cursor: witness.pos,
+            witness,
+            own_held: 0,
+            push,
+            page_bytes: 1 << 20,
+            have,
+            refetch: vec![],
+        },
+    )
 }
 
 /// `doc` as `owner` holds it, edited by `intruder`'s device actor.
@@ -95,7 +107,7 @@ fn a_ward_cannot_read_or_write_what_it_must_not() {
     let attempts =
         [(b_report, forged(&mut b, &a, b_report, "title")), (to_a, forged(&mut city, &a, to_a, "subject"))];
     for (doc, changes) in attempts {
-        let resp = exchange(&a, vec![DocChanges { doc, changes }], vec![]);
+        let resp = exchange(&a, vec![DocChanges { doc, changes, vouchers: vec![] }], vec![]);
         assert!(resp.acks.is_empty(), "a forged write to {doc} was acknowledged");
         assert_eq!(resp.rejects.len(), 1);
         let code = resp.rejects[0].code;
@@ -115,7 +127,7 @@ fn a_ward_cannot_read_or_write_what_it_must_not() {
     } else {
         b_changes
     };
-    let resp = exchange(&a, vec![DocChanges { doc: a_report, changes: stolen }], vec![]);
+    let resp = exchange(&a, vec![DocChanges { doc: a_report, changes: stolen, vouchers: vec![] }], vec![]);
     assert!(resp.acks.is_empty() && resp.rejects.len() == 1, "{resp:?}");
     assert_eq!(relay.store.max_seq().unwrap(), before, "a refused write was stored");
 
@@ -128,7 +140,7 @@ fn a_ward_cannot_read_or_write_what_it_must_not() {
 }
 
 #[test]
-fn a_device_claiming_to_be_ahead_cannot_make_everyone_reconcile_again_and_again() {
+fn a_device_claiming_history_the_relay_lacks_reconciles_alone() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let mut a = relay.device(&dir.path().join("a.sqlite"), 1, "a");
@@ -137,20 +149,27 @@ fn a_device_claiming_to_be_ahead_cannot_make_everyone_reconcile_again_and_again(
     a.sync_now().unwrap();
     b.sync_now().unwrap();
     let e0 = relay.store.epoch().unwrap();
+    let top = relay.store.top(a.unit().unwrap()).unwrap();
+    assert!(top.pos > 0, "ward A can read the unit directory");
 
-    // The first claim is what a restore from backup looks like: one new epoch.
-    let e1 = exchange_at(&a, Some(e0), u64::MAX / 2, vec![], vec![]).epoch;
-    assert_ne!(e1, e0);
-    b.sync_now().unwrap();
-    // Claiming again is answered from the start for that device alone; the epoch stays.
-    for _ in 0..5 {
-        let resp = exchange_at(&a, Some(e1), u64::MAX / 2, vec![], vec![]);
-        assert_eq!(resp.epoch, e1);
-        assert!(resp.cursor <= relay.store.max_seq().unwrap());
+    // Claims the relay cannot back: a position past its log, a real position with another
+    // digest. Each is answered from the start, for that device alone, and asked to reconcile.
+    let claims = [
+        Witness { pos: u64::MAX / 2, digest: [9; 16] },
+        Witness { pos: top.pos, digest: [9; 16] },
+        Witness { pos: 1, digest: [0; 16] },
+    ];
+    for claim in claims.into_iter().cycle().take(6) {
+        let resp = exchange_at(&a, Some(e0), claim, vec![], vec![]);
+        assert!(resp.reconcile, "{claim:?}");
+        assert_eq!(resp.epoch, e0, "one device must not change the relay's epoch");
+        assert_eq!(resp.witness, top, "the answer shows the relay's own log");
+        assert!(!resp.changes.is_empty(), "answered from the start of its log");
     }
-    assert_eq!(relay.store.epoch().unwrap(), e1);
+    assert_eq!(relay.store.epoch().unwrap(), e0);
+    // An honest device goes on as before: one round trip, no reconcile.
     let r = b.sync_now().unwrap();
-    assert_eq!(r.round_trips, 1, "an honest device must not reconcile again: {r:?}");
+    assert_eq!(r.round_trips, 1, "an honest device must not reconcile: {r:?}");
     a.sync_now().unwrap();
     assert_eq!(a.pending_changes_count().unwrap(), 0);
 }

@@ -117,7 +117,8 @@ impl Store {
             TaskScope::Unit(u) => (Some(u), None),
             TaskScope::All => (None, None),
         };
-        let now = self.now();
+        // Deadlines are judged by the relay's clock as this device last saw it, never its own.
+        let now = self.relay_now()?;
         let window_days = match filter.due {
             Some(DueFilter::Within { days }) => days,
             _ => DEFAULT_DUE_SOON_DAYS,

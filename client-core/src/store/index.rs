@@ -1,8 +1,6 @@
 //! Derived tables: one refresh per document kind, run in the same transaction as the write.
 //! Everything here can be rebuilt from the documents ([`super::Store::rebuild_indexes`]).
 
-use std::collections::HashMap;
-
 use automerge::AutoCommit;
 use chrono::Datelike;
 use giaoban_protocol::schema::{
@@ -10,21 +8,21 @@ use giaoban_protocol::schema::{
 };
 use giaoban_protocol::{Deadline, DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::search_key;
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::error::{CoreError, Result};
 
 /// A typed document that knows how to refresh its derived rows.
 pub(crate) trait Indexable {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()>;
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()>;
 }
 
-pub(crate) fn refresh_dyn(tx: &Transaction<'_>, n: i64, value: &dyn Indexable) -> Result<()> {
+pub(crate) fn refresh_dyn(tx: &Connection, n: i64, value: &dyn Indexable) -> Result<()> {
     value.refresh(tx, n)
 }
 
 /// Hydrates `doc` by the kind in its header and refreshes its rows.
-pub(crate) fn refresh_from_doc(tx: &Transaction<'_>, n: i64, id: DocId, doc: &mut AutoCommit) -> Result<()> {
+pub(crate) fn refresh_from_doc(tx: &Connection, n: i64, id: DocId, doc: &mut AutoCommit) -> Result<()> {
     let schema_err = |e: autosurgeon::HydrateError| CoreError::Schema { id, detail: e.to_string() };
     let header = read_header(doc).map_err(schema_err)?;
     match header.kind {
@@ -40,7 +38,7 @@ pub(crate) fn refresh_from_doc(tx: &Transaction<'_>, n: i64, id: DocId, doc: &mu
 }
 
 /// The row number of document `id`, if it is here.
-fn source_row(tx: &Transaction<'_>, id: DocId) -> Result<Option<i64>> {
+fn source_row(tx: &Connection, id: DocId) -> Result<Option<i64>> {
     use rusqlite::OptionalExtension;
     Ok(tx
         .prepare_cached("SELECT n FROM documents WHERE id = ?1")?
@@ -49,7 +47,7 @@ fn source_row(tx: &Transaction<'_>, id: DocId) -> Result<Option<i64>> {
 }
 
 /// Title and folded search text, for every kind.
-fn refresh_common<T: DocumentSchema>(tx: &Transaction<'_>, n: i64, value: &T) -> Result<()> {
+fn refresh_common<T: DocumentSchema>(tx: &Connection, n: i64, value: &T) -> Result<()> {
     let title = value.title();
     tx.execute("UPDATE documents SET title = ?2 WHERE n = ?1", params![n, title])?;
     tx.execute("DELETE FROM search WHERE rowid = ?1", params![n])?;
@@ -73,7 +71,7 @@ struct TaskRow<'a> {
     deadline: Option<&'a Deadline>,
 }
 
-fn insert_task(tx: &Transaction<'_>, n: i64, t: TaskRow<'_>) -> Result<()> {
+fn insert_task(tx: &Connection, n: i64, t: TaskRow<'_>) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR REPLACE INTO tasks(source, ordinal, assignee, issuer, text, report_required,
                                       deadline_text, due_day, exclusive, sort_key,
@@ -100,7 +98,7 @@ fn insert_task(tx: &Transaction<'_>, n: i64, t: TaskRow<'_>) -> Result<()> {
 
 /// Copies the assignees' states (from responses) and the verdicts (from reviews) into the task
 /// rows of source document `n`, or only those of `assignee`.
-fn copy_states_into_tasks(tx: &Transaction<'_>, n: i64, assignee: Option<UnitId>) -> Result<()> {
+fn copy_states_into_tasks(tx: &Connection, n: i64, assignee: Option<UnitId>) -> Result<()> {
     let assignee = assignee.map(|u| u.to_bytes().to_vec());
     tx.prepare_cached(
         "UPDATE tasks SET (state, report, received_at) =
@@ -119,7 +117,7 @@ fn copy_states_into_tasks(tx: &Transaction<'_>, n: i64, assignee: Option<UnitId>
 }
 
 impl Indexable for Directive {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
         let title = self.title();
         tx.execute("DELETE FROM tasks WHERE source = ?1", params![n])?;
@@ -147,7 +145,7 @@ impl Indexable for Directive {
 }
 
 impl Indexable for Meeting {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
         let title = self.title();
         tx.execute("DELETE FROM tasks WHERE source = ?1", params![n])?;
@@ -175,27 +173,16 @@ impl Indexable for Meeting {
 }
 
 impl Indexable for Response {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
-        // Relay receipt times are facts about delivery, not document content: carry them over.
-        let mut received: HashMap<i64, i64> = HashMap::new();
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT ordinal, received_at FROM task_states WHERE response = ?1 AND received_at IS NOT NULL",
-            )?;
-            let rows = stmt.query_map(params![n], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-            for r in rows {
-                let (o, at) = r?;
-                received.insert(o, at);
-            }
-        }
+        // Receipt times are filled in by `refresh_receipt_times`, from the changes that set each
+        // state; a fresh row starts without one.
         tx.execute("DELETE FROM task_states WHERE response = ?1", params![n])?;
         let mut stmt = tx.prepare_cached(
             "INSERT OR REPLACE INTO task_states(source, ordinal, assignee, state, report, response, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
         )?;
         for t in &self.tasks {
-            let keep = if t.state.is_done() { received.get(&(t.ordinal as i64)).copied() } else { None };
             stmt.execute(params![
                 self.directive.to_bytes().to_vec(),
                 t.ordinal as i64,
@@ -203,7 +190,6 @@ impl Indexable for Response {
                 t.state.as_str(),
                 t.report.map(|r| r.to_bytes().to_vec()),
                 n,
-                keep,
             ])?;
         }
         if let Some(source) = source_row(tx, self.directive)? {
@@ -213,8 +199,66 @@ impl Indexable for Response {
     }
 }
 
+/// For a response: sets each done task's receipt time to the relay's receipt time of the
+/// change that set its current state (a resubmission counts from its own change), from the
+/// receipts this device holds; none while that change has not reached the relay. Other kinds
+/// are left alone.
+pub(crate) fn refresh_receipt_times(tx: &Connection, n: i64, doc: &mut AutoCommit) -> Result<()> {
+    use automerge::{ObjType, ReadDoc, Value};
+    let header = match read_header(doc) {
+        Ok(h) if h.kind == DocKind::Response => h,
+        _ => return Ok(()),
+    };
+    let id = header.id;
+    let am = |e: automerge::AutomergeError| CoreError::Schema { id, detail: e.to_string() };
+    let Some((Value::Object(ObjType::List), tasks)) = doc.get(automerge::ROOT, "tasks").map_err(am)? else {
+        return Ok(());
+    };
+    let mut receipt = tx.prepare_cached("SELECT received_at FROM receipts WHERE doc = ?1 AND hash = ?2")?;
+    let mut set = tx.prepare_cached(
+        "UPDATE task_states SET received_at = CASE WHEN state IN ('submitted', 'not_applicable') THEN ?3 END
+         WHERE response = ?1 AND ordinal = ?2",
+    )?;
+    for i in 0..doc.length(&tasks) {
+        let Some((Value::Object(ObjType::Map), task)) = doc.get(&tasks, i).map_err(am)? else { continue };
+        let ordinal = match doc.get(&task, "ordinal").map_err(am)? {
+            Some((Value::Scalar(v), _)) => match v.as_ref() {
+                automerge::ScalarValue::Uint(u) => *u as i64,
+                automerge::ScalarValue::Int(i) => *i,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let Some((_, op)) = doc.get(&task, "state").map_err(am)? else { continue };
+        let at: Option<i64> = match doc.hash_for_opid(&op) {
+            Some(hash) => {
+                use rusqlite::OptionalExtension;
+                receipt.query_row(params![n, hash.0.to_vec()], |r| r.get(0)).optional()?
+            }
+            None => None,
+        };
+        set.execute(params![n, ordinal, at])?;
+    }
+    let directive: Option<Vec<u8>> = {
+        use rusqlite::OptionalExtension;
+        tx.prepare_cached("SELECT source FROM task_states WHERE response = ?1 LIMIT 1")?
+            .query_row(params![n], |r| r.get(0))
+            .optional()?
+    };
+    let directive = directive.map(|d| DocId::from_slice(&d)).transpose().map_err(|e| CoreError::Corrupt {
+        id,
+        detail: format!("a task state names a damaged source id: {e}"),
+    })?;
+    if let Some(directive) = directive
+        && let Some(source) = source_row(tx, directive)?
+    {
+        copy_states_into_tasks(tx, source, Some(header.owner))?;
+    }
+    Ok(())
+}
+
 impl Indexable for Review {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
         tx.execute("DELETE FROM report_reviews WHERE review = ?1", params![n])?;
         let report = self.report.to_bytes().to_vec();
@@ -239,13 +283,13 @@ impl Indexable for Review {
 }
 
 impl Indexable for Report {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)
     }
 }
 
 impl Indexable for UnitDirectory {
-    fn refresh(&self, tx: &Transaction<'_>, n: i64) -> Result<()> {
+    fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)
     }
 }

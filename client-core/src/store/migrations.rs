@@ -121,6 +121,48 @@ pub const MIGRATIONS: &[&str] = &[
         at     INTEGER NOT NULL
     );
     "#,
+    // 5: sync protocol 2: receipts and vouchers, documents that could not be applied, the
+    // dirty set as an index, typed rejection codes.
+    r#"
+    -- What the relay said about each change it sent or acknowledged: when it received it (a
+    -- response's deadlines are judged by these) and, for the unit's own documents, its seal,
+    -- so this device can carry the change back to a relay restored from an older backup.
+    CREATE TABLE receipts (
+        doc         INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
+        hash        BLOB NOT NULL,
+        received_at INTEGER NOT NULL,
+        seal        BLOB,
+        PRIMARY KEY (doc, hash)
+    ) WITHOUT ROWID;
+
+    -- Documents from the relay that could not be applied here. 'retry': asked for whole on the
+    -- next sync; 'gave_up': failed too often, shown to the user; 'newer_app': stored, but
+    -- written by a newer app, shown until the app is updated.
+    CREATE TABLE sync_problems (
+        doc      BLOB PRIMARY KEY,
+        kind     TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        reason   TEXT NOT NULL,
+        at       INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- The documents with changes the relay has not acknowledged, without scanning the rest.
+    CREATE INDEX documents_dirty ON documents(n) WHERE acked_heads IS NULL OR acked_heads != heads;
+    -- A reconcile lists the unit's own documents in id order.
+    CREATE INDEX documents_by_owner ON documents(owner, id);
+
+    UPDATE rejections SET code = CASE code
+        WHEN 'NotOwner' THEN 'not_owner'
+        WHEN 'HeaderChanged' THEN 'header_changed'
+        WHEN 'Invalid' THEN 'invalid'
+        WHEN 'ForeignActor' THEN 'foreign_actor'
+        WHEN 'Corrupt' THEN 'corrupt'
+        WHEN 'MissingDependencies' THEN 'missing_dependencies'
+        ELSE code END;
+
+    -- A position in the first protocol's sequence means nothing in the second: start again.
+    DELETE FROM meta WHERE key IN ('sync_epoch', 'sync_cursor', 'sync_reconcile');
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

@@ -103,6 +103,11 @@ pub struct Store {
     conn: Connection,
     checkpointer: Option<Checkpointer>,
     cache: DocCache,
+    /// Documents whose cached copy changed inside the open write scope: dropped from the cache
+    /// if the scope is rolled back, so memory never runs ahead of disk.
+    touched: Vec<DocId>,
+    /// Serialises syncs of this store (one-call and background alike).
+    sync_gate: Arc<std::sync::Mutex<()>>,
     device: DeviceId,
     unit: Option<UnitId>,
     opts: StoreOptions,
@@ -153,8 +158,17 @@ impl Store {
                 None
             }
         };
-        let mut store =
-            Store { conn, checkpointer, cache: DocCache::new(opts.cache_capacity), device, unit, opts, path };
+        let mut store = Store {
+            conn,
+            checkpointer,
+            cache: DocCache::new(opts.cache_capacity),
+            touched: Vec::new(),
+            sync_gate: Arc::default(),
+            device,
+            unit,
+            opts,
+            path,
+        };
         let needs_reindex: bool = store
             .conn
             .query_row("SELECT value FROM meta WHERE key = 'needs_reindex'", [], |r| r.get::<_, i64>(0))
@@ -216,6 +230,61 @@ impl Store {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Runs `f` as one write: a transaction if none is open (committed when `f` succeeds),
+    /// otherwise a savepoint inside the open one. When `f` fails, or the commit does, everything
+    /// `f` wrote is rolled back and every document whose cached copy it changed is dropped from
+    /// the cache. `f` must call [`Store::touch`] before changing a cached document.
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let outermost = self.conn.is_autocommit();
+        let mark = self.touched.len();
+        if outermost {
+            // IMMEDIATE takes the write lock now, so the commit cannot fail for a reader.
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        } else {
+            self.conn.execute_batch("SAVEPOINT write_scope")?;
+        }
+        let result = f(self);
+        let ended = match (&result, outermost) {
+            (Ok(_), true) => self.conn.execute_batch("COMMIT"),
+            (Ok(_), false) => self.conn.execute_batch("RELEASE write_scope"),
+            (Err(_), true) => self.conn.execute_batch("ROLLBACK"),
+            (Err(_), false) => self.conn.execute_batch("ROLLBACK TO write_scope; RELEASE write_scope"),
+        };
+        let failed = result.is_err() || ended.is_err();
+        if failed {
+            if outermost && !self.conn.is_autocommit() {
+                // The commit failed and left the transaction open: end it.
+                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %e, "cannot roll back a failed write");
+                }
+            }
+            for id in self.touched.drain(mark..) {
+                self.cache.remove(id);
+            }
+        }
+        if outermost {
+            self.touched.clear();
+            if !failed {
+                self.committed();
+            }
+        }
+        match (result, ended) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Records that the cached copy of `id` is about to change inside the open write scope.
+    pub(crate) fn touch(&mut self, id: DocId) {
+        self.touched.push(id);
+    }
+
+    /// The lock that serialises syncs of this store.
+    pub(crate) fn sync_gate(&self) -> Arc<std::sync::Mutex<()>> {
+        self.sync_gate.clone()
     }
 
     /// How many documents hold changes the relay has not acknowledged.
@@ -373,11 +442,11 @@ impl Store {
         doc.set_actor(self.device.actor_id());
         let bytes = doc.save();
         let now = self.now();
-        let tx = self.conn.transaction()?;
-        let n = insert_document(&tx, h, &value.title(), &bytes, &doc.get_heads(), now)?;
-        value.refresh(&tx, n)?;
-        tx.commit()?;
-        self.committed();
+        let heads_now = doc.get_heads();
+        self.write(|s| {
+            let n = insert_document(&s.conn, h, &value.title(), &bytes, &heads_now, now)?;
+            value.refresh(&s.conn, n)
+        })?;
         self.cache.put(id, doc);
         Ok(())
     }
@@ -401,8 +470,8 @@ impl Store {
         let now = self.now();
         let doc = self.loaded(id)?;
         let before_heads = doc.get_heads();
-        let mut value: T =
-            autosurgeon::hydrate(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
+        let value_result: std::result::Result<T, _> = autosurgeon::hydrate(doc);
+        let mut value: T = value_result.map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
         if value.header().schema_version > SCHEMA_VERSION {
             return Err(CoreError::NewerSchema { id, version: value.header().schema_version });
         }
@@ -412,26 +481,25 @@ impl Store {
             return Err(CoreError::invalid("header", "a document's header cannot be changed"));
         }
         value.validate()?;
-        if let Err(e) = autosurgeon::reconcile(doc, &value) {
-            doc.rollback();
-            return Err(CoreError::Schema { id, detail: e.to_string() });
-        }
-        if doc.commit_with(CommitOptions::default().with_time(now.0 / 1000)).is_none() {
-            return Ok(out);
-        }
-        let chunk = doc.save_after(&before_heads);
-        let new_heads = doc.get_heads();
-        let result =
-            self.persist_chunk(row.n, &chunk, &new_heads, now, Some(&value as &dyn index::Indexable), id);
-        if let Err(e) = result {
-            self.cache.remove(id);
-            return Err(e);
-        }
+        self.write(|s| {
+            s.touch(id);
+            let doc = s.loaded(id)?;
+            if let Err(e) = autosurgeon::reconcile(doc, &value) {
+                doc.rollback();
+                return Err(CoreError::Schema { id, detail: e.to_string() });
+            }
+            if doc.commit_with(CommitOptions::default().with_time(now.0 / 1000)).is_none() {
+                return Ok(());
+            }
+            let chunk = doc.save_after(&before_heads);
+            let new_heads = doc.get_heads();
+            s.persist_chunk(row.n, &chunk, &new_heads, now, Some(&value as &dyn index::Indexable), id)
+        })?;
         Ok(out)
     }
 
-    /// Appends `chunk` to document `n`, updates its row and indexes, and compacts when due: one
-    /// SQLite transaction.
+    /// Appends `chunk` to document `n`, updates its row and indexes, and compacts when due,
+    /// inside the open write scope (its own transaction if none is open).
     fn persist_chunk(
         &mut self,
         n: i64,
@@ -442,40 +510,46 @@ impl Store {
         id: DocId,
     ) -> Result<()> {
         let compact_after = self.opts.compact_after as i64;
-        let tx = self.conn.transaction()?;
-        let count: i64 =
-            tx.query_row("SELECT chunk_count FROM documents WHERE n = ?1", params![n], |r| r.get(0))?;
-        if count + 1 >= compact_after {
-            let snapshot = match self.cache.get_mut(id) {
-                Some(doc) => doc.save(),
-                None => return Err(CoreError::not_found("document", id)),
-            };
-            tx.execute("DELETE FROM chunks WHERE doc = ?1", params![n])?;
-            tx.execute("INSERT OR REPLACE INTO snapshots(doc, bytes) VALUES (?1, ?2)", params![n, snapshot])?;
-            tx.execute(
-                "UPDATE documents SET chunk_count = 0, heads = ?2, updated_at = ?3 WHERE n = ?1",
-                params![n, heads::encode(new_heads), now.0],
-            )?;
-        } else {
-            tx.execute(
-                "INSERT INTO chunks(doc, seq, bytes) VALUES (?1, ?2, ?3)",
-                params![n, count + 1, chunk],
-            )?;
-            tx.execute(
-                "UPDATE documents SET chunk_count = ?2, heads = ?3, updated_at = ?4 WHERE n = ?1",
-                params![n, count + 1, heads::encode(new_heads), now.0],
-            )?;
-        }
-        match typed {
-            Some(v) => index::refresh_dyn(&tx, n, v)?,
-            None => {
-                let doc = self.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
-                index::refresh_from_doc(&tx, n, id, doc)?;
+        self.write(|s| {
+            let count: i64 =
+                s.conn
+                    .query_row("SELECT chunk_count FROM documents WHERE n = ?1", params![n], |r| r.get(0))?;
+            if count + 1 >= compact_after {
+                let snapshot = match s.cache.get_mut(id) {
+                    Some(doc) => doc.save(),
+                    None => return Err(CoreError::not_found("document", id)),
+                };
+                s.conn.execute("DELETE FROM chunks WHERE doc = ?1", params![n])?;
+                s.conn.execute(
+                    "INSERT OR REPLACE INTO snapshots(doc, bytes) VALUES (?1, ?2)",
+                    params![n, snapshot],
+                )?;
+                s.conn.execute(
+                    "UPDATE documents SET chunk_count = 0, heads = ?2, updated_at = ?3 WHERE n = ?1",
+                    params![n, heads::encode(new_heads), now.0],
+                )?;
+            } else {
+                s.conn.execute(
+                    "INSERT INTO chunks(doc, seq, bytes) VALUES (?1, ?2, ?3)",
+                    params![n, count + 1, chunk],
+                )?;
+                s.conn.execute(
+                    "UPDATE documents SET chunk_count = ?2, heads = ?3, updated_at = ?4 WHERE n = ?1",
+                    params![n, count + 1, heads::encode(new_heads), now.0],
+                )?;
             }
-        }
-        tx.commit()?;
-        self.committed();
-        Ok(())
+            match typed {
+                Some(v) => index::refresh_dyn(&s.conn, n, v)?,
+                None => {
+                    let doc = s.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
+                    index::refresh_from_doc(&s.conn, n, id, doc)?;
+                }
+            }
+            // Receipt times of a response's tasks come from the changes that set them.
+            let doc = s.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
+            index::refresh_receipt_times(&s.conn, n, doc)?;
+            Ok(())
+        })
     }
 
     /// Rebuilds every derived table (tasks, states, reviews, search) from the documents.
@@ -491,29 +565,39 @@ impl Store {
                 }
             }
         }
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;",
-        )?;
-        for (id, mut doc) in loaded {
-            let n: i64 = tx.query_row(
-                "SELECT n FROM documents WHERE id = ?1",
-                params![id.to_bytes().to_vec()],
-                |r| r.get(0),
+        self.write(|s| {
+            s.conn.execute_batch(
+                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;",
             )?;
-            if let Err(e) = index::refresh_from_doc(&tx, n, id, &mut doc) {
-                tracing::warn!(%id, error = %e, "document not indexed");
+            for (id, mut doc) in loaded {
+                let n: i64 = s.conn.query_row(
+                    "SELECT n FROM documents WHERE id = ?1",
+                    params![id.to_bytes().to_vec()],
+                    |r| r.get(0),
+                )?;
+                match index::refresh_from_doc(&s.conn, n, id, &mut doc)
+                    .and_then(|()| index::refresh_receipt_times(&s.conn, n, &mut doc))
+                {
+                    Ok(()) => {
+                        // A document an older app could not read is readable now.
+                        s.conn.execute(
+                            "DELETE FROM sync_problems WHERE doc = ?1 AND kind = 'newer_app'",
+                            params![id.to_bytes().to_vec()],
+                        )?;
+                    }
+                    Err(CoreError::Storage(e)) => return Err(CoreError::Storage(e)),
+                    Err(e) => tracing::warn!(%id, error = %e, "document not indexed"),
+                }
             }
-        }
-        tx.execute("DELETE FROM meta WHERE key = 'needs_reindex'", [])?;
-        tx.commit()?;
-        Ok(())
+            s.conn.execute("DELETE FROM meta WHERE key = 'needs_reindex'", [])?;
+            Ok(())
+        })
     }
 }
 
 /// Inserts a new document row and its first snapshot; returns the row number.
 pub(crate) fn insert_document(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     header: &Header,
     title: &str,
     snapshot: &[u8],
@@ -561,10 +645,11 @@ fn load_or_create_device(conn: &Connection) -> Result<DeviceId> {
     let existing = conn
         .query_row("SELECT value FROM meta WHERE key = 'device'", [], |r| r.get::<_, Vec<u8>>(0))
         .optional()?;
-    if let Some(bytes) = existing
-        && let Ok(id) = DeviceId::from_slice(&bytes)
-    {
-        return Ok(id);
+    if let Some(bytes) = existing {
+        // A stored id that cannot be read must not be replaced: the relay knows this device by
+        // it, and every change the device wrote carries it.
+        return DeviceId::from_slice(&bytes)
+            .map_err(|e| CoreError::DamagedStore { detail: format!("the device id is unreadable ({e})") });
     }
     let id = DeviceId::from_uuid(uuid::Uuid::now_v7());
     conn.execute(

@@ -1,13 +1,27 @@
 //! What the sync driver needs from the store: the changes the relay lacks, marking what it
-//! acknowledged, and applying changes that came from elsewhere.
+//! acknowledged, applying changes that came from elsewhere, and keeping what the relay said
+//! about each change (its receipt time and seal).
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use giaoban_protocol::schema::{Response, read_header};
-use giaoban_protocol::{DocId, Timestamp};
-use rusqlite::params;
+use giaoban_protocol::schema::read_header;
+use giaoban_protocol::wire::{ChangeMeta, Voucher};
+use giaoban_protocol::{DocId, SCHEMA_VERSION};
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, heads, index};
 use crate::error::{CoreError, Result};
+
+/// What applying changes from the relay did to one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Applied {
+    /// Something new was applied.
+    pub changed: bool,
+    /// Some changes wait for earlier changes this device does not hold; the document must be
+    /// fetched whole.
+    pub missing: bool,
+    /// Written by a newer app: stored, not shown.
+    pub newer: bool,
+}
 
 impl Store {
     /// The heads the relay has acknowledged for `id` (empty if none).
@@ -17,20 +31,45 @@ impl Store {
             params![id.to_bytes().to_vec()],
             |r| r.get(0),
         )?;
-        Ok(bytes.and_then(|b| heads::decode(&b)).unwrap_or_default())
+        match bytes {
+            None => Ok(Vec::new()),
+            Some(b) => heads::decode(&b).ok_or_else(|| CoreError::Corrupt {
+                id,
+                detail: "the heads the relay acknowledged are stored damaged".into(),
+            }),
+        }
     }
 
-    /// Documents with changes the relay has not acknowledged.
+    /// Documents with changes the relay has not acknowledged, oldest first (from the dirty
+    /// index, without scanning the rest of the store).
     pub fn dirty_documents(&self) -> Result<Vec<DocId>> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT id FROM documents WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY n",
+            "SELECT id FROM documents INDEXED BY documents_dirty
+             WHERE acked_heads IS NULL OR acked_heads != heads ORDER BY n",
         )?;
         let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for r in rows {
-            if let Ok(id) = DocId::from_slice(&r?) {
-                out.push(id);
-            }
+            out.push(doc_id(&r?)?);
+        }
+        Ok(out)
+    }
+
+    /// Dirty documents not refused by the relay at their current heads, oldest first, with
+    /// whether the relay holds nothing of them yet.
+    pub(crate) fn pushable_documents(&self) -> Result<Vec<(DocId, bool)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT d.id, d.acked_heads IS NULL FROM documents d INDEXED BY documents_dirty
+             LEFT JOIN rejections r ON r.doc = d.n
+             WHERE (d.acked_heads IS NULL OR d.acked_heads != d.heads)
+               AND (r.heads IS NULL OR r.heads != d.heads)
+             ORDER BY d.n",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, fresh) = r?;
+            out.push((doc_id(&id)?, fresh));
         }
         Ok(out)
     }
@@ -42,24 +81,46 @@ impl Store {
         Ok(doc.get_changes(&acked).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
     }
 
+    /// The vouchers this device holds for any of `changes` of `id`.
+    pub(crate) fn vouchers_for(&self, id: DocId, changes: &[Vec<u8>]) -> Result<Vec<Voucher>> {
+        let n = self.row(id)?.n;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT received_at, seal FROM receipts WHERE doc = ?1 AND hash = ?2 AND seal IS NOT NULL",
+        )?;
+        let mut out = Vec::new();
+        for bytes in changes {
+            let Ok(change) = Change::from_bytes(bytes.clone()) else { continue };
+            let hash = change.hash().0;
+            let row: Option<(i64, Vec<u8>)> =
+                stmt.query_row(params![n, hash.to_vec()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            if let Some((received_at, seal)) = row
+                && let Ok(seal) = <[u8; 16]>::try_from(seal.as_slice())
+            {
+                out.push(Voucher { hash, received_at, seal });
+            }
+        }
+        Ok(out)
+    }
+
     /// Records that the relay holds `id` up to `acked`. Heads the store does not know are
     /// ignored (an acknowledgement never claims more than we have).
     pub fn mark_acked(&mut self, id: DocId, acked: &[ChangeHash]) -> Result<()> {
         let doc = self.loaded(id)?;
         let known: Vec<ChangeHash> =
             acked.iter().copied().filter(|h| doc.get_change_by_hash(h).is_some()).collect();
-        self.conn().execute(
-            "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
-            params![id.to_bytes().to_vec(), heads::encode(&known)],
-        )?;
-        self.committed();
-        Ok(())
+        self.write(|s| {
+            s.conn().execute(
+                "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
+                params![id.to_bytes().to_vec(), heads::encode(&known)],
+            )?;
+            Ok(())
+        })
     }
 
     /// Adds `hashes` to what the relay is known to hold for `id` (changes it sent us, or heads it
     /// acknowledged). Unknown hashes are ignored; when nothing unacknowledged remains, the
     /// acknowledged heads become the document's heads.
-    pub fn add_acked(&mut self, id: DocId, hashes: &[ChangeHash]) -> Result<()> {
+    pub(crate) fn add_acked(&mut self, id: DocId, hashes: &[ChangeHash]) -> Result<()> {
         let mut acked = self.acked_heads(id)?;
         let doc = self.loaded(id)?;
         for h in hashes {
@@ -79,6 +140,17 @@ impl Store {
     /// the document if it is new here. The result is durable and indexed when this returns.
     /// Returns whether anything new was applied.
     pub fn apply_remote(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<bool> {
+        self.write(|s| s.apply_in_scope(id, changes, &[])).map(|a| a.changed)
+    }
+
+    /// Applies changes from the relay inside the open write scope, and keeps what the relay
+    /// said about them (`meta`: empty, or one entry per change).
+    pub(crate) fn apply_in_scope(
+        &mut self,
+        id: DocId,
+        changes: &[Vec<u8>],
+        meta: &[ChangeMeta],
+    ) -> Result<Applied> {
         let mut decoded = Vec::with_capacity(changes.len());
         for (i, bytes) in changes.iter().enumerate() {
             let c = Change::from_bytes(bytes.clone()).map_err(|e| {
@@ -86,38 +158,42 @@ impl Store {
             })?;
             decoded.push(c);
         }
+        let hashes: Vec<ChangeHash> = decoded.iter().map(|c| c.hash()).collect();
         let now = self.now();
-        let existing = self.row(id).ok();
-        match existing {
+        let existing = match self.row(id) {
+            Ok(row) => Some(row),
+            Err(CoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let mut applied = Applied::default();
+        let n = match existing {
             Some(row) => {
+                self.touch(id);
                 let doc = self.loaded(id)?;
                 let before = doc.get_heads();
-                if let Err(e) = doc.apply_changes(decoded) {
-                    self.cache.remove(id);
-                    return Err(e.into());
-                }
+                doc.apply_changes(decoded)?;
                 let after = doc.get_heads();
-                if heads::encode(&after) == heads::encode(&before) {
-                    return Ok(false);
+                applied.missing = !doc.get_missing_deps(&[]).is_empty();
+                if heads::encode(&after) != heads::encode(&before) {
+                    let header =
+                        read_header(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
+                    if header.id != id || header.kind != row.kind || header.owner != row.owner {
+                        return Err(CoreError::invalid(
+                            "header",
+                            "remote changes may not change a document's header",
+                        ));
+                    }
+                    applied.newer = header.schema_version > SCHEMA_VERSION;
+                    let chunk = doc.save_after(&before);
+                    self.persist_remote(row.n, &chunk, &after, now, id, applied.newer)?;
+                    applied.changed = true;
                 }
-                let header = read_header(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
-                if header.id != id || header.kind != row.kind || header.owner != row.owner {
-                    self.cache.remove(id);
-                    return Err(CoreError::invalid(
-                        "header",
-                        "remote changes may not change a document's header",
-                    ));
-                }
-                let chunk = doc.save_after(&before);
-                if let Err(e) = self.persist_chunk(row.n, &chunk, &after, now, None, id) {
-                    self.cache.remove(id);
-                    return Err(e);
-                }
-                Ok(true)
+                row.n
             }
             None => {
                 let mut doc = AutoCommit::new().with_actor(self.device_id().actor_id());
                 doc.apply_changes(decoded)?;
+                applied.missing = !doc.get_missing_deps(&[]).is_empty();
                 let header =
                     read_header(&doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
                 if header.id != id {
@@ -126,38 +202,89 @@ impl Store {
                         format!("changes are for document {}, not {id}", header.id),
                     ));
                 }
+                applied.newer = header.schema_version > SCHEMA_VERSION;
                 let bytes = doc.save();
                 let heads_now = doc.get_heads();
-                let tx = self.conn.transaction()?;
-                let n = super::insert_document(&tx, &header, "", &bytes, &heads_now, now)?;
-                index::refresh_from_doc(&tx, n, id, &mut doc)?;
-                tx.commit()?;
-                self.committed();
+                let n = super::insert_document(self.conn(), &header, "", &bytes, &heads_now, now)?;
+                if !applied.newer {
+                    index::refresh_from_doc(self.conn(), n, id, &mut doc)?;
+                }
+                self.touch(id);
                 self.cache.put(id, doc);
-                Ok(true)
+                applied.changed = true;
+                n
             }
+        };
+        if !meta.is_empty() {
+            self.keep_receipts(n, &hashes, meta)?;
         }
+        if !applied.newer {
+            self.loaded(id)?;
+            let doc = self.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
+            index::refresh_receipt_times(&self.conn, n, doc)?;
+        }
+        self.add_acked(id, &hashes)?;
+        Ok(applied)
     }
 
-    /// Records when the relay received the response that set its tasks' states, so deadlines
-    /// are judged by the relay's clock, never the device's.
-    pub fn set_received_at(&mut self, response: DocId, at: Timestamp) -> Result<()> {
-        let row = self.row(response)?;
-        let r: Response = self.get(response)?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE task_states SET received_at = ?2 WHERE response = ?1 AND received_at IS NULL
-               AND state IN ('submitted', 'not_applicable')",
-            params![row.n, at.0],
+    /// Keeps what the relay said about changes of document row `n`: their receipt times and
+    /// seals. The relay's latest word replaces an earlier one.
+    fn keep_receipts(&self, n: i64, hashes: &[ChangeHash], meta: &[ChangeMeta]) -> Result<()> {
+        let mut stmt = self.conn().prepare_cached(
+            "INSERT INTO receipts(doc, hash, received_at, seal) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(doc, hash) DO UPDATE SET received_at = excluded.received_at,
+                 seal = IFNULL(excluded.seal, receipts.seal)",
         )?;
-        tx.execute(
-            "UPDATE tasks SET received_at = (SELECT s.received_at FROM task_states s
-                 WHERE s.source = tasks.source_id AND s.ordinal = tasks.ordinal AND s.assignee = tasks.assignee)
-             WHERE source = (SELECT n FROM documents WHERE id = ?1) AND assignee = ?2",
-            params![r.directive.to_bytes().to_vec(), r.header.owner.to_bytes().to_vec()],
-        )?;
-        tx.commit()?;
-        self.committed();
+        for (h, m) in hashes.iter().zip(meta) {
+            stmt.execute(params![n, h.0.to_vec(), m.received_at, m.seal.map(|s| s.to_vec())])?;
+        }
         Ok(())
     }
+
+    /// Keeps the vouchers the relay gave for a pushed document, and refreshes what depends on
+    /// its receipt times.
+    pub(crate) fn keep_vouchers(&mut self, id: DocId, vouchers: &[Voucher]) -> Result<()> {
+        if vouchers.is_empty() {
+            return Ok(());
+        }
+        let n = self.row(id)?.n;
+        let hashes: Vec<ChangeHash> = vouchers.iter().map(|v| ChangeHash(v.hash)).collect();
+        let meta: Vec<ChangeMeta> =
+            vouchers.iter().map(|v| ChangeMeta { received_at: v.received_at, seal: Some(v.seal) }).collect();
+        // Only changes this device holds: a voucher never adds a change.
+        let doc = self.loaded(id)?;
+        let held: Vec<bool> = hashes.iter().map(|h| doc.get_change_by_hash(h).is_some()).collect();
+        let (hashes, meta): (Vec<ChangeHash>, Vec<ChangeMeta>) =
+            hashes.into_iter().zip(meta).zip(held).filter(|(_, h)| *h).map(|(p, _)| p).unzip();
+        self.keep_receipts(n, &hashes, &meta)?;
+        let doc = self.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
+        index::refresh_receipt_times(&self.conn, n, doc)
+    }
+
+    /// Persists a chunk of remote changes; a document from a newer app is stored but not
+    /// indexed.
+    fn persist_remote(
+        &mut self,
+        n: i64,
+        chunk: &[u8],
+        after: &[ChangeHash],
+        now: giaoban_protocol::Timestamp,
+        id: DocId,
+        newer: bool,
+    ) -> Result<()> {
+        if newer {
+            self.conn().execute("INSERT INTO chunks(doc, seq, bytes) SELECT ?1, chunk_count + 1, ?2 FROM documents WHERE n = ?1", params![n, chunk])?;
+            self.conn().execute(
+                "UPDATE documents SET chunk_count = chunk_count + 1, heads = ?2, updated_at = ?3 WHERE n = ?1",
+                params![n, heads::encode(after), now.0],
+            )?;
+            return Ok(());
+        }
+        self.persist_chunk(n, chunk, after, now, None, id)
+    }
+}
+
+fn doc_id(bytes: &[u8]) -> Result<DocId> {
+    DocId::from_slice(bytes)
+        .map_err(|e| CoreError::DamagedStore { detail: format!("a stored document id is unreadable ({e})") })
 }

@@ -9,10 +9,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use giaoban_protocol::wire::{self, DeviceMessage, RelayMessage};
+use giaoban_protocol::wire::{self, DEFAULT_PUSH_BYTES, DeviceMessage, RelayMessage};
 use giaoban_protocol::{DocId, Timestamp};
 
-use super::{RelayClient, SyncReport};
+use super::{RelayClient, SyncProblem, SyncReport};
 use crate::Store;
 use crate::error::{CoreError, Result};
 
@@ -49,6 +49,9 @@ pub struct SyncStatus {
     pub pending: u64,
     /// When a sync last completed.
     pub last_success: Option<Timestamp>,
+    /// Documents from the relay this device could not apply or cannot show yet, each with a
+    /// sentence the app can show.
+    pub problems: Vec<SyncProblem>,
 }
 
 type Listener = Arc<dyn Fn(&SyncStatus) + Send + Sync>;
@@ -73,46 +76,102 @@ fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
     store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Access to a store for the sync loop: the loop takes it only around store work, never
+/// across network I/O.
+pub(crate) trait StoreAccess {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R;
+}
+
+impl StoreAccess for Mutex<Store> {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut lock(self))
+    }
+}
+
+impl StoreAccess for std::cell::RefCell<&mut Store> {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
 /// One full sync with the store lock taken only around store work. `cancel` is checked before
 /// every round trip: once set, the sync stops with [`CoreError::Cancelled`], every round trip
 /// already answered having been applied whole.
 pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32), cancel: &AtomicBool) -> Result<SyncReport> {
+    run_sync(store, progress, cancel)
+}
+
+/// The sync loop behind `sync_now`, `sync_shared` and the background loop. Syncs of one store
+/// never overlap: a second waits for the first.
+pub(crate) fn run_sync<A: StoreAccess>(
+    store: &A,
+    progress: &dyn Fn(u32),
+    cancel: &AtomicBool,
+) -> Result<SyncReport> {
+    let gate = store.with(|s| s.sync_gate());
+    let _one_at_a_time = gate.lock().unwrap_or_else(|p| p.into_inner());
     if cancel.load(Ordering::SeqCst) {
         return Err(CoreError::Cancelled);
     }
-    let (url, token, mut session) = {
-        let s = lock(store);
+    let (url, token, mut session) = store.with(|s| -> Result<_> {
         let (url, token) = s.relay()?.ok_or(CoreError::NotEnrolled)?;
-        (url, token, s.sync_session()?)
-    };
+        Ok((url, token, s.sync_session()?))
+    })?;
     let client = RelayClient::new(&url).with_token(&token);
     let mut report = SyncReport::default();
     loop {
         if cancel.load(Ordering::SeqCst) {
             return Err(CoreError::Cancelled);
         }
-        let frame = {
-            let mut s = lock(store);
-            let req = s.prepare_sync(&session)?;
-            report.pushed += req.push.len();
-            wire::encode(&DeviceMessage::Sync(req))
-        };
+        let (frame, sent, sent_at, pushed) = store.with(|s| -> Result<_> {
+            let (req, sent) = s.prepare_sync(&session)?;
+            let pushed = req.push.len();
+            Ok((wire::encode(&DeviceMessage::Sync(req)), sent, s.now(), pushed))
+        })?;
         report.bytes_sent += frame.len() as u64;
         // The relay may store the push of a round trip abandoned here; the next sync pushes it
         // again, harmlessly.
-        let body = round_trip(&client, frame, cancel)?;
+        let body = match round_trip(&client, frame, cancel) {
+            Ok(body) => body,
+            Err(CoreError::TooLarge(why)) => {
+                // Smaller pages, kept for later syncs too, until syncs succeed again.
+                if !session.shrink() {
+                    return Err(CoreError::Protocol(format!(
+                        "the relay refuses even the smallest request as too large ({why}); the office should raise its max_body_bytes"
+                    )));
+                }
+                let budget = session.push_budget;
+                store.with(|s| s.meta_set("push_budget", &budget.to_le_bytes()))?;
+                tracing::info!(budget, "the relay found a request too large; pushing smaller pages");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        report.pushed += pushed;
         report.bytes_received += body.len() as u64;
         report.round_trips += 1;
         let RelayMessage::Sync(resp) = wire::decode(&body)
             .map_err(|e| CoreError::Protocol(format!("cannot read the relay's answer: {e}")))?;
-        let again = lock(store).apply_sync_response(&mut session, resp, &mut report)?;
+        let again = store.with(|s| s.apply_sync_response(&mut session, resp, &sent, sent_at, &mut report))?;
         progress(report.round_trips);
         if !again || report.round_trips >= super::MAX_ROUND_TRIPS {
             break;
         }
     }
-    let s = lock(store);
-    s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
+    store.with(|s| -> Result<()> {
+        s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
+        // After a good sync, pages grow back towards the default.
+        if session.push_budget < DEFAULT_PUSH_BYTES {
+            let grown = session.push_budget.saturating_mul(2);
+            if grown >= DEFAULT_PUSH_BYTES {
+                s.meta_delete("push_budget")
+            } else {
+                s.meta_set("push_budget", &grown.to_le_bytes())
+            }
+        } else {
+            Ok(())
+        }
+    })?;
     Ok(report)
 }
 
@@ -166,19 +225,15 @@ impl SyncHandle {
         on_status: impl Fn(&SyncStatus) + Send + Sync + 'static,
         on_changes: impl Fn(&[DocId]) + Send + Sync + 'static,
     ) -> SyncHandle {
-        let (pending, last_success) = {
-            let s = lock(&store);
-            (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten())
+        let (state, pending, last_success, problems) = match counts(&store) {
+            Ok((pending, last, problems)) => (SyncState::Syncing { round_trips: 0 }, pending, last, problems),
+            Err(e) => (SyncState::Error { message: e.to_string() }, 0, None, Vec::new()),
         };
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             wake: Mutex::new(true),
             signal: Condvar::new(),
-            status: Mutex::new(SyncStatus {
-                state: SyncState::Syncing { round_trips: 0 },
-                pending,
-                last_success,
-            }),
+            status: Mutex::new(SyncStatus { state, pending, last_success, problems }),
             listener: Arc::new(on_status),
             on_changes: Arc::new(on_changes),
         });
@@ -254,6 +309,12 @@ fn jitter(d: Duration) -> Duration {
     Duration::from_secs_f64(d.as_secs_f64() * factor)
 }
 
+/// What the status shows besides the state: pending documents, the last good sync, problems.
+fn counts(store: &Mutex<Store>) -> Result<(u64, Option<Timestamp>, Vec<SyncProblem>)> {
+    let s = lock(store);
+    Ok((s.pending_changes_count()?, s.last_sync()?, s.sync_problems()?))
+}
+
 fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
     let mut backoff = Duration::from_secs(1);
     let mut listener_started = false;
@@ -267,9 +328,17 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
         {
             (shared.on_changes)(&report.changed);
         }
-        let (pending, last) = {
-            let s = lock(&store);
-            (s.pending_changes_count().unwrap_or(0), s.last_sync().ok().flatten())
+        let (pending, last, problems) = match counts(&store) {
+            Ok(c) => c,
+            Err(e) => {
+                set_status(&shared, |s| s.state = SyncState::Error { message: e.to_string() });
+                let wait_for = jitter(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                if !wait(&shared, wait_for) {
+                    break;
+                }
+                continue;
+            }
         };
         let next_wait = match result {
             Ok(_) => {
@@ -278,6 +347,7 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
                     s.state = SyncState::UpToDate;
                     s.pending = pending;
                     s.last_success = last;
+                    s.problems = problems;
                 });
                 if !listener_started {
                     listener_started = start_listener(&store, &shared);

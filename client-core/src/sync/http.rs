@@ -54,6 +54,7 @@ impl RelayClient {
             200..=299 => Ok(()),
             401 | 403 => Err(CoreError::Unauthorized(text())),
             429 => Err(CoreError::Network { message: text(), retryable: true }),
+            413 => Err(CoreError::TooLarge(text())),
             400..=499 => Err(CoreError::Protocol(format!("{status}: {}", text()))),
             _ => Err(CoreError::Network {
                 message: format!("relay answered {status}: {}", text()),

@@ -1,20 +1,22 @@
-//! Sync with the relay: enrollment, one-call `sync_now`, and a background loop.
+//! Sync with the relay: enrollment, one-call `sync_now`, and a background loop, over one sync
+//! loop driven by the sans-IO [`DeviceSession`].
 //!
-//! A sync is a loop of round trips driven by the sans-IO [`DeviceSession`]: each pushes every
-//! change the relay has not acknowledged (all dirty documents in one request) and brings one
-//! page of changes after the cursor. Store work runs on the caller's thread; network I/O holds
-//! no store lock in the background loop.
+//! Each round trip pushes one page of unacknowledged changes, lists one page of the unit's own
+//! documents while reconciling, asks again for documents that could not be applied, and brings
+//! one page of the unit's log. The answer is applied as one transaction: every change, every
+//! acknowledgement, the new position and the relay's clock, or none of them.
 
 mod background;
 mod http;
+mod position;
 
 use automerge::ChangeHash;
-use giaoban_protocol::session::{DeviceSession, Effect};
+use giaoban_protocol::DocId;
+use giaoban_protocol::Timestamp;
+use giaoban_protocol::session::{DeviceSession, Effect, HavePage, PushPage, Sent};
 use giaoban_protocol::wire::{
-    DEFAULT_PAGE_BYTES, DeviceMessage, DocChanges, DocHeads, DocReject, Enrolled, Epoch, RelayMessage,
-    SyncRequest, SyncResponse,
+    DocChanges, DocHeads, DocReject, Enrolled, REFETCH_DOCS, RejectCode, SyncRequest, SyncResponse,
 };
-use giaoban_protocol::{DocId, DocKind, Timestamp};
 use rusqlite::{OptionalExtension, params};
 
 pub use background::{SyncHandle, SyncState, SyncStatus, sync_shared};
@@ -38,7 +40,7 @@ pub enum DeliveryState {
     },
 }
 
-/// What one `sync_now` did.
+/// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
     /// Round trips made.
@@ -59,17 +61,67 @@ pub struct SyncReport {
     pub bytes_received: u64,
 }
 
-const MAX_ROUND_TRIPS: u32 = 10_000;
+/// A document from the relay that this device could not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncProblem {
+    /// The document.
+    pub doc: DocId,
+    /// Where it stands.
+    pub kind: SyncProblemKind,
+    /// What went wrong, for the log and for support.
+    pub reason: String,
+}
+
+/// Where a document that could not be applied stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncProblemKind {
+    /// The next sync asks the relay for it whole.
+    Retrying,
+    /// Asked for whole several times, still not applicable: it needs a person.
+    GaveUp,
+    /// Written by a newer version of the app: kept on the device, shown once the app is updated.
+    NewerApp,
+}
+
+impl SyncProblem {
+    /// A sentence an app can show.
+    pub fn sentence(&self) -> String {
+        match self.kind {
+            SyncProblemKind::Retrying => format!(
+                "document {} from the relay could not be saved on this device yet; the next sync fetches it again",
+                self.doc
+            ),
+            SyncProblemKind::GaveUp => format!(
+                "document {} from the relay cannot be saved on this device ({}); nothing else is affected; tell the office so they can check it",
+                self.doc, self.reason
+            ),
+            SyncProblemKind::NewerApp => format!(
+                "document {} was written by a newer version of the app; it is kept on this device and shown once the app is updated",
+                self.doc
+            ),
+        }
+    }
+}
+
+/// How many times a document is fetched whole before it is shown as a problem.
+const MAX_ATTEMPTS: i64 = 3;
+
+const MAX_ROUND_TRIPS: u32 = 100_000;
+
+/// Errors that concern the store as a whole: an answer that meets one is not applied at all.
+fn is_storage(e: &CoreError) -> bool {
+    matches!(e, CoreError::Storage(_) | CoreError::DamagedStore { .. })
+}
 
 impl Store {
-    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .conn()
             .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get::<_, Vec<u8>>(0))
             .optional()?)
     }
 
-    fn meta_set(&self, key: &str, value: &[u8]) -> Result<()> {
+    pub(crate) fn meta_set(&self, key: &str, value: &[u8]) -> Result<()> {
         self.conn().execute(
             "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],
@@ -77,10 +129,19 @@ impl Store {
         Ok(())
     }
 
+    pub(crate) fn meta_delete(&self, key: &str) -> Result<()> {
+        self.conn().execute("DELETE FROM meta WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
     /// The relay this device is enrolled with, and its token.
     pub fn relay(&self) -> Result<Option<(String, String)>> {
-        let url = self.meta_get("relay_url")?.and_then(|b| String::from_utf8(b).ok());
-        let token = self.meta_get("relay_token")?.and_then(|b| String::from_utf8(b).ok());
+        let text = |b: Vec<u8>, what: &str| {
+            String::from_utf8(b)
+                .map_err(|_| CoreError::DamagedStore { detail: format!("the stored {what} is not text") })
+        };
+        let url = self.meta_get("relay_url")?.map(|b| text(b, "relay address")).transpose()?;
+        let token = self.meta_get("relay_token")?.map(|b| text(b, "relay token")).transpose()?;
         Ok(url.zip(token))
     }
 
@@ -91,192 +152,370 @@ impl Store {
         if enrolled.device != self.device_id() {
             return Err(CoreError::Protocol("the relay enrolled another device id".into()));
         }
-        self.set_unit(enrolled.unit)?;
-        self.meta_set("relay_url", relay_url.trim_end_matches('/').as_bytes())?;
-        self.meta_set("relay_token", enrolled.token.as_bytes())?;
+        self.write(|s| {
+            s.set_unit(enrolled.unit)?;
+            s.meta_set("relay_url", relay_url.trim_end_matches('/').as_bytes())?;
+            s.meta_set("relay_token", enrolled.token.as_bytes())
+        })?;
         Ok(enrolled)
     }
 
-    /// The saved sync position.
+    /// The saved sync position, as a session for the next sync.
     pub fn sync_session(&self) -> Result<DeviceSession> {
-        let epoch = self
-            .meta_get("sync_epoch")?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(|b| Epoch(u64::from_le_bytes(b)));
-        let cursor = self
-            .meta_get("sync_cursor")?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(u64::from_le_bytes)
-            .unwrap_or(0);
-        let reconcile = self.meta_get("sync_reconcile")?.is_some_and(|b| b == [1]);
-        Ok(DeviceSession { epoch, cursor, reconcile })
+        let mut session = DeviceSession::new(self.load_position()?);
+        if let Some(b) = self.meta_get("push_budget")?
+            && let Ok(b) = <[u8; 4]>::try_from(b.as_slice())
+        {
+            session.push_budget = u32::from_le_bytes(b).max(giaoban_protocol::session::MIN_PUSH_BYTES);
+        }
+        Ok(session)
     }
 
-    /// Builds the next request: every unacknowledged change of every dirty document not
-    /// refused at its current heads.
-    pub fn prepare_sync(&mut self, session: &DeviceSession) -> Result<SyncRequest> {
-        let mut push = Vec::new();
-        for id in self.dirty_documents()? {
-            if self.rejected_at_current_heads(id)? {
+    /// The relay's clock as this device last saw it, carried forward by the device's clock.
+    /// Deadlines are judged by it, so a device whose clock is wrong still judges them right.
+    pub fn relay_now(&self) -> Result<Timestamp> {
+        let offset = match self.meta_get("relay_clock_offset")? {
+            Some(b) => i64::from_le_bytes(<[u8; 8]>::try_from(b.as_slice()).map_err(|_| {
+                CoreError::DamagedStore { detail: "the stored relay clock offset is damaged".into() }
+            })?),
+            None => 0,
+        };
+        Ok(Timestamp(self.now().0.saturating_add(offset)))
+    }
+
+    /// Builds the next request: one page of pushes, one page of the reconcile listing, and
+    /// the documents to fetch whole.
+    pub fn prepare_sync(&mut self, session: &DeviceSession) -> Result<(SyncRequest, Sent)> {
+        let push = self.push_page(session.push_budget as usize)?;
+        let have = match session.listing() {
+            Some(after) => self.have_page(after, session.have_page)?,
+            None => HavePage::default(),
+        };
+        let refetch = self.refetch_list()?;
+        Ok(session.request(push, have, refetch))
+    }
+
+    /// Unacknowledged changes of dirty documents, oldest document first, up to `budget` bytes
+    /// (at least one document; a document larger than a page goes as a causal prefix).
+    fn push_page(&mut self, budget: usize) -> Result<PushPage> {
+        let mut page = PushPage::default();
+        let mut bytes = 0usize;
+        for (id, _fresh) in self.pushable_documents()? {
+            if !page.docs.is_empty() && bytes >= budget {
+                page.more = true;
+                break;
+            }
+            let mut changes = self.unacked_changes(id)?;
+            if changes.is_empty() {
+                // Acknowledged heads that cover everything but are spelled differently.
+                let now_heads = self.heads(id)?;
+                self.write(|s| {
+                    s.conn().execute(
+                        "UPDATE documents SET acked_heads = heads WHERE id = ?1",
+                        params![id.to_bytes().to_vec()],
+                    )?;
+                    Ok(())
+                })?;
+                tracing::debug!(%id, heads = now_heads.len(), "acknowledged heads normalised");
                 continue;
             }
-            let changes = self.unacked_changes(id)?;
-            if !changes.is_empty() {
-                push.push(DocChanges { doc: id, changes });
+            let size: usize = changes.iter().map(Vec::len).sum();
+            if !page.docs.is_empty() && bytes + size > budget {
+                page.more = true;
+                break;
             }
-        }
-        let have = if session.reconcile {
-            let mut all = Vec::new();
-            for id in self.document_ids(None)? {
-                if let Ok(h) = self.heads(id) {
-                    all.push(DocHeads { doc: id, heads: h.iter().map(|h| h.0).collect() });
+            if size > budget {
+                // Changes come in causal order, so any prefix can be stored on its own.
+                let mut keep = 0;
+                let mut sum = 0;
+                for c in &changes {
+                    if keep > 0 && sum + c.len() > budget {
+                        break;
+                    }
+                    sum += c.len();
+                    keep += 1;
+                }
+                if keep < changes.len() {
+                    changes.truncate(keep);
+                    page.more = true;
                 }
             }
-            all
-        } else {
-            Vec::new()
-        };
-        Ok(session.request(push, || have, DEFAULT_PAGE_BYTES))
+            bytes += changes.iter().map(Vec::len).sum::<usize>();
+            let vouchers = self.vouchers_for(id, &changes)?;
+            page.docs.push(DocChanges { doc: id, changes, vouchers });
+            if page.more {
+                break;
+            }
+        }
+        Ok(page)
     }
 
-    /// Carries out an answer. Returns whether another round trip is needed.
+    /// Heads of up to `limit` documents this unit owns after `after`, in id order.
+    fn have_page(&self, after: Option<DocId>, limit: usize) -> Result<HavePage> {
+        let unit = self.my_unit()?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, heads FROM documents INDEXED BY documents_by_owner
+             WHERE owner = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![unit.to_bytes().to_vec(), after.map(|d| d.to_bytes().to_vec()), limit as i64 + 1],
+            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )?;
+        let mut page = HavePage::default();
+        for r in rows {
+            let (id, h) = r?;
+            if page.docs.len() == limit {
+                page.more = true;
+                break;
+            }
+            let doc = DocId::from_slice(&id).map_err(|e| CoreError::DamagedStore {
+                detail: format!("a stored document id is unreadable ({e})"),
+            })?;
+            let h = heads::decode(&h)
+                .ok_or_else(|| CoreError::Corrupt { id: doc, detail: "stored heads malformed".into() })?;
+            page.docs.push(DocHeads { doc, heads: h.iter().map(|h| h.0).collect() });
+        }
+        Ok(page)
+    }
+
+    fn refetch_list(&self) -> Result<Vec<DocId>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT doc FROM sync_problems WHERE kind = 'retry' ORDER BY at LIMIT ?1")?;
+        let rows = stmt.query_map(params![REFETCH_DOCS as i64], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(DocId::from_slice(&r?).map_err(|e| CoreError::DamagedStore {
+                detail: format!("a stored document id is unreadable ({e})"),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Carries out an answer in one transaction. `sent` is what the request carried and
+    /// `sent_at` when it left (device clock). Returns whether another round trip is needed.
     pub fn apply_sync_response(
         &mut self,
         session: &mut DeviceSession,
         resp: SyncResponse,
+        sent: &Sent,
+        sent_at: Timestamp,
         report: &mut SyncReport,
     ) -> Result<bool> {
-        let (effects, again) = session.handle(resp);
-        for effect in effects {
-            match effect {
-                Effect::Apply(rc) => {
-                    let hashes: Vec<ChangeHash> = rc
-                        .changes
-                        .iter()
-                        .filter_map(|b| automerge::Change::from_bytes(b.clone()).ok().map(|c| c.hash()))
-                        .collect();
-                    match self.apply_remote(rc.doc, &rc.changes) {
-                        Ok(changed) => {
-                            report.received += 1;
-                            if changed && !report.changed.contains(&rc.doc) {
-                                report.changed.push(rc.doc);
-                            }
-                            self.add_acked(rc.doc, &hashes)?;
-                            if self.row(rc.doc).is_ok_and(|r| r.kind == DocKind::Response) {
-                                self.set_received_at(rc.doc, Timestamp(rc.received_at))?;
-                            }
-                        }
-                        // One bad document must not stop the rest; it is logged and the relay
-                        // will offer it again after a reconcile.
-                        Err(e) => {
-                            tracing::warn!(doc = %rc.doc, error = %e, "changes from the relay not applied")
-                        }
-                    }
-                }
-                Effect::Acked(ack) => {
-                    report.acked += 1;
-                    let hashes: Vec<ChangeHash> = ack.heads.iter().map(|h| ChangeHash(*h)).collect();
-                    self.add_acked(ack.doc, &hashes)?;
-                    self.conn().execute(
-                        "DELETE FROM rejections WHERE doc = (SELECT n FROM documents WHERE id = ?1)",
-                        params![ack.doc.to_bytes().to_vec()],
-                    )?;
-                    if self.row(ack.doc).is_ok_and(|r| r.kind == DocKind::Response) {
-                        self.set_received_at(ack.doc, Timestamp(ack.received_at))?;
-                    }
-                }
-                Effect::Rejected(rej) => {
-                    let heads = self.heads(rej.doc)?;
-                    self.conn().execute(
-                        "INSERT OR REPLACE INTO rejections(doc, heads, code, reason, at)
-                         SELECT n, ?2, ?3, ?4, ?5 FROM documents WHERE id = ?1",
-                        params![
-                            rej.doc.to_bytes().to_vec(),
-                            heads::encode(&heads),
-                            format!("{:?}", rej.code),
-                            rej.reason,
-                            self.now().0
-                        ],
-                    )?;
-                    report.rejected.push(rej);
-                }
-                Effect::PushInFull(doc) => {
-                    self.conn().execute(
-                        "UPDATE documents SET acked_heads = NULL WHERE id = ?1",
-                        params![doc.to_bytes().to_vec()],
-                    )?;
-                }
-                Effect::SaveCursor { epoch, cursor } => {
-                    self.meta_set("sync_epoch", &epoch.0.to_le_bytes())?;
-                    self.meta_set("sync_cursor", &cursor.to_le_bytes())?;
-                    self.meta_set("sync_reconcile", &[u8::from(session.reconcile)])?;
+        let before = session.clone();
+        let (effects, again) = session.handle(resp, sent);
+        let received_at = self.now();
+        let mut tally = SyncReport::default();
+        let result = self.write(|s| {
+            let mut delivered: Vec<DocId> = Vec::new();
+            for effect in effects {
+                s.carry_out(effect, sent_at, received_at, &mut delivered, &mut tally)?;
+            }
+            // Documents asked for whole that did not come: one more attempt used.
+            for doc in sent.refetch() {
+                if !delivered.contains(doc) {
+                    s.problem(*doc, "the relay did not send it")?;
                 }
             }
+            Ok(())
+        });
+        if let Err(e) = result {
+            // Nothing of the answer was applied: the next round trip starts from where this
+            // one did.
+            *session = before;
+            return Err(e);
         }
-        self.committed();
+        report.acked += tally.acked;
+        report.received += tally.received;
+        report.rejected.extend(tally.rejected);
+        for id in tally.changed {
+            if !report.changed.contains(&id) {
+                report.changed.push(id);
+            }
+        }
         Ok(again)
+    }
+
+    fn carry_out(
+        &mut self,
+        effect: Effect,
+        sent_at: Timestamp,
+        received_at: Timestamp,
+        delivered: &mut Vec<DocId>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        match effect {
+            Effect::RelayClock { relay_now } => {
+                // The answer was made somewhere between sending and receiving.
+                let midpoint = sent_at.0 / 2 + received_at.0 / 2;
+                self.meta_set("relay_clock_offset", &relay_now.saturating_sub(midpoint).to_le_bytes())?;
+            }
+            Effect::Apply(rc) => {
+                delivered.push(rc.doc);
+                let meta = if rc.meta.len() == rc.changes.len() { rc.meta.as_slice() } else { &[] };
+                match self.write(|s| s.apply_in_scope(rc.doc, &rc.changes, meta)) {
+                    Ok(applied) => {
+                        report.received += 1;
+                        if applied.changed && !report.changed.contains(&rc.doc) {
+                            report.changed.push(rc.doc);
+                        }
+                        if applied.missing {
+                            self.problem(
+                                rc.doc,
+                                "some of its changes build on changes this device does not hold",
+                            )?;
+                        } else if applied.newer {
+                            self.newer_app_problem(rc.doc)?;
+                        } else {
+                            self.conn().execute(
+                                "DELETE FROM sync_problems WHERE doc = ?1 AND kind != 'newer_app'",
+                                params![rc.doc.to_bytes().to_vec()],
+                            )?;
+                        }
+                    }
+                    Err(e) if is_storage(&e) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(doc = %rc.doc, error = %e, "changes from the relay not applied; asking for the document whole");
+                        self.problem(rc.doc, &e.to_string())?;
+                    }
+                }
+            }
+            Effect::Acked(ack) => {
+                if self.row(ack.doc).is_err() {
+                    tracing::warn!(doc = %ack.doc, "an acknowledgement for a document this device does not hold");
+                    return Ok(());
+                }
+                report.acked += 1;
+                let hashes: Vec<ChangeHash> = ack.heads.iter().map(|h| ChangeHash(*h)).collect();
+                self.add_acked(ack.doc, &hashes)?;
+                self.conn().execute(
+                    "DELETE FROM rejections WHERE doc = (SELECT n FROM documents WHERE id = ?1)",
+                    params![ack.doc.to_bytes().to_vec()],
+                )?;
+                self.keep_vouchers(ack.doc, &ack.vouchers)?;
+            }
+            Effect::Rejected(rej) => {
+                if self.row(rej.doc).is_err() {
+                    return Ok(());
+                }
+                let heads = self.heads(rej.doc)?;
+                self.conn().execute(
+                    "INSERT OR REPLACE INTO rejections(doc, heads, code, reason, at)
+                     SELECT n, ?2, ?3, ?4, ?5 FROM documents WHERE id = ?1",
+                    params![
+                        rej.doc.to_bytes().to_vec(),
+                        heads::encode(&heads),
+                        rej.code.as_str(),
+                        rej.reason,
+                        self.now().0
+                    ],
+                )?;
+                report.rejected.push(rej);
+            }
+            Effect::PushInFull(doc) => {
+                // Only the owner unit's devices can give a document back; for others the
+                // relay's question has no answer here.
+                let unit = self.my_unit()?;
+                self.conn().execute(
+                    "UPDATE documents SET acked_heads = NULL WHERE id = ?1 AND owner = ?2",
+                    params![doc.to_bytes().to_vec(), unit.to_bytes().to_vec()],
+                )?;
+                self.conn().execute(
+                    "DELETE FROM rejections WHERE doc = (SELECT n FROM documents WHERE id = ?1)",
+                    params![doc.to_bytes().to_vec()],
+                )?;
+            }
+            Effect::Save(position) => self.save_position(&position)?,
+        }
+        Ok(())
+    }
+
+    /// Puts `doc` on the list to fetch whole, or, after too many attempts, shows it as a problem.
+    fn problem(&self, doc: DocId, reason: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sync_problems(doc, kind, attempts, reason, at) VALUES (?1, 'retry', 1, ?2, ?3)
+             ON CONFLICT(doc) DO UPDATE SET attempts = attempts + 1, reason = excluded.reason, at = excluded.at,
+                 kind = CASE WHEN kind = 'newer_app' THEN kind
+                             WHEN attempts + 1 >= ?4 THEN 'gave_up' ELSE 'retry' END",
+            params![doc.to_bytes().to_vec(), reason, self.now().0, MAX_ATTEMPTS],
+        )?;
+        Ok(())
+    }
+
+    fn newer_app_problem(&self, doc: DocId) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO sync_problems(doc, kind, attempts, reason, at) VALUES (?1, 'newer_app', 0, ?2, ?3)
+             ON CONFLICT(doc) DO UPDATE SET kind = 'newer_app', reason = excluded.reason",
+            params![doc.to_bytes().to_vec(), "written by a newer version of the app", self.now().0],
+        )?;
+        Ok(())
+    }
+
+    /// Documents from the relay that this device could not apply, or cannot show yet.
+    pub fn sync_problems(&self) -> Result<Vec<SyncProblem>> {
+        let mut stmt =
+            self.conn().prepare_cached("SELECT doc, kind, reason FROM sync_problems ORDER BY at, doc")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (doc, kind, reason) = r?;
+            let doc = DocId::from_slice(&doc).map_err(|e| CoreError::DamagedStore {
+                detail: format!("a stored document id is unreadable ({e})"),
+            })?;
+            let kind = match kind.as_str() {
+                "retry" => SyncProblemKind::Retrying,
+                "gave_up" => SyncProblemKind::GaveUp,
+                "newer_app" => SyncProblemKind::NewerApp,
+                other => {
+                    return Err(CoreError::DamagedStore {
+                        detail: format!("unknown sync problem kind '{other}'"),
+                    });
+                }
+            };
+            out.push(SyncProblem { doc, kind, reason });
+        }
+        Ok(out)
     }
 
     /// Syncs with the relay now, on this thread: as many round trips as it takes to push
     /// everything and pull every page.
     pub fn sync_now(&mut self) -> Result<SyncReport> {
-        let (url, token) = self.relay()?.ok_or(CoreError::NotEnrolled)?;
-        let client = RelayClient::new(&url).with_token(&token);
-        let mut session = self.sync_session()?;
-        let mut report = SyncReport::default();
-        loop {
-            let req = self.prepare_sync(&session)?;
-            report.pushed += req.push.len();
-            let frame = giaoban_protocol::wire::encode(&DeviceMessage::Sync(req));
-            report.bytes_sent += frame.len() as u64;
-            let body = client.sync(&frame)?;
-            report.bytes_received += body.len() as u64;
-            report.round_trips += 1;
-            let RelayMessage::Sync(resp) = giaoban_protocol::wire::decode(&body)
-                .map_err(|e| CoreError::Protocol(format!("cannot read the relay's answer: {e}")))?;
-            let again = self.apply_sync_response(&mut session, resp, &mut report)?;
-            if !again || report.round_trips >= MAX_ROUND_TRIPS {
-                break;
-            }
-        }
-        self.meta_set("last_sync_ok", &self.now().0.to_le_bytes())?;
-        Ok(report)
+        let cell = std::cell::RefCell::new(self);
+        background::run_sync(&cell, &|_| {}, &std::sync::atomic::AtomicBool::new(false))
     }
 
     /// When the last sync succeeded.
     pub fn last_sync(&self) -> Result<Option<Timestamp>> {
-        Ok(self
-            .meta_get("last_sync_ok")?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(|b| Timestamp(i64::from_le_bytes(b))))
+        match self.meta_get("last_sync_ok")? {
+            None => Ok(None),
+            Some(b) => {
+                Ok(Some(Timestamp(i64::from_le_bytes(<[u8; 8]>::try_from(b.as_slice()).map_err(|_| {
+                    CoreError::DamagedStore { detail: "the stored time of the last sync is damaged".into() }
+                })?))))
+            }
+        }
     }
 
     /// Where document `id` stands with the relay.
     pub fn delivery_state(&mut self, id: DocId) -> Result<DeliveryState> {
         let row = self.row(id)?;
-        let rejection: Option<String> = self
+        let rejection: Option<(String, String)> = self
             .conn()
-            .query_row("SELECT reason FROM rejections WHERE doc = ?1", params![row.n], |r| r.get(0))
+            .query_row("SELECT code, reason FROM rejections WHERE doc = ?1", params![row.n], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
-        if let Some(reason) = rejection {
+        if let Some((code, reason)) = rejection {
+            if RejectCode::parse(&code).is_none() {
+                tracing::warn!(%id, code, "a stored rejection has an unknown code");
+            }
             return Ok(DeliveryState::Rejected { reason });
         }
-        if self.unacked_changes(id)?.is_empty() {
-            Ok(DeliveryState::OnRelay)
-        } else {
+        if !self.unacked_changes(id)?.is_empty() {
             Ok(DeliveryState::OnlyOnDevice)
-        }
-    }
-
-    fn rejected_at_current_heads(&mut self, id: DocId) -> Result<bool> {
-        let row = self.row(id)?;
-        let at: Option<Vec<u8>> = self
-            .conn()
-            .query_row("SELECT heads FROM rejections WHERE doc = ?1", params![row.n], |r| r.get(0))
-            .optional()?;
-        match at {
-            Some(h) => Ok(h == heads::encode(&self.heads(id)?)),
-            None => Ok(false),
+        } else {
+            Ok(DeliveryState::OnRelay)
         }
     }
 }

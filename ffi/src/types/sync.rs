@@ -103,6 +103,9 @@ pub struct SyncStatus {
     pub pending: u64,
     /// When a sync last completed (ms since 1970 UTC).
     pub last_success_ms: Option<i64>,
+    /// Documents from the relay this device could not save or cannot show yet, one sentence
+    /// each, for the app to show; empty when all is well.
+    pub problems: Vec<String>,
 }
 
 impl From<&core::SyncStatus> for SyncStatus {
@@ -114,6 +117,11 @@ impl From<&core::SyncStatus> for SyncStatus {
             core::SyncState::Offline { message } => SyncPhase::Offline { message: message.clone() },
             core::SyncState::Error { message } => SyncPhase::Failed { message: message.clone() },
         };
-        SyncStatus { phase, pending: s.pending, last_success_ms: s.last_success.map(|t| t.0) }
+        SyncStatus {
+            phase,
+            pending: s.pending,
+            last_success_ms: s.last_success.map(|t| t.0),
+            problems: s.problems.iter().map(core::SyncProblem::sentence).collect(),
+        }
     }
 }

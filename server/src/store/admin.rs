@@ -76,7 +76,7 @@ impl RelayStore {
             let current_heads = current.map(|mut d| d.get_heads()).unwrap_or_default();
             // The tree was just written: readers of the directory need it.
             ctx.refresh_tree()?;
-            ctx.store(id, row, &current_heads, next, relay)?;
+            ctx.store(id, row, &current_heads, next, relay, &Default::default())?;
             Ok(())
         })?;
         Ok(dir)
@@ -265,8 +265,9 @@ impl RelayStore {
     }
 
     /// Writes a consistent copy of the relay's database to `path` while it keeps serving
-    /// (`VACUUM INTO`). After restoring such a copy, run [`RelayStore::new_epoch`]; devices also
-    /// notice a restored relay by themselves.
+    /// (`VACUUM INTO`). A relay restored from such a copy (or from any older copy of its
+    /// folder) is noticed by each device that synced after the copy was made: its witness is
+    /// not in the restored history, so it starts over and pushes back what the relay lost.
     pub fn backup_to(&self, path: &std::path::Path) -> Result<()> {
         if path.exists() {
             return Err(StoreError::Invalid(format!("{} already exists; choose a new file", path.display())));
@@ -278,8 +279,9 @@ impl RelayStore {
         })
     }
 
-    /// Gives the relay a new epoch: devices stop trusting their cursors and reconcile. Run it
-    /// after restoring the database from a backup.
+    /// Gives the relay a new epoch: every device lists what it holds on its next sync and pushes
+    /// whatever the relay lacks. Restores are noticed without it; this is for an operator who
+    /// wants every device checked (after repairing the database by hand, say).
     pub async fn new_epoch(&self) -> Result<Epoch> {
         self.writer().run(new_epoch_job).await
     }

@@ -11,18 +11,22 @@
 //! Invariant: a device is acknowledged only after the transaction holding its changes committed.
 
 mod admin;
+mod clock;
 pub mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use giaoban_protocol::wire::{DocHeads, Epoch, RelayChanges};
+use giaoban_protocol::schema::DocKind;
+use giaoban_protocol::seal::RelayKey;
+use giaoban_protocol::wire::{ChangeMeta, DocHeads, Epoch, RelayChanges, Witness};
 use giaoban_protocol::{DeviceId, DocId, Timestamp, UnitId};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 pub use admin::EnrollmentCode;
+pub use clock::RelayClock;
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push};
 
 /// What the relay store can fail with.
@@ -32,8 +36,13 @@ pub enum StoreError {
     #[error("relay storage error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The batch holding the write could not be committed; nothing of it was stored.
-    #[error("the relay could not store the changes ({0}); nothing was acknowledged, retry later")]
-    Commit(String),
+    #[error("the relay could not store the changes ({message}); nothing was acknowledged, retry later")]
+    Commit {
+        /// SQLite's primary result code, when SQLite gave one.
+        code: Option<rusqlite::ErrorCode>,
+        /// What SQLite said.
+        message: String,
+    },
     /// The writer thread is gone (the relay is shutting down).
     #[error("the relay is shutting down")]
     Closed,
@@ -46,6 +55,9 @@ pub enum StoreError {
     /// Bad input to an admin command.
     #[error("{0}")]
     Invalid(String),
+    /// A bug in the relay stopped this write; nothing of it was stored.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// Results of relay store calls.
@@ -69,15 +81,46 @@ pub enum AuthFailure {
     Revoked,
 }
 
-/// One page of changes for a device.
+/// One page of a unit's log for a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// Changes grouped by document, in sequence order.
+    /// Documents the device asked to receive whole, then the page's changes grouped by
+    /// document, in log order.
     pub changes: Vec<RelayChanges>,
     /// The cursor after this page.
     pub cursor: u64,
     /// More pages wait.
     pub more: bool,
+    /// The newest point of the unit's log.
+    pub top: Witness,
+    /// The device's newest own change, as a position in the log.
+    pub own_top: u64,
+}
+
+/// What a device asks of its unit's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullQuery {
+    /// The device's unit.
+    pub unit: UnitId,
+    /// The device; its own changes up to `own_held` are left out.
+    pub device: DeviceId,
+    /// Changes after this position.
+    pub cursor: u64,
+    /// The device holds its own changes up to here.
+    pub own_held: u64,
+    /// About this many change bytes at most (at least one change if any wait).
+    pub page_bytes: u32,
+    /// Documents to send whole, with every change, if the unit may read them.
+    pub whole: Vec<DocId>,
+}
+
+/// Settings of a relay store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// Largest size of the database in kilobytes; 0 for no limit.
+    pub max_kb: u64,
+    /// The relay's clock.
+    pub clock: RelayClock,
 }
 
 /// The relay's store. Cheap to clone.
@@ -89,19 +132,15 @@ pub struct RelayStore {
 struct Inner {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    key: RelayKey,
+    clock: RelayClock,
+    // Declared last: dropped after the readers, and it waits for the writer thread.
     writer: Writer,
 }
 
 /// SHA-256, for tokens and enrollment codes: only hashes are stored.
 pub fn sha256(s: &str) -> Vec<u8> {
     Sha256::digest(s.as_bytes()).to_vec()
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -114,29 +153,41 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 impl StoreError {
+    /// The SQLite result code behind this error, if any.
+    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        match self {
+            StoreError::Sqlite(e) => e.sqlite_error_code(),
+            StoreError::Commit { code, .. } => *code,
+            _ => None,
+        }
+    }
+
     /// Whether the store failed because its disk (or quota) is full.
     pub fn is_storage_full(&self) -> bool {
-        let full = |e: &rusqlite::Error| e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
-        match self {
-            StoreError::Sqlite(e) => full(e),
-            StoreError::Commit(m) => m.contains("full"),
-            _ => false,
-        }
+        self.sqlite_code() == Some(rusqlite::ErrorCode::DiskFull)
     }
 
     /// Whether the store failed because its database cannot be written (file or folder
     /// permissions, a read-only mount).
     pub fn is_read_only(&self) -> bool {
-        let ro = |e: &rusqlite::Error| {
-            matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
-            )
-        };
+        matches!(self.sqlite_code(), Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen))
+    }
+
+    /// The same error for another waiting caller (SQLite's errors cannot be cloned; their code
+    /// and words can).
+    pub(crate) fn for_caller(&self) -> StoreError {
         match self {
-            StoreError::Sqlite(e) => ro(e),
-            StoreError::Commit(m) => m.contains("readonly") || m.contains("read-only"),
-            _ => false,
+            StoreError::Sqlite(e) => {
+                StoreError::Commit { code: e.sqlite_error_code(), message: e.to_string() }
+            }
+            StoreError::Commit { code, message } => {
+                StoreError::Commit { code: *code, message: message.clone() }
+            }
+            StoreError::Closed => StoreError::Closed,
+            StoreError::Enrollment(m) => StoreError::Enrollment(m.clone()),
+            StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+            StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            StoreError::Internal(m) => StoreError::Internal(m.clone()),
         }
     }
 }
@@ -144,13 +195,18 @@ impl StoreError {
 impl RelayStore {
     /// Opens (creating if needed) the relay store in `dir` (file `relay.sqlite`).
     pub fn open(dir: &Path) -> Result<RelayStore> {
-        RelayStore::open_with_quota(dir, 0)
+        RelayStore::open_with(dir, StoreOptions::default())
     }
 
     /// Opens the store with its database limited to `max_kb` kilobytes (0: no limit). Past the
     /// limit, writes fail as on a full disk: nothing is acknowledged, reads go on.
     pub fn open_with_quota(dir: &Path, max_kb: u64) -> Result<RelayStore> {
-        RelayStore::open_inner(dir, max_kb).map_err(|e| {
+        RelayStore::open_with(dir, StoreOptions { max_kb, ..StoreOptions::default() })
+    }
+
+    /// Opens the store with `opts`.
+    pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<RelayStore> {
+        RelayStore::open_inner(dir, opts).map_err(|e| {
             if e.is_read_only() {
                 StoreError::Invalid(format!(
                     "the relay cannot write its database in {} ({e}); let the user running the relay write that folder and the files in it (or remount it read-write), then start the relay again",
@@ -162,7 +218,8 @@ impl RelayStore {
         })
     }
 
-    fn open_inner(dir: &Path, max_kb: u64) -> Result<RelayStore> {
+    fn open_inner(dir: &Path, opts: StoreOptions) -> Result<RelayStore> {
+        let StoreOptions { max_kb, clock } = opts;
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Invalid(format!("cannot create the data folder {}: {e}", dir.display()))
         })?;
@@ -175,16 +232,28 @@ impl RelayStore {
         )?;
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('relay_device', ?1)",
-            params![DeviceId::from_parts(now_ms() as u64, rand::random()).to_bytes().to_vec()],
+            params![DeviceId::from_parts(clock.now().max(0) as u64, rand::random()).to_bytes().to_vec()],
         )?;
+        // The key that seals vouchers lives in the database, so a backup carries it and a
+        // restored relay still recognises what it once accepted.
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('voucher_key', ?1)",
+            params![rand::random::<[u8; 32]>().to_vec()],
+        )?;
+        let key: Vec<u8> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'voucher_key'", [], |r| r.get(0))?;
+        let key =
+            RelayKey::from_bytes(key.as_slice().try_into().map_err(|_| {
+                StoreError::Invalid("the relay's voucher key is damaged (not 32 bytes)".into())
+            })?);
         if max_kb > 0 {
             let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (max_kb as i64 * 1024 / page_size.max(512)).max(1);
             let _set: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
         }
         let readers = (0..2).map(|_| open_connection(&path)).collect::<rusqlite::Result<Vec<_>>>()?;
-        let writer = Writer::start(conn)?;
-        Ok(RelayStore { inner: Arc::new(Inner { path, readers: Mutex::new(readers), writer }) })
+        let writer = Writer::start(conn, clock.clone(), key.clone())?;
+        Ok(RelayStore { inner: Arc::new(Inner { path, readers: Mutex::new(readers), key, clock, writer }) })
     }
 
     /// The database file.
@@ -229,6 +298,11 @@ impl RelayStore {
         self.read(max_seq)
     }
 
+    /// The relay's key for vouchers.
+    pub fn key(&self) -> &RelayKey {
+        &self.inner.key
+    }
+
     /// Checks a bearer token. Blocking.
     pub fn authenticate(&self, token: &str) -> Result<Result<DeviceAuth, AuthFailure>> {
         let hash = sha256(token);
@@ -243,59 +317,81 @@ impl RelayStore {
             Ok(match row {
                 None => Err(AuthFailure::Unknown),
                 Some((_, _, Some(_))) => Err(AuthFailure::Revoked),
-                Some((d, u, None)) => match (DeviceId::from_slice(&d), UnitId::from_slice(&u)) {
-                    (Ok(device), Ok(unit)) => Ok(DeviceAuth { device, unit }),
-                    _ => Err(AuthFailure::Unknown),
-                },
+                Some((d, u, None)) => {
+                    let device = DeviceId::from_slice(&d)
+                        .map_err(|e| StoreError::Invalid(format!("a stored device id is damaged: {e}")))?;
+                    let unit = UnitId::from_slice(&u)
+                        .map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))?;
+                    Ok(DeviceAuth { device, unit })
+                }
             })
         })
     }
 
-    /// The changes after `cursor` that `unit` may read, written by other devices than `device`,
-    /// at most about `page_bytes` of them (always at least one change if any wait). Blocking.
-    pub fn pull(&self, unit: UnitId, device: DeviceId, cursor: u64, page_bytes: u32) -> Result<Page> {
+    /// Whether `witness` is a point of `unit`'s log as this relay holds it. Blocking.
+    pub fn witness_holds(&self, unit: UnitId, witness: Witness) -> Result<bool> {
+        self.read(|c| witness_holds(c, unit, witness))
+    }
+
+    /// The newest point of `unit`'s log. Blocking.
+    pub fn top(&self, unit: UnitId) -> Result<Witness> {
+        self.read(|c| top(c, unit))
+    }
+
+    /// Documents asked for whole, then a page of `unit`'s log after the cursor, leaving out the
+    /// device's own changes it already holds, at most about `page_bytes` of changes (always at
+    /// least one change if any wait). One read transaction. Blocking.
+    pub fn pull(&self, q: &PullQuery) -> Result<Page> {
+        let key = self.inner.key.clone();
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
-            let top = max_seq(&tx)?;
-            if cursor >= top {
-                return Ok(Page { changes: Vec::new(), cursor: top, more: false });
-            }
-            let mut stmt = tx.prepare_cached(
-                "SELECT c.seq, d.id, c.bytes, c.received_at
-                 FROM changes c
-                 JOIN readers r ON r.doc = c.doc AND r.unit = ?1
-                 JOIN docs d ON d.n = c.doc
-                 WHERE c.seq > ?2 AND c.device != ?3
-                 ORDER BY c.seq",
-            )?;
-            let mut rows =
-                stmt.query(params![unit.to_bytes().to_vec(), cursor as i64, device.to_bytes().to_vec()])?;
+            let top = top(&tx, q.unit)?;
+            let own_top: i64 = tx
+                .prepare_cached("SELECT own_top FROM devices WHERE id = ?1")?
+                .query_row(params![q.device.to_bytes().to_vec()], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
             let mut out: Vec<RelayChanges> = Vec::new();
             let mut bytes = 0usize;
-            let mut last = cursor;
+            for doc in &q.whole {
+                bytes += whole_document(&tx, &key, q.unit, *doc, &mut out)?;
+            }
+            if q.cursor >= top.pos {
+                return Ok(Page { changes: out, cursor: top.pos, more: false, top, own_top: own_top as u64 });
+            }
+            let mut stmt = tx.prepare_cached(
+                "SELECT l.pos, d.id, d.kind, d.owner, c.hash, c.bytes, c.received_at
+                 FROM unit_log l
+                 JOIN changes c ON c.seq = l.change
+                 JOIN docs d ON d.n = c.doc
+                 WHERE l.unit = ?1 AND l.pos > ?2 AND (c.device != ?3 OR l.pos > ?4)
+                 ORDER BY l.pos",
+            )?;
+            let mut rows = stmt.query(params![
+                q.unit.to_bytes().to_vec(),
+                q.cursor as i64,
+                q.device.to_bytes().to_vec(),
+                q.own_held as i64
+            ])?;
+            let mut last = q.cursor;
             let mut more = false;
+            let budget = q.page_bytes as usize;
+            let mut page_bytes = 0usize;
             while let Some(r) = rows.next()? {
-                let seq = r.get::<_, i64>(0)? as u64;
-                let change: Vec<u8> = r.get(2)?;
-                if bytes > 0 && bytes + change.len() > page_bytes as usize {
+                let pos = r.get::<_, i64>(0)? as u64;
+                let change: Vec<u8> = r.get(5)?;
+                if page_bytes > 0 && bytes + change.len() > budget {
                     more = true;
                     break;
                 }
-                let doc = DocId::from_slice(&r.get::<_, Vec<u8>>(1)?)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                let received_at: i64 = r.get(3)?;
+                let row = LogRow::read(r, q.unit)?;
                 bytes += change.len();
-                last = seq;
-                match out.last_mut() {
-                    Some(rc) if rc.doc == doc => {
-                        rc.changes.push(change);
-                        rc.received_at = received_at;
-                    }
-                    _ => out.push(RelayChanges { doc, changes: vec![change], received_at }),
-                }
+                page_bytes += change.len();
+                last = pos;
+                row.push_into(&key, change, &mut out);
             }
-            let cursor = if more { last } else { top };
-            Ok(Page { changes: out, cursor, more })
+            let cursor = if more { last } else { top.pos };
+            Ok(Page { changes: out, cursor, more, top, own_top: own_top as u64 })
         })
     }
 
@@ -341,10 +437,133 @@ impl RelayStore {
 
     /// The relay's clock.
     pub fn now(&self) -> Timestamp {
-        Timestamp(now_ms())
+        Timestamp(self.inner.clock.now())
+    }
+
+    /// The relay's clock, to hand to what runs beside the store.
+    pub fn clock(&self) -> &RelayClock {
+        &self.inner.clock
     }
 }
 
 fn max_seq(c: &Connection) -> Result<u64> {
     Ok(c.query_row("SELECT IFNULL(MAX(seq), 0) FROM changes", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+fn top(c: &Connection, unit: UnitId) -> Result<Witness> {
+    let row: Option<(i64, Vec<u8>)> = c
+        .prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?
+        .query_row(params![unit.to_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        None => Witness::default(),
+        Some((pos, digest)) => Witness { pos: pos as u64, digest: digest16(&digest)? },
+    })
+}
+
+fn digest16(bytes: &[u8]) -> Result<[u8; 16]> {
+    bytes.try_into().map_err(|_| StoreError::Invalid("a stored log digest is damaged (not 16 bytes)".into()))
+}
+
+fn witness_holds(c: &Connection, unit: UnitId, w: Witness) -> Result<bool> {
+    if w.pos == 0 {
+        return Ok(w.digest == [0; 16]);
+    }
+    let digest: Option<Vec<u8>> = c
+        .prepare_cached("SELECT digest FROM unit_log WHERE unit = ?1 AND pos = ?2")?
+        .query_row(params![unit.to_bytes().to_vec(), w.pos as i64], |r| r.get(0))
+        .optional()?;
+    Ok(digest.is_some_and(|d| d.as_slice() == w.digest))
+}
+
+/// One change as read for a device of `unit`.
+struct LogRow {
+    doc: DocId,
+    kind: Option<DocKind>,
+    own_unit: bool,
+    hash: [u8; 32],
+    received_at: i64,
+}
+
+impl LogRow {
+    /// Reads columns 1..=4 and 6 (document id, kind, owner, hash, received_at) of a log query.
+    fn read(r: &rusqlite::Row<'_>, unit: UnitId) -> Result<LogRow> {
+        let doc = DocId::from_slice(&r.get::<_, Vec<u8>>(1)?)
+            .map_err(|e| StoreError::Invalid(format!("a stored document id is damaged: {e}")))?;
+        let kind = r.get::<_, String>(2)?.parse::<DocKind>().ok();
+        let owner: Vec<u8> = r.get(3)?;
+        let hash: Vec<u8> = r.get(4)?;
+        let hash = hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Invalid(format!("a stored change hash of {doc} is damaged")))?;
+        Ok(LogRow { doc, kind, own_unit: owner == unit.to_bytes(), hash, received_at: r.get(6)? })
+    }
+
+    /// Whether the device gets this change's receipt time (responses: deadlines are judged by
+    /// them) or a voucher (its own unit's documents: it may have to carry them back).
+    fn meta(&self, key: &RelayKey) -> Option<ChangeMeta> {
+        if self.own_unit {
+            Some(ChangeMeta {
+                received_at: self.received_at,
+                seal: Some(key.seal(self.doc, &self.hash, self.received_at)),
+            })
+        } else if self.kind == Some(DocKind::Response) {
+            Some(ChangeMeta { received_at: self.received_at, seal: None })
+        } else {
+            None
+        }
+    }
+
+    fn push_into(self, key: &RelayKey, change: Vec<u8>, out: &mut Vec<RelayChanges>) {
+        let meta = self.meta(key);
+        match out.last_mut() {
+            Some(rc) if rc.doc == self.doc => {
+                rc.changes.push(change);
+                if let Some(m) = meta {
+                    rc.meta.push(m);
+                }
+            }
+            _ => out.push(RelayChanges {
+                doc: self.doc,
+                changes: vec![change],
+                meta: meta.into_iter().collect(),
+            }),
+        }
+    }
+}
+
+/// Appends every change of `doc` to `out` if `unit` may read it; returns the bytes added.
+fn whole_document(
+    c: &Connection,
+    key: &RelayKey,
+    unit: UnitId,
+    doc: DocId,
+    out: &mut Vec<RelayChanges>,
+) -> Result<usize> {
+    let mut stmt = c.prepare_cached(
+        "SELECT c.seq, d.id, d.kind, d.owner, c.hash, c.bytes, c.received_at
+         FROM docs d
+         JOIN readers r ON r.doc = d.n AND r.unit = ?2
+         JOIN changes c ON c.doc = d.n
+         WHERE d.id = ?1
+         ORDER BY c.seq",
+    )?;
+    let mut rows = stmt.query(params![doc.to_bytes().to_vec(), unit.to_bytes().to_vec()])?;
+    let mut bytes = 0;
+    let mut group = RelayChanges { doc, changes: Vec::new(), meta: Vec::new() };
+    while let Some(r) = rows.next()? {
+        let change: Vec<u8> = r.get(5)?;
+        let row = LogRow::read(r, unit)?;
+        bytes += change.len();
+        let meta = row.meta(key);
+        group.changes.push(change);
+        if let Some(m) = meta {
+            group.meta.push(m);
+        }
+    }
+    if !group.changes.is_empty() {
+        out.push(group);
+    }
+    Ok(bytes)
 }

@@ -1,9 +1,15 @@
 //! The relay store's SQLite schema, as numbered migrations tracked by `PRAGMA user_version`.
+//! Each migration runs in one transaction with the version it sets; a migration may have a
+//! step in Rust after its SQL (building derived tables that need hashing).
 
-use rusqlite::Connection;
+use giaoban_protocol::DocId;
+use giaoban_protocol::seal::chain_digest;
+use rusqlite::{Connection, Transaction, params};
 
 /// The migrations, in order.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    // 1: units, enrollment, devices, documents, readers, and the append-only sequence.
+    r#"
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value BLOB NOT NULL
@@ -51,7 +57,7 @@ pub const MIGRATIONS: &[&str] = &[r#"
         PRIMARY KEY (unit, doc)
     ) WITHOUT ROWID;
 
-    -- The append-only sequence of accepted changes; `seq` is what device cursors count.
+    -- The append-only sequence of accepted changes, in commit order.
     CREATE TABLE changes (
         seq         INTEGER PRIMARY KEY AUTOINCREMENT,
         doc         INTEGER NOT NULL REFERENCES docs(n),
@@ -61,16 +67,103 @@ pub const MIGRATIONS: &[&str] = &[r#"
         received_at INTEGER NOT NULL,
         UNIQUE (doc, hash)
     );
-"#];
+    "#,
+    // 2: each unit's log of the changes it may read, chained by digests; devices' own changes.
+    r#"
+    -- What a device of `unit` pulls: the changes it may read, in the order they were stored.
+    -- A page is a range of this primary key; `digest` chains every entry before it, so a
+    -- device's witness (position, digest) proves which history it saw.
+    CREATE TABLE unit_log (
+        unit   BLOB NOT NULL,
+        pos    INTEGER NOT NULL,
+        change INTEGER NOT NULL REFERENCES changes(seq),
+        digest BLOB NOT NULL,
+        PRIMARY KEY (unit, pos)
+    ) WITHOUT ROWID;
+
+    -- The newest entry of each unit's log.
+    CREATE TABLE unit_tops (
+        unit   BLOB PRIMARY KEY,
+        pos    INTEGER NOT NULL,
+        digest BLOB NOT NULL
+    ) WITHOUT ROWID;
+
+    -- The position, in its unit's log, of the newest change each device pushed.
+    ALTER TABLE devices ADD COLUMN own_top INTEGER NOT NULL DEFAULT 0;
+    "#,
+];
 
 /// Brings the relay database to the latest schema.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let version = i as i64 + 1;
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        after_sql(&tx, version)?;
+        tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
+        tracing::info!(version, "relay schema migrated");
+    }
+    Ok(())
+}
+
+/// The Rust part of migration `version`, in its transaction.
+fn after_sql(tx: &Transaction<'_>, version: i64) -> rusqlite::Result<()> {
+    if version == 2 {
+        build_unit_logs(tx)?;
+    }
+    Ok(())
+}
+
+/// Fills every unit's log from the stored changes and readers, in sequence order, with the
+/// digest chain; and each device's newest own change.
+fn build_unit_logs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut tops: std::collections::HashMap<Vec<u8>, (i64, [u8; 16])> = std::collections::HashMap::new();
+    let mut own: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
+    let device_units: std::collections::HashMap<Vec<u8>, Vec<u8>> = {
+        let mut stmt = tx.prepare("SELECT id, unit FROM devices")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut changes = tx.prepare(
+        "SELECT c.seq, d.id, c.hash, c.device, r.unit FROM changes c
+         JOIN docs d ON d.n = c.doc JOIN readers r ON r.doc = c.doc
+         ORDER BY c.seq, r.unit",
+    )?;
+    let mut insert = tx.prepare("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut rows = changes.query([])?;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let doc = DocId::from_slice(&r.get::<_, Vec<u8>>(1)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
+        })?;
+        let hash: Vec<u8> = r.get(2)?;
+        let hash: [u8; 32] = hash.as_slice().try_into().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Blob,
+                "a stored change hash is not 32 bytes".into(),
+            )
+        })?;
+        let device: Vec<u8> = r.get(3)?;
+        let unit: Vec<u8> = r.get(4)?;
+        let (pos, prev) = tops.get(&unit).copied().unwrap_or((0, [0; 16]));
+        let pos = pos + 1;
+        let digest = chain_digest(&prev, pos as u64, doc, &hash);
+        insert.execute(params![unit, pos, seq, digest.to_vec()])?;
+        if device_units.get(&device) == Some(&unit) {
+            own.insert(device, pos);
+        }
+        tops.insert(unit, (pos, digest));
+    }
+    let mut top = tx.prepare("INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)")?;
+    for (unit, (pos, digest)) in tops {
+        top.execute(params![unit, pos, digest.to_vec()])?;
+    }
+    let mut own_top = tx.prepare("UPDATE devices SET own_top = ?2 WHERE id = ?1")?;
+    for (device, pos) in own {
+        own_top.execute(params![device, pos])?;
     }
     Ok(())
 }

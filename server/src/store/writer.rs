@@ -1,27 +1,82 @@
 //! The writer thread: the relay's only write connection, with group commit.
+//!
+//! Jobs queue up; the thread takes everything waiting, runs each job in its own savepoint of
+//! one transaction, commits once, and only then tells each job's caller how it went. A job
+//! whose savepoint cannot be opened is not run; a job that panics is rolled back and answered
+//! with an error; a batch SQLite rolled back (a full disk does that) answers every job in it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
 
-use automerge::{AutoCommit, Change};
+use automerge::{AutoCommit, Change, ChangeHash};
 use giaoban_protocol::authz::{UnitTree, check_push};
-use giaoban_protocol::schema::read_header;
-use giaoban_protocol::wire::{DocAck, DocChanges, DocReject};
+use giaoban_protocol::schema::{DocKind, read_header};
+use giaoban_protocol::seal::{RelayKey, chain_digest};
+use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
 use giaoban_protocol::{DeviceId, DocId, UnitId};
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
-use super::{Result, StoreError, now_ms};
+use super::{Result, StoreError, clock::RelayClock};
 
 /// Loaded documents the writer keeps (about 18 KB each).
 const CACHE_DOCS: usize = 32;
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;
 
-type Finish = Box<dyn FnOnce(Option<String>) + Send>;
-type Job = Box<dyn FnOnce(&mut Ctx<'_>) -> (bool, Finish) + Send>;
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// One queued piece of work: run it (returning whether it succeeded and how to answer once
+/// the batch is settled), or answer it with an error without running it.
+trait Job: Send {
+    fn run(self: Box<Self>, ctx: &mut Ctx<'_>) -> (bool, Finish);
+    fn abort(self: Box<Self>, error: StoreError);
+}
+
+struct Queued<T, F> {
+    work: F,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for Queued<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Ctx<'_>) -> Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, ctx: &mut Ctx<'_>) -> (bool, Finish) {
+        let Queued { work, reply } = *self;
+        // A panic in a job must not stop the only writer: the job is rolled back and its caller
+        // told, and the writer goes on storing for everyone else.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(ctx))) {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!("a relay writer job panicked; it is rolled back");
+                ctx.poisoned = true;
+                Err(StoreError::Internal(
+                    "the relay failed while storing this; nothing of it was stored".into(),
+                ))
+            }
+        };
+        let ok = result.is_ok();
+        let finish: Finish = Box::new(move |commit_error| {
+            // A job that failed keeps its own error (say, a full disk); one that succeeded but
+            // whose batch did not commit gets the commit's.
+            let out = match commit_error {
+                Some(e) if result.is_ok() => Err(e.for_caller()),
+                _ => result,
+            };
+            // The caller may have given up waiting (client gone); the data is committed anyway.
+            let _gone = reply.send(out);
+        });
+        (ok, finish)
+    }
+
+    fn abort(self: Box<Self>, error: StoreError) {
+        let _gone = self.reply.send(Err(error));
+    }
+}
 
 /// What a writer job sees: the open transaction, the unit tree, the document cache.
 pub struct Ctx<'a> {
@@ -31,9 +86,13 @@ pub struct Ctx<'a> {
     pub tree: &'a UnitTree,
     /// The relay's clock for this batch (UTC ms).
     pub now: i64,
+    /// The relay's key, for vouchers.
+    pub key: &'a RelayKey,
     cache: &'a mut LruCache<DocId, AutoCommit>,
     staged: Vec<(DocId, AutoCommit)>,
     fresh_tree: Option<UnitTree>,
+    /// Set when the job panicked: cached documents may be half-changed.
+    poisoned: bool,
 }
 
 /// The result of one push.
@@ -43,24 +102,30 @@ pub struct PushOutcome {
     pub acks: Vec<DocAck>,
     /// Documents refused; nothing of them was stored.
     pub rejects: Vec<DocReject>,
-    /// Sequence numbers written (for live notifications).
-    pub last_seq: u64,
+    /// Documents whose changes depend on changes the relay lacks; the device pushes them in
+    /// full (after a restore from an older backup, say).
+    pub wanted: Vec<DocId>,
+    /// Units whose logs grew (for live notifications).
+    pub grown: Vec<UnitId>,
+    /// The pushing device's newest own change, in its unit's log, before this push.
+    pub own_top_before: u64,
 }
 
 /// Handle to the writer thread.
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Box<dyn Job>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Writer {
     /// Starts the thread on `conn`.
-    pub fn start(conn: Connection) -> Result<Writer> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+    pub fn start(conn: Connection, clock: RelayClock, key: RelayKey) -> Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let thread = std::thread::Builder::new()
             .name("giaoban-relay-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, clock, key))
             .map_err(|e| StoreError::Invalid(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs: tx })
+        Ok(Writer { jobs: Some(tx), thread: Some(thread) })
     }
 
     /// Queues `f`; the receiver gets its result once the batch holding it has committed.
@@ -70,23 +135,15 @@ impl Writer {
         F: FnOnce(&mut Ctx<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        let job: Job = Box::new(move |ctx| {
-            let result = f(ctx);
-            let ok = result.is_ok();
-            let finish: Finish = Box::new(move |commit_error| {
-                // A job that failed keeps its own error (say, a full disk); one that succeeded
-                // but whose batch did not commit gets the commit's.
-                let out = match commit_error {
-                    Some(e) if result.is_ok() => Err(StoreError::Commit(e)),
-                    _ => result,
-                };
-                // The caller may have given up waiting (client gone); the data is committed anyway.
-                let _ = reply.send(out);
-            });
-            (ok, finish)
-        });
-        // If the thread is gone, `reply` is dropped with the job and the receiver reports Closed.
-        let _ = self.jobs.send(job);
+        let job: Box<dyn Job> = Box::new(Queued { work: f, reply });
+        match &self.jobs {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    job.abort(StoreError::Closed);
+                }
+            }
+            None => job.abort(StoreError::Closed),
+        }
         rx
     }
 
@@ -109,23 +166,40 @@ impl Writer {
     }
 }
 
-fn load_tree(conn: &Connection) -> rusqlite::Result<UnitTree> {
+impl Drop for Writer {
+    /// Lets queued jobs finish, then waits for the thread, so the database is closed when the
+    /// store is gone (a restore may replace the file next).
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("the relay writer thread panicked");
+        }
+    }
+}
+
+pub(crate) fn load_tree(conn: &Connection) -> rusqlite::Result<UnitTree> {
     let mut tree = UnitTree::new();
     let mut stmt = conn.prepare("SELECT id, parent FROM units")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)))?;
     for r in rows {
         let (id, parent) = r?;
-        if let Ok(id) = UnitId::from_slice(&id) {
-            tree.insert(id, parent.and_then(|p| UnitId::from_slice(&p).ok()));
-        }
+        let id = UnitId::from_slice(&id).map_err(|e| blob_error(0, e))?;
+        let parent = parent.map(|p| UnitId::from_slice(&p)).transpose().map_err(|e| blob_error(1, e))?;
+        tree.insert(id, parent);
     }
     Ok(tree)
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+fn blob_error(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Blob, Box::new(e))
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock, key: RelayKey) {
     let mut cache: LruCache<DocId, AutoCommit> =
         LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
-    let mut tree = UnitTree::new();
+    let mut tree: Option<UnitTree> = None;
     let mut data_version: Option<i64> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -136,15 +210,33 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         // Another process (the admin command) may have changed units: reload the tree then.
-        let version: Option<i64> = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok();
-        if version != data_version || data_version.is_none() {
+        let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
+        let stale = match &version {
+            Ok(v) => Some(*v) != data_version,
+            Err(_) => true,
+        };
+        if stale || tree.is_none() {
             match load_tree(&conn) {
-                Ok(t) => tree = t,
-                Err(e) => tracing::error!(error = %e, "cannot load the unit tree"),
+                Ok(t) => {
+                    tree = Some(t);
+                    data_version = version.ok();
+                }
+                Err(e) => {
+                    // Without the tree no push can be checked: answer this batch, try again
+                    // with the next.
+                    let error = StoreError::from(e);
+                    tracing::error!(error = %error, "cannot load the unit tree; the batch is not run");
+                    for job in batch {
+                        job.abort(error.for_caller());
+                    }
+                    tree = None;
+                    continue;
+                }
             }
-            data_version = version;
         }
-        let (finishes, staged, commit) = run_batch(&mut conn, batch, &tree, &mut cache);
+        let Some(current_tree) = tree.as_ref() else { continue };
+        let now = clock.now();
+        let (finishes, staged, commit) = run_batch(&mut conn, batch, current_tree, now, &key, &mut cache);
         let error = commit.err();
         match &error {
             None => {
@@ -158,21 +250,27 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         for f in finishes {
-            f(error.clone());
+            f(error.as_ref());
         }
         // Units may have been written by this batch.
-        if let Ok(t) = load_tree(&conn) {
-            tree = t;
+        match load_tree(&conn) {
+            Ok(t) => tree = Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload the unit tree");
+                tree = None;
+            }
         }
     }
 }
 
-type BatchResult = (Vec<Finish>, Vec<(DocId, AutoCommit)>, std::result::Result<(), String>);
+type BatchResult = (Vec<Finish>, Vec<(DocId, AutoCommit)>, std::result::Result<(), StoreError>);
 
 fn run_batch(
     conn: &mut Connection,
-    batch: Vec<Job>,
+    batch: Vec<Box<dyn Job>>,
     tree: &UnitTree,
+    now: i64,
+    key: &RelayKey,
     cache: &mut LruCache<DocId, AutoCommit>,
 ) -> BatchResult {
     let mut finishes = Vec::with_capacity(batch.len());
@@ -180,40 +278,78 @@ fn run_batch(
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
-            // The jobs never ran; dropping them drops their reply channels, and every waiting
-            // caller is told the write did not happen.
-            tracing::error!(error = %e, "cannot begin a relay transaction");
-            drop(batch);
-            return (finishes, staged_all, Err(e.to_string()));
+            let error = StoreError::from(e);
+            tracing::error!(error = %error, "cannot begin a relay transaction");
+            for job in batch {
+                job.abort(error.for_caller());
+            }
+            return (finishes, staged_all, Ok(()));
         }
     };
-    let now = now_ms();
     let mut jobs = batch.into_iter();
-    for job in jobs.by_ref() {
+    while let Some(job) = jobs.next() {
         if let Err(e) = tx.execute_batch("SAVEPOINT job") {
-            tracing::error!(error = %e, "cannot open a savepoint");
+            // Without its savepoint a failing job could not be undone alone: it is not run.
+            let error = StoreError::from(e);
+            tracing::error!(error = %error, "cannot open a savepoint; the job is not run");
+            job.abort(error.for_caller());
+            continue;
         }
-        let mut ctx = Ctx { tx: &tx, tree, now, cache, staged: Vec::new(), fresh_tree: None };
-        let (ok, finish) = job(&mut ctx);
+        let mut ctx =
+            Ctx { tx: &tx, tree, now, key, cache, staged: Vec::new(), fresh_tree: None, poisoned: false };
+        let (ok, finish) = job.run(&mut ctx);
         let staged = std::mem::take(&mut ctx.staged);
+        if ctx.poisoned {
+            cache.clear();
+        }
         if tx.is_autocommit() {
             // SQLite rolled the whole transaction back (a full disk does that): no job of this
-            // batch is stored. The rest are not run; dropping them tells their callers.
+            // batch is stored. The rest are not run; each caller is told.
             tracing::error!("the relay transaction was rolled back by SQLite; the batch is abandoned");
-            finishes.push(finish);
-            break;
+            let error = StoreError::Commit {
+                code: Some(rusqlite::ErrorCode::DiskFull),
+                message: "the relay's transaction was rolled back".into(),
+            };
+            finish(Some(&error));
+            for f in finishes.drain(..) {
+                f(Some(&error));
+            }
+            for rest in jobs.by_ref() {
+                rest.abort(error.for_caller());
+            }
+            return (Vec::new(), Vec::new(), Ok(()));
         }
         let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         match tx.execute_batch(end) {
             Ok(()) if ok => staged_all.extend(staged),
             Ok(()) => {}
-            Err(e) => tracing::error!(error = %e, "cannot close a savepoint"),
+            Err(e) => {
+                // The savepoint could not be closed: the batch's state is unknown, so nothing
+                // of it is committed.
+                let error = StoreError::from(e);
+                tracing::error!(error = %error, "cannot close a savepoint; the batch is abandoned");
+                finish(Some(&error));
+                for f in finishes.drain(..) {
+                    f(Some(&error));
+                }
+                for rest in jobs.by_ref() {
+                    rest.abort(error.for_caller());
+                }
+                drop(tx);
+                return (Vec::new(), Vec::new(), Ok(()));
+            }
         }
         finishes.push(finish);
     }
-    drop(jobs);
-    let commit = tx.commit().map_err(|e| e.to_string());
+    let commit = tx.commit().map_err(StoreError::from);
     (finishes, staged_all, commit)
+}
+
+/// One unit's log top as a job sees it.
+#[derive(Clone, Copy)]
+struct Top {
+    pos: i64,
+    digest: [u8; 16],
 }
 
 impl Ctx<'_> {
@@ -258,24 +394,34 @@ impl Ctx<'_> {
         Ok(Some((n, d)))
     }
 
-    /// Stores a checked document: its new changes (those `current` lacks), its row and readers.
+    /// Stores a checked document: its new changes (those `current` lacks) in the sequence and
+    /// in the log of every unit that may read it, its row and readers. `received` overrides the
+    /// receipt time of changes a voucher proved were received earlier. Returns the heads and
+    /// the units whose logs grew.
     pub fn store(
         &mut self,
         doc: DocId,
         row: Option<i64>,
-        current_heads: &[automerge::ChangeHash],
+        current_heads: &[ChangeHash],
         mut next: AutoCommit,
         device: DeviceId,
-    ) -> Result<(Vec<automerge::ChangeHash>, u64)> {
+        received: &HashMap<ChangeHash, i64>,
+    ) -> Result<(Vec<ChangeHash>, Vec<UnitId>)> {
         let header = read_header(&next).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let heads = next.get_heads();
         let heads_bytes: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
-        let n = match row {
+        let (n, readers) = match row {
             Some(n) => {
                 self.tx
                     .prepare_cached("UPDATE docs SET heads = ?2 WHERE n = ?1")?
                     .execute(params![n, heads_bytes])?;
-                n
+                let mut stmt =
+                    self.tx.prepare_cached("SELECT unit FROM readers WHERE doc = ?1 ORDER BY unit")?;
+                let readers = stmt
+                    .query_map(params![n], |r| r.get::<_, Vec<u8>>(0))?
+                    .map(|r| r.map_err(StoreError::from).and_then(|b| unit_from(&b)))
+                    .collect::<Result<Vec<_>>>()?;
+                (n, readers)
             }
             None => {
                 self.tx
@@ -287,28 +433,82 @@ impl Ctx<'_> {
                     heads_bytes
                 ])?;
                 let n = self.tx.last_insert_rowid();
-                let mut readers =
+                let mut readers = self.tree().readers(&header);
+                readers.sort();
+                let mut insert =
                     self.tx.prepare_cached("INSERT OR IGNORE INTO readers(unit, doc) VALUES (?1, ?2)")?;
-                for u in self.tree().readers(&header) {
-                    readers.execute(params![u.to_bytes().to_vec(), n])?;
+                for u in &readers {
+                    insert.execute(params![u.to_bytes().to_vec(), n])?;
                 }
-                n
+                (n, readers)
             }
         };
+        let new_changes = next.get_changes(current_heads);
+        if new_changes.is_empty() {
+            self.stage(doc, next);
+            return Ok((heads, Vec::new()));
+        }
+        let mut tops: Vec<Top> = Vec::with_capacity(readers.len());
+        {
+            let mut read_top = self.tx.prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?;
+            for u in &readers {
+                let top = read_top
+                    .query_row(params![u.to_bytes().to_vec()], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
+                    .optional()?;
+                tops.push(match top {
+                    Some((pos, d)) => Top {
+                        pos,
+                        digest: d.as_slice().try_into().map_err(|_| {
+                            StoreError::Invalid(format!("the log top of unit {u} is damaged"))
+                        })?,
+                    },
+                    None => Top { pos: 0, digest: [0; 16] },
+                });
+            }
+        }
         let mut insert = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO changes(doc, hash, bytes, device, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        let mut last_seq = 0;
-        for c in next.get_changes(current_heads) {
-            insert.execute(params![
-                n,
-                c.hash().0.to_vec(),
-                c.raw_bytes(),
-                device.to_bytes().to_vec(),
-                self.now
-            ])?;
-            last_seq = self.tx.last_insert_rowid() as u64;
+        let mut log = self
+            .tx
+            .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
+        let pusher = device.to_bytes().to_vec();
+        let mut own_top: Option<i64> = None;
+        for c in &new_changes {
+            let hash = c.hash();
+            let at = received.get(&hash).copied().unwrap_or(self.now);
+            if insert.execute(params![n, hash.0.to_vec(), c.raw_bytes(), pusher, at])? == 0 {
+                continue;
+            }
+            let seq = self.tx.last_insert_rowid();
+            for (u, top) in readers.iter().zip(tops.iter_mut()) {
+                top.pos += 1;
+                top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0);
+                log.execute(params![u.to_bytes().to_vec(), top.pos, seq, top.digest.to_vec()])?;
+                if *u == header.owner {
+                    own_top = Some(top.pos);
+                }
+            }
         }
+        let mut write_top = self.tx.prepare_cached(
+            "INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)
+             ON CONFLICT(unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
+        )?;
+        for (u, top) in readers.iter().zip(&tops) {
+            write_top.execute(params![u.to_bytes().to_vec(), top.pos, top.digest.to_vec()])?;
+        }
+        if let Some(pos) = own_top {
+            self.tx
+                .prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1 AND unit = ?3")?
+                .execute(params![pusher, pos, header.owner.to_bytes().to_vec()])?;
+        }
+        self.stage(doc, next);
+        Ok((heads, readers))
+    }
+
+    fn stage(&mut self, doc: DocId, next: AutoCommit) {
         // Keep at most a cache's worth of documents from one batch: a first upload of thousands
         // of documents must not hold them all in memory.
         if self.staged.len() < CACHE_DOCS {
@@ -316,39 +516,99 @@ impl Ctx<'_> {
         } else {
             self.cache.pop(&doc);
         }
-        Ok((heads, last_seq))
     }
+
+    /// The newest own change of `device`, as a position in its unit's log.
+    fn own_top(&self, device: DeviceId) -> Result<u64> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT own_top FROM devices WHERE id = ?1")?
+            .query_row(params![device.to_bytes().to_vec()], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0) as u64)
+    }
+
+    /// When the relay first received each of `hashes` of document row `n`.
+    fn receipt_times(&self, n: i64, hashes: &[ChangeHash]) -> Result<Vec<i64>> {
+        let mut stmt =
+            self.tx.prepare_cached("SELECT received_at FROM changes WHERE doc = ?1 AND hash = ?2")?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            let at: Option<i64> = stmt.query_row(params![n, h.0.to_vec()], |r| r.get(0)).optional()?;
+            out.push(at.unwrap_or(self.now));
+        }
+        Ok(out)
+    }
+}
+
+fn unit_from(bytes: &[u8]) -> Result<UnitId> {
+    UnitId::from_slice(bytes).map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))
 }
 
 /// Checks and stores one device's push.
 pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChanges>) -> Result<PushOutcome> {
-    let mut out = PushOutcome::default();
-    let mut seen: HashMap<DocId, ()> = HashMap::new();
+    let mut out = PushOutcome { own_top_before: ctx.own_top(device)?, ..PushOutcome::default() };
+    let mut seen: HashSet<DocId> = HashSet::new();
+    let mut grown: HashSet<UnitId> = HashSet::new();
     for dc in docs {
-        if seen.insert(dc.doc, ()).is_some() {
+        if !seen.insert(dc.doc) {
             continue;
+        }
+        // Vouchers this relay sealed: the changes they name were accepted here before (by
+        // another device of the unit, or before a restore) and keep their receipt time.
+        let mut carried: HashSet<ChangeHash> = HashSet::new();
+        let mut received: HashMap<ChangeHash, i64> = HashMap::new();
+        for v in &dc.vouchers {
+            if ctx.key.verify(dc.doc, v) {
+                carried.insert(ChangeHash(v.hash));
+                received.insert(ChangeHash(v.hash), v.received_at);
+            } else {
+                tracing::info!(doc = %dc.doc, %device, "a voucher that this relay did not seal was ignored");
+            }
         }
         let current = ctx.load(dc.doc)?;
         let (row, current_doc) = match current {
             Some((n, d)) => (Some(n), Some(d)),
             None => (None, None),
         };
-        match check_push(current_doc.as_ref(), dc.doc, &dc.changes, device, unit) {
+        match check_push(current_doc.as_ref(), dc.doc, &dc.changes, &carried, device, unit) {
+            Err(rejection) if rejection.code == RejectCode::MissingDependencies => {
+                tracing::info!(doc = %dc.doc, %device, "push builds on changes the relay lacks; asking for it in full");
+                out.wanted.push(dc.doc);
+            }
             Err(rejection) => {
-                tracing::info!(doc = %dc.doc, %device, code = ?rejection.code, reason = %rejection.reason, "push refused");
+                tracing::info!(doc = %dc.doc, %device, code = %rejection.code, reason = %rejection.reason, "push refused");
                 out.rejects.push(rejection);
             }
             Ok(next) => {
+                let kind = read_header(&next).map(|h| h.kind).ok();
                 let current_heads = current_doc.map(|mut d| d.get_heads()).unwrap_or_default();
-                let (heads, last) = ctx.store(dc.doc, row, &current_heads, next, device)?;
-                out.last_seq = out.last_seq.max(last);
-                out.acks.push(DocAck {
-                    doc: dc.doc,
-                    heads: heads.iter().map(|h| h.0).collect(),
-                    received_at: ctx.now,
-                });
+                let (heads, readers) = ctx.store(dc.doc, row, &current_heads, next, device, &received)?;
+                grown.extend(readers);
+                // Deadlines are judged by a response's receipt times: the device keeps a
+                // voucher for each change it pushed, with the time the relay first had it.
+                let vouchers = if kind == Some(DocKind::Response) {
+                    let hashes: Vec<ChangeHash> = dc
+                        .changes
+                        .iter()
+                        .filter_map(|b| Change::from_bytes(b.clone()).ok().map(|c| c.hash()))
+                        .collect();
+                    let n = match row {
+                        Some(n) => n,
+                        None => ctx
+                            .tx
+                            .prepare_cached("SELECT n FROM docs WHERE id = ?1")?
+                            .query_row(params![dc.doc.to_bytes().to_vec()], |r| r.get(0))?,
+                    };
+                    let times = ctx.receipt_times(n, &hashes)?;
+                    hashes.iter().zip(times).map(|(h, at)| ctx.key.voucher(dc.doc, h.0, at)).collect()
+                } else {
+                    Vec::new()
+                };
+                out.acks.push(DocAck { doc: dc.doc, heads: heads.iter().map(|h| h.0).collect(), vouchers });
             }
         }
     }
+    out.grown = grown.into_iter().collect();
     Ok(out)
 }
