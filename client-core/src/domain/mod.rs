@@ -10,6 +10,7 @@ mod reports;
 mod reviews;
 mod search;
 mod tasks;
+mod text_diff;
 mod units;
 
 pub use directives::{NewConsolidation, NewDeadline, NewDirective, NewTask};

@@ -8,6 +8,7 @@ use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text as vt;
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
 
+use super::text_diff;
 use crate::Store;
 use crate::error::{CoreError, Result};
 
@@ -128,13 +129,14 @@ impl Store {
         })
     }
 
-    /// Sets a section's whole text; the difference is recorded as character edits, so a
-    /// concurrent edit by another cadre keeps both sets of words.
+    /// Sets a section's whole text. The difference is recorded as replacements of whole words
+    /// and sentences (not letters), so when another cadre rewrote the same section
+    /// concurrently, the merge keeps each one's sentences whole and readable, side by side.
     pub fn set_report_section_text(&mut self, id: DocId, key: &str, text: &str) -> Result<()> {
         let text = clean_multiline(text);
         self.modify::<Report, _>(id, |r| {
             let s = section(r, key)?;
-            s.body.update(&text);
+            text_diff::replace_text(&mut s.body, &text);
             Ok(())
         })
     }
