@@ -6,6 +6,8 @@ mod common;
 
 use common::*;
 use giaoban_client_core::protocol::DocKind;
+use giaoban_client_core::protocol::schema::ReportKind;
+use giaoban_client_core::{NewReport, NewSection};
 use unicode_normalization::UnicodeNormalization;
 
 fn nfd(s: &str) -> String {
@@ -66,6 +68,49 @@ fn search_ignores_diacritics_case_and_normal_form() {
     assert!(ids("   ").is_empty());
     assert!(ids("\"; DROP TABLE documents; --").is_empty());
     assert_eq!(s.search("vi nguoi ngheo", 10).unwrap()[0].kind, DocKind::Directive);
+}
+
+/// Central Highlands names are written with ’, ' or no apostrophe at all; every spelling
+/// finds every other, in directives and in reports alike.
+#[test]
+fn search_ignores_apostrophes_in_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2022, 1, 24, 9, 0);
+    let org = org();
+    let mut s = open(&dir.path().join("s.sqlite"), &clock);
+    s.set_unit(org.city).unwrap();
+    let mut d = dispatch_305(org.wards.clone());
+    d.subject = "V/v hỗ trợ đồng bào huyện Cư M’gar khắc phục hậu quả lũ".into();
+    let directive = s.issue_directive(d).unwrap();
+    let report = s
+        .create_report(NewReport {
+            title: "Báo cáo kết quả thăm hỏi đồng bào vùng lũ".into(),
+            kind: ReportKind::AdHoc,
+            period: String::new(),
+            answers: None,
+            audience: Vec::new(),
+            sections: vec![NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả".into(),
+                body: "Đoàn đã thăm hỏi 40 hộ ở xã Ea H’Leo và huyện Cư M’gar.".into(),
+            }],
+        })
+        .unwrap();
+
+    let ids = |q: &str| -> Vec<_> {
+        let mut v: Vec<_> = s.search(q, 50).unwrap().into_iter().map(|h| h.id).collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![directive, report];
+    both.sort();
+    assert_eq!(ids("cu mgar"), both);
+    assert_eq!(ids("mgar"), both);
+    assert_eq!(ids("M'gar"), both);
+    assert_eq!(ids("Cư M’gar"), both);
+    assert_eq!(ids("ea hleo"), vec![report]);
+    assert_eq!(ids("H'Leo"), vec![report]);
+    assert_eq!(ids("Ea H’Leo"), vec![report]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! - Every input is NFC ([`clean_input`], [`clean_multiline`], [`nfc`]).
 //! - Search runs on a folded key ([`search_key`]): "muoi" finds "Muối", "duong" finds "Đường",
-//!   "Hoa" finds "Hòa" and "Hoà".
+//!   "Hoa" finds "Hòa" and "Hoà", "mgar" finds "M’gar".
 //! - Names sort with ICU4X's Vietnamese collator ([`collator`]).
 //! - Money is whole đồng ([`format_vnd`] "6.400.000.000 đ"; [`parse_vnd`] "6,4 tỷ",
 //!   "850 triệu"; [`parse_figure`] "gần 850 triệu").
