@@ -143,6 +143,14 @@ impl Store {
 
     /// Edits a section at character positions, as a text editor reports keystrokes: delete
     /// `delete` characters at `at`, then insert `insert` there.
+    ///
+    /// The edit is normalised to NFC together with the letters around it, so a keyboard that
+    /// sends decomposed keystrokes ("o", then U+0302, then U+0301) builds "ố" one mark at a time
+    /// instead of being refused. The text can therefore come out shorter than the caller
+    /// expects: the inserted marks join the letter before them. Returns where the caller's
+    /// cursor belongs, in characters of the new text: just after what was inserted ("Muo" then
+    /// U+0302 at 3 returns 3, the caret after "ô"). An editor should move its caret there and
+    /// take the section's text as it now reads before its next keystroke.
     pub fn splice_report_section(
         &mut self,
         id: DocId,
@@ -150,22 +158,22 @@ impl Store {
         at: usize,
         delete: usize,
         insert: &str,
-    ) -> Result<()> {
-        let insert = vt::nfc(insert);
+    ) -> Result<usize> {
         self.modify::<Report, _>(id, |r| {
             let s = section(r, key)?;
             let current = s.body.as_str();
-            let len = current.chars().count();
-            if at > len || at + delete > len {
-                return Err(CoreError::invalid(
+            let edit = vt::nfc_splice(current, at, delete, insert).ok_or_else(|| {
+                CoreError::invalid(
                     format!("sections[{key}]"),
-                    format!("edit at {at}..{} is outside the text of {len} characters", at + delete),
-                ));
-            }
-            let byte = |c: usize| current.char_indices().nth(c).map_or(current.len(), |(b, _)| b);
-            let (start, end) = (byte(at), byte(at + delete));
-            s.body.splice(start, (end - start) as isize, &insert);
-            Ok(())
+                    format!(
+                        "edit at {at}..{} is outside the text of {} characters",
+                        at.saturating_add(delete),
+                        current.chars().count()
+                    ),
+                )
+            })?;
+            s.body.splice(edit.start_byte, edit.delete_bytes as isize, &edit.insert);
+            Ok(edit.cursor)
         })
     }
 
