@@ -296,3 +296,69 @@ proptest! {
         );
     }
 }
+
+/// The sync marks a section both cadres edited offline; the mark travels with the report, and
+/// the next cadre to edit the words clears it.
+#[test]
+fn a_section_marked_as_edited_on_two_devices_until_a_cadre_edits_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2018, 6, 28, 9, 0);
+    let org = org();
+    let mut a = open(&dir.path().join("a.sqlite"), &clock);
+    let mut b = open(&dir.path().join("b.sqlite"), &clock);
+    let mut city = open(&dir.path().join("city.sqlite"), &clock);
+    a.set_unit(org.wards[0]).unwrap();
+    b.set_unit(org.wards[0]).unwrap();
+    city.set_unit(org.city).unwrap();
+    let id = a
+        .create_report(NewReport {
+            title: "Báo cáo công tác Mặt trận tháng 6/2018".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 6/2018".into(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![
+                NewSection { key: KEYS[0].into(), heading: "Kết quả".into(), body: ORIGINAL[0].into() },
+                NewSection {
+                    key: KEYS[1].into(),
+                    heading: "Đề xuất, kiến nghị".into(),
+                    body: ORIGINAL[1].into(),
+                },
+            ],
+        })
+        .unwrap();
+    send_all(&mut a, &mut b);
+    let flags = |s: &mut Store| -> Vec<bool> {
+        s.report(id).unwrap().sections.iter().map(|x| x.edited_concurrently).collect()
+    };
+    assert_eq!(flags(&mut a), vec![false, false]);
+
+    let end = ORIGINAL[0].chars().count();
+    a.splice_report_section(id, KEYS[0], end, 0, " Tổ chức thăm hỏi 15 hộ.").unwrap();
+    b.splice_report_section(id, KEYS[0], end, 0, " Trao 30 suất quà Tết.").unwrap();
+    send_all(&mut a, &mut b);
+    b.mark_sections_edited_concurrently(id, &[KEYS[0].to_string(), "khong_co".to_string()]).unwrap();
+    assert_eq!(flags(&mut b), vec![true, false]);
+    let heads = b.heads(id).unwrap();
+    b.mark_sections_edited_concurrently(id, &[KEYS[0].to_string()]).unwrap();
+    b.mark_sections_edited_concurrently(id, &[]).unwrap();
+    assert_eq!(b.heads(id).unwrap(), heads, "marking a marked section writes nothing");
+
+    send_all(&mut b, &mut a);
+    send_all(&mut a, &mut city);
+    assert_eq!(flags(&mut a), vec![true, false], "the mark travels with the report");
+    assert_eq!(flags(&mut city), vec![true, false]);
+    let err = city.mark_sections_edited_concurrently(id, &[KEYS[1].to_string()]).unwrap_err();
+    assert!(matches!(err, giaoban_client_core::CoreError::NotOwner { .. }), "{err}");
+
+    // A cadre reads the merged words and tidies them: the mark goes, on every device.
+    a.splice_report_section(id, KEYS[0], 0, 0, "Tháng 6: ").unwrap();
+    assert_eq!(flags(&mut a), vec![false, false]);
+    send_all(&mut a, &mut b);
+    assert_eq!(flags(&mut b), vec![false, false]);
+    // Setting the whole text clears it too.
+    b.mark_sections_edited_concurrently(id, &[KEYS[1].to_string()]).unwrap();
+    assert_eq!(flags(&mut b), vec![false, true]);
+    b.set_report_section_text(id, KEYS[1], "Đề nghị hỗ trợ kinh phí sửa chữa nhà văn hoá.").unwrap();
+    assert_eq!(flags(&mut b), vec![false, false]);
+}

@@ -4,6 +4,7 @@
 //! Every text input is normalised to NFC here, at the boundary; every date is parsed from the
 //! forms cadres write (dd/mm/yyyy, "ngày 24 tháng 01 năm 2022").
 
+mod concurrent_edits;
 mod directives;
 mod meetings;
 mod reports;

@@ -92,6 +92,7 @@ impl Store {
                     key: clean_input(&s.key),
                     heading: clean_input(&s.heading),
                     body: Text::with_value(clean_multiline(&s.body)),
+                    edited_concurrently: false,
                 })
                 .collect(),
             figures: Vec::new(),
@@ -123,7 +124,12 @@ impl Store {
         self.modify::<Report, _>(id, |r| {
             match r.sections.iter_mut().find(|s| s.key == key) {
                 Some(s) => s.heading = heading,
-                None => r.sections.push(Section { key, heading, body: Text::with_value("") }),
+                None => r.sections.push(Section {
+                    key,
+                    heading,
+                    body: Text::with_value(""),
+                    edited_concurrently: false,
+                }),
             }
             Ok(())
         })
@@ -132,11 +138,14 @@ impl Store {
     /// Sets a section's whole text. The difference is recorded as replacements of whole words
     /// and sentences (not letters), so when another cadre rewrote the same section
     /// concurrently, the merge keeps each one's sentences whole and readable, side by side.
+    /// A cadre who sets the words has read them: the section is no longer marked as edited
+    /// on two devices at once.
     pub fn set_report_section_text(&mut self, id: DocId, key: &str, text: &str) -> Result<()> {
         let text = clean_multiline(text);
         self.modify::<Report, _>(id, |r| {
             let s = section(r, key)?;
             text_diff::replace_text(&mut s.body, &text);
+            s.edited_concurrently = false;
             Ok(())
         })
     }
@@ -151,6 +160,9 @@ impl Store {
     /// cursor belongs, in characters of the new text: just after what was inserted ("Muo" then
     /// U+0302 at 3 returns 3, the caret after "ô"). An editor should move its caret there and
     /// take the section's text as it now reads before its next keystroke.
+    ///
+    /// Like [`Store::set_report_section_text`], this clears the section's mark of having been
+    /// edited on two devices at once.
     pub fn splice_report_section(
         &mut self,
         id: DocId,
@@ -173,7 +185,26 @@ impl Store {
                 )
             })?;
             s.body.splice(edit.start_byte, edit.delete_bytes as isize, &edit.insert);
+            s.edited_concurrently = false;
             Ok(edit.cursor)
+        })
+    }
+
+    /// Marks the sections `keys` of report `report` as edited on two devices at once, for the
+    /// sync to call after it applied remote changes that were concurrent with this device's
+    /// edits of those sections (see `concurrently_edited_sections`). Sections already marked
+    /// and keys the report does not have are left alone; when nothing changes, nothing is
+    /// written. Only the owner unit's devices write a report, so this fails with
+    /// [`CoreError::NotOwner`] for anyone else's: their own devices mark it.
+    pub fn mark_sections_edited_concurrently(&mut self, report: DocId, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.modify::<Report, _>(report, |r| {
+            for s in r.sections.iter_mut().filter(|s| keys.contains(&s.key)) {
+                s.edited_concurrently = true;
+            }
+            Ok(())
         })
     }
 
