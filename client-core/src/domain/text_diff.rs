@@ -5,7 +5,8 @@
 //! share, so two devices that each rewrite the same sentence offline merge into interleaved
 //! letters that read as neither. Here the diff is by word, and then tidied in the spirit of
 //! diff-match-patch's semantic cleanup: an unchanged run between two changes is folded into one
-//! replacement when it is only white space, or no longer than the changes on either side of it.
+//! replacement when it is only white space, or no longer than the two changes around it are on
+//! average.
 //! A rewritten sentence becomes one contiguous delete and insert, and a merge with another
 //! device's rewrite keeps each device's sentence whole, side by side.
 
