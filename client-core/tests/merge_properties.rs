@@ -225,3 +225,141 @@ fn the_same_figure_or_section_added_on_two_devices_merges() {
         "both cadres' sections are kept"
     );
 }
+
+/// The sentence both devices rewrite, as the base has it.
+const MIDDLES: [&str; 3] = [
+    "Tổ chức thăm hỏi, tặng quà 15 hộ gia đình chính sách.",
+    "Phối hợp rà soát danh sách hộ nghèo, hộ cận nghèo năm 2022.",
+    "Vận động đoàn viên, hội viên đóng góp xây dựng nông thôn mới.",
+];
+/// What a device writes in its place. None starts or ends with a word of a base sentence:
+/// a word both sides keep at the edge of a rewrite is kept once, by both (that is a merge).
+const REWRITES: [&str; 5] = [
+    "Ban Thường trực trao 30 suất quà cho hộ nghèo trong dịp Tết.",
+    "Các chi hội đã hỗ trợ sửa chữa 3 căn nhà cho hộ khó khăn.",
+    "Uỷ ban Mặt trận phường tiếp nhận gần 850 triệu đồng ủng hộ đồng bào vùng lũ.",
+    "Đoàn giám sát làm việc với 4 khu phố về công tác bảo vệ môi trường.",
+    "Hội Liên hiệp Phụ nữ phối hợp tổ chức 2 lớp tập huấn kỹ năng.",
+];
+const FIRST: &str = "Tháng 6/2018, Mặt trận phường đã vận động Quỹ Vì người nghèo được 20 triệu đồng.";
+const LAST: &str = "Kết quả được Ủy ban nhân dân phường ghi nhận.";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Two cadres of one ward, offline, each retype the same section from the same words, each
+    /// with a different middle sentence. After the exchange both hold the same text, each new
+    /// sentence reads whole (not letters of one interleaved with the other), and the sentences
+    /// neither touched are as they were.
+    #[test]
+    fn two_rewrites_of_one_section_keep_each_sentence_whole(
+        middle in 0usize..MIDDLES.len(),
+        (ra, rb) in (0usize..REWRITES.len(), 0usize..REWRITES.len()).prop_filter("two rewrites", |(a, b)| a != b),
+        extra_paragraph in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::at_local(2018, 6, 28, 9, 0);
+        let org = org();
+        let mut a = open(&dir.path().join("a.sqlite"), &clock);
+        let mut b = open(&dir.path().join("b.sqlite"), &clock);
+        a.set_unit(org.wards[0]).unwrap();
+        b.set_unit(org.wards[0]).unwrap();
+        let tail = if extra_paragraph { "\n\nĐề nghị cấp trên hỗ trợ kinh phí." } else { "" };
+        let base = format!("{FIRST} {} {LAST}{tail}", MIDDLES[middle]);
+        let id = a.create_report(NewReport {
+            title: "Báo cáo công tác Mặt trận tháng 6/2018".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 6/2018".into(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![NewSection { key: KEYS[0].into(), heading: "Kết quả".into(), body: base.clone() }],
+        }).unwrap();
+        send_all(&mut a, &mut b);
+
+        a.set_report_section_text(id, KEYS[0], &format!("{FIRST} {} {LAST}{tail}", REWRITES[ra])).unwrap();
+        b.set_report_section_text(id, KEYS[0], &format!("{FIRST} {} {LAST}{tail}", REWRITES[rb])).unwrap();
+        send_all(&mut a, &mut b);
+        send_all(&mut b, &mut a);
+
+        let merged = a.report(id).unwrap().sections[0].body.as_str().to_string();
+        let on_b = b.report(id).unwrap().sections[0].body.as_str().to_string();
+        prop_assert_eq!(&merged, &on_b);
+        prop_assert!(merged.contains(REWRITES[ra]), "A's sentence is not whole in: {}", merged);
+        prop_assert!(merged.contains(REWRITES[rb]), "B's sentence is not whole in: {}", merged);
+        prop_assert!(!merged.contains(MIDDLES[middle]), "the old sentence is gone: {}", merged);
+        prop_assert!(merged.starts_with(&format!("{FIRST} ")), "{}", merged);
+        prop_assert!(merged.ends_with(&format!(" {LAST}{tail}")), "{}", merged);
+        // Nothing else: the two sentences, each with its own separating space.
+        let (one, two) = (REWRITES[ra], REWRITES[rb]);
+        prop_assert!(
+            merged == format!("{FIRST} {one} {two} {LAST}{tail}") || merged == format!("{FIRST} {two} {one} {LAST}{tail}"),
+            "{}", merged
+        );
+    }
+}
+
+/// The sync marks a section both cadres edited offline; the mark travels with the report, and
+/// the next cadre to edit the words clears it.
+#[test]
+fn a_section_marked_as_edited_on_two_devices_until_a_cadre_edits_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2018, 6, 28, 9, 0);
+    let org = org();
+    let mut a = open(&dir.path().join("a.sqlite"), &clock);
+    let mut b = open(&dir.path().join("b.sqlite"), &clock);
+    let mut city = open(&dir.path().join("city.sqlite"), &clock);
+    a.set_unit(org.wards[0]).unwrap();
+    b.set_unit(org.wards[0]).unwrap();
+    city.set_unit(org.city).unwrap();
+    let id = a
+        .create_report(NewReport {
+            title: "Báo cáo công tác Mặt trận tháng 6/2018".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 6/2018".into(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![
+                NewSection { key: KEYS[0].into(), heading: "Kết quả".into(), body: ORIGINAL[0].into() },
+                NewSection {
+                    key: KEYS[1].into(),
+                    heading: "Đề xuất, kiến nghị".into(),
+                    body: ORIGINAL[1].into(),
+                },
+            ],
+        })
+        .unwrap();
+    send_all(&mut a, &mut b);
+    let flags = |s: &mut Store| -> Vec<bool> {
+        s.report(id).unwrap().sections.iter().map(|x| x.edited_concurrently).collect()
+    };
+    assert_eq!(flags(&mut a), vec![false, false]);
+
+    let end = ORIGINAL[0].chars().count();
+    a.splice_report_section(id, KEYS[0], end, 0, " Tổ chức thăm hỏi 15 hộ.").unwrap();
+    b.splice_report_section(id, KEYS[0], end, 0, " Trao 30 suất quà Tết.").unwrap();
+    send_all(&mut a, &mut b);
+    b.mark_sections_edited_concurrently(id, &[KEYS[0].to_string(), "khong_co".to_string()]).unwrap();
+    assert_eq!(flags(&mut b), vec![true, false]);
+    let heads = b.heads(id).unwrap();
+    b.mark_sections_edited_concurrently(id, &[KEYS[0].to_string()]).unwrap();
+    b.mark_sections_edited_concurrently(id, &[]).unwrap();
+    assert_eq!(b.heads(id).unwrap(), heads, "marking a marked section writes nothing");
+
+    send_all(&mut b, &mut a);
+    send_all(&mut a, &mut city);
+    assert_eq!(flags(&mut a), vec![true, false], "the mark travels with the report");
+    assert_eq!(flags(&mut city), vec![true, false]);
+    let err = city.mark_sections_edited_concurrently(id, &[KEYS[1].to_string()]).unwrap_err();
+    assert!(matches!(err, giaoban_client_core::CoreError::NotOwner { .. }), "{err}");
+
+    // A cadre reads the merged words and tidies them: the mark goes, on every device.
+    a.splice_report_section(id, KEYS[0], 0, 0, "Tháng 6: ").unwrap();
+    assert_eq!(flags(&mut a), vec![false, false]);
+    send_all(&mut a, &mut b);
+    assert_eq!(flags(&mut b), vec![false, false]);
+    // Setting the whole text clears it too.
+    b.mark_sections_edited_concurrently(id, &[KEYS[1].to_string()]).unwrap();
+    assert_eq!(flags(&mut b), vec![false, true]);
+    b.set_report_section_text(id, KEYS[1], "Đề nghị hỗ trợ kinh phí sửa chữa nhà văn hoá.").unwrap();
+    assert_eq!(flags(&mut b), vec![false, false]);
+}

@@ -6,6 +6,8 @@ mod common;
 
 use common::*;
 use giaoban_client_core::protocol::DocKind;
+use giaoban_client_core::protocol::schema::ReportKind;
+use giaoban_client_core::{NewReport, NewSection};
 use unicode_normalization::UnicodeNormalization;
 
 fn nfd(s: &str) -> String {
@@ -66,6 +68,163 @@ fn search_ignores_diacritics_case_and_normal_form() {
     assert!(ids("   ").is_empty());
     assert!(ids("\"; DROP TABLE documents; --").is_empty());
     assert_eq!(s.search("vi nguoi ngheo", 10).unwrap()[0].kind, DocKind::Directive);
+}
+
+/// Central Highlands names are written with ’, ' or no apostrophe at all; every spelling
+/// finds every other, in directives and in reports alike.
+#[test]
+fn search_ignores_apostrophes_in_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2022, 1, 24, 9, 0);
+    let org = org();
+    let mut s = open(&dir.path().join("s.sqlite"), &clock);
+    s.set_unit(org.city).unwrap();
+    let mut d = dispatch_305(org.wards.clone());
+    d.subject = "V/v hỗ trợ đồng bào huyện Cư M’gar khắc phục hậu quả lũ".into();
+    let directive = s.issue_directive(d).unwrap();
+    let report = s
+        .create_report(NewReport {
+            title: "Báo cáo kết quả thăm hỏi đồng bào vùng lũ".into(),
+            kind: ReportKind::AdHoc,
+            period: String::new(),
+            answers: None,
+            audience: Vec::new(),
+            sections: vec![NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả".into(),
+                body: "Đoàn đã thăm hỏi 40 hộ ở xã Ea H’Leo và huyện Cư M’gar.".into(),
+            }],
+        })
+        .unwrap();
+
+    let ids = |q: &str| -> Vec<_> {
+        let mut v: Vec<_> = s.search(q, 50).unwrap().into_iter().map(|h| h.id).collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![directive, report];
+    both.sort();
+    assert_eq!(ids("cu mgar"), both);
+    assert_eq!(ids("mgar"), both);
+    assert_eq!(ids("M'gar"), both);
+    assert_eq!(ids("Cư M’gar"), both);
+    assert_eq!(ids("ea hleo"), vec![report]);
+    assert_eq!(ids("H'Leo"), vec![report]);
+    assert_eq!(ids("Ea H’Leo"), vec![report]);
+}
+
+/// A ward store with one report whose section "ket_qua" reads `body`.
+fn report_with_section(
+    dir: &std::path::Path,
+    body: &str,
+) -> (giaoban_client_core::Store, giaoban_client_core::protocol::DocId) {
+    let clock = TestClock::at_local(2022, 1, 24, 9, 0);
+    let org = org();
+    let mut s = open(&dir.join("s.sqlite"), &clock);
+    s.set_unit(org.wards[0]).unwrap();
+    let id = s
+        .create_report(NewReport {
+            title: "Báo cáo kết quả vận động Quỹ Vì người nghèo".into(),
+            kind: ReportKind::AdHoc,
+            period: String::new(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả".into(),
+                body: body.into(),
+            }],
+        })
+        .unwrap();
+    (s, id)
+}
+
+fn body(s: &mut giaoban_client_core::Store, id: giaoban_client_core::protocol::DocId) -> String {
+    s.report(id).unwrap().sections[0].body.as_str().to_string()
+}
+
+/// A keyboard in decomposed mode sends "Muối" as M, u, o, U+0302, U+0301, i: each mark joins
+/// the letter before it as it arrives, and the section reads "Muối" in NFC.
+#[test]
+fn decomposed_keystrokes_build_nfc_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, id) = report_with_section(dir.path(), "Đ/c");
+    let mut cursor = 3;
+    let mut cursors = Vec::new();
+    for key in [" ", "M", "u", "o", "\u{0302}", "\u{0301}", "i"] {
+        cursor = s.splice_report_section(id, "ket_qua", cursor, 0, key).unwrap();
+        cursors.push(cursor);
+    }
+    assert_eq!(body(&mut s, id), "Đ/c Muối");
+    assert_eq!(body(&mut s, id).len(), "Đ/c Muối".len(), "NFC byte length");
+    assert_eq!(cursors, vec![4, 5, 6, 7, 7, 7, 8]);
+    // The same word typed in NFD in one go.
+    let end = s.splice_report_section(id, "ket_qua", 8, 0, &format!(" và {}", nfd("Muối"))).unwrap();
+    assert_eq!(body(&mut s, id), "Đ/c Muối và Muối");
+    assert_eq!(end, "Đ/c Muối và Muối".chars().count());
+}
+
+#[test]
+fn deleting_a_stray_combining_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    // The circumflex pressed twice: "ô" has no second circumflex, so NFC keeps the extra mark.
+    let (mut s, id) = report_with_section(dir.path(), "Muô\u{0302}i");
+    assert_eq!(s.splice_report_section(id, "ket_qua", 3, 1, "").unwrap(), 3);
+    assert_eq!(body(&mut s, id), "Muôi");
+}
+
+#[test]
+fn a_letter_inserted_before_a_lone_mark_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, id) = report_with_section(dir.path(), "");
+    // A lone mark at the start of a section is NFC as it is, and is kept.
+    assert_eq!(s.splice_report_section(id, "ket_qua", 0, 0, "\u{0302}").unwrap(), 1);
+    assert_eq!(body(&mut s, id), "\u{0302}");
+    assert_eq!(s.splice_report_section(id, "ket_qua", 0, 0, "Muo").unwrap(), 3);
+    assert_eq!(body(&mut s, id), "Muô");
+    assert_eq!(s.splice_report_section(id, "ket_qua", 3, 0, "\u{0301}i").unwrap(), 4);
+    assert_eq!(body(&mut s, id), "Muối");
+}
+
+#[test]
+fn a_lone_mark_at_the_start_of_a_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, id) = report_with_section(dir.path(), "Muối");
+    assert_eq!(s.splice_report_section(id, "ket_qua", 0, 0, "\u{0301}").unwrap(), 1);
+    assert_eq!(body(&mut s, id), "\u{0301}Muối");
+    assert_eq!(s.splice_report_section(id, "ket_qua", 0, 1, "").unwrap(), 0);
+    assert_eq!(body(&mut s, id), "Muối");
+    let err = s.splice_report_section(id, "ket_qua", 3, 2, "").unwrap_err();
+    assert!(err.to_string().contains("outside the text of 4 characters"), "{err}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Whatever a keyboard sends, wherever the caret is, the splice is accepted and the section
+    /// stays NFC (which the store's validation checks on every write).
+    #[test]
+    fn every_keystroke_is_accepted(
+        keys in proptest::collection::vec(
+            (0usize..=100, 0usize..3, proptest::sample::select(vec![
+                "a", "o", "u", "e", "i", "M", " ", "ô", "ư", "đ", "\u{0300}", "\u{0301}", "\u{0302}",
+                "\u{0303}", "\u{0306}", "\u{0309}", "\u{031B}", "\u{0323}", "o\u{0302}\u{0301}",
+            ])),
+            1..30,
+        ),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, id) = report_with_section(dir.path(), "Muối");
+        for (percent, delete, key) in keys {
+            let len = body(&mut s, id).chars().count();
+            let at = len * percent / 100;
+            let delete = delete.min(len - at);
+            let cursor = s.splice_report_section(id, "ket_qua", at, delete, key);
+            proptest::prop_assert!(cursor.is_ok(), "{key:?} at {at}: {cursor:?}");
+            let text = body(&mut s, id);
+            proptest::prop_assert!(unicode_normalization::is_nfc(&text), "{text:?}");
+        }
+    }
 }
 
 #[test]

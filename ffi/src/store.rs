@@ -286,7 +286,10 @@ impl GiaoBanStore {
     }
 
     /// Edits a section as an editor reports keystrokes: delete `delete` characters at `at`
-    /// (counted in characters), then insert `insert` there.
+    /// (counted in characters), then insert `insert` there. Returns where the caret belongs
+    /// afterwards, in characters of the new text: just after what was inserted. Decomposed
+    /// keystrokes join the letter before them ("o" then U+0302 is the one character "ô"), so
+    /// this can be less than `at` plus the characters sent; move the caret there.
     pub async fn splice_report_section(
         &self,
         id: String,
@@ -294,9 +297,14 @@ impl GiaoBanStore {
         at: u32,
         delete: u32,
         insert: String,
-    ) -> Result<()> {
+    ) -> Result<u32> {
         let id = doc_id("id", &id)?;
-        self.edit(move |s| s.splice_report_section(id, &key, at as usize, delete as usize, &insert)).await
+        let cursor = self
+            .edit(move |s| s.splice_report_section(id, &key, at as usize, delete as usize, &insert))
+            .await?;
+        u32::try_from(cursor).map_err(|_| {
+            GiaoBanError::internal(format!("the caret position {cursor} does not fit in 32 bits"))
+        })
     }
 
     /// Sets a figure from what the cadre typed ("gần 850 triệu").

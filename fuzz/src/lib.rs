@@ -68,11 +68,13 @@ pub fn fixture() -> &'static Fixture {
                     key: "ket_qua".into(),
                     heading: "Kết quả".into(),
                     body: Text::with_value("Rà soát 12 mô hình; nhân rộng 3 mô hình hiệu quả."),
+                    edited_concurrently: false,
                 },
                 Section {
                     key: "kien_nghi".into(),
                     heading: "Đề xuất, kiến nghị".into(),
                     body: Text::with_value("Đề nghị hỗ trợ kinh phí."),
+                    edited_concurrently: false,
                 },
             ],
             figures: vec![Figure {

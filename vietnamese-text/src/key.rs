@@ -1,7 +1,11 @@
 //! The search key: what two spellings of one word have in common. NFD, combining marks
-//! stripped, đ/Đ → d (đ has no decomposition), typographic apostrophes → ', lower case, white
-//! space collapsed. "Muối" (NFC or NFD) and "muoi" share a key; so do "Hòa" and "Hoà",
-//! "Thuỷ" and "Thủy", "Đường" and "duong".
+//! stripped, đ/Đ → d (đ has no decomposition), apostrophes dropped, lower case, white space
+//! collapsed. "Muối" (NFC or NFD) and "muoi" share a key; so do "Hòa" and "Hoà", "Thuỷ" and
+//! "Thủy", "Đường" and "duong", "M’gar", "M'gar" and "Mgar".
+//!
+//! Apostrophes are dropped rather than unified: the names of the Central Highlands ("Cư M’gar",
+//! "Ea H’Leo", "Đắk R’Lấp") are written with ’, ', ʼ, ` or none at all, and a word splitter
+//! would cut "m'gar" into "m" and "gar", which the query "mgar" never finds.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -11,7 +15,7 @@ pub fn search_key(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.nfd() {
-        if is_combining_mark(c) {
+        if is_combining_mark(c) || is_apostrophe(c) {
             continue;
         }
         if c.is_whitespace() {
@@ -24,11 +28,28 @@ pub fn search_key(s: &str) -> String {
         }
         match c {
             'đ' | 'Đ' => out.push('d'),
-            '’' | '‘' | 'ʼ' | '`' | '´' => out.push('\''),
             c => out.extend(c.to_lowercase()),
         }
     }
     out
+}
+
+/// Characters people type for the apostrophe of "M’gar": ASCII ', the typographic ’ and ‘,
+/// the modifier letters ʼ ʻ ʹ, the grave and acute accents ` ´ used on old keyboards, the prime
+/// ′ and the full-width ＇.
+fn is_apostrophe(c: char) -> bool {
+    matches!(
+        c,
+        '\'' | '\u{2019}'
+            | '\u{2018}'
+            | '\u{02BC}'
+            | '\u{02BB}'
+            | '\u{02B9}'
+            | '`'
+            | '\u{00B4}'
+            | '\u{2032}'
+            | '\u{FF07}'
+    )
 }
 
 /// The words of `s`'s search key: runs of letters and digits.
@@ -52,8 +73,24 @@ mod tests {
         assert_eq!(search_key("Đường"), "duong");
         assert_eq!(search_key("Hòa"), search_key("Hoà"));
         assert_eq!(search_key("Thuỷ"), search_key("Thủy"));
-        assert_eq!(search_key("H’Leo"), "h'leo");
         assert_eq!(search_key("  ĐỒNG   Nai "), "dong nai");
+    }
+
+    #[test]
+    fn apostrophes_are_dropped() {
+        for spelling in
+            ["Cư M’gar", "Cư M'gar", "Cư Mʼgar", "Cư M‘gar", "Cư M`gar", "Cư M´gar", "Cư Mgar", "CƯ M＇GAR"]
+        {
+            assert_eq!(search_key(spelling), "cu mgar", "{spelling}");
+        }
+        assert_eq!(search_key("Ea H’Leo"), "ea hleo");
+        assert_eq!(search_key("Đắk R’Lấp"), "dak rlap");
+        assert_eq!(
+            search_tokens("huyện Cư M’gar, xã Ea H'Leo"),
+            vec!["huyen", "cu", "mgar", "xa", "ea", "hleo"]
+        );
+        // An apostrophe standing alone between words leaves one space.
+        assert_eq!(search_key("Tr’ ’ Hy"), "tr hy");
     }
 
     #[test]

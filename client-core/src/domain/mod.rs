@@ -4,12 +4,14 @@
 //! Every text input is normalised to NFC here, at the boundary; every date is parsed from the
 //! forms cadres write (dd/mm/yyyy, "ngày 24 tháng 01 năm 2022").
 
+pub(crate) mod concurrent_edits;
 mod directives;
 mod meetings;
 mod reports;
 mod reviews;
 mod search;
 mod tasks;
+mod text_diff;
 mod units;
 
 pub use directives::{NewConsolidation, NewDeadline, NewDirective, NewTask};

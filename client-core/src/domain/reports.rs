@@ -8,6 +8,7 @@ use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text as vt;
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
 
+use super::text_diff;
 use crate::Store;
 use crate::error::{CoreError, Result};
 
@@ -91,6 +92,7 @@ impl Store {
                     key: clean_input(&s.key),
                     heading: clean_input(&s.heading),
                     body: Text::with_value(clean_multiline(&s.body)),
+                    edited_concurrently: false,
                 })
                 .collect(),
             figures: Vec::new(),
@@ -122,25 +124,45 @@ impl Store {
         self.modify::<Report, _>(id, |r| {
             match r.sections.iter_mut().find(|s| s.key == key) {
                 Some(s) => s.heading = heading,
-                None => r.sections.push(Section { key, heading, body: Text::with_value("") }),
+                None => r.sections.push(Section {
+                    key,
+                    heading,
+                    body: Text::with_value(""),
+                    edited_concurrently: false,
+                }),
             }
             Ok(())
         })
     }
 
-    /// Sets a section's whole text; the difference is recorded as character edits, so a
-    /// concurrent edit by another cadre keeps both sets of words.
+    /// Sets a section's whole text. The difference is recorded as replacements of whole words
+    /// and sentences (not letters), so when another cadre rewrote the same section
+    /// concurrently, the merge keeps each one's sentences whole and readable, side by side.
+    /// A cadre who sets the words has read them: the section is no longer marked as edited
+    /// on two devices at once.
     pub fn set_report_section_text(&mut self, id: DocId, key: &str, text: &str) -> Result<()> {
         let text = clean_multiline(text);
         self.modify::<Report, _>(id, |r| {
             let s = section(r, key)?;
-            s.body.update(&text);
+            text_diff::replace_text(&mut s.body, &text);
+            s.edited_concurrently = false;
             Ok(())
         })
     }
 
     /// Edits a section at character positions, as a text editor reports keystrokes: delete
     /// `delete` characters at `at`, then insert `insert` there.
+    ///
+    /// The edit is normalised to NFC together with the letters around it, so a keyboard that
+    /// sends decomposed keystrokes ("o", then U+0302, then U+0301) builds "ố" one mark at a time
+    /// instead of being refused. The text can therefore come out shorter than the caller
+    /// expects: the inserted marks join the letter before them. Returns where the caller's
+    /// cursor belongs, in characters of the new text: just after what was inserted ("Muo" then
+    /// U+0302 at 3 returns 3, the caret after "ô"). An editor should move its caret there and
+    /// take the section's text as it now reads before its next keystroke.
+    ///
+    /// Like [`Store::set_report_section_text`], this clears the section's mark of having been
+    /// edited on two devices at once.
     pub fn splice_report_section(
         &mut self,
         id: DocId,
@@ -148,21 +170,40 @@ impl Store {
         at: usize,
         delete: usize,
         insert: &str,
-    ) -> Result<()> {
-        let insert = vt::nfc(insert);
+    ) -> Result<usize> {
         self.modify::<Report, _>(id, |r| {
             let s = section(r, key)?;
             let current = s.body.as_str();
-            let len = current.chars().count();
-            if at > len || at + delete > len {
-                return Err(CoreError::invalid(
+            let edit = vt::nfc_splice(current, at, delete, insert).ok_or_else(|| {
+                CoreError::invalid(
                     format!("sections[{key}]"),
-                    format!("edit at {at}..{} is outside the text of {len} characters", at + delete),
-                ));
+                    format!(
+                        "edit at {at}..{} is outside the text of {} characters",
+                        at.saturating_add(delete),
+                        current.chars().count()
+                    ),
+                )
+            })?;
+            s.body.splice(edit.start_byte, edit.delete_bytes as isize, &edit.insert);
+            s.edited_concurrently = false;
+            Ok(edit.cursor)
+        })
+    }
+
+    /// Marks the sections `keys` of report `report` as edited on two devices at once, for the
+    /// sync to call after it applied remote changes that were concurrent with this device's
+    /// edits of those sections (see `concurrently_edited_sections`). Sections already marked
+    /// and keys the report does not have are left alone; when nothing changes, nothing is
+    /// written. Only the owner unit's devices write a report, so this fails with
+    /// [`CoreError::NotOwner`] for anyone else's: their own devices mark it.
+    pub fn mark_sections_edited_concurrently(&mut self, report: DocId, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.modify::<Report, _>(report, |r| {
+            for s in r.sections.iter_mut().filter(|s| keys.contains(&s.key)) {
+                s.edited_concurrently = true;
             }
-            let byte = |c: usize| current.char_indices().nth(c).map_or(current.len(), |(b, _)| b);
-            let (start, end) = (byte(at), byte(at + delete));
-            s.body.splice(start, (end - start) as isize, &insert);
             Ok(())
         })
     }

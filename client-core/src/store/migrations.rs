@@ -163,6 +163,13 @@ pub const MIGRATIONS: &[&str] = &[
     -- A position in the first protocol's sequence means nothing in the second: start again.
     DELETE FROM meta WHERE key IN ('sync_epoch', 'sync_cursor', 'sync_reconcile');
     "#,
+    // 6 (derived): the search key now drops apostrophes ("Cư M’gar" is "cu mgar", no longer
+    // "cu m'gar", which the index split into "m" and "gar"); search rows written with the old
+    // key are rebuilt.
+    r#"
+    INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
+        ON CONFLICT(key) DO UPDATE SET value = 1;
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

@@ -5,10 +5,11 @@
 use automerge::{AutoCommit, Change, ChangeHash};
 use giaoban_protocol::schema::read_header;
 use giaoban_protocol::wire::{ChangeMeta, Voucher};
-use giaoban_protocol::{DocId, SCHEMA_VERSION};
+use giaoban_protocol::{DocId, DocKind, SCHEMA_VERSION};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, heads, index};
+use crate::domain::concurrent_edits::concurrently_edited_sections;
 use crate::error::{CoreError, Result};
 
 /// What applying changes from the relay did to one document.
@@ -187,6 +188,9 @@ impl Store {
                     let chunk = doc.save_after(&before);
                     self.persist_remote(row.n, &chunk, &after, now, id, applied.newer)?;
                     applied.changed = true;
+                    if row.kind == DocKind::Report && Some(row.owner) == self.unit() && !applied.newer {
+                        self.flag_concurrent_sections(id, &before, &hashes)?;
+                    }
                 }
                 row.n
             }
@@ -225,6 +229,32 @@ impl Store {
         }
         self.add_acked(id, &hashes)?;
         Ok(applied)
+    }
+
+    /// Flags the sections of this unit's report `id` whose words this device and another changed
+    /// at once (the merge keeps both; a person should read it). The flag is a change of this
+    /// device's, pushed with the next sync.
+    fn flag_concurrent_sections(
+        &mut self,
+        id: DocId,
+        before: &[ChangeHash],
+        incoming: &[ChangeHash],
+    ) -> Result<()> {
+        let doc = self.loaded(id)?;
+        let keys = concurrently_edited_sections(doc, before, incoming);
+        if keys.is_empty() {
+            return Ok(());
+        }
+        match self.mark_sections_edited_concurrently(id, &keys) {
+            Ok(()) => Ok(()),
+            Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. })) => Err(e),
+            // The merged words stay as they are; only the flag is missing, and the sections
+            // still hold both devices' words.
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "sections edited on two devices at once could not be flagged");
+                Ok(())
+            }
+        }
     }
 
     /// Keeps what the relay said about changes of document row `n`: their receipt times and

@@ -51,6 +51,12 @@ pub struct Section {
     pub heading: String,
     /// The words.
     pub body: Text,
+    /// Two devices of the unit changed the words at the same time, neither seeing the other's
+    /// edit, so the merged words may need a reader's eye. Set by a device after a sync merged
+    /// such edits; cleared by the next edit of the words. Documents written before the field
+    /// existed read as `false`.
+    #[autosurgeon(missing = "Default::default")]
+    pub edited_concurrently: bool,
 }
 
 /// How exact a figure is.
@@ -228,5 +234,49 @@ impl DocumentSchema for Report {
             s.push('\n');
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::ids::UnitId;
+    use automerge::{ObjType, ROOT, ReadDoc, transaction::Transactable};
+
+    /// A report written before sections said whether they were edited concurrently still reads.
+    #[test]
+    fn a_section_without_the_concurrent_flag_reads_as_not_flagged() {
+        let report = Report {
+            header: Header::new(
+                DocId::from_bytes([6; 16]),
+                DocKind::Report,
+                UnitId::from_bytes([2; 16]),
+                Vec::new(),
+            ),
+            title: "Báo cáo công tác Mặt trận tháng 6/2018".into(),
+            kind: ReportKind::Monthly,
+            period: None,
+            directive: None,
+            task_ordinal: None,
+            sections: vec![Section {
+                key: "ket_qua".into(),
+                heading: "Kết quả".into(),
+                body: Text::with_value("Vận động Quỹ Vì người nghèo được 20 triệu đồng."),
+                edited_concurrently: true,
+            }],
+            figures: Vec::new(),
+            submitted_at_device: None,
+        };
+        let mut doc = automerge::AutoCommit::new();
+        autosurgeon::reconcile(&mut doc, &report).unwrap();
+        let (_, sections) = doc.get(ROOT, "sections").unwrap().unwrap();
+        let (value, section) = doc.get(&sections, 0).unwrap().unwrap();
+        assert_eq!(value, automerge::Value::Object(ObjType::Map));
+        doc.delete(&section, "edited_concurrently").unwrap();
+        let old: Report = autosurgeon::hydrate(&doc).unwrap();
+        assert!(!old.sections[0].edited_concurrently);
+        assert_eq!(old.sections[0].body.as_str(), "Vận động Quỹ Vì người nghèo được 20 triệu đồng.");
+        assert!(old.validate().is_ok());
     }
 }
