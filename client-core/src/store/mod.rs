@@ -245,7 +245,15 @@ impl Store {
         } else {
             self.conn.execute_batch("SAVEPOINT write_scope")?;
         }
-        let result = f(self);
+        let mut result = f(self);
+        if !outermost && result.is_ok() && self.conn.is_autocommit() {
+            // SQLite rolled the enclosing transaction back (a full disk or an interrupted
+            // statement does that): nothing of it is stored, whatever `f` thinks.
+            result = Err(CoreError::Storage(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("the transaction was rolled back by SQLite".into()),
+            )));
+        }
         let ended = match (&result, outermost) {
             (Ok(_), true) => self.conn.execute_batch("COMMIT"),
             (Ok(_), false) => self.conn.execute_batch("RELEASE write_scope"),
@@ -658,6 +666,53 @@ fn load_or_create_device(conn: &Connection) -> Result<DeviceId> {
         params![id.to_bytes().to_vec()],
     )?;
     Ok(id)
+}
+
+#[cfg(feature = "fault-injection")]
+impl Store {
+    /// Makes the store's file refuse to grow by more than `extra_pages` pages, as a full disk
+    /// would (SQLite's own page limit: the write that needs another page fails with
+    /// SQLITE_FULL); `None` lifts the limit.
+    pub fn limit_storage(&mut self, extra_pages: Option<u32>) -> Result<()> {
+        let limit: i64 = match extra_pages {
+            Some(extra) => {
+                let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                pages + i64::from(extra)
+            }
+            None => 1_073_741_823,
+        };
+        let _set: i64 = self.conn.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| r.get(0))?;
+        Ok(())
+    }
+
+    /// Interrupts, once, whatever SQLite statement is running after about `ops` more virtual
+    /// machine steps (SQLITE_INTERRUPT: inside a transaction SQLite rolls it all back, as after
+    /// a crash at that point). `None` removes a pending interruption.
+    pub fn interrupt_after(&mut self, ops: Option<u32>) -> Result<()> {
+        match ops {
+            Some(ops) => {
+                // Called every 16 steps of any statement; counts down across statements.
+                let mut left = ops / 16;
+                let mut fired = false;
+                self.conn.progress_handler(
+                    16,
+                    Some(move || {
+                        if fired {
+                            return false;
+                        }
+                        if left == 0 {
+                            fired = true;
+                            return true;
+                        }
+                        left -= 1;
+                        false
+                    }),
+                )?;
+            }
+            None => self.conn.progress_handler(0, None::<fn() -> bool>)?,
+        }
+        Ok(())
+    }
 }
 
 impl Store {
