@@ -197,7 +197,7 @@ fn the_same_figure_or_section_added_on_two_devices_merges() {
     let a_changes: Vec<Vec<u8>> = a.unacked_changes(id).unwrap();
     let next =
         check_push(Some(&relay), id, &a_changes, &Default::default(), a.device_id(), org.wards[0]).unwrap();
-    relay = next;
+    relay = next.doc;
     let b_changes = b.unacked_changes(id).unwrap();
     assert!(
         check_push(Some(&relay), id, &b_changes, &Default::default(), b.device_id(), org.wards[0]).is_ok(),

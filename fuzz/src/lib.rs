@@ -166,7 +166,9 @@ pub fn check_push(data: &[u8]) {
         edited_changes(&base, &mut input, as_new)
     };
     let current = if as_new { None } else { Some(&base) };
-    let Ok(next) = relay_check(current, f.doc, &changes, f.device, unit) else { return };
+    let carried = std::collections::HashSet::new();
+    let Ok(checked) = relay_check(current, f.doc, &changes, &carried, f.device, unit) else { return };
+    let next = checked.doc;
 
     // Accepted: it must be a valid report of the same header, owned by the pusher's unit.
     let header = read_header(&next).expect("an accepted document has a header");
@@ -185,9 +187,26 @@ pub fn check_push(data: &[u8]) {
             "accepted a change by another actor"
         );
     }
+    // What the relay would store is exactly the changes it lacked, each after its dependencies.
+    let new: std::collections::HashSet<_> = checked.new.iter().map(|c| c.hash()).collect();
+    let lacked: std::collections::HashSet<_> =
+        next_mut.get_changes(&before).iter().map(|c| c.hash()).collect();
+    assert_eq!(new, lacked, "the changes to store are not the ones the relay lacked");
+    let mut stored: std::collections::HashSet<_> = std::collections::HashSet::new();
+    for c in &checked.new {
+        assert!(
+            c.deps()
+                .iter()
+                .all(|d| stored.contains(d) || base.clone().get_change_by_hash(d).is_some() && !as_new),
+            "a change to store comes before one it builds on"
+        );
+        stored.insert(c.hash());
+    }
     // Idempotent: the same push again is accepted and changes nothing.
-    let again = relay_check(Some(&next), f.doc, &changes, f.device, unit).expect("the same push again");
-    assert_eq!(again.clone().get_heads(), next_mut.get_heads());
+    let again =
+        relay_check(Some(&next), f.doc, &changes, &carried, f.device, unit).expect("the same push again");
+    assert!(again.new.is_empty(), "the same push again stores nothing");
+    assert_eq!(again.doc.clone().get_heads(), next_mut.get_heads());
 }
 
 /// Changes made by editing a copy of `base` (or a new document) with the ops the input spells.
@@ -339,7 +358,8 @@ fn edited_changes(base: &AutoCommit, input: &mut Input<'_>, as_new: bool) -> Vec
 /// Seed inputs from real frames and edit programs: (target, file name, bytes).
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     use giaoban_protocol::wire::{
-        DocAck, DocChanges, DocHeads, DocReject, Epoch, RejectCode, RelayChanges, SyncRequest, SyncResponse,
+        ChangeMeta, DocAck, DocChanges, DocHeads, DocReject, Epoch, RejectCode, RelayChanges, SyncRequest,
+        SyncResponse, Voucher, Witness,
     };
     let f = fixture();
     let mut d = AutoCommit::load(&f.saved).expect("the fixture loads");
@@ -350,32 +370,51 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         wire::encode(&DeviceMessage::Sync(SyncRequest {
             epoch: Some(Epoch(7)),
             cursor: 42,
-            push: vec![DocChanges { doc: f.doc, changes: push }],
+            witness: Witness { pos: 42, digest: [3; 16] },
+            own_held: 40,
+            push: vec![DocChanges {
+                doc: f.doc,
+                changes: push,
+                vouchers: vec![Voucher { hash: heads[0], received_at: 1_767_600_000_000, seal: [5; 16] }],
+            }],
             page_bytes: 256 * 1024,
             have: if have { vec![DocHeads { doc: f.doc, heads: heads.clone() }] } else { vec![] },
+            refetch: vec![f.doc],
         }))
     };
     let resp = |changes: Vec<Vec<u8>>| {
+        let meta = vec![ChangeMeta { received_at: 1_767_600_000_000, seal: Some([9; 16]) }; changes.len()];
         wire::encode(&RelayMessage::Sync(SyncResponse {
             epoch: Epoch(7),
-            acks: vec![DocAck { doc: f.doc, heads: heads.clone(), received_at: 1_767_600_000_000 }],
+            now: 1_767_600_000_000,
+            acks: vec![DocAck {
+                doc: f.doc,
+                heads: heads.clone(),
+                vouchers: vec![Voucher { hash: heads[0], received_at: 1_767_600_000_000, seal: [5; 16] }],
+            }],
             rejects: vec![DocReject {
                 doc: f.doc,
                 code: RejectCode::NotOwner,
                 reason: "chỉ đơn vị sở hữu".into(),
             }],
-            changes: vec![RelayChanges { doc: f.doc, changes, received_at: 1_767_600_000_000 }],
+            changes: vec![RelayChanges { doc: f.doc, changes, meta }],
             cursor: 99,
+            witness: Witness { pos: 120, digest: [4; 16] },
+            own_held: 80,
             more: true,
             wanted: vec![f.doc],
+            reconcile: true,
         }))
     };
     let empty = wire::encode(&DeviceMessage::Sync(SyncRequest {
         epoch: None,
         cursor: 0,
+        witness: Witness::default(),
+        own_held: 0,
         push: vec![],
         page_bytes: 0,
         have: vec![],
+        refetch: vec![],
     }));
     let mut out = vec![
         ("wire_decode", "request-empty".to_string(), empty),

@@ -71,9 +71,20 @@ fn reject(doc: DocId, code: RejectCode, reason: impl Into<String>) -> DocReject 
     DocReject { doc, code, reason: reason.into() }
 }
 
+/// A push that passed [`check_push`].
+#[derive(Debug)]
+pub struct Checked {
+    /// The document with the pushed changes applied.
+    pub doc: AutoCommit,
+    /// The pushed changes the relay did not hold before, in causal order (every change after
+    /// the changes it builds on): what the relay stores.
+    pub new: Vec<Change>,
+}
+
 /// Checks changes a device of `unit` pushed for `doc` and applies them to `current` (the
-/// relay's copy, or `None` for a new document). Returns the document with the changes applied,
-/// or why nothing may be stored. `current` itself is never modified.
+/// relay's copy, or `None` for a new document). Returns the document with the changes applied
+/// and the changes that are new, or why nothing may be stored. `current` itself is never
+/// modified.
 ///
 /// Every change the relay does not hold yet must be written by the pushing device, be the
 /// deterministic first change of a response or review, or be in `carried`: changes the relay
@@ -91,7 +102,7 @@ pub fn check_push(
     carried: &HashSet<ChangeHash>,
     device: DeviceId,
     unit: UnitId,
-) -> Result<AutoCommit, DocReject> {
+) -> Result<Checked, DocReject> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         check(current, doc, changes, carried, device, unit)
     }))
@@ -105,7 +116,7 @@ fn check(
     carried: &HashSet<ChangeHash>,
     device: DeviceId,
     unit: UnitId,
-) -> Result<AutoCommit, DocReject> {
+) -> Result<Checked, DocReject> {
     let mut decoded = Vec::with_capacity(changes.len());
     for (i, bytes) in changes.iter().enumerate() {
         let c = Change::from_bytes(bytes.clone())
@@ -139,6 +150,21 @@ fn check(
             ));
         }
     }
+    // The new changes in the order the device sent them, if that order is causal (it is, from
+    // a device's `get_changes`); otherwise the relay's own order after applying them.
+    let heads_before = next.get_heads();
+    let mut seen: HashSet<ChangeHash> = HashSet::new();
+    let mut causal = true;
+    let mut new: Vec<Change> = Vec::new();
+    for (c, already) in decoded.iter().zip(&known) {
+        if *already || !seen.insert(c.hash()) {
+            continue;
+        }
+        if c.deps().iter().any(|d| !seen.contains(d) && next.get_change_by_hash(d).is_none()) {
+            causal = false;
+        }
+        new.push(c.clone());
+    }
     next.apply_changes(decoded)
         .map_err(|e| reject(doc, RejectCode::Corrupt, format!("changes cannot be applied: {e}")))?;
     if !next.get_missing_deps(&[]).is_empty() {
@@ -166,7 +192,10 @@ fn check(
         ));
     }
     validate_kind(&next, &header).map_err(|reason| reject(doc, RejectCode::Invalid, reason))?;
-    Ok(next)
+    if !causal {
+        new = next.get_changes(&heads_before);
+    }
+    Ok(Checked { doc: next, new })
 }
 
 fn read_header_of(d: &AutoCommit, doc: DocId) -> Result<Header, DocReject> {

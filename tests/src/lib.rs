@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use giaoban_client_core::Store;
 use giaoban_protocol::schema::UnitDirectory;
 use giaoban_protocol::wire::{self, DeviceMessage, RelayMessage, SyncRequest, SyncResponse};
+use giaoban_relay::store::{RelayClock, StoreOptions};
 use giaoban_relay::{AppState, Config, RelayStore};
 use tokio::sync::oneshot;
 
@@ -25,6 +26,9 @@ pub struct Relay {
     thread: Option<std::thread::JoinHandle<()>>,
     /// Its data folder.
     pub dir: PathBuf,
+    /// Its clock.
+    pub clock: RelayClock,
+    config: Config,
 }
 
 impl Relay {
@@ -33,15 +37,48 @@ impl Relay {
         Relay::start_with(dir, Config { data_dir: dir.to_path_buf(), ..Config::default() }, true)
     }
 
-    /// Stops this relay and starts another on the same folder and address, as after a restart
-    /// of the office's server.
-    pub fn restart(mut self) -> Relay {
+    /// Starts a relay in `dir` with Đồng Nai's units and the relay clock `clock`.
+    pub fn start_clocked(dir: &Path, clock: RelayClock) -> Relay {
+        Relay::start_full(dir, Config { data_dir: dir.to_path_buf(), ..Config::default() }, clock, true)
+    }
+
+    /// Stops this relay and starts another on the same folder, address, settings and clock, as
+    /// after a restart of the office's server.
+    pub fn restart(self) -> Relay {
+        self.restart_with(|_| {})
+    }
+
+    /// Stops this relay, lets `between` act on its data folder (while nothing has it open),
+    /// and starts another on the same folder, address, settings and clock.
+    pub fn restart_with(mut self, between: impl FnOnce(&Path)) -> Relay {
         let dir = self.dir.clone();
         let addr = self.url.trim_start_matches("http://").to_string();
+        let clock = self.clock.clone();
+        let config = Config { listen: addr, ..self.config.clone() };
         self.shutdown();
         drop(self);
-        let config = Config { data_dir: dir.clone(), listen: addr, ..Config::default() };
-        Relay::start_with(&dir, config, false)
+        between(&dir);
+        Relay::start_full(&dir, config, clock, false)
+    }
+
+    /// Writes an online backup of the relay's database to the new file `to`.
+    pub fn backup(&self, to: &Path) {
+        self.store.backup_to(to).unwrap();
+    }
+
+    /// Stops the relay, puts the backup `from` in place of its database (as an office restoring
+    /// its server from an older copy does), and starts it again on the same address.
+    pub fn restore(self, from: &Path) -> Relay {
+        let from = from.to_path_buf();
+        self.restart_with(move |dir| {
+            for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+                let p = dir.join(f);
+                if p.exists() {
+                    std::fs::remove_file(&p).unwrap();
+                }
+            }
+            std::fs::copy(&from, dir.join("relay.sqlite")).unwrap();
+        })
     }
 
     fn shutdown(&mut self) {
@@ -56,7 +93,14 @@ impl Relay {
     /// Starts a relay with `config` (listening on `config.listen` if it names a port other than
     /// the default, else on 127.0.0.1:0); creates the units when `create_units`.
     pub fn start_with(dir: &Path, config: Config, create_units: bool) -> Relay {
-        let store = RelayStore::open_with_quota(dir, config.max_database_kb).unwrap();
+        Relay::start_full(dir, config, RelayClock::system(), create_units)
+    }
+
+    /// Like [`Relay::start_with`], with the relay clock `clock`.
+    pub fn start_full(dir: &Path, config: Config, clock: RelayClock, create_units: bool) -> Relay {
+        let store =
+            RelayStore::open_with(dir, StoreOptions { max_kb: config.max_database_kb, clock: clock.clone() })
+                .unwrap();
         let org = if create_units {
             store.create_units_from_reference("Đồng Nai").unwrap()
         } else {
@@ -65,6 +109,7 @@ impl Relay {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let st = store.clone();
+        let kept = config.clone();
         let thread = std::thread::spawn(move || {
             let rt =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -94,6 +139,8 @@ impl Relay {
             stop: Some(stop_tx),
             thread: Some(thread),
             dir: dir.to_path_buf(),
+            clock,
+            config: kept,
         }
     }
 

@@ -271,6 +271,9 @@ impl Store {
             self.change_task(directive, ordinal, |t| {
                 t.state = TaskState::Submitted;
                 t.report = Some(id);
+                // A resubmission (after the office returned the report) is its own change, so
+                // its receipt time, not the first submission's, is what the deadline is judged by.
+                t.submissions += 1;
                 Ok(())
             })?;
         }

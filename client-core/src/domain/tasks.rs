@@ -309,6 +309,7 @@ impl Store {
                     note: Text::with_value(""),
                     report: None,
                     updated_at_device: Timestamp(0),
+                    submissions: 0,
                 })
                 .collect(),
         };

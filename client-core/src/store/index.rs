@@ -229,14 +229,30 @@ pub(crate) fn refresh_receipt_times(tx: &Connection, n: i64, doc: &mut AutoCommi
             },
             _ => continue,
         };
-        let Some((_, op)) = doc.get(&task, "state").map_err(am)? else { continue };
-        let at: Option<i64> = match doc.hash_for_opid(&op) {
-            Some(hash) => {
-                use rusqlite::OptionalExtension;
-                receipt.query_row(params![n, hash.0.to_vec()], |r| r.get(0)).optional()?
+        // The task's standing counts from the later of the change that set its state and the
+        // change of its latest submission; if either has not reached the relay, it is pending.
+        let Some((_, state_op)) = doc.get(&task, "state").map_err(am)? else { continue };
+        let mut ops = vec![state_op];
+        if let Some((_, submitted_op)) = doc.get(&task, "submissions").map_err(am)? {
+            ops.push(submitted_op);
+        }
+        let mut at: Option<i64> = None;
+        for op in &ops {
+            let time: Option<i64> = match doc.hash_for_opid(op) {
+                Some(hash) => {
+                    use rusqlite::OptionalExtension;
+                    receipt.query_row(params![n, hash.0.to_vec()], |r| r.get(0)).optional()?
+                }
+                None => None,
+            };
+            match time {
+                Some(t) => at = Some(at.map_or(t, |a: i64| a.max(t))),
+                None => {
+                    at = None;
+                    break;
+                }
             }
-            None => None,
-        };
+        }
         set.execute(params![n, ordinal, at])?;
     }
     let directive: Option<Vec<u8>> = {

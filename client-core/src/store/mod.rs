@@ -285,6 +285,12 @@ impl Store {
         }
     }
 
+    /// Runs several edits as one transaction: all of them are stored, or none (an import, say).
+    /// Much faster than a transaction for each when there are many.
+    pub fn write_all<T>(&mut self, edits: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        self.write(edits)
+    }
+
     /// Records that the cached copy of `id` is about to change inside the open write scope.
     pub(crate) fn touch(&mut self, id: DocId) {
         self.touched.push(id);

@@ -94,6 +94,9 @@ impl StoreAccess for std::cell::RefCell<&mut Store> {
     }
 }
 
+/// A request frame above this size that fails on the way makes the next sync's pages smaller.
+const LARGE_FRAME: usize = 64 * 1024;
+
 /// One full sync with the store lock taken only around store work. `cancel` is checked before
 /// every round trip: once set, the sync stops with [`CoreError::Cancelled`], every round trip
 /// already answered having been applied whole.
@@ -129,6 +132,7 @@ pub(crate) fn run_sync<A: StoreAccess>(
             Ok((wire::encode(&DeviceMessage::Sync(req)), sent, s.now(), pushed))
         })?;
         report.bytes_sent += frame.len() as u64;
+        let frame_len = frame.len();
         // The relay may store the push of a round trip abandoned here; the next sync pushes it
         // again, harmlessly.
         let body = match round_trip(&client, frame, cancel) {
@@ -144,6 +148,15 @@ pub(crate) fn run_sync<A: StoreAccess>(
                 store.with(|s| s.meta_set("push_budget", &budget.to_le_bytes()))?;
                 tracing::info!(budget, "the relay found a request too large; pushing smaller pages");
                 continue;
+            }
+            Err(e @ CoreError::Network { .. }) if frame_len > LARGE_FRAME => {
+                // A link or proxy that keeps cutting large uploads short would otherwise fail
+                // the same way every time: the next sync sends smaller pages.
+                if session.shrink() {
+                    let budget = session.push_budget;
+                    store.with(|s| s.meta_set("push_budget", &budget.to_le_bytes()))?;
+                }
+                return Err(e);
             }
             Err(e) => return Err(e),
         };

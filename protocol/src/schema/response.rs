@@ -69,6 +69,11 @@ pub struct TaskProgress {
     pub report: Option<DocId>,
     /// The writing device's clock at the last change: informational only.
     pub updated_at_device: Timestamp,
+    /// How many times the unit has submitted it. Each submission is a new change here, so the
+    /// relay's receipt time of the latest one (a resubmission after the report was returned)
+    /// is known; documents written before this field read as 0.
+    #[autosurgeon(missing = "Default::default")]
+    pub submissions: u64,
 }
 
 /// A unit's answer to a directive. Owner: the recipient unit; audience: the issuer.

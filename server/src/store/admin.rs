@@ -74,9 +74,10 @@ impl RelayStore {
             autosurgeon::reconcile(&mut next, &for_writer).map_err(|e| StoreError::Invalid(e.to_string()))?;
             next.commit_with(CommitOptions::default().with_time(ctx.now / 1000));
             let current_heads = current.map(|mut d| d.get_heads()).unwrap_or_default();
+            let new = next.get_changes(&current_heads);
             // The tree was just written: readers of the directory need it.
             ctx.refresh_tree()?;
-            ctx.store(id, row, &current_heads, next, relay, &Default::default())?;
+            ctx.store(id, row, &new, next, relay, &Default::default())?;
             Ok(())
         })?;
         Ok(dir)

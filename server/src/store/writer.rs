@@ -394,7 +394,7 @@ impl Ctx<'_> {
         Ok(Some((n, d)))
     }
 
-    /// Stores a checked document: its new changes (those `current` lacks) in the sequence and
+    /// Stores a checked document: its new changes (in causal order) in the sequence and
     /// in the log of every unit that may read it, its row and readers. `received` overrides the
     /// receipt time of changes a voucher proved were received earlier. Returns the heads and
     /// the units whose logs grew.
@@ -402,7 +402,7 @@ impl Ctx<'_> {
         &mut self,
         doc: DocId,
         row: Option<i64>,
-        current_heads: &[ChangeHash],
+        new_changes: &[Change],
         mut next: AutoCommit,
         device: DeviceId,
         received: &HashMap<ChangeHash, i64>,
@@ -443,7 +443,6 @@ impl Ctx<'_> {
                 (n, readers)
             }
         };
-        let new_changes = next.get_changes(current_heads);
         if new_changes.is_empty() {
             self.stage(doc, next);
             return Ok((heads, Vec::new()));
@@ -476,7 +475,7 @@ impl Ctx<'_> {
             .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
         let pusher = device.to_bytes().to_vec();
         let mut own_top: Option<i64> = None;
-        for c in &new_changes {
+        for c in new_changes {
             let hash = c.hash();
             let at = received.get(&hash).copied().unwrap_or(self.now);
             if insert.execute(params![n, hash.0.to_vec(), c.raw_bytes(), pusher, at])? == 0 {
@@ -580,10 +579,10 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                 tracing::info!(doc = %dc.doc, %device, code = %rejection.code, reason = %rejection.reason, "push refused");
                 out.rejects.push(rejection);
             }
-            Ok(next) => {
-                let kind = read_header(&next).map(|h| h.kind).ok();
-                let current_heads = current_doc.map(|mut d| d.get_heads()).unwrap_or_default();
-                let (heads, readers) = ctx.store(dc.doc, row, &current_heads, next, device, &received)?;
+            Ok(checked) => {
+                let kind = read_header(&checked.doc).map(|h| h.kind).ok();
+                let (heads, readers) =
+                    ctx.store(dc.doc, row, &checked.new, checked.doc, device, &received)?;
                 grown.extend(readers);
                 // Deadlines are judged by a response's receipt times: the device keeps a
                 // voucher for each change it pushed, with the time the relay first had it.
