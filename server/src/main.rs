@@ -66,7 +66,9 @@ enum Admin {
         #[arg(long)]
         to: PathBuf,
     },
-    /// Start a new epoch after restoring the database from a backup.
+    /// Make every device list what it holds on its next sync and give back what the relay
+    /// lacks. A restore from a backup does not need it: devices that synced after the backup
+    /// notice by themselves.
     NewEpoch,
 }
 
@@ -153,7 +155,7 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
         }
         Admin::NewEpoch => {
             let e = store.new_epoch_blocking()?;
-            println!("new epoch {}", e.0);
+            println!("new epoch {}: every device lists what it holds on its next sync", e.0);
         }
     }
     Ok(())

@@ -147,7 +147,9 @@ impl Store {
         let unit = conn
             .query_row("SELECT value FROM meta WHERE key = 'unit'", [], |r| r.get::<_, Vec<u8>>(0))
             .optional()?
-            .and_then(|b| UnitId::from_slice(&b).ok());
+            .map(|b| UnitId::from_slice(&b))
+            .transpose()
+            .map_err(|e| CoreError::DamagedStore { detail: format!("the unit this device writes for is unreadable ({e})") })?;
         let checkpointer = match Checkpointer::start(&path) {
             Ok(c) => {
                 conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES)?;
@@ -318,9 +320,9 @@ impl Store {
         let rows = stmt.query_map(params![kind.map(|k| k.as_str())], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for r in rows {
-            if let Ok(id) = DocId::from_slice(&r?) {
-                out.push(id);
-            }
+            out.push(DocId::from_slice(&r?).map_err(|e| CoreError::DamagedStore {
+                detail: format!("a stored document id is unreadable ({e})"),
+            })?);
         }
         Ok(out)
     }

@@ -177,6 +177,10 @@ pub struct SectionText {
     pub heading: String,
     /// The words.
     pub body: String,
+    /// Two devices changed these words at once; the merge kept both, and a person should read
+    /// the section through (editing it clears this). Ignored when writing a report.
+    #[uniffi(default = false)]
+    pub edited_on_two_devices: bool,
 }
 
 /// A new report.
@@ -264,7 +268,12 @@ impl From<Report> for ReportDetail {
             sections: r
                 .sections
                 .into_iter()
-                .map(|s| SectionText { key: s.key, heading: s.heading, body: s.body.as_str().to_string() })
+                .map(|s| SectionText {
+                    key: s.key,
+                    heading: s.heading,
+                    body: s.body.as_str().to_string(),
+                    edited_on_two_devices: s.edited_concurrently,
+                })
                 .collect(),
             // Two devices may add one indicator offline; the first one counts (`Report::figure`).
             figures: r

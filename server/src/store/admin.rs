@@ -130,9 +130,10 @@ impl RelayStore {
             let mut out = Vec::new();
             for r in rows {
                 let (id, parent, name) = r?;
-                if let Ok(id) = UnitId::from_slice(&id) {
-                    out.push((id, parent.and_then(|p| UnitId::from_slice(&p).ok()), name));
-                }
+                let parse = |b: &[u8]| {
+                    UnitId::from_slice(b).map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))
+                };
+                out.push((parse(&id)?, parent.as_deref().map(parse).transpose()?, name));
             }
             Ok(out)
         })
@@ -257,9 +258,11 @@ impl RelayStore {
             let mut out = Vec::new();
             for r in rows {
                 let (d, u, label, revoked) = r?;
-                if let (Ok(d), Ok(u)) = (DeviceId::from_slice(&d), UnitId::from_slice(&u)) {
-                    out.push((d, u, label, revoked));
-                }
+                let d = DeviceId::from_slice(&d)
+                    .map_err(|e| StoreError::Invalid(format!("a stored device id is damaged: {e}")))?;
+                let u = UnitId::from_slice(&u)
+                    .map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))?;
+                out.push((d, u, label, revoked));
             }
             Ok(out)
         })
