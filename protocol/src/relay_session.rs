@@ -56,6 +56,14 @@ pub fn own_held_after(start: Start, own_top_before: u64, own_top_after: u64, pag
     }
 }
 
+/// Up to which position of the log the device's own changes are left out of its page: when it
+/// held every own change the relay had before this push, everything up to the newest (what it
+/// just pushed included, so a push is never echoed back); otherwise only up to its claim, and
+/// the rest comes back to it.
+pub fn own_left_out(start: Start, own_top_before: u64, own_top_after: u64) -> u64 {
+    if own_top_before <= start.own_held { own_top_after.max(start.own_held) } else { start.own_held }
+}
+
 /// The page size a device gets for the size it asked.
 pub fn page_bytes(asked: u32) -> u32 {
     asked.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES)
@@ -113,6 +121,14 @@ mod tests {
         assert_eq!(own_held_after(s, 10, 14, 14), 14, "nothing missing: the new push counts");
         assert_eq!(own_held_after(s, 12, 14, 11), 10, "own changes 11..12 not yet delivered back");
         assert_eq!(own_held_after(s, 12, 14, 12), 14, "the page reached them");
+    }
+
+    #[test]
+    fn a_push_is_not_echoed_back_unless_own_changes_are_missing() {
+        let fresh = Start { cursor: 0, own_held: 0, reconcile: false };
+        assert_eq!(own_left_out(fresh, 0, 40), 40, "a first push is left out of its own page");
+        let restored = Start { cursor: 5, own_held: 10, reconcile: false };
+        assert_eq!(own_left_out(restored, 25, 40), 10, "own changes 11..40 come back");
     }
 
     #[test]

@@ -266,6 +266,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         device,
         cursor: start.cursor,
         own_held: start.own_held,
+        own_top_before: pushed.then_some(outcome.own_top_before),
         page_bytes: relay_session::page_bytes(req.page_bytes),
         whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
     };

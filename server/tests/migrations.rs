@@ -15,7 +15,8 @@ use giaoban_relay::store::schema::MIGRATIONS;
 use giaoban_relay::store::writer_push;
 use rusqlite::Connection;
 
-type Rows = Vec<(Vec<u8>, i64, i64, Vec<u8>)>;
+/// unit_log rows, unit_tops rows, and each device's newest own change.
+type Logs = (Vec<(Vec<u8>, i64, i64, Vec<u8>)>, Vec<(Vec<u8>, i64, Vec<u8>)>, Vec<(Vec<u8>, i64)>);
 
 fn schema(conn: &Connection) -> Vec<(String, String, String)> {
     let mut stmt = conn
@@ -26,7 +27,7 @@ fn schema(conn: &Connection) -> Vec<(String, String, String)> {
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
 }
 
-fn logs(conn: &Connection) -> (Rows, Vec<(Vec<u8>, i64, Vec<u8>)>, Vec<(Vec<u8>, i64)>) {
+fn logs(conn: &Connection) -> Logs {
     let log = conn
         .prepare("SELECT unit, pos, change, digest FROM unit_log ORDER BY unit, pos")
         .unwrap()
@@ -84,7 +85,8 @@ fn relay_with_history(dir: &Path) -> RelayStore {
         let out = relay.writer().run_blocking(move |ctx| writer_push(ctx, device, unit, docs)).unwrap();
         assert!(out.rejects.is_empty(), "{:?}", out.rejects);
         for ack in out.acks {
-            let heads: Vec<automerge::ChangeHash> = ack.heads.iter().map(|h| automerge::ChangeHash(*h)).collect();
+            let heads: Vec<automerge::ChangeHash> =
+                ack.heads.iter().map(|h| automerge::ChangeHash(*h)).collect();
             store.mark_acked(ack.doc, &heads).unwrap();
         }
     };
@@ -95,7 +97,8 @@ fn relay_with_history(dir: &Path) -> RelayStore {
         enrolled(&relay, *ward, s.device_id());
         for d in &directives {
             let doc = AutoCommit::load(&city_store.save_document(*d).unwrap()).unwrap();
-            let changes: Vec<Vec<u8>> = doc.clone().get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+            let changes: Vec<Vec<u8>> =
+                doc.clone().get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
             s.apply_remote(*d, &changes).unwrap();
             s.acknowledge_task(*d, 1).unwrap();
             s.update_task_progress(*d, 2, &format!("Phường {k} đang triển khai.")).unwrap();

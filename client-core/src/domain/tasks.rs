@@ -156,13 +156,8 @@ impl Store {
             // Rows written before the flag existed are "trước ngày": exclusive.
             let exclusive = r.get::<_, Option<bool>>(10)?.unwrap_or(true);
             let deadline = match (r.get::<_, Option<String>>(8)?, r.get::<_, Option<i32>>(9)?) {
-                (Some(text), Some(day)) => {
-                    NaiveDate::from_num_days_from_ce_opt(day).map(|due_date| Deadline {
-                        original_text: text,
-                        due_date,
-                        exclusive,
-                    })
-                }
+                (Some(text), Some(day)) => NaiveDate::from_num_days_from_ce_opt(day)
+                    .map(|due_date| Deadline { original_text: text, due_date, exclusive }),
                 _ => None,
             };
             let state = r.get::<_, Option<String>>(11)?.and_then(|s| TaskState::parse(&s));

@@ -149,7 +149,9 @@ impl Store {
             .optional()?
             .map(|b| UnitId::from_slice(&b))
             .transpose()
-            .map_err(|e| CoreError::DamagedStore { detail: format!("the unit this device writes for is unreadable ({e})") })?;
+            .map_err(|e| CoreError::DamagedStore {
+                detail: format!("the unit this device writes for is unreadable ({e})"),
+            })?;
         let checkpointer = match Checkpointer::start(&path) {
             Ok(c) => {
                 conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES)?;

@@ -251,16 +251,18 @@ impl SyncHandle {
             on_changes: Arc::new(on_changes),
         });
         let s2 = shared.clone();
-        let thread = match std::thread::Builder::new().name("giaoban-sync".into()).spawn(move || run(store, s2)) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                // No loop will run: the status says so instead of claiming to sync.
-                let message = format!("cannot start background sync ({e}); sync now by hand and restart the app");
-                tracing::error!(%message);
-                set_status(&shared, |s| s.state = SyncState::Error { message });
-                None
-            }
-        };
+        let thread =
+            match std::thread::Builder::new().name("giaoban-sync".into()).spawn(move || run(store, s2)) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    // No loop will run: the status says so instead of claiming to sync.
+                    let message =
+                        format!("cannot start background sync ({e}); sync now by hand and restart the app");
+                    tracing::error!(%message);
+                    set_status(&shared, |s| s.state = SyncState::Error { message });
+                    None
+                }
+            };
         SyncHandle { shared, thread }
     }
 

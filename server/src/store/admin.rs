@@ -131,7 +131,8 @@ impl RelayStore {
             for r in rows {
                 let (id, parent, name) = r?;
                 let parse = |b: &[u8]| {
-                    UnitId::from_slice(b).map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))
+                    UnitId::from_slice(b)
+                        .map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))
                 };
                 out.push((parse(&id)?, parent.as_deref().map(parse).transpose()?, name));
             }

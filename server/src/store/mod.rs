@@ -102,12 +102,15 @@ pub struct Page {
 pub struct PullQuery {
     /// The device's unit.
     pub unit: UnitId,
-    /// The device; its own changes up to `own_held` are left out.
+    /// The device; its own changes it holds are left out.
     pub device: DeviceId,
     /// Changes after this position.
     pub cursor: u64,
     /// The device holds its own changes up to here.
     pub own_held: u64,
+    /// Its newest own change before this request's push, when it pushed (otherwise it is read
+    /// with the page).
+    pub own_top_before: Option<u64>,
     /// About this many change bytes at most (at least one change if any wait).
     pub page_bytes: u32,
     /// Documents to send whole, with every change, if the unit may read them.
@@ -351,6 +354,16 @@ impl RelayStore {
                 .query_row(params![q.device.to_bytes().to_vec()], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0);
+            let start = giaoban_protocol::relay_session::Start {
+                cursor: q.cursor,
+                own_held: q.own_held,
+                reconcile: false,
+            };
+            let left_out = giaoban_protocol::relay_session::own_left_out(
+                start,
+                q.own_top_before.unwrap_or(own_top as u64),
+                own_top as u64,
+            );
             let mut out: Vec<RelayChanges> = Vec::new();
             let mut bytes = 0usize;
             for doc in &q.whole {
@@ -371,7 +384,7 @@ impl RelayStore {
                 q.unit.to_bytes().to_vec(),
                 q.cursor as i64,
                 q.device.to_bytes().to_vec(),
-                q.own_held as i64
+                left_out as i64
             ])?;
             let mut last = q.cursor;
             let mut more = false;
