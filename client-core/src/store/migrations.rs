@@ -160,6 +160,11 @@ pub const MIGRATIONS: &[&str] = &[
         WHEN 'MissingDependencies' THEN 'missing_dependencies'
         ELSE code END;
 
+    -- Refusals of documents another unit owns came from pushing back what this device never
+    -- wrote; such documents are no longer pushed, and the refusal would only mislead.
+    DELETE FROM rejections WHERE doc IN (
+        SELECT n FROM documents WHERE owner IS NOT (SELECT value FROM meta WHERE key = 'unit'));
+
     -- A position in the first protocol's sequence means nothing in the second: start again.
     DELETE FROM meta WHERE key IN ('sync_epoch', 'sync_cursor', 'sync_reconcile');
     "#,
