@@ -2,7 +2,7 @@
 //! hands it and turns answers into effects for the store to carry out in one transaction.
 //!
 //! A sync is a loop of round trips. Each request pushes one page of unacknowledged changes
-//! (bounded in bytes), lists one page of the unit's documents while reconciling, and asks for
+//! (bounded in bytes), lists one page of the documents it holds while reconciling, and asks for
 //! one page of the unit's log after the cursor; the loop ends when nothing is left to push,
 //! to list or to pull. A cut link loses at most the round trip in flight: the position moves
 //! only with an answer applied whole.
@@ -19,8 +19,8 @@ use crate::wire::{
     RelayChanges, SyncRequest, SyncResponse, Witness,
 };
 
-/// Where a reconcile stands: the device lists the documents its unit owns, in id order, a page
-/// at a time, so the relay can ask for any it lost.
+/// Where a reconcile stands: the device lists the documents it holds, in id order, a page at a
+/// time, so the relay can ask for any it lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reconcile {
     /// Nothing to list.
@@ -62,7 +62,7 @@ pub enum Effect {
     /// The relay refused the document; keep the local edits and show the reason.
     Rejected(DocReject),
     /// The relay lacks this document or part of it: forget what it acknowledged and push it all
-    /// (only documents the device's unit owns can be pushed; the store ignores others).
+    /// (changes of a document the device's unit only reads go with the relay's vouchers).
     PushInFull(DocId),
     /// The relay's clock read `relay_now` when it answered.
     RelayClock {
@@ -85,7 +85,7 @@ pub struct PushPage {
 /// One page of a reconcile listing, as the store prepared it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HavePage {
-    /// Heads of owned documents after the reconcile position, in id order.
+    /// Heads of held documents after the reconcile position, in id order.
     pub docs: Vec<DocHeads>,
     /// More documents follow the last one.
     pub more: bool,
