@@ -39,8 +39,9 @@ pub type Hash = [u8; 32];
 pub type Seal = [u8; 16];
 
 /// A point in the log of changes a unit may read: its position and the digest of the log up to
-/// it. Every digest chains all the entries before it, so two relays (or one relay before and
-/// after a restore from an older backup) that agree on a witness agree on the whole log up to it.
+/// it. Every digest chains all the entries before it (each change with its receipt time), so two
+/// relays (or one relay before and after a restore from an older backup) that agree on a witness
+/// agree on the whole log up to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Witness {
     /// Position in the unit's log; 0 is the empty log.

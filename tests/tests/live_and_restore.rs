@@ -189,3 +189,54 @@ fn a_reader_gives_back_what_the_owners_lost_device_wrote() {
     let again = city.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
     assert_eq!(again.iter().find(|t| t.ordinal == 2).unwrap().received_at, Some(received_at));
 }
+
+/// A ward's answer reaches the relay but the relay's reply is lost; the city pulls the change;
+/// the relay is restored from a backup taken before, and the ward pushes the same change again,
+/// which the relay now receives later. Its log holds the same changes in the same order as the
+/// history the city saw, at another time: the city must be shown the relay's new time, as the
+/// ward is.
+#[test]
+fn a_change_received_again_after_a_restore_shows_one_receipt_time_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay_dir = dir.path().join("relay");
+    let backup = dir.path().join("relay-backup.sqlite");
+    let relay = Relay::start(&relay_dir);
+    let ward_unit = relay.org.units[1].id;
+    let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "ward");
+    let directive = city.issue_directive(dispatch_305(vec![ward_unit], "08/02/2030", "11/02/2030")).unwrap();
+    city.sync_now().unwrap();
+    ward.sync_now().unwrap();
+    relay.store.backup_to(&backup).unwrap();
+
+    ward.mark_task_not_applicable(directive, 2, "Không phát sinh trên địa bàn").unwrap();
+    let session = ward.sync_session().unwrap();
+    let (request, _) = ward.prepare_sync(&session).unwrap();
+    assert_eq!(giaoban_e2e::raw_sync(&ward, request).acks.len(), 1, "stored; the ward never hears it");
+    city.sync_now().unwrap();
+    let done = |s: &giaoban_client_core::Store| {
+        let all = s.list_tasks(&TaskFilter { scope: TaskScope::All, ..Default::default() }).unwrap();
+        all.into_iter().find(|t| t.ordinal == 2 && t.assignee == ward_unit).unwrap().received_at
+    };
+    let first = done(&city).expect("the city has the relay's receipt time");
+    std::thread::sleep(Duration::from_millis(20));
+
+    let addr = relay.addr();
+    drop(relay);
+    for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+        let _ = std::fs::remove_file(relay_dir.join(f));
+    }
+    std::fs::copy(&backup, relay_dir.join("relay.sqlite")).unwrap();
+    let _relay = Relay::start_with(
+        &relay_dir,
+        giaoban_relay::Config { data_dir: relay_dir.clone(), listen: addr, ..Default::default() },
+        false,
+    );
+
+    // The ward pushes its answer again (it never knew the relay had it); the city syncs.
+    ward.sync_now().unwrap();
+    city.sync_now().unwrap();
+    let again = done(&ward).expect("the ward has the relay's receipt time");
+    assert!(again > first, "received again, later");
+    assert_eq!(done(&city), Some(again), "the city shows the time the relay now holds");
+}
