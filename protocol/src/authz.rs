@@ -2,7 +2,10 @@
 //! stores anything.
 //!
 //! Read rule: a device of unit U reads document D when U owns D, U is an ancestor of D's owner,
-//! or U is in D's audience. Write rule: U owns D. Headers never change.
+//! or U is in D's audience. Write rule: U owns D. Headers never change. A device that only
+//! reads D may still carry back changes of D that the relay once accepted (proven by its
+//! vouchers), which is how a relay restored from an older backup gets them again when no device
+//! of the owner unit holds them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -89,8 +92,9 @@ pub struct Checked {
 /// Every change the relay does not hold yet must be written by the pushing device, be the
 /// deterministic first change of a response or review, or be in `carried`: changes the relay
 /// once accepted itself, proven by a voucher it sealed (the caller verifies the seals). So a
-/// device may carry its unit's changes back to a relay restored from an older backup, but
-/// never forge new changes in another device's name.
+/// device may carry changes back to a relay restored from an older backup, but never forge new
+/// changes in another device's name. A device of a unit that does not own the document may push
+/// only carried changes (or changes the relay holds): it gives back, it never writes.
 ///
 /// Automerge 0.12 can panic on some well-formed but unusual change sets (fuzzing found one in
 /// its batch apply); such a push is refused as corrupt instead of unwinding into the relay's
@@ -133,13 +137,16 @@ fn check(
     };
     let before = current.map(|d| read_header_of(d, doc)).transpose()?;
     let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
+    let mut only_carried = true;
     for (c, already) in decoded.iter().zip(&known) {
         if *already {
             continue;
         }
         let by_device = *c.actor_id() == actor;
         let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
-        if !by_device && !genesis && !carried.contains(&c.hash()) {
+        let is_carried = carried.contains(&c.hash());
+        only_carried &= is_carried;
+        if !by_device && !genesis && !is_carried {
             return Err(reject(
                 doc,
                 RejectCode::ForeignActor,
@@ -184,7 +191,7 @@ fn check(
         }
         _ => {}
     }
-    if header.owner != unit {
+    if header.owner != unit && !only_carried {
         return Err(reject(
             doc,
             RejectCode::NotOwner,
@@ -242,6 +249,7 @@ fn hex_hash(h: &[u8; 32]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -261,5 +269,40 @@ mod tests {
         assert!(t.may_read(ward, &directive), "the audience reads");
         assert!(!t.may_read(other, &directive));
         assert_eq!(t.readers(&report), vec![ward, city]);
+    }
+
+    /// A device of a unit that only reads a document gives back the changes the relay once
+    /// accepted (it holds the relay's vouchers for them), and writes nothing of its own.
+    #[test]
+    fn a_reader_carries_back_only_what_the_relay_once_accepted() {
+        let directory = crate::reference::unit_directory_from_reference("Đồng Nai").unwrap();
+        let doc = directory.header.id;
+        let owner = directory.header.owner;
+        let reader = directory.units.iter().map(|u| u.id).find(|u| *u != owner).unwrap();
+        let author = DeviceId::from_bytes([1; 16]);
+        let carrier = DeviceId::from_bytes([2; 16]);
+        let mut written = AutoCommit::new().with_actor(author.actor_id());
+        autosurgeon::reconcile(&mut written, &directory).unwrap();
+        written.commit();
+        let changes: Vec<Vec<u8>> = written.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect();
+        let carried: HashSet<ChangeHash> = written.get_changes(&[]).iter().map(|c| c.hash()).collect();
+
+        let back = check_push(None, doc, &changes, &carried, carrier, reader);
+        assert!(back.is_ok(), "{:?}", back.err());
+        let unvouched = check_push(None, doc, &changes, &HashSet::new(), carrier, reader).unwrap_err();
+        assert_eq!(unvouched.code, RejectCode::ForeignActor);
+
+        // A change of its own to the document it only reads is refused, vouchers or not.
+        let mut edited = written.fork().with_actor(carrier.actor_id());
+        let mut units = directory.clone();
+        units.units[0].short_name.push_str(" (sửa)");
+        autosurgeon::reconcile(&mut edited, &units).unwrap();
+        edited.commit();
+        let own: Vec<Vec<u8>> =
+            edited.get_changes(&written.get_heads()).iter().map(|c| c.raw_bytes().to_vec()).collect();
+        let mut all = changes.clone();
+        all.extend(own);
+        let refused = check_push(None, doc, &all, &carried, carrier, reader).unwrap_err();
+        assert_eq!(refused.code, RejectCode::NotOwner);
     }
 }

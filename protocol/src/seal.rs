@@ -2,9 +2,10 @@
 //! log, and the seals on the vouchers it gives devices.
 //!
 //! - Every entry of a unit's log carries a digest of everything before it
-//!   ([`chain_digest`]). A device remembers the furthest point it was shown (a
-//!   [`Witness`](crate::wire::Witness)); a relay that does not hold that exact digest at that
-//!   position has lost or rewritten history the device saw, whoever reaches it first.
+//!   ([`chain_digest`]): each change with the receipt time the relay gives it. A device
+//!   remembers the furthest point it was shown (a [`Witness`](crate::wire::Witness)); a relay
+//!   that does not hold that exact digest at that position has lost or rewritten history the
+//!   device saw, whoever reaches it first.
 //! - A [`Voucher`](crate::wire::Voucher) is sealed with the relay's key ([`RelayKey`]), which
 //!   lives in the relay's database and so travels with its backups. Only the relay can make a
 //!   seal; any device can carry one back.
@@ -15,15 +16,21 @@ use sha2::{Digest, Sha256};
 use crate::ids::DocId;
 use crate::wire::{Hash, Seal, Voucher};
 
-/// The digest of a unit's log after appending the change `hash` of `doc` at `pos`, given the
-/// digest before it.
-pub fn chain_digest(prev: &[u8; 16], pos: u64, doc: DocId, hash: &Hash) -> [u8; 16] {
+/// The digest of a unit's log after appending the change `hash` of `doc`, received at
+/// `received_at`, at `pos`, given the digest before it.
+///
+/// The receipt time is part of the entry: devices take it from the log (deadlines are judged by
+/// it), and a relay restored from an older backup may store the same changes again in the same
+/// order but at later times. Its log is then another history, and a device that was shown the
+/// first times reconciles and is shown the relay's.
+pub fn chain_digest(prev: &[u8; 16], pos: u64, doc: DocId, hash: &Hash, received_at: i64) -> [u8; 16] {
     let mut h = Sha256::new();
-    h.update(b"giaoban unit log 1");
+    h.update(b"giaoban unit log 2");
     h.update(prev);
     h.update(pos.to_le_bytes());
     h.update(doc.to_bytes());
     h.update(hash);
+    h.update(received_at.to_le_bytes());
     let full = h.finalize();
     let mut out = [0u8; 16];
     out.copy_from_slice(&full[..16]);
@@ -105,10 +112,15 @@ mod tests {
     #[test]
     fn the_chain_depends_on_every_entry() {
         let doc = DocId::from_bytes([1; 16]);
-        let a = chain_digest(&[0; 16], 1, doc, &[1; 32]);
-        let b = chain_digest(&a, 2, doc, &[2; 32]);
-        let b_other = chain_digest(&chain_digest(&[0; 16], 1, doc, &[3; 32]), 2, doc, &[2; 32]);
+        let a = chain_digest(&[0; 16], 1, doc, &[1; 32], 10);
+        let b = chain_digest(&a, 2, doc, &[2; 32], 20);
+        let b_other = chain_digest(&chain_digest(&[0; 16], 1, doc, &[3; 32], 10), 2, doc, &[2; 32], 20);
         assert_ne!(b, b_other, "a different first entry changes every later digest");
-        assert_ne!(chain_digest(&a, 3, doc, &[2; 32]), b, "the position is part of the digest");
+        assert_ne!(chain_digest(&a, 3, doc, &[2; 32], 20), b, "the position is part of the digest");
+        assert_ne!(
+            chain_digest(&a, 2, doc, &[2; 32], 21),
+            b,
+            "the same change received at another time is another entry"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! hands it and turns answers into effects for the store to carry out in one transaction.
 //!
 //! A sync is a loop of round trips. Each request pushes one page of unacknowledged changes
-//! (bounded in bytes), lists one page of the unit's documents while reconciling, and asks for
+//! (bounded in bytes), lists one page of the documents it holds while reconciling, and asks for
 //! one page of the unit's log after the cursor; the loop ends when nothing is left to push,
 //! to list or to pull. A cut link loses at most the round trip in flight: the position moves
 //! only with an answer applied whole.
@@ -19,8 +19,8 @@ use crate::wire::{
     RelayChanges, SyncRequest, SyncResponse, Witness,
 };
 
-/// Where a reconcile stands: the device lists the documents its unit owns, in id order, a page
-/// at a time, so the relay can ask for any it lost.
+/// Where a reconcile stands: the device lists the documents it holds, in id order, a page at a
+/// time, so the relay can ask for any it lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reconcile {
     /// Nothing to list.
@@ -62,7 +62,7 @@ pub enum Effect {
     /// The relay refused the document; keep the local edits and show the reason.
     Rejected(DocReject),
     /// The relay lacks this document or part of it: forget what it acknowledged and push it all
-    /// (only documents the device's unit owns can be pushed; the store ignores others).
+    /// (changes of a document the device's unit only reads go with the relay's vouchers).
     PushInFull(DocId),
     /// The relay's clock read `relay_now` when it answered.
     RelayClock {
@@ -85,7 +85,7 @@ pub struct PushPage {
 /// One page of a reconcile listing, as the store prepared it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HavePage {
-    /// Heads of owned documents after the reconcile position, in id order.
+    /// Heads of held documents after the reconcile position, in id order.
     pub docs: Vec<DocHeads>,
     /// More documents follow the last one.
     pub more: bool,
@@ -193,10 +193,22 @@ impl DeviceSession {
 
     /// Turns an answer into effects and moves the session. `sent` is what the request this
     /// answers carried. Returns the effects and whether another round trip is needed.
+    ///
+    /// An answer whose witness is behind the device's is stale and changes nothing: the relay
+    /// answering the request just sent holds the device's witness (so its log reaches at least
+    /// that far) or tells it to reconcile, so only an answer the network delayed can be behind,
+    /// and it may come from a history the relay lost in a restore since. Its acknowledgements
+    /// would then claim changes the relay no longer holds (undoing a push in full that a
+    /// reconcile asked for), and its cursor would be a place in another log. Nothing is lost by
+    /// dropping it: the device pushes again what it acknowledged, and its cursor has not passed
+    /// the changes it carried.
     pub fn handle(&mut self, resp: SyncResponse, sent: &Sent) -> (Vec<Effect>, bool) {
-        let mut effects = Vec::with_capacity(resp.acks.len() + resp.changes.len() + resp.wanted.len() + 2);
         let epoch_changed = self.position.epoch.is_some_and(|e| e != resp.epoch);
         let restart = resp.reconcile || epoch_changed;
+        if !restart && resp.witness.pos < self.position.witness.pos {
+            return (Vec::new(), false);
+        }
+        let mut effects = Vec::with_capacity(resp.acks.len() + resp.changes.len() + resp.wanted.len() + 2);
         effects.push(Effect::RelayClock { relay_now: resp.now });
         effects.extend(resp.changes.into_iter().map(Effect::Apply));
         effects.extend(resp.acks.into_iter().map(Effect::Acked));
@@ -229,13 +241,13 @@ impl DeviceSession {
                 (r, _) => r,
             }
         };
-        // The witness only moves forward along one history; after a restore the relay's
-        // history is another one and its witness replaces ours.
-        let witness = if restart || resp.witness.pos >= p.witness.pos { resp.witness } else { p.witness };
+        // The witness only moves forward along one history (answers behind it were dropped
+        // above); after a restore the relay's history is another one and its witness replaces
+        // ours.
         *p = Position {
             epoch: Some(resp.epoch),
             cursor: resp.cursor,
-            witness,
+            witness: resp.witness,
             own_held: resp.own_held,
             reconcile,
         };
@@ -360,15 +372,44 @@ mod tests {
         let mut s = DeviceSession::default();
         let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
         s.handle(answer(7, 90, false), &sent);
-        // An answer the network held back arrives late.
-        s.handle(answer(7, 40, false), &sent);
-        assert_eq!(s.position.witness.pos, 90);
-        assert_eq!(s.position.cursor, 40, "the late page is applied again from its cursor");
+        // An answer the network held back arrives late: it changes nothing.
+        let (fx, again) = s.handle(answer(7, 40, false), &sent);
+        assert!(fx.is_empty() && !again);
+        assert_eq!((s.position.cursor, s.position.witness.pos), (90, 90));
         // After a restore the relay's history is another one: its witness replaces ours.
         let mut restored = answer(7, 12, false);
         restored.reconcile = true;
         s.handle(restored, &sent);
         assert_eq!(s.position.witness.pos, 12);
+    }
+
+    #[test]
+    fn a_late_answer_from_before_a_restore_does_not_undo_a_push_in_full() {
+        // The device pushed a document to a relay that acknowledged it; that answer is held up.
+        let mut s = DeviceSession::new(Position { epoch: Some(Epoch(7)), cursor: 19, ..Default::default() });
+        let push = PushPage {
+            docs: vec![DocChanges { doc: doc(4), changes: vec![], vouchers: vec![] }],
+            more: false,
+        };
+        let (_, old_sent) = s.request(push, HavePage::default(), vec![]);
+        let mut old = answer(7, 19, false);
+        old.acks = vec![DocAck { doc: doc(4), heads: vec![[4; 32]], vouchers: vec![] }];
+        // The relay is restored from an older backup: the device reconciles and is asked for
+        // the document in full, in the restored relay's log (position 20 of another history).
+        let mut restored = answer(7, 3, false);
+        restored.reconcile = true;
+        let (_, sent) = s.request(PushPage::default(), HavePage::default(), vec![]);
+        s.handle(restored, &sent);
+        let (_, sent) = s.request(PushPage::default(), have(&[4], false), vec![]);
+        let mut wanted = answer(7, 20, false);
+        wanted.wanted = vec![doc(4)];
+        let (fx, _) = s.handle(wanted, &sent);
+        assert!(fx.contains(&Effect::PushInFull(doc(4))));
+        // The old acknowledgement arrives: it must not mark the document as held by the relay,
+        // nor move the cursor to a place in the lost log.
+        let (fx, again) = s.handle(old, &old_sent);
+        assert!(fx.is_empty() && !again, "{fx:?}");
+        assert_eq!((s.position.cursor, s.position.witness.pos), (20, 20));
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub type Hash = [u8; 32];
 pub type Seal = [u8; 16];
 
 /// A point in the log of changes a unit may read: its position and the digest of the log up to
-/// it. Every digest chains all the entries before it, so two relays (or one relay before and
-/// after a restore from an older backup) that agree on a witness agree on the whole log up to it.
+/// it. Every digest chains all the entries before it (each change with its receipt time), so two
+/// relays (or one relay before and after a restore from an older backup) that agree on a witness
+/// agree on the whole log up to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Witness {
     /// Position in the unit's log; 0 is the empty log.
@@ -50,10 +51,10 @@ pub struct Witness {
 }
 
 /// The relay's voucher for one change it stored: when it received it, sealed with its key. A
-/// device keeps vouchers for changes of its own unit's documents and shows them when it pushes
-/// those changes back to a relay restored from an older backup: the relay then accepts changes
-/// written by another device of the unit (it once accepted them itself) and keeps their
-/// original receipt time.
+/// device keeps vouchers for the changes it receives and shows them when it pushes those
+/// changes back to a relay restored from an older backup: the relay then accepts changes
+/// written by another device (it once accepted them itself), even from a device of a unit that
+/// only reads the document, and keeps their original receipt time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Voucher {
     /// The change.
@@ -96,8 +97,8 @@ pub struct SyncRequest {
     pub push: Vec<DocChanges>,
     /// The most change bytes the device wants in this answer.
     pub page_bytes: u32,
-    /// Sent while reconciling: the heads of up to [`HAVE_PAGE_DOCS`] documents its unit owns,
-    /// so the relay can say which it lacks.
+    /// Sent while reconciling: the heads of up to [`HAVE_PAGE_DOCS`] documents it holds (owned
+    /// by its unit or only read), so the relay can say which it lacks.
     pub have: Vec<DocHeads>,
     /// Documents whose changes this device could not apply; the relay sends them whole.
     pub refetch: Vec<DocId>,
@@ -111,8 +112,8 @@ pub struct DocChanges {
     /// Encoded Automerge changes, in causal order.
     #[serde(with = "byte_vecs")]
     pub changes: Vec<Vec<u8>>,
-    /// Vouchers the device holds for some of these changes (written by other devices of its
-    /// unit, or received before a restore); empty in ordinary pushes.
+    /// Vouchers the device holds for some of these changes (written by other devices, or
+    /// received before a restore); empty in ordinary pushes.
     pub vouchers: Vec<Voucher>,
 }
 
@@ -207,8 +208,8 @@ pub struct DocReject {
 pub struct ChangeMeta {
     /// When the relay received the change (UTC ms, relay clock).
     pub received_at: i64,
-    /// The relay's seal over the document, the change and that time, for changes of the
-    /// receiving device's own unit (see [`Voucher`]).
+    /// The relay's seal over the document, the change and that time (see [`Voucher`]); the
+    /// relay seals every change it sends, and `None` means no voucher.
     pub seal: Option<Seal>,
 }
 
@@ -220,8 +221,7 @@ pub struct RelayChanges {
     /// Encoded Automerge changes, in log order.
     #[serde(with = "byte_vecs")]
     pub changes: Vec<Vec<u8>>,
-    /// One entry per change, for documents whose receipt times matter (responses) or that the
-    /// receiving device's unit owns; empty otherwise.
+    /// One entry per change (a device ignores a list of another length).
     pub meta: Vec<ChangeMeta>,
 }
 

@@ -1,12 +1,14 @@
 //! Live notifications through the background sync loop, and a relay restored from an older
-//! backup: devices notice the new epoch and reconcile without losing newer edits.
+//! backup: devices notice the new epoch and reconcile without losing newer edits, even edits
+//! whose author device is gone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use giaoban_client_core::demo::dispatch_305;
-use giaoban_client_core::{DeliveryState, SyncHandle, SyncState, TaskFilter};
+use giaoban_client_core::protocol::schema::{Response, TaskState};
+use giaoban_client_core::{DeliveryState, SyncHandle, SyncState, TaskFilter, TaskScope};
 use giaoban_e2e::Relay;
 
 #[test]
@@ -123,4 +125,118 @@ fn a_relay_restored_from_an_older_backup_is_reconciled() {
     let tasks = newcomer.list_tasks(&TaskFilter::default()).unwrap();
     assert_eq!(tasks.len(), 8);
     assert!(tasks.iter().any(|t| t.source == second && t.ordinal == 1 && t.is_acknowledged()));
+}
+
+/// A ward's only device is lost after its work reached the relay, and the relay is then restored
+/// from a backup taken before: the city, which only reads the ward's response, is the last to
+/// hold it, and gives it back with the relay's vouchers, receipt times kept.
+#[test]
+fn a_reader_gives_back_what_the_owners_lost_device_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay_dir = dir.path().join("relay");
+    let backup = dir.path().join("relay-backup.sqlite");
+    let relay = Relay::start(&relay_dir);
+    let ward_unit = relay.org.units[1].id;
+    let replacement_code = relay.store.create_enrollment(ward_unit, 24).unwrap().code;
+    let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "ward");
+    let directive = city.issue_directive(dispatch_305(vec![ward_unit], "08/02/2030", "11/02/2030")).unwrap();
+    city.sync_now().unwrap();
+    ward.sync_now().unwrap();
+    relay.store.backup_to(&backup).unwrap();
+
+    // The ward answers; the city sees it; then the ward's phone is gone for good.
+    ward.acknowledge_task(directive, 1).unwrap();
+    ward.mark_task_not_applicable(directive, 2, "Không phát sinh trên địa bàn").unwrap();
+    ward.sync_now().unwrap();
+    city.sync_now().unwrap();
+    let seen = city.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
+    let t2 = seen.iter().find(|t| t.ordinal == 2).unwrap().clone();
+    assert_eq!(t2.state, Some(TaskState::NotApplicable));
+    let received_at = t2.received_at.expect("the city has the relay's receipt time");
+    drop(ward);
+    std::thread::sleep(Duration::from_millis(20));
+
+    // The relay is restored from the backup taken before the ward answered.
+    let addr = relay.addr();
+    drop(relay);
+    for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+        let _ = std::fs::remove_file(relay_dir.join(f));
+    }
+    std::fs::copy(&backup, relay_dir.join("relay.sqlite")).unwrap();
+    let relay = Relay::start_with(
+        &relay_dir,
+        giaoban_relay::Config { data_dir: relay_dir.clone(), listen: addr, ..Default::default() },
+        false,
+    );
+
+    // The city reconciles and is asked for the ward's response, which only it holds.
+    city.sync_now().unwrap();
+    city.sync_now().unwrap();
+    assert_eq!(city.pending_changes_count().unwrap(), 0);
+    let response = Response::id_for(directive, ward_unit);
+    assert_eq!(city.delivery_state(response).unwrap(), DeliveryState::OnRelay);
+
+    // The ward's new phone gets its unit's answers back, with the time the relay first had them.
+    let mut replacement = giaoban_client_core::Store::open(dir.path().join("replacement.sqlite")).unwrap();
+    replacement.enroll(&relay.url, &replacement_code, "replacement").unwrap();
+    replacement.sync_now().unwrap();
+    let mine = replacement.list_tasks(&TaskFilter::default()).unwrap();
+    assert_eq!(mine.iter().find(|t| t.ordinal == 1).unwrap().state, Some(TaskState::Acknowledged));
+    let t2 = mine.iter().find(|t| t.ordinal == 2).unwrap();
+    assert_eq!(t2.state, Some(TaskState::NotApplicable));
+    assert_eq!(t2.received_at, Some(received_at), "the receipt time of the ward's answer is kept");
+    let again = city.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..Default::default() }).unwrap();
+    assert_eq!(again.iter().find(|t| t.ordinal == 2).unwrap().received_at, Some(received_at));
+}
+
+/// A ward's answer reaches the relay but the relay's reply is lost; the city pulls the change;
+/// the relay is restored from a backup taken before, and the ward pushes the same change again,
+/// which the relay now receives later. Its log holds the same changes in the same order as the
+/// history the city saw, at another time: the city must be shown the relay's new time, as the
+/// ward is.
+#[test]
+fn a_change_received_again_after_a_restore_shows_one_receipt_time_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay_dir = dir.path().join("relay");
+    let backup = dir.path().join("relay-backup.sqlite");
+    let relay = Relay::start(&relay_dir);
+    let ward_unit = relay.org.units[1].id;
+    let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "ward");
+    let directive = city.issue_directive(dispatch_305(vec![ward_unit], "08/02/2030", "11/02/2030")).unwrap();
+    city.sync_now().unwrap();
+    ward.sync_now().unwrap();
+    relay.store.backup_to(&backup).unwrap();
+
+    ward.mark_task_not_applicable(directive, 2, "Không phát sinh trên địa bàn").unwrap();
+    let session = ward.sync_session().unwrap();
+    let (request, _) = ward.prepare_sync(&session).unwrap();
+    assert_eq!(giaoban_e2e::raw_sync(&ward, request).acks.len(), 1, "stored; the ward never hears it");
+    city.sync_now().unwrap();
+    let done = |s: &giaoban_client_core::Store| {
+        let all = s.list_tasks(&TaskFilter { scope: TaskScope::All, ..Default::default() }).unwrap();
+        all.into_iter().find(|t| t.ordinal == 2 && t.assignee == ward_unit).unwrap().received_at
+    };
+    let first = done(&city).expect("the city has the relay's receipt time");
+    std::thread::sleep(Duration::from_millis(20));
+
+    let addr = relay.addr();
+    drop(relay);
+    for f in ["relay.sqlite", "relay.sqlite-wal", "relay.sqlite-shm"] {
+        let _ = std::fs::remove_file(relay_dir.join(f));
+    }
+    std::fs::copy(&backup, relay_dir.join("relay.sqlite")).unwrap();
+    let _relay = Relay::start_with(
+        &relay_dir,
+        giaoban_relay::Config { data_dir: relay_dir.clone(), listen: addr, ..Default::default() },
+        false,
+    );
+
+    // The ward pushes its answer again (it never knew the relay had it); the city syncs.
+    ward.sync_now().unwrap();
+    city.sync_now().unwrap();
+    let again = done(&ward).expect("the ward has the relay's receipt time");
+    assert!(again > first, "received again, later");
+    assert_eq!(done(&city), Some(again), "the city shows the time the relay now holds");
 }

@@ -1,8 +1,8 @@
 //! Sync with the relay: enrollment, one-call `sync_now`, and a background loop, over one sync
 //! loop driven by the sans-IO [`DeviceSession`].
 //!
-//! Each round trip pushes one page of unacknowledged changes, lists one page of the unit's own
-//! documents while reconciling, asks again for documents that could not be applied, and brings
+//! Each round trip pushes one page of unacknowledged changes, lists one page of the documents
+//! it holds while reconciling, asks again for documents that could not be applied, and brings
 //! one page of the unit's log. The answer is applied as one transaction: every change, every
 //! acknowledgement, the new position and the relay's clock, or none of them.
 
@@ -250,15 +250,16 @@ impl Store {
         Ok(page)
     }
 
-    /// Heads of up to `limit` documents this unit owns after `after`, in id order.
+    /// Heads of up to `limit` documents this device holds after `after`, in id order: those its
+    /// unit owns and those it only reads, since after a restore this device may be the last to
+    /// hold changes of either.
     fn have_page(&self, after: Option<DocId>, limit: usize) -> Result<HavePage> {
-        let unit = self.my_unit()?;
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT id, heads FROM documents INDEXED BY documents_by_owner
-             WHERE owner = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
-        )?;
+        // An id never sorts below the empty blob, so one statement pages from the start too.
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT id, heads FROM documents WHERE id > ?1 ORDER BY id LIMIT ?2")?;
         let rows = stmt.query_map(
-            params![unit.to_bytes().to_vec(), after.map(|d| d.to_bytes().to_vec()), limit as i64 + 1],
+            params![after.map(|d| d.to_bytes().to_vec()).unwrap_or_default(), limit as i64 + 1],
             |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
         )?;
         let mut page = HavePage::default();
@@ -413,12 +414,11 @@ impl Store {
                 report.rejected.push(rej);
             }
             Effect::PushInFull(doc) => {
-                // Only the owner unit's devices can give a document back; for others the
-                // relay's question has no answer here.
-                let unit = self.my_unit()?;
+                // Any document this device holds: one its unit only reads goes back with the
+                // relay's vouchers for its changes.
                 self.conn().execute(
-                    "UPDATE documents SET acked_heads = NULL WHERE id = ?1 AND owner = ?2",
-                    params![doc.to_bytes().to_vec(), unit.to_bytes().to_vec()],
+                    "UPDATE documents SET acked_heads = NULL WHERE id = ?1",
+                    params![doc.to_bytes().to_vec()],
                 )?;
                 self.conn().execute(
                     "DELETE FROM rejections WHERE doc = (SELECT n FROM documents WHERE id = ?1)",

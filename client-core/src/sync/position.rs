@@ -20,7 +20,7 @@ fn u64_of(b: &[u8]) -> Option<u64> {
 
 impl Store {
     /// The saved position. A position stored damaged is not trusted: the device then starts
-    /// from the beginning of its unit's log and lists what it owns, which loses nothing.
+    /// from the beginning of its unit's log and lists what it holds, which loses nothing.
     pub(crate) fn load_position(&self) -> Result<Position> {
         match self.read_position()? {
             Some(p) => Ok(p),

@@ -18,7 +18,6 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use giaoban_protocol::schema::DocKind;
 use giaoban_protocol::seal::RelayKey;
 use giaoban_protocol::wire::{ChangeMeta, DocHeads, Epoch, RelayChanges, Witness};
 use giaoban_protocol::{DeviceId, DocId, Timestamp, UnitId};
@@ -373,7 +372,7 @@ impl RelayStore {
                 return Ok(Page { changes: out, cursor: top.pos, more: false, top, own_top: own_top as u64 });
             }
             let mut stmt = tx.prepare_cached(
-                "SELECT l.pos, d.id, d.kind, d.owner, c.hash, c.bytes, c.received_at
+                "SELECT l.pos, d.id, c.hash, c.bytes, c.received_at
                  FROM unit_log l
                  JOIN changes c ON c.seq = l.change
                  JOIN docs d ON d.n = c.doc
@@ -392,12 +391,12 @@ impl RelayStore {
             let mut page_bytes = 0usize;
             while let Some(r) = rows.next()? {
                 let pos = r.get::<_, i64>(0)? as u64;
-                let change: Vec<u8> = r.get(5)?;
+                let change: Vec<u8> = r.get(3)?;
                 if page_bytes > 0 && bytes + change.len() > budget {
                     more = true;
                     break;
                 }
-                let row = LogRow::read(r, q.unit)?;
+                let row = LogRow::read(r)?;
                 bytes += change.len();
                 page_bytes += change.len();
                 last = pos;
@@ -489,42 +488,34 @@ fn witness_holds(c: &Connection, unit: UnitId, w: Witness) -> Result<bool> {
     Ok(digest.is_some_and(|d| d.as_slice() == w.digest))
 }
 
-/// One change as read for a device of `unit`.
+/// One change as read for a device.
 struct LogRow {
     doc: DocId,
-    kind: Option<DocKind>,
-    own_unit: bool,
     hash: [u8; 32],
     received_at: i64,
 }
 
 impl LogRow {
-    /// Reads columns 1..=4 and 6 (document id, kind, owner, hash, received_at) of a log query.
-    fn read(r: &rusqlite::Row<'_>, unit: UnitId) -> Result<LogRow> {
+    /// Reads columns 1, 2 and 4 (document id, hash, received_at) of a log query.
+    fn read(r: &rusqlite::Row<'_>) -> Result<LogRow> {
         let doc = DocId::from_slice(&r.get::<_, Vec<u8>>(1)?)
             .map_err(|e| StoreError::Invalid(format!("a stored document id is damaged: {e}")))?;
-        let kind = r.get::<_, String>(2)?.parse::<DocKind>().ok();
-        let owner: Vec<u8> = r.get(3)?;
-        let hash: Vec<u8> = r.get(4)?;
+        let hash: Vec<u8> = r.get(2)?;
         let hash = hash
             .as_slice()
             .try_into()
             .map_err(|_| StoreError::Invalid(format!("a stored change hash of {doc} is damaged")))?;
-        Ok(LogRow { doc, kind, own_unit: owner == unit.to_bytes(), hash, received_at: r.get(6)? })
+        Ok(LogRow { doc, hash, received_at: r.get(4)? })
     }
 
-    /// Whether the device gets this change's receipt time (responses: deadlines are judged by
-    /// them) or a voucher (its own unit's documents: it may have to carry them back).
-    fn meta(&self, key: &RelayKey) -> Option<ChangeMeta> {
-        if self.own_unit {
-            Some(ChangeMeta {
-                received_at: self.received_at,
-                seal: Some(key.seal(self.doc, &self.hash, self.received_at)),
-            })
-        } else if self.kind == Some(DocKind::Response) {
-            Some(ChangeMeta { received_at: self.received_at, seal: None })
-        } else {
-            None
+    /// The change's receipt time (deadlines are judged by those of responses) and a voucher
+    /// for it: any device that reads the document may be the last one holding the change when
+    /// the relay is restored from an older backup (its author lost, no other device of the
+    /// owner unit having received it), and then carries it back.
+    fn meta(&self, key: &RelayKey) -> ChangeMeta {
+        ChangeMeta {
+            received_at: self.received_at,
+            seal: Some(key.seal(self.doc, &self.hash, self.received_at)),
         }
     }
 
@@ -533,15 +524,9 @@ impl LogRow {
         match out.last_mut() {
             Some(rc) if rc.doc == self.doc => {
                 rc.changes.push(change);
-                if let Some(m) = meta {
-                    rc.meta.push(m);
-                }
+                rc.meta.push(meta);
             }
-            _ => out.push(RelayChanges {
-                doc: self.doc,
-                changes: vec![change],
-                meta: meta.into_iter().collect(),
-            }),
+            _ => out.push(RelayChanges { doc: self.doc, changes: vec![change], meta: vec![meta] }),
         }
     }
 }
@@ -555,7 +540,7 @@ fn whole_document(
     out: &mut Vec<RelayChanges>,
 ) -> Result<usize> {
     let mut stmt = c.prepare_cached(
-        "SELECT c.seq, d.id, d.kind, d.owner, c.hash, c.bytes, c.received_at
+        "SELECT c.seq, d.id, c.hash, c.bytes, c.received_at
          FROM docs d
          JOIN readers r ON r.doc = d.n AND r.unit = ?2
          JOIN changes c ON c.doc = d.n
@@ -566,14 +551,11 @@ fn whole_document(
     let mut bytes = 0;
     let mut group = RelayChanges { doc, changes: Vec::new(), meta: Vec::new() };
     while let Some(r) = rows.next()? {
-        let change: Vec<u8> = r.get(5)?;
-        let row = LogRow::read(r, unit)?;
+        let change: Vec<u8> = r.get(3)?;
+        let row = LogRow::read(r)?;
         bytes += change.len();
-        let meta = row.meta(key);
+        group.meta.push(row.meta(key));
         group.changes.push(change);
-        if let Some(m) = meta {
-            group.meta.push(m);
-        }
     }
     if !group.changes.is_empty() {
         out.push(group);

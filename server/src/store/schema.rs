@@ -127,7 +127,7 @@ fn build_unit_logs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut changes = tx.prepare(
-        "SELECT c.seq, d.id, c.hash, c.device, r.unit FROM changes c
+        "SELECT c.seq, d.id, c.hash, c.device, r.unit, c.received_at FROM changes c
          JOIN docs d ON d.n = c.doc JOIN readers r ON r.doc = c.doc
          ORDER BY c.seq, r.unit",
     )?;
@@ -148,9 +148,10 @@ fn build_unit_logs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         })?;
         let device: Vec<u8> = r.get(3)?;
         let unit: Vec<u8> = r.get(4)?;
+        let received_at: i64 = r.get(5)?;
         let (pos, prev) = tops.get(&unit).copied().unwrap_or((0, [0; 16]));
         let pos = pos + 1;
-        let digest = chain_digest(&prev, pos as u64, doc, &hash);
+        let digest = chain_digest(&prev, pos as u64, doc, &hash, received_at);
         insert.execute(params![unit, pos, seq, digest.to_vec()])?;
         if device_units.get(&device) == Some(&unit) {
             own.insert(device, pos);

@@ -484,7 +484,7 @@ impl Ctx<'_> {
             let seq = self.tx.last_insert_rowid();
             for (u, top) in readers.iter().zip(tops.iter_mut()) {
                 top.pos += 1;
-                top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0);
+                top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, at);
                 log.execute(params![u.to_bytes().to_vec(), top.pos, seq, top.digest.to_vec()])?;
                 if *u == header.owner {
                     own_top = Some(top.pos);
