@@ -133,12 +133,18 @@ fn check(
     };
     let before = current.map(|d| read_header_of(d, doc)).transpose()?;
     let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
+    // Whether a new change is let in only as a genesis change: allowed for the kinds whose
+    // first change is deterministic, checked once the header is known.
+    let mut genesis_used = None;
     for (c, already) in decoded.iter().zip(&known) {
         if *already {
             continue;
         }
         let by_device = *c.actor_id() == actor;
         let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
+        if genesis && !by_device && !carried.contains(&c.hash()) {
+            genesis_used = Some(c.hash());
+        }
         if !by_device && !genesis && !carried.contains(&c.hash()) {
             return Err(reject(
                 doc,
@@ -183,6 +189,20 @@ fn check(
             return Err(reject(doc, RejectCode::Invalid, format!("the header names document {}", header.id)));
         }
         _ => {}
+    }
+    // The genesis actor is the document's id: of any other kind, a "genesis" change is a change
+    // in the name of whatever device has that id.
+    if let Some(h) = genesis_used
+        && !matches!(header.kind, DocKind::Response | DocKind::Review)
+    {
+        return Err(reject(
+            doc,
+            RejectCode::ForeignActor,
+            format!(
+                "change {} was not written by this device; only a response or a review starts with a change in no device's name",
+                hex_hash(&h.0)
+            ),
+        ));
     }
     if header.owner != unit {
         return Err(reject(
