@@ -2,7 +2,8 @@
 //!
 //! - `POST /v1/enroll` (JSON `EnrollRequest` → `Enrolled`): trade a one-time code for a token.
 //! - `POST /v1/sync` (binary frames, bearer token): one round trip of the sync protocol.
-//! - `GET /v1/events` (server-sent events, bearer token): "changed" when new changes arrive.
+//! - `GET /v1/events` (server-sent events, bearer token): "changed" when changes the device's unit
+//!   may read arrive.
 //! - `GET /healthz`.
 
 use std::collections::HashMap;
@@ -17,9 +18,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use giaoban_protocol::DeviceId;
 use giaoban_protocol::relay_session;
 use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage, SyncResponse};
+use giaoban_protocol::{DeviceId, UnitId};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::WatchStream;
@@ -34,14 +35,44 @@ use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, w
 pub struct AppState {
     /// The store.
     pub store: RelayStore,
-    /// Bumped whenever changes are stored, for live notifications.
+    /// Bumped whenever changes are stored, whoever may read them.
     pub live: Arc<watch::Sender<u64>>,
+    /// One counter per unit with a device listening, bumped when that unit's log grows: a
+    /// device is woken only by changes its unit may read, so the stream tells it nothing about
+    /// other units' work.
+    unit_live: Arc<UnitLive>,
     /// Settings.
     pub config: Arc<Config>,
     limits: Arc<RateLimits>,
     /// Whether a device's witness is checked against the unit's log (always, outside tests
     /// that show what the check prevents).
     check_witnesses: bool,
+}
+
+/// The live-notification counters of the units that have a device listening.
+#[derive(Default)]
+struct UnitLive {
+    units: std::sync::Mutex<HashMap<UnitId, watch::Sender<u64>>>,
+}
+
+impl UnitLive {
+    /// A receiver that changes whenever `unit`'s log grows.
+    fn subscribe(&self, unit: UnitId) -> watch::Receiver<u64> {
+        // Held only to find or add the unit's counter; never across an await.
+        let mut units = self.units.lock().unwrap_or_else(|p| p.into_inner());
+        units.retain(|_, tx| tx.receiver_count() > 0);
+        units.entry(unit).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    /// Wakes the devices listening for any of `grown`.
+    fn bump(&self, grown: &[UnitId]) {
+        let units = self.units.lock().unwrap_or_else(|p| p.into_inner());
+        for u in grown {
+            if let Some(tx) = units.get(u) {
+                tx.send_modify(|v| *v = v.wrapping_add(1));
+            }
+        }
+    }
 }
 
 /// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
@@ -80,6 +111,7 @@ impl AppState {
         Ok(AppState {
             store,
             live: Arc::new(live),
+            unit_live: Arc::default(),
             config: Arc::new(config),
             limits: Arc::default(),
             check_witnesses: true,
@@ -244,6 +276,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     };
     if !outcome.grown.is_empty() {
         state.live.send_modify(|v| *v = v.wrapping_add(1));
+        state.unit_live.bump(&outcome.grown);
     }
     let witness = req.witness;
     let check = state.check_witnesses;
@@ -295,8 +328,8 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?;
-    let stream = WatchStream::new(state.live.subscribe())
+    let auth = authenticate(&state, &headers).await?;
+    let stream = WatchStream::new(state.unit_live.subscribe(auth.unit))
         .map(|_| Ok::<_, Infallible>(Event::default().event("changed").data("")));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
 }
