@@ -153,6 +153,9 @@ pub enum ApiError {
     TooMany(u64),
     /// The request cannot be read.
     BadRequest(String),
+    /// The request carries more than a device sends in one round trip; it may send it again in
+    /// smaller pages.
+    TooLarge(String),
     /// The store failed.
     Store(StoreError),
 }
@@ -181,6 +184,7 @@ impl IntoResponse for ApiError {
                     .into_response();
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
             ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
@@ -266,6 +270,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
     })?;
     let DeviceMessage::Sync(mut req) = msg;
+    check_bounds(&req)?;
     let DeviceAuth { device, unit } = auth;
     let push = std::mem::take(&mut req.push);
     let pushed = !push.is_empty();
@@ -325,6 +330,38 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         reconcile: start.reconcile,
     });
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
+}
+
+/// The most heads a reconcile listing may name in all (documents edited on several devices at
+/// once have several heads; a page of 2,000 documents has far fewer than this).
+const MAX_LISTED_HEADS: usize = 8 * wire::HAVE_PAGE_DOCS;
+
+/// Refuses a request larger than what a device sends in one round trip: a listing of more than
+/// [`wire::HAVE_PAGE_DOCS`] documents, or a push of several documents with more than
+/// [`wire::DEFAULT_PUSH_BYTES`] of changes (a single document may be larger: it goes alone).
+/// Such a request would hold a read connection, or the single writer, for everyone.
+fn check_bounds(req: &wire::SyncRequest) -> Result<(), ApiError> {
+    if req.have.len() > wire::HAVE_PAGE_DOCS {
+        return Err(ApiError::TooLarge(format!(
+            "a reconcile listing names at most {} documents; this one names {}",
+            wire::HAVE_PAGE_DOCS,
+            req.have.len()
+        )));
+    }
+    let heads: usize = req.have.iter().map(|h| h.heads.len()).sum();
+    if heads > MAX_LISTED_HEADS {
+        return Err(ApiError::TooLarge(format!(
+            "a reconcile listing names at most {MAX_LISTED_HEADS} heads; this one names {heads}"
+        )));
+    }
+    let pushed: usize = req.push.iter().flat_map(|d| d.changes.iter()).map(Vec::len).sum();
+    if req.push.len() > 1 && pushed > wire::DEFAULT_PUSH_BYTES as usize {
+        return Err(ApiError::TooLarge(format!(
+            "a push of several documents carries at most {} bytes of changes; this one carries {pushed}",
+            wire::DEFAULT_PUSH_BYTES
+        )));
+    }
+    Ok(())
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
