@@ -19,7 +19,8 @@ fn round_trip(s: &mut Store, session: &mut DeviceSession) -> bool {
     let (req, sent) = s.prepare_sync(session).unwrap();
     let (url, token) = s.relay().unwrap().unwrap();
     let at = s.now();
-    let body = RelayClient::new(&url).with_token(&token).sync(&wire::encode(&DeviceMessage::Sync(req))).unwrap();
+    let body =
+        RelayClient::new(&url).with_token(&token).sync(&wire::encode(&DeviceMessage::Sync(req))).unwrap();
     let RelayMessage::Sync(resp) = wire::decode(&body).unwrap();
     s.apply_sync_response(session, resp, &sent, at, &mut SyncReport::default()).unwrap()
 }
@@ -38,7 +39,8 @@ fn a_reconcile_interrupted_by_a_restart_with_edits_and_a_colleague_loses_nothing
     d2.sync_now().unwrap();
     let backup = tmp.path().join("b.sqlite");
     relay.backup(&backup);
-    let ids: Vec<_> = (0..2_500).map(|i| probe_common::report(&mut d1, vec![province], &format!("Số {i}"))).collect();
+    let ids: Vec<_> =
+        (0..2_500).map(|i| probe_common::report(&mut d1, vec![province], &format!("Số {i}"))).collect();
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
     let relay = relay.restore(&backup);
@@ -73,7 +75,10 @@ fn a_resubmission_keeps_its_receipt_time_across_a_restore() {
     let tmp = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicI64::new(1_767_600_000_000));
     let n = now.clone();
-    let relay = Relay::start_clocked(&tmp.path().join("relay"), RelayClock::from_fn(move || n.load(Ordering::SeqCst)));
+    let relay = Relay::start_clocked(
+        &tmp.path().join("relay"),
+        RelayClock::from_fn(move || n.load(Ordering::SeqCst)),
+    );
     let ward = relay.org.units[1].id;
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
