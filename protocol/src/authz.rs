@@ -138,6 +138,9 @@ fn check(
     let before = current.map(|d| read_header_of(d, doc)).transpose()?;
     let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
     let mut only_carried = true;
+    // Whether a new change is let in only as a genesis change: allowed for the kinds whose
+    // first change is deterministic, checked once the header is known.
+    let mut genesis_used = None;
     for (c, already) in decoded.iter().zip(&known) {
         if *already {
             continue;
@@ -146,6 +149,9 @@ fn check(
         let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
         let is_carried = carried.contains(&c.hash());
         only_carried &= is_carried;
+        if genesis && !by_device && !is_carried {
+            genesis_used = Some(c.hash());
+        }
         if !by_device && !genesis && !is_carried {
             return Err(reject(
                 doc,
@@ -190,6 +196,20 @@ fn check(
             return Err(reject(doc, RejectCode::Invalid, format!("the header names document {}", header.id)));
         }
         _ => {}
+    }
+    // The genesis actor is the document's id: of any other kind, a "genesis" change is a change
+    // in the name of whatever device has that id.
+    if let Some(h) = genesis_used
+        && !matches!(header.kind, DocKind::Response | DocKind::Review)
+    {
+        return Err(reject(
+            doc,
+            RejectCode::ForeignActor,
+            format!(
+                "change {} was not written by this device; only a response or a review starts with a change in no device's name",
+                hex_hash(&h.0)
+            ),
+        ));
     }
     if header.owner != unit && !only_carried {
         return Err(reject(

@@ -2,7 +2,8 @@
 //!
 //! - `POST /v1/enroll` (JSON `EnrollRequest` → `Enrolled`): trade a one-time code for a token.
 //! - `POST /v1/sync` (binary frames, bearer token): one round trip of the sync protocol.
-//! - `GET /v1/events` (server-sent events, bearer token): "changed" when new changes arrive.
+//! - `GET /v1/events` (server-sent events, bearer token): "changed" when changes the device's unit
+//!   may read arrive.
 //! - `GET /healthz`.
 
 use std::collections::HashMap;
@@ -17,9 +18,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use giaoban_protocol::DeviceId;
 use giaoban_protocol::relay_session;
 use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage, SyncResponse};
+use giaoban_protocol::{DeviceId, UnitId};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::WatchStream;
@@ -34,14 +35,44 @@ use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, w
 pub struct AppState {
     /// The store.
     pub store: RelayStore,
-    /// Bumped whenever changes are stored, for live notifications.
+    /// Bumped whenever changes are stored, whoever may read them.
     pub live: Arc<watch::Sender<u64>>,
+    /// One counter per unit with a device listening, bumped when that unit's log grows: a
+    /// device is woken only by changes its unit may read, so the stream tells it nothing about
+    /// other units' work.
+    unit_live: Arc<UnitLive>,
     /// Settings.
     pub config: Arc<Config>,
     limits: Arc<RateLimits>,
     /// Whether a device's witness is checked against the unit's log (always, outside tests
     /// that show what the check prevents).
     check_witnesses: bool,
+}
+
+/// The live-notification counters of the units that have a device listening.
+#[derive(Default)]
+struct UnitLive {
+    units: std::sync::Mutex<HashMap<UnitId, watch::Sender<u64>>>,
+}
+
+impl UnitLive {
+    /// A receiver that changes whenever `unit`'s log grows.
+    fn subscribe(&self, unit: UnitId) -> watch::Receiver<u64> {
+        // Held only to find or add the unit's counter; never across an await.
+        let mut units = self.units.lock().unwrap_or_else(|p| p.into_inner());
+        units.retain(|_, tx| tx.receiver_count() > 0);
+        units.entry(unit).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    /// Wakes the devices listening for any of `grown`.
+    fn bump(&self, grown: &[UnitId]) {
+        let units = self.units.lock().unwrap_or_else(|p| p.into_inner());
+        for u in grown {
+            if let Some(tx) = units.get(u) {
+                tx.send_modify(|v| *v = v.wrapping_add(1));
+            }
+        }
+    }
 }
 
 /// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
@@ -80,6 +111,7 @@ impl AppState {
         Ok(AppState {
             store,
             live: Arc::new(live),
+            unit_live: Arc::default(),
             config: Arc::new(config),
             limits: Arc::default(),
             check_witnesses: true,
@@ -121,6 +153,9 @@ pub enum ApiError {
     TooMany(u64),
     /// The request cannot be read.
     BadRequest(String),
+    /// The request carries more than a device sends in one round trip; it may send it again in
+    /// smaller pages.
+    TooLarge(String),
     /// The store failed.
     Store(StoreError),
 }
@@ -149,6 +184,7 @@ impl IntoResponse for ApiError {
                     .into_response();
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
             ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
@@ -234,6 +270,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
     })?;
     let DeviceMessage::Sync(mut req) = msg;
+    check_bounds(&req)?;
     let DeviceAuth { device, unit } = auth;
     let push = std::mem::take(&mut req.push);
     let pushed = !push.is_empty();
@@ -244,6 +281,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     };
     if !outcome.grown.is_empty() {
         state.live.send_modify(|v| *v = v.wrapping_add(1));
+        state.unit_live.bump(&outcome.grown);
     }
     let witness = req.witness;
     let check = state.check_witnesses;
@@ -294,9 +332,41 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
 }
 
+/// The most heads a reconcile listing may name in all (documents edited on several devices at
+/// once have several heads; a page of 2,000 documents has far fewer than this).
+const MAX_LISTED_HEADS: usize = 8 * wire::HAVE_PAGE_DOCS;
+
+/// Refuses a request larger than what a device sends in one round trip: a listing of more than
+/// [`wire::HAVE_PAGE_DOCS`] documents, or a push of several documents with more than
+/// [`wire::DEFAULT_PUSH_BYTES`] of changes (a single document may be larger: it goes alone).
+/// Such a request would hold a read connection, or the single writer, for everyone.
+fn check_bounds(req: &wire::SyncRequest) -> Result<(), ApiError> {
+    if req.have.len() > wire::HAVE_PAGE_DOCS {
+        return Err(ApiError::TooLarge(format!(
+            "a reconcile listing names at most {} documents; this one names {}",
+            wire::HAVE_PAGE_DOCS,
+            req.have.len()
+        )));
+    }
+    let heads: usize = req.have.iter().map(|h| h.heads.len()).sum();
+    if heads > MAX_LISTED_HEADS {
+        return Err(ApiError::TooLarge(format!(
+            "a reconcile listing names at most {MAX_LISTED_HEADS} heads; this one names {heads}"
+        )));
+    }
+    let pushed: usize = req.push.iter().flat_map(|d| d.changes.iter()).map(Vec::len).sum();
+    if req.push.len() > 1 && pushed > wire::DEFAULT_PUSH_BYTES as usize {
+        return Err(ApiError::TooLarge(format!(
+            "a push of several documents carries at most {} bytes of changes; this one carries {pushed}",
+            wire::DEFAULT_PUSH_BYTES
+        )));
+    }
+    Ok(())
+}
+
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?;
-    let stream = WatchStream::new(state.live.subscribe())
+    let auth = authenticate(&state, &headers).await?;
+    let stream = WatchStream::new(state.unit_live.subscribe(auth.unit))
         .map(|_| Ok::<_, Infallible>(Event::default().event("changed").data("")));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
 }

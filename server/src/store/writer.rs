@@ -517,6 +517,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether `unit` may read document row `n` (its readers were fixed when it was first stored).
+    fn may_read(&self, n: i64, unit: UnitId) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM readers WHERE doc = ?1 AND unit = ?2")?
+            .query_row(params![n, unit.to_bytes().to_vec()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// The newest own change of `device`, as a position in its unit's log.
     fn own_top(&self, device: DeviceId) -> Result<u64> {
         Ok(self
@@ -538,6 +548,31 @@ impl Ctx<'_> {
         }
         Ok(out)
     }
+}
+
+/// Why a new document may not take its id, if it may not. Name-based (UUIDv5) ids belong to the
+/// records several devices create independently: responses and reviews, whose ids the schema
+/// derives from the owner (a unit cannot take another unit's), and the unit directory of a
+/// top-level unit. A directive, report or meeting, or a directory of a unit that has a parent,
+/// under such an id would take the place of another unit's future response or review.
+fn new_document_refusal(tree: &UnitTree, doc: DocId, checked: &AutoCommit) -> Option<DocReject> {
+    if doc.as_uuid().get_version_num() != 5 {
+        return None;
+    }
+    let header = read_header(checked).ok()?;
+    let allowed = match header.kind {
+        DocKind::Response | DocKind::Review => true,
+        DocKind::UnitDirectory => tree.contains(header.owner) && tree.lineage(header.owner).len() == 1,
+        DocKind::Directive | DocKind::Report | DocKind::Meeting => false,
+    };
+    (!allowed).then(|| DocReject {
+        doc,
+        code: RejectCode::Invalid,
+        reason: format!(
+            "a {} needs an id of its own; this id is reserved for a response or a review",
+            header.kind
+        ),
+    })
 }
 
 fn unit_from(bytes: &[u8]) -> Result<UnitId> {
@@ -570,7 +605,31 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
             Some((n, d)) => (Some(n), Some(d)),
             None => (None, None),
         };
-        match check_push(current_doc.as_ref(), dc.doc, &dc.changes, &carried, device, unit) {
+        // A document the pushing unit may not read is checked as if the relay did not hold it,
+        // so the answer (wanted, or the reason of a refusal) is the one an unknown id gets and
+        // tells nothing about whether it exists.
+        let hidden = match row {
+            Some(n) => !ctx.may_read(n, unit)?,
+            None => false,
+        };
+        let checked = if hidden {
+            check_push(None, dc.doc, &dc.changes, &carried, device, unit)
+        } else {
+            check_push(current_doc.as_ref(), dc.doc, &dc.changes, &carried, device, unit)
+        };
+        let checked = match checked {
+            Ok(c) if row.is_none() || hidden => match new_document_refusal(ctx.tree(), dc.doc, &c.doc) {
+                Some(refusal) => Err(refusal),
+                None if hidden => Err(DocReject {
+                    doc: dc.doc,
+                    code: RejectCode::NotOwner,
+                    reason: "only devices of the owner unit may write this document".into(),
+                }),
+                None => Ok(c),
+            },
+            other => other,
+        };
+        match checked {
             Err(rejection) if rejection.code == RejectCode::MissingDependencies => {
                 tracing::info!(doc = %dc.doc, %device, "push builds on changes the relay lacks; asking for it in full");
                 out.wanted.push(dc.doc);
