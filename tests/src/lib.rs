@@ -4,6 +4,7 @@
 
 pub mod proxy;
 pub mod sim;
+pub mod workload;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! push, position claims that are not true.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -80,13 +80,13 @@ fn one_huge_push_does_not_stall_everyone_else() {
             let id = DocId::from_parts(1_767_600_000_000 + i, rand::random());
             DocChanges {
                 doc: id,
-                changes: probe_common::hand_made_report(id, ward, vec![], actor.clone()),
+                changes: common::hand_made_report(id, ward, vec![], actor.clone()),
                 vouchers: vec![],
             }
         })
         .collect();
     let bytes: usize = push.iter().flat_map(|d| d.changes.iter()).map(Vec::len).sum();
-    let frame = wire::encode(&wire::DeviceMessage::Sync(probe_common::push_only(push)));
+    let frame = wire::encode(&wire::DeviceMessage::Sync(common::push_only(push)));
     eprintln!("flood: {bytes} change bytes, frame {} bytes", frame.len());
     let (url, token) = flood.relay().unwrap().unwrap();
     let flooder = std::thread::spawn(move || {
@@ -95,7 +95,7 @@ fn one_huge_push_does_not_stall_everyone_else() {
         (r.map(|_| ()), started.elapsed())
     });
     std::thread::sleep(Duration::from_millis(300));
-    probe_common::report(&mut other, vec![province], "Một dòng.");
+    common::report(&mut other, vec![province], "Một dòng.");
     let started = Instant::now();
     other.sync_now().unwrap();
     let waited = started.elapsed();
@@ -116,9 +116,9 @@ fn own_held_claims_only_concern_the_device_itself() {
     let province = relay.org.units[0].id;
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let mut d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let mine = probe_common::report(&mut d1, vec![province], "Của máy 1");
+    let mine = common::report(&mut d1, vec![province], "Của máy 1");
     d1.sync_now().unwrap();
-    let theirs = probe_common::report(&mut d2, vec![province], "Của máy 2");
+    let theirs = common::report(&mut d2, vec![province], "Của máy 2");
     d2.sync_now().unwrap();
     let epoch = relay.store.epoch().unwrap();
     for own_held in [i64::MAX as u64, 0] {

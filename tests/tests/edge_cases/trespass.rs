@@ -2,7 +2,7 @@
 //! reviews, learning whether they exist, asking for or listing their documents.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, Change};
@@ -12,7 +12,7 @@ use giaoban_e2e::{Relay, raw_sync};
 use giaoban_protocol::schema::{Header, Response, Review, TaskProgress, TaskState, Verdict};
 use giaoban_protocol::wire::{DocChanges, DocHeads, SyncRequest, Witness};
 use giaoban_protocol::{DocId, DocKind, Timestamp, UnitId};
-use probe_common::{hand_made_report, push_only, report_answering};
+use common::{hand_made_report, push_only, report_answering};
 
 /// Ward A knows the directive and ward B's id, so it knows the id B's response will have. It
 /// stores a report of its own under that id first: B's response must still reach the province.
@@ -24,7 +24,7 @@ fn a_ward_cannot_take_the_id_of_another_wards_response() {
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut dev_a = relay.device(&tmp.path().join("a.sqlite"), 1, "Xã A");
     let mut dev_b = relay.device(&tmp.path().join("b.sqlite"), 2, "Xã B");
-    let dir = probe_common::directive(&mut office, vec![a, b]);
+    let dir = common::directive(&mut office, vec![a, b]);
     office.sync_now().unwrap();
     dev_a.sync_now().unwrap();
     dev_b.sync_now().unwrap();
@@ -61,7 +61,7 @@ fn a_ward_cannot_take_the_id_of_the_review_of_its_own_report() {
     let (province, a) = (relay.org.units[0].id, relay.org.units[1].id);
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut dev_a = relay.device(&tmp.path().join("a.sqlite"), 1, "Xã A");
-    let dir = probe_common::directive(&mut office, vec![a]);
+    let dir = common::directive(&mut office, vec![a]);
     office.sync_now().unwrap();
     dev_a.sync_now().unwrap();
     let report = report_answering(&mut dev_a, dir);
@@ -100,7 +100,7 @@ fn a_push_does_not_tell_whether_another_wards_response_exists() {
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut dev_a = relay.device(&tmp.path().join("a.sqlite"), 1, "Xã A");
     let mut dev_b = relay.device(&tmp.path().join("b.sqlite"), 2, "Xã B");
-    let dir = probe_common::directive(&mut office, vec![a, b]);
+    let dir = common::directive(&mut office, vec![a, b]);
     office.sync_now().unwrap();
     dev_a.sync_now().unwrap();
     dev_b.sync_now().unwrap();
@@ -159,7 +159,7 @@ fn refetch_and_listing_of_another_wards_document_tell_nothing() {
     let province = relay.org.units[0].id;
     let dev_a = relay.device(&tmp.path().join("a.sqlite"), 1, "Xã A");
     let mut dev_b = relay.device(&tmp.path().join("b.sqlite"), 2, "Xã B");
-    let secret = probe_common::report(&mut dev_b, vec![province], "Bí mật");
+    let secret = common::report(&mut dev_b, vec![province], "Bí mật");
     dev_b.sync_now().unwrap();
     let heads: Vec<[u8; 32]> = dev_b.heads(secret).unwrap().iter().map(|h| h.0).collect();
     let unknown = DocId::from_bytes([0x42; 16]);

@@ -2,7 +2,7 @@
 //! relay's backup, a device enrolled after the backup.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -42,7 +42,7 @@ fn a_receipt_time_a_sibling_holds_a_seal_for_survives_a_restore_after_a_lost_ans
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let mut d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let dir = probe_common::directive(&mut office, vec![ward]);
+    let dir = common::directive(&mut office, vec![ward]);
     office.sync_now().unwrap();
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
@@ -87,7 +87,7 @@ fn restores_back_and_forth_lose_nothing() {
     let province = relay.org.units[0].id;
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let mut d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let r = probe_common::report(&mut d1, vec![province], "Mở đầu.");
+    let r = common::report(&mut d1, vec![province], "Mở đầu.");
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
     let b1 = tmp.path().join("b1.sqlite");
@@ -98,7 +98,7 @@ fn restores_back_and_forth_lose_nothing() {
     let b2 = tmp.path().join("b2.sqlite");
     relay.backup(&b2);
     d2.add_report_section(r, "s2", "Sau B2, máy 2").unwrap();
-    let r2 = probe_common::report(&mut d2, vec![province], "Báo cáo thứ hai.");
+    let r2 = common::report(&mut d2, vec![province], "Báo cáo thứ hai.");
     d2.sync_now().unwrap();
 
     let relay = relay.restore(&b1);
@@ -138,7 +138,7 @@ fn the_work_of_a_device_enrolled_after_the_backup_comes_back_through_a_colleague
     let backup = tmp.path().join("b.sqlite");
     relay.backup(&backup);
     let mut late = relay.device(&tmp.path().join("late.sqlite"), 1, "Máy mới");
-    let r = probe_common::report(&mut late, vec![province], "Viết trên máy mới.");
+    let r = common::report(&mut late, vec![province], "Viết trên máy mới.");
     late.sync_now().unwrap();
     d1.sync_now().unwrap();
     drop(late);
@@ -163,7 +163,7 @@ fn a_report_written_in_turns_reaches_a_relay_with_another_key() {
     let province = relay.org.units[0].id;
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let mut d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let r = probe_common::report(&mut d1, vec![province], "Máy 1 mở đầu.");
+    let r = common::report(&mut d1, vec![province], "Máy 1 mở đầu.");
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
     d2.add_report_section(r, "s2", "Máy 2 viết tiếp").unwrap();

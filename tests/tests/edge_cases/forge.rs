@@ -1,12 +1,12 @@
 //! A device writing in a colleague's name.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use giaoban_e2e::{Relay, raw_sync};
 use giaoban_protocol::DocId;
 use giaoban_protocol::wire::DocChanges;
-use probe_common::{hand_made_report, push_only};
+use common::{hand_made_report, push_only};
 
 /// Devices of one ward: device 1 makes a document whose id is device 2's id, so the "genesis
 /// actor" of that document is device 2's actor, and writes its first change as device 2.
@@ -40,8 +40,8 @@ fn a_voucher_with_another_time_or_for_another_document_carries_nothing() {
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let dir = probe_common::directive(&mut office, vec![ward]);
-    let other = probe_common::directive(&mut office, vec![ward]);
+    let dir = common::directive(&mut office, vec![ward]);
+    let other = common::directive(&mut office, vec![ward]);
     office.sync_now().unwrap();
     d1.sync_now().unwrap();
     let backup = tmp.path().join("b.sqlite");

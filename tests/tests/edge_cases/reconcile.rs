@@ -2,7 +2,7 @@
 //! and a colleague reconciling at the same time; a resubmission across a restore.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -40,7 +40,7 @@ fn a_reconcile_interrupted_by_a_restart_with_edits_and_a_colleague_loses_nothing
     let backup = tmp.path().join("b.sqlite");
     relay.backup(&backup);
     let ids: Vec<_> =
-        (0..2_500).map(|i| probe_common::report(&mut d1, vec![province], &format!("Số {i}"))).collect();
+        (0..2_500).map(|i| common::report(&mut d1, vec![province], &format!("Số {i}"))).collect();
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
     let relay = relay.restore(&backup);
@@ -49,7 +49,7 @@ fn a_reconcile_interrupted_by_a_restart_with_edits_and_a_colleague_loses_nothing
     assert!(round_trip(&mut d1, &mut session), "the reconcile has begun");
     let relay = relay.restart();
     d1.set_report_section_text(ids[0], "ket_qua", "Sửa trong lúc liệt kê").unwrap();
-    let late = probe_common::report(&mut d1, vec![province], "Viết trong lúc liệt kê");
+    let late = common::report(&mut d1, vec![province], "Viết trong lúc liệt kê");
     let mut n = 0;
     while round_trip(&mut d1, &mut session) {
         n += 1;
@@ -82,10 +82,10 @@ fn a_resubmission_keeps_its_receipt_time_across_a_restore() {
     let ward = relay.org.units[1].id;
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
-    let dir = probe_common::directive(&mut office, vec![ward]);
+    let dir = common::directive(&mut office, vec![ward]);
     office.sync_now().unwrap();
     d1.sync_now().unwrap();
-    let report = probe_common::report_answering(&mut d1, dir);
+    let report = common::report_answering(&mut d1, dir);
     d1.submit_report(report).unwrap();
     d1.sync_now().unwrap();
     office.sync_now().unwrap();

@@ -1,7 +1,7 @@
 //! Live notifications seen by a ward's device.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -39,12 +39,12 @@ fn live_notifications_do_not_tell_a_ward_about_other_units_work() {
     };
     drain(Duration::from_millis(1500));
     // Ward B writes a report only it and the province may read.
-    let id = probe_common::report(&mut dev_b, vec![province], "Riêng của xã B.");
+    let id = common::report(&mut dev_b, vec![province], "Riêng của xã B.");
     dev_b.sync_now().unwrap();
     let _ = id;
     let woken_by_b = drain(Duration::from_secs(2));
     // Control: a directive to ward A does wake it.
-    probe_common::directive(&mut office, vec![a]);
+    common::directive(&mut office, vec![a]);
     office.sync_now().unwrap();
     let woken_by_own = drain(Duration::from_secs(2));
     assert!(woken_by_own > 0, "control: the stream works");

@@ -1,7 +1,7 @@
 //! Devices whose clocks are wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use giaoban_client_core::{Clock, Store, StoreOptions, TaskFilter};
 use giaoban_e2e::Relay;
@@ -20,7 +20,7 @@ fn deadlines_are_judged_by_the_relay_clock_whatever_the_phone_says() {
     let relay = Relay::start_clocked(&tmp.path().join("relay"), RelayClock::from_fn(|| RELAY_NOW));
     let ward = relay.org.units[1].id;
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
-    let dir = probe_common::directive(&mut office, vec![ward]);
+    let dir = common::directive(&mut office, vec![ward]);
     office.sync_now().unwrap();
     for (i, skew) in [-5 * YEAR, 5 * YEAR].into_iter().enumerate() {
         let clock = Clock::from_fn(move || Timestamp(RELAY_NOW + skew + 1_000));

@@ -1,7 +1,7 @@
 //! A ward giving its own report a verdict.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use automerge::AutoCommit;
 use giaoban_client_core::{TaskFilter, TaskScope};
@@ -9,7 +9,7 @@ use giaoban_e2e::{Relay, raw_sync};
 use giaoban_protocol::schema::{Header, Review, ReviewRound, Verdict};
 use giaoban_protocol::wire::DocChanges;
 use giaoban_protocol::{DocKind, Timestamp};
-use probe_common::{push_only, report_answering};
+use common::{push_only, report_answering};
 
 /// A ward writes a "review" of its own report (its id is derived from the report and the
 /// ward, which is valid) saying "accepted". The province returned the report: the province's
@@ -21,7 +21,7 @@ fn a_ward_cannot_accept_its_own_report() {
     let (province, a) = (relay.org.units[0].id, relay.org.units[1].id);
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "Văn phòng");
     let mut dev_a = relay.device(&tmp.path().join("a.sqlite"), 1, "Xã A");
-    let dir = probe_common::directive(&mut office, vec![a]);
+    let dir = common::directive(&mut office, vec![a]);
     office.sync_now().unwrap();
     dev_a.sync_now().unwrap();
     let report = report_answering(&mut dev_a, dir);

@@ -1,7 +1,7 @@
 //! A phone restored from an older copy of its own store, used offline before it syncs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use giaoban_client_core::{DeliveryState, Store};
 use giaoban_e2e::Relay;
@@ -18,10 +18,10 @@ fn an_edit_made_on_a_restored_copy_before_it_syncs_is_not_lost() {
     let path = tmp.path().join("lan.sqlite");
     let copy = tmp.path().join("lan-old.sqlite");
     let mut lan = relay.device(&path, 1, "Lan");
-    let id = probe_common::report(&mut lan, vec![province], "Tuần 1.");
+    let id = common::report(&mut lan, vec![province], "Tuần 1.");
     lan.sync_now().unwrap();
     drop(lan);
-    probe_common::copy_store(&path, &copy);
+    common::copy_store(&path, &copy);
 
     let mut lan = Store::open(&path).unwrap();
     lan.set_report_section_text(id, "ket_qua", "Tuần 1. Tuần 2 đã làm.").unwrap();
@@ -30,7 +30,7 @@ fn an_edit_made_on_a_restored_copy_before_it_syncs_is_not_lost() {
     drop(lan);
 
     // The phone comes back from the old copy, and she writes before any sync.
-    probe_common::copy_store(&copy, &path);
+    common::copy_store(&copy, &path);
     let mut lan = Store::open(&path).unwrap();
     lan.set_report_section_text(id, "ket_qua", "Tuần 1. Tuần 3 viết lại trên máy phục hồi.").unwrap();
     for _ in 0..3 {
@@ -63,15 +63,15 @@ fn a_restored_copy_that_syncs_first_gets_its_words_back() {
     let path = tmp.path().join("lan.sqlite");
     let copy = tmp.path().join("lan-old.sqlite");
     let mut lan = relay.device(&path, 1, "Lan");
-    let id = probe_common::report(&mut lan, vec![province], "Tuần 1.");
+    let id = common::report(&mut lan, vec![province], "Tuần 1.");
     lan.sync_now().unwrap();
     drop(lan);
-    probe_common::copy_store(&path, &copy);
+    common::copy_store(&path, &copy);
     let mut lan = Store::open(&path).unwrap();
     lan.set_report_section_text(id, "ket_qua", "Tuần 1. Tuần 2 đã làm.").unwrap();
     lan.sync_now().unwrap();
     drop(lan);
-    probe_common::copy_store(&copy, &path);
+    common::copy_store(&copy, &path);
     let mut lan = Store::open(&path).unwrap();
     lan.sync_now().unwrap();
     assert!(lan.report(id).unwrap().sections[0].body.as_str().contains("Tuần 2"));

@@ -2,7 +2,7 @@
 //! characters, long sections written on two devices at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod probe_common;
+use crate::common;
 
 use giaoban_client_core::{DeliveryState, Store};
 use giaoban_e2e::Relay;
@@ -23,7 +23,7 @@ fn two_valid_keystrokes_merge_into_text_the_relay_accepts() {
     let province = relay.org.units[0].id;
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let mut d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let id = probe_common::report(&mut d1, vec![province], "Mux");
+    let id = common::report(&mut d1, vec![province], "Mux");
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
     d1.splice_report_section(id, "ket_qua", 3, 0, "\u{0301}").unwrap();
@@ -52,7 +52,7 @@ fn two_long_pastes_at_once_are_not_refused_for_their_sum() {
     let province = relay.org.units[0].id;
     let mut d1 = relay.device(&tmp.path().join("d1.sqlite"), 1, "Máy 1");
     let mut d2 = relay.device(&tmp.path().join("d2.sqlite"), 1, "Máy 2");
-    let id = probe_common::report(&mut d1, vec![province], "Mở đầu.");
+    let id = common::report(&mut d1, vec![province], "Mở đầu.");
     d1.sync_now().unwrap();
     d2.sync_now().unwrap();
     let long = |w: &str| format!("Mở đầu. {}", format!("{w} ").repeat(110_000 / (w.chars().count() + 1)));
@@ -76,7 +76,7 @@ fn odd_text_syncs_and_is_found() {
     // "Buôn Ma Thuột, người M’gar và Êđê ʼ" decomposed (NFD), as some keyboards send it.
     let nfd = "Buo\u{0302}n Ma Thuo\u{0323}\u{0302}t, ngu\u{031B}o\u{031B}\u{0300}i M’gar va\u{0300} E\u{0302}đe\u{0302} ʼ";
     let text = format!("{nfd}\u{200B}\u{200D}\u{FEFF} {}", "ă".repeat(150_000));
-    let id = probe_common::report(&mut d1, vec![province], &text);
+    let id = common::report(&mut d1, vec![province], &text);
     d1.sync_now().unwrap();
     assert_eq!(d1.delivery_state(id).unwrap(), DeliveryState::OnRelay);
     office.sync_now().unwrap();

@@ -1,4 +1,4 @@
-//! Helpers shared by the probe tests: a directive from the province to two communes, raw
+//! Helpers shared by these tests: a directive from the province to two communes, raw
 //! requests, hand-made documents.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
