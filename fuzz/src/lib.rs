@@ -183,7 +183,7 @@ pub fn check_push(data: &[u8]) {
     let before = if as_new { Vec::new() } else { base.clone().get_heads() };
     for c in next_mut.get_changes(&before) {
         assert!(
-            *c.actor_id() == f.device.actor_id() || *c.actor_id() == genesis,
+            f.device.owns_actor(c.actor_id()) || *c.actor_id() == genesis,
             "accepted a change by another actor"
         );
     }

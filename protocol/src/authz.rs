@@ -127,7 +127,6 @@ fn check(
             .map_err(|e| reject(doc, RejectCode::Corrupt, format!("change {i} cannot be decoded: {e}")))?;
         decoded.push(c);
     }
-    let actor = device.actor_id();
     // The first change of a response or review is written by an actor derived from the
     // document's id so that every device of the unit writes the same one (see Response::id_for).
     let genesis_actor = automerge::ActorId::from(doc.to_bytes().as_slice());
@@ -145,7 +144,7 @@ fn check(
         if *already {
             continue;
         }
-        let by_device = *c.actor_id() == actor;
+        let by_device = device.owns_actor(c.actor_id());
         let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
         let is_carried = carried.contains(&c.hash());
         only_carried &= is_carried;

@@ -138,9 +138,32 @@ impl DeviceId {
         automerge::ActorId::from(self.0.as_bytes().as_slice())
     }
 
-    /// The device whose actor id this is, if it is one of ours (16 bytes).
+    /// The actor this device writes with during one session of its store: the device's id
+    /// followed by `session`, 8 bytes the store draws each time it opens. A store put back from
+    /// an older copy (a phone restored from its backup) would otherwise number its next change
+    /// as the relay already holds another change of the same actor, and Automerge keeps only
+    /// one change per actor and number: one of the two would be lost.
+    pub fn session_actor(&self, session: [u8; 8]) -> automerge::ActorId {
+        let mut bytes = [0u8; 24];
+        bytes[..16].copy_from_slice(self.0.as_bytes());
+        bytes[16..].copy_from_slice(&session);
+        automerge::ActorId::from(bytes.as_slice())
+    }
+
+    /// Whether changes of `actor` are this device's: its plain actor id or one of its
+    /// session actors.
+    pub fn owns_actor(&self, actor: &automerge::ActorId) -> bool {
+        let b = actor.to_bytes();
+        (b.len() == 16 || b.len() == 24) && b[..16] == *self.0.as_bytes()
+    }
+
+    /// The device whose actor id this is, if it is one of ours (its plain or a session actor).
     pub fn from_actor_id(actor: &automerge::ActorId) -> Option<Self> {
-        Uuid::from_slice(actor.to_bytes()).ok().map(Self)
+        let b = actor.to_bytes();
+        if b.len() != 16 && b.len() != 24 {
+            return None;
+        }
+        Uuid::from_slice(&b[..16]).ok().map(Self)
     }
 }
 
@@ -155,6 +178,20 @@ mod tests {
         let s = id.to_string();
         assert_eq!(s.parse::<DocId>().unwrap(), id);
         assert_eq!(id.as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn session_actors_belong_to_their_device_only() {
+        let d = DeviceId(Uuid::from_bytes([3; 16]));
+        let other = DeviceId(Uuid::from_bytes([4; 16]));
+        let a = d.session_actor([1; 8]);
+        assert_ne!(a, d.session_actor([2; 8]));
+        assert!(d.owns_actor(&a) && d.owns_actor(&d.actor_id()));
+        assert!(!other.owns_actor(&a));
+        assert_eq!(DeviceId::from_actor_id(&a), Some(d));
+        let odd = automerge::ActorId::from([3u8; 20].as_slice());
+        assert!(!d.owns_actor(&odd));
+        assert_eq!(DeviceId::from_actor_id(&odd), None);
     }
 
     #[test]

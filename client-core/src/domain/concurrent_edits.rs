@@ -36,8 +36,11 @@ pub(crate) fn concurrently_edited_sections(
     }
     // "This side" is this device: changes it only relays (two other devices' branches arriving
     // in separate pages, say) are not its edits, and those devices flag their own merge.
-    let me = doc.get_actor().clone();
-    if !doc.get_changes(&remote).iter().any(|c| *c.actor_id() == me) {
+    // Any session of this device counts (see `DeviceId::session_actor`).
+    let Some(me) = giaoban_protocol::DeviceId::from_actor_id(doc.get_actor()) else {
+        return Vec::new();
+    };
+    if !doc.get_changes(&remote).iter().any(|c| me.owns_actor(c.actor_id())) {
         return Vec::new();
     }
     let bodies = section_bodies(doc);

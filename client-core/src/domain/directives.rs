@@ -110,6 +110,7 @@ impl Store {
         let mut recipients = input.recipients.clone();
         recipients.sort();
         recipients.dedup();
+        giaoban_protocol::schema::prose_input("body", 0, &clean_multiline(&input.body))?;
         let directive = Directive {
             header: Header::new(self.new_doc_id(), DocKind::Directive, owner, recipients),
             number: DocumentNumber::parse(&clean_input(&input.number)),

@@ -2,7 +2,8 @@
 
 use autosurgeon::Text;
 use giaoban_protocol::schema::{
-    Figure, FigureScope, Header, MeasureUnit, Period, Qualifier, Report, ReportKind, Section, TaskState,
+    Figure, FigureScope, Header, MeasureUnit, PROSE_MAX, Period, Qualifier, Report, ReportKind, Section,
+    TaskState, prose_input,
 };
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text as vt;
@@ -78,6 +79,9 @@ impl Store {
                 vt::parse_period(&period_text).map_err(|e| CoreError::invalid("period", e.to_string()))?;
             Some(Period { label: period_text, from: p.from, to: p.to })
         };
+        for section in &input.sections {
+            prose_input(&format!("sections[{}].body", section.key), 0, &clean_multiline(&section.body))?;
+        }
         let report = Report {
             header: Header::new(self.new_doc_id(), DocKind::Report, owner, audience),
             title: clean_input(&input.title),
@@ -144,6 +148,7 @@ impl Store {
         let text = clean_multiline(text);
         self.modify::<Report, _>(id, |r| {
             let s = section(r, key)?;
+            prose_input(&format!("sections[{key}].body"), s.body.as_str().chars().count(), &text)?;
             text_diff::replace_text(&mut s.body, &text);
             s.edited_concurrently = false;
             Ok(())
@@ -184,6 +189,15 @@ impl Store {
                     ),
                 )
             })?;
+            let before = current.chars().count();
+            let deleted = current[edit.start_byte..edit.start_byte + edit.delete_bytes].chars().count();
+            let after = before - deleted + edit.insert.chars().count();
+            if after > PROSE_MAX && after > before {
+                return Err(CoreError::invalid(
+                    format!("sections[{key}]"),
+                    format!("would be {after} characters long; at most {PROSE_MAX} can be entered"),
+                ));
+            }
             s.body.splice(edit.start_byte, edit.delete_bytes as isize, &edit.insert);
             s.edited_concurrently = false;
             Ok(edit.cursor)

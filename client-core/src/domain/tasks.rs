@@ -2,7 +2,9 @@
 
 use autosurgeon::Text;
 use chrono::NaiveDate;
-use giaoban_protocol::schema::{Directive, Header, Meeting, Response, TaskProgress, TaskState, Verdict};
+use giaoban_protocol::schema::{
+    Directive, Header, Meeting, Response, TaskProgress, TaskState, Verdict, prose_input,
+};
 use giaoban_protocol::time::DAY_MS;
 use giaoban_protocol::{Deadline, DeadlineStanding, DocId, DocKind, Timestamp, UnitId};
 use giaoban_vietnamese_text::clean_multiline;
@@ -212,6 +214,7 @@ impl Store {
     pub fn update_task_progress(&mut self, source: DocId, ordinal: u64, note: &str) -> Result<()> {
         let note = clean_multiline(note);
         self.change_task(source, ordinal, |t| {
+            prose_input(&format!("tasks[{ordinal}].note"), t.note.as_str().chars().count(), &note)?;
             t.state = TaskState::InProgress;
             t.note.update(&note);
             Ok(())
@@ -228,6 +231,7 @@ impl Store {
             if t.state == TaskState::Submitted {
                 return Err(CoreError::invalid("state", "the task was already submitted"));
             }
+            prose_input(&format!("tasks[{ordinal}].note"), t.note.as_str().chars().count(), &reason)?;
             t.state = TaskState::NotApplicable;
             t.note.update(&reason);
             Ok(())

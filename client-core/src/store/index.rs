@@ -8,7 +8,7 @@ use giaoban_protocol::schema::{
 };
 use giaoban_protocol::{Deadline, DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::search_key;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{CoreError, Result};
 
@@ -278,7 +278,14 @@ impl Indexable for Review {
         refresh_common(tx, n, self)?;
         tx.execute("DELETE FROM report_reviews WHERE review = ?1", params![n])?;
         let report = self.report.to_bytes().to_vec();
-        if let Some(latest) = self.latest() {
+        // A unit does not judge its own report: a "review" by the report's owner is kept as a
+        // document but gives no verdict (the relay refuses such reviews when it holds the report).
+        let by_author: bool = tx
+            .prepare_cached("SELECT owner = ?2 FROM documents WHERE id = ?1")?
+            .query_row(params![report, self.header.owner.to_bytes().to_vec()], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false);
+        if let Some(latest) = self.latest().filter(|_| !by_author) {
             let verdict = match latest.verdict {
                 Verdict::Accepted => "accepted",
                 Verdict::Returned => "returned",

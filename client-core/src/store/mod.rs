@@ -108,7 +108,12 @@ pub struct Store {
     touched: Vec<DocId>,
     /// Serialises syncs of this store (one-call and background alike).
     sync_gate: Arc<std::sync::Mutex<()>>,
+    /// The client of the relay this device syncs with, kept so that its connection is reused
+    /// across the round trips of a sync and between syncs.
+    pub(crate) relay_client: Option<crate::sync::RelayClient>,
     device: DeviceId,
+    /// The actor this store writes with until it closes (see `DeviceId::session_actor`).
+    actor: automerge::ActorId,
     unit: Option<UnitId>,
     opts: StoreOptions,
     path: PathBuf,
@@ -168,6 +173,8 @@ impl Store {
             cache: DocCache::new(opts.cache_capacity),
             touched: Vec::new(),
             sync_gate: Arc::default(),
+            relay_client: None,
+            actor: device.session_actor(rand::random()),
             device,
             unit,
             opts,
@@ -192,6 +199,12 @@ impl Store {
     /// This device's id; its Automerge actor id is derived from it.
     pub fn device_id(&self) -> DeviceId {
         self.device
+    }
+
+    /// The actor this store writes with until it closes: the device's id and 8 bytes drawn
+    /// when the store opened.
+    pub(crate) fn actor(&self) -> &automerge::ActorId {
+        &self.actor
     }
 
     /// The unit this device writes for, once enrolled.
@@ -417,7 +430,7 @@ impl Store {
         if have != want_sorted {
             return Err(corrupt("stored changes are missing or damaged".into()));
         }
-        doc.set_actor(self.device.actor_id());
+        doc.set_actor(self.actor.clone());
         Ok(doc)
     }
 
@@ -450,14 +463,14 @@ impl Store {
         let genesis_actor = if deterministic {
             automerge::ActorId::from(id.to_bytes().as_slice())
         } else {
-            self.device.actor_id()
+            self.actor.clone()
         };
         let time = if deterministic { 0 } else { self.now().0 / 1000 };
         let mut doc = AutoCommit::new().with_actor(genesis_actor);
         autosurgeon::reconcile(&mut doc, value)
             .map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
         doc.commit_with(CommitOptions::default().with_time(time));
-        doc.set_actor(self.device.actor_id());
+        doc.set_actor(self.actor.clone());
         let bytes = doc.save();
         let now = self.now();
         let heads_now = doc.get_heads();

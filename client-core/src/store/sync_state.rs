@@ -22,6 +22,8 @@ pub(crate) struct Applied {
     pub missing: bool,
     /// Written by a newer app: stored, not shown.
     pub newer: bool,
+    /// Sections were marked as edited on two devices at once: a new change of this device's.
+    pub flagged: bool,
 }
 
 impl Store {
@@ -213,13 +215,13 @@ impl Store {
                     self.persist_remote(row.n, &chunk, &after, now, id, applied.newer)?;
                     applied.changed = true;
                     if row.kind == DocKind::Report && Some(row.owner) == self.unit() && !applied.newer {
-                        self.flag_concurrent_sections(id, &before, &hashes)?;
+                        applied.flagged = self.flag_concurrent_sections(id, &before, &hashes)?;
                     }
                 }
                 row.n
             }
             None => {
-                let mut doc = AutoCommit::new().with_actor(self.device_id().actor_id());
+                let mut doc = AutoCommit::new().with_actor(self.actor().clone());
                 doc.apply_changes(decoded)?;
                 applied.missing = !doc.get_missing_deps(&[]).is_empty();
                 let header =
@@ -263,20 +265,21 @@ impl Store {
         id: DocId,
         before: &[ChangeHash],
         incoming: &[ChangeHash],
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let doc = self.loaded(id)?;
         let keys = concurrently_edited_sections(doc, before, incoming);
         if keys.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let heads = self.heads(id)?;
         match self.mark_sections_edited_concurrently(id, &keys) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(self.heads(id)? != heads),
             Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. })) => Err(e),
             // The merged words stay as they are; only the flag is missing, and the sections
             // still hold both devices' words.
             Err(e) => {
                 tracing::warn!(%id, error = %e, "sections edited on two devices at once could not be flagged");
-                Ok(())
+                Ok(false)
             }
         }
     }

@@ -55,6 +55,9 @@ pub struct SyncReport {
     pub received: usize,
     /// The documents whose content changed through this sync (from other devices), each once.
     pub changed: Vec<DocId>,
+    /// Reports in which this device marked sections as edited on two devices at once; the
+    /// mark is its own change, sent in the same sync.
+    pub flagged: usize,
     /// Request bytes sent (frames).
     pub bytes_sent: u64,
     /// Response bytes received (frames).
@@ -158,6 +161,21 @@ impl Store {
             s.meta_set("relay_token", enrolled.token.as_bytes())
         })?;
         Ok(enrolled)
+    }
+
+    /// The client for the relay this device is enrolled with. The same client (and so the same
+    /// pooled connection, while the relay keeps it open) serves every round trip of a sync and
+    /// the syncs after it; enrolling anew or a new token gives a new one.
+    pub(crate) fn relay_client(&mut self) -> Result<RelayClient> {
+        let (url, token) = self.relay()?.ok_or(CoreError::NotEnrolled)?;
+        match &self.relay_client {
+            Some(c) if c.is_for(&url, &token) => Ok(c.clone()),
+            _ => {
+                let c = RelayClient::new(&url).with_token(&token);
+                self.relay_client = Some(c.clone());
+                Ok(c)
+            }
+        }
     }
 
     /// The saved sync position, as a session for the next sync.
@@ -328,6 +346,9 @@ impl Store {
         }
         report.acked += tally.acked;
         report.received += tally.received;
+        report.flagged += tally.flagged;
+        // Marks of concurrent edits written while applying go up before the sync ends.
+        let again = again || tally.flagged > 0;
         report.rejected.extend(tally.rejected);
         for id in tally.changed {
             if !report.changed.contains(&id) {
@@ -357,6 +378,9 @@ impl Store {
                 match self.write(|s| s.apply_in_scope(rc.doc, &rc.changes, meta)) {
                     Ok(applied) => {
                         report.received += 1;
+                        if applied.flagged {
+                            report.flagged += 1;
+                        }
                         if applied.changed && !report.changed.contains(&rc.doc) {
                             report.changed.push(rc.doc);
                         }

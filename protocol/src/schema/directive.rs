@@ -153,7 +153,7 @@ impl DocumentSchema for Directive {
         validate::text("issuer_name", &self.issuer_name, LINE_MAX)?;
         validate::text("place", &self.place, LINE_MAX)?;
         validate::text("recipients_label", &self.recipients_label, LINE_MAX)?;
-        validate::text("body", self.body.as_str(), PROSE_MAX)?;
+        validate::merged_text("body", self.body.as_str())?;
         for (i, b) in self.basis.iter().enumerate() {
             validate::required_text(&format!("basis[{i}]"), b, LINE_MAX)?;
         }

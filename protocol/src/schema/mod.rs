@@ -25,7 +25,7 @@ pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, Re
 pub use response::{Response, TaskProgress, TaskState};
 pub use review::{Review, ReviewRound, Verdict};
 pub use units::{AdminRef, Unit, UnitDirectory, UnitKind};
-pub use validate::Invalid;
+pub use validate::{Invalid, MERGED_PROSE_MAX, PROSE_MAX, prose_input};
 
 use crate::ids::{DocId, UnitId};
 

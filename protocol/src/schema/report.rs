@@ -3,7 +3,7 @@
 use autosurgeon::{Hydrate, Reconcile, Text};
 use chrono::NaiveDate;
 
-use super::validate::{self, Invalid, LINE_MAX, PROSE_MAX};
+use super::validate::{self, Invalid, LINE_MAX};
 use super::{DocKind, DocumentSchema, Header};
 use crate::ids::DocId;
 use crate::time::{Timestamp, iso_date};
@@ -195,7 +195,7 @@ impl DocumentSchema for Report {
                 return Err(Invalid::new("sections", "a section needs a key"));
             }
             validate::text(&format!("sections[{}].heading", s.key), &s.heading, LINE_MAX)?;
-            validate::text(&format!("sections[{}].body", s.key), s.body.as_str(), PROSE_MAX)?;
+            validate::merged_text(&format!("sections[{}].body", s.key), s.body.as_str())?;
         }
         for f in &self.figures {
             let field = format!("figures[{}]", f.indicator);

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use autosurgeon::{Hydrate, Reconcile, Text};
 
-use super::validate::{self, Invalid, PROSE_MAX};
+use super::validate::{self, Invalid};
 use super::{DocKind, DocumentSchema, Header};
 use crate::ids::DocId;
 use crate::time::Timestamp;
@@ -117,7 +117,7 @@ impl DocumentSchema for Response {
             if !seen.insert(t.ordinal) {
                 return Err(Invalid::new(format!("tasks[{}]", t.ordinal), "listed twice"));
             }
-            validate::text(&format!("tasks[{}].note", t.ordinal), t.note.as_str(), PROSE_MAX)?;
+            validate::merged_text(&format!("tasks[{}].note", t.ordinal), t.note.as_str())?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use giaoban_protocol::authz::{UnitTree, check_push};
-use giaoban_protocol::schema::{DocKind, read_header};
+use giaoban_protocol::schema::{DocKind, Review, read_header};
 use giaoban_protocol::seal::{RelayKey, chain_digest};
 use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
 use giaoban_protocol::{DeviceId, DocId, UnitId};
@@ -575,6 +575,24 @@ fn new_document_refusal(tree: &UnitTree, doc: DocId, checked: &AutoCommit) -> Op
     })
 }
 
+/// Why a new review may not be stored, if it may not. A verdict is the office's: only a unit
+/// other than the report's owner that the report is addressed to, or one above its owner, may
+/// judge it. A report the relay does not hold (a review pushed back before its report after a
+/// restore) cannot be judged here; devices apply the same rule when they show a verdict.
+fn review_refusal(ctx: &mut Ctx<'_>, doc: DocId, checked: &AutoCommit) -> Result<Option<DocReject>> {
+    let Ok(review) = autosurgeon::hydrate::<_, Review>(checked) else { return Ok(None) };
+    let Some((_, report)) = ctx.load(review.report)? else { return Ok(None) };
+    let Ok(report) = read_header(&report) else { return Ok(None) };
+    let reviewer = review.header.owner;
+    let entitled = reviewer != report.owner
+        && (report.audience.contains(&reviewer) || ctx.tree().lineage(report.owner).contains(&reviewer));
+    Ok((!entitled).then(|| DocReject {
+        doc,
+        code: RejectCode::NotOwner,
+        reason: "only the unit a report is addressed to, or one above its author, may review it".into(),
+    }))
+}
+
 fn unit_from(bytes: &[u8]) -> Result<UnitId> {
     UnitId::from_slice(bytes).map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))
 }
@@ -627,6 +645,15 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                 }),
                 None => Ok(c),
             },
+            other => other,
+        };
+        let checked = match checked {
+            Ok(c) if row.is_none() && read_header(&c.doc).is_ok_and(|h| h.kind == DocKind::Review) => {
+                match review_refusal(ctx, dc.doc, &c.doc)? {
+                    Some(refusal) => Err(refusal),
+                    None => Ok(c),
+                }
+            }
             other => other,
         };
         match checked {
