@@ -56,10 +56,13 @@ impl Relay {
         let addr = self.url.trim_start_matches("http://").to_string();
         let clock = self.clock.clone();
         let config = Config { listen: addr, ..self.config.clone() };
+        let org = self.org.clone();
         self.shutdown();
         drop(self);
         between(&dir);
-        Relay::start_full(&dir, config, clock, false)
+        let mut relay = Relay::start_full(&dir, config, clock, false);
+        relay.org = org;
+        relay
     }
 
     /// Writes an online backup of the relay's database to the new file `to`.
@@ -99,13 +102,29 @@ impl Relay {
 
     /// Like [`Relay::start_with`], with the relay clock `clock`.
     pub fn start_full(dir: &Path, config: Config, clock: RelayClock, create_units: bool) -> Relay {
+        Relay::start_province(dir, config, clock, create_units, "Đồng Nai")
+    }
+
+    /// Starts a relay in `dir` with the units of `province` (Thanh Hóa has 166 communes).
+    pub fn start_in(dir: &Path, province: &str) -> Relay {
+        let config = Config { data_dir: dir.to_path_buf(), ..Config::default() };
+        Relay::start_province(dir, config, RelayClock::system(), true, province)
+    }
+
+    fn start_province(
+        dir: &Path,
+        config: Config,
+        clock: RelayClock,
+        create_units: bool,
+        province: &str,
+    ) -> Relay {
         let store =
             RelayStore::open_with(dir, StoreOptions { max_kb: config.max_database_kb, clock: clock.clone() })
                 .unwrap();
         let org = if create_units {
-            store.create_units_from_reference("Đồng Nai").unwrap()
+            store.create_units_from_reference(province).unwrap()
         } else {
-            giaoban_protocol::reference::unit_directory_from_reference("Đồng Nai").unwrap()
+            giaoban_protocol::reference::unit_directory_from_reference(province).unwrap()
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();

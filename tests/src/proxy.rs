@@ -29,6 +29,8 @@ pub struct FaultProxy {
     pub cuts: Arc<AtomicU64>,
     /// Bytes from the relay to devices.
     pub down_bytes: Arc<AtomicU64>,
+    /// Connections devices opened through the proxy.
+    pub connections: Arc<AtomicU64>,
 }
 
 fn next_random(state: &Mutex<u64>) -> u64 {
@@ -85,28 +87,34 @@ fn pipe(
 }
 
 impl FaultProxy {
-    /// Starts a proxy to `target` ("127.0.0.1:PORT").
+    /// Starts a proxy to `target` ("127.0.0.1:PORT"). Each new connection costs one round
+    /// trip (twice the one-way delay) before its first byte passes, as a TCP handshake does on
+    /// a real link.
     pub fn start(target: &str, faults: LinkFaults) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let cuts = Arc::new(AtomicU64::new(0));
         let down_bytes = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(faults.seed.max(1)));
-        let (target, c, d) = (target.to_string(), cuts.clone(), down_bytes.clone());
+        let (target, c, d, n) = (target.to_string(), cuts.clone(), down_bytes.clone(), connections.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let Ok(server) = TcpStream::connect(&target) else { continue };
-                let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { continue };
-                let up = Arc::new(AtomicU64::new(0));
-                std::thread::spawn(move || pipe(client, server, faults, None, up));
-                let (c, d, rng) = (c.clone(), d.clone(), rng.clone());
+                n.fetch_add(1, Ordering::Relaxed);
+                let (target, c, d, rng) = (target.clone(), c.clone(), d.clone(), rng.clone());
                 std::thread::spawn(move || {
+                    // SYN one way, SYN-ACK back: the device's request can leave only then.
+                    std::thread::sleep(faults.one_way_delay * 2);
+                    let Ok(server) = TcpStream::connect(&target) else { return };
+                    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { return };
+                    let up = Arc::new(AtomicU64::new(0));
+                    std::thread::spawn(move || pipe(client, server, faults, None, up));
                     if pipe(s2, c2, faults, Some(rng), d) {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
         });
-        FaultProxy { url, cuts, down_bytes }
+        FaultProxy { url, cuts, down_bytes, connections }
     }
 }

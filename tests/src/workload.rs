@@ -102,8 +102,18 @@ pub const SENTENCES: &[&str] = &[
 ];
 
 const PLACES: &[&str] = &[
-    "khu phố 1", "khu phố 3", "ấp Đồng Sổ", "ấp Suối Tre", "thôn Bình Lộc", "tổ dân phố 7", "xóm Chợ",
-    "khu dân cư Hòa Bình", "ấp Lai Hưng", "buôn Ea H’Leo", "bản Nà Lừa", "khóm Thạnh Mỹ",
+    "khu phố 1",
+    "khu phố 3",
+    "ấp Đồng Sổ",
+    "ấp Suối Tre",
+    "thôn Bình Lộc",
+    "tổ dân phố 7",
+    "xóm Chợ",
+    "khu dân cư Hòa Bình",
+    "ấp Lai Hưng",
+    "buôn Ea H’Leo",
+    "bản Nà Lừa",
+    "khóm Thạnh Mỹ",
 ];
 
 const INDICATORS: &[(&str, MeasureUnit)] = &[
@@ -115,8 +125,10 @@ const INDICATORS: &[(&str, MeasureUnit)] = &[
     ("cuoc_giam_sat", MeasureUnit::Events),
 ];
 
-/// `n` sentences of the seeds, each in a random place, sometimes with a place name.
-pub fn prose(rng: &mut StdRng, n: usize) -> String {
+/// Between `count.start` and `count.end - 1` sentences of the seeds, sometimes followed by a
+/// place and a number.
+pub fn prose(rng: &mut StdRng, count: std::ops::Range<usize>) -> String {
+    let n = rng.random_range(count);
     let mut out = String::new();
     for i in 0..n {
         if i > 0 {
@@ -124,7 +136,11 @@ pub fn prose(rng: &mut StdRng, n: usize) -> String {
         }
         out.push_str(SENTENCES[rng.random_range(0..SENTENCES.len())]);
         if rng.random_bool(0.3) {
-            out.push_str(&format!(" Tại {} có {} hộ tham gia.", PLACES[rng.random_range(0..PLACES.len())], rng.random_range(3..400)));
+            out.push_str(&format!(
+                " Tại {} có {} hộ tham gia.",
+                PLACES[rng.random_range(0..PLACES.len())],
+                rng.random_range(3..400)
+            ));
         }
     }
     out
@@ -139,18 +155,19 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
         issuer_name: "Ban Thường trực Ủy ban MTTQ Việt Nam tỉnh Đồng Nai".into(),
         place: "Biên Hòa".into(),
         issued_on: format!("ngày {} tháng {:02} năm 2030", rng.random_range(1..28), rng.random_range(1..13)),
-        subject: format!("V/v {}", prose(rng, 1).chars().take(160).collect::<String>()),
+        subject: format!("V/v {}", prose(rng, 1..2).chars().take(160).collect::<String>()),
         basis: vec![],
         recipients,
         recipients_label: "Kính gửi: Ban Thường trực UBMTTQVN các xã, phường.".into(),
         signer: Some(("TM. BAN THƯỜNG TRỰC".into(), "Nguyễn Văn Bốn".into())),
-        body: prose(rng, 2),
+        body: prose(rng, 2..3),
         tasks: (1..=tasks)
             .map(|ordinal| NewTask {
                 ordinal,
-                text: prose(rng, rng.random_range(1..3)),
+                text: prose(rng, 1..3),
                 report_required: ordinal == 1,
-                deadline: (ordinal == 1).then(|| NewDeadline { text: format!("trước ngày {due}"), ..Default::default() }),
+                deadline: (ordinal == 1)
+                    .then(|| NewDeadline { text: format!("trước ngày {due}"), ..Default::default() }),
                 contact: (ordinal == 1).then(|| "đ/c Muối-CV".to_string()),
                 ..Default::default()
             })
@@ -158,21 +175,35 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
     }
 }
 
-/// A ward's report answering task 1 of `directive`, with three or four sections of prose.
-pub fn report(rng: &mut StdRng, directive: giaoban_client_core::protocol::DocId) -> NewReport {
+/// A ward's report, answering task 1 of `directive` if given, with three or four sections of
+/// prose.
+pub fn report(rng: &mut StdRng, directive: Option<giaoban_client_core::protocol::DocId>) -> NewReport {
     let mut sections = vec![
-        NewSection { key: "ket_qua".into(), heading: "Kết quả thực hiện".into(), body: prose(rng, rng.random_range(3..8)) },
-        NewSection { key: "han_che".into(), heading: "Hạn chế, nguyên nhân".into(), body: prose(rng, rng.random_range(1..4)) },
-        NewSection { key: "phuong_huong".into(), heading: "Phương hướng".into(), body: prose(rng, rng.random_range(1..4)) },
+        NewSection {
+            key: "ket_qua".into(), heading: "Kết quả thực hiện".into(), body: prose(rng, 3..8)
+        },
+        NewSection {
+            key: "han_che".into(), heading: "Hạn chế, nguyên nhân".into(), body: prose(rng, 1..4)
+        },
+        NewSection {
+            key: "phuong_huong".into(), heading: "Phương hướng".into(), body: prose(rng, 1..4)
+        },
     ];
     if rng.random_bool(0.5) {
-        sections.push(NewSection { key: "kien_nghi".into(), heading: "Đề xuất, kiến nghị".into(), body: prose(rng, 1) });
+        sections.push(NewSection {
+            key: "kien_nghi".into(),
+            heading: "Đề xuất, kiến nghị".into(),
+            body: prose(rng, 1..2),
+        });
     }
     NewReport {
-        title: format!("Báo cáo kết quả thực hiện {}", ["quý I/2030", "tháng 3/2030", "6 tháng đầu năm 2030"][rng.random_range(0..3)]),
+        title: format!(
+            "Báo cáo kết quả thực hiện {}",
+            ["quý I/2030", "tháng 3/2030", "6 tháng đầu năm 2030"][rng.random_range(0..3)]
+        ),
         kind: ReportKind::Thematic,
         period: "quý I/2030".into(),
-        answers: Some((directive, 1)),
+        answers: directive.map(|d| (d, 1)),
         audience: vec![],
         sections,
     }

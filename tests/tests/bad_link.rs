@@ -112,10 +112,11 @@ fn a_slow_far_link_still_completes() {
         city.issue_directive(anchor_task(i, relay.org.units[1].id)).unwrap();
     }
     city.sync_now().unwrap();
+    let enrolled_on = proxy.connections.load(Ordering::Relaxed);
     let started = std::time::Instant::now();
     let r = ward.sync_now().unwrap();
     println!(
-        "fresh download of 1000 over 384 kbit/s, 300 ms: {:?}, {} round trips",
+        "fresh download of 1000 over 384 kbit/s, 300 ms, handshakes delayed: {:?}, {} round trips",
         started.elapsed(),
         r.round_trips
     );
@@ -124,4 +125,6 @@ fn a_slow_far_link_still_completes() {
     let r = ward.sync_now().unwrap();
     println!("no-change reconnect: {:?}, {} round trip", started.elapsed(), r.round_trips);
     assert_eq!(r.round_trips, 1);
+    // Every round trip of both syncs went over one connection: one handshake paid.
+    assert_eq!(proxy.connections.load(Ordering::Relaxed) - enrolled_on, 1, "syncs reuse their connection");
 }

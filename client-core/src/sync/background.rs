@@ -116,11 +116,8 @@ pub(crate) fn run_sync<A: StoreAccess>(
     if cancel.load(Ordering::SeqCst) {
         return Err(CoreError::Cancelled);
     }
-    let (url, token, mut session) = store.with(|s| -> Result<_> {
-        let (url, token) = s.relay()?.ok_or(CoreError::NotEnrolled)?;
-        Ok((url, token, s.sync_session()?))
-    })?;
-    let client = RelayClient::new(&url).with_token(&token);
+    let (client, mut session) =
+        store.with(|s| -> Result<_> { Ok((s.relay_client()?, s.sync_session()?)) })?;
     let mut report = SyncReport::default();
     loop {
         if cancel.load(Ordering::SeqCst) {

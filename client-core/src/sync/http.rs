@@ -43,6 +43,11 @@ impl RelayClient {
         self
     }
 
+    /// Whether this client talks to the relay at `base` as the holder of `token`.
+    pub(crate) fn is_for(&self, base: &str, token: &str) -> bool {
+        self.base == base.trim_end_matches('/') && self.token.as_deref() == Some(token)
+    }
+
     /// The relay's address.
     pub fn base(&self) -> &str {
         &self.base

@@ -3,10 +3,10 @@
 
 use crate::common;
 
+use common::{hand_made_report, push_only};
 use giaoban_e2e::{Relay, raw_sync};
 use giaoban_protocol::DocId;
 use giaoban_protocol::wire::DocChanges;
-use common::{hand_made_report, push_only};
 
 /// Devices of one ward: device 1 makes a document whose id is device 2's id, so the "genesis
 /// actor" of that document is device 2's actor, and writes its first change as device 2.

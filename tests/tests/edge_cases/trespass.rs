@@ -7,12 +7,12 @@ use crate::common;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, Change};
 use autosurgeon::Text;
+use common::{hand_made_report, push_only, report_answering};
 use giaoban_client_core::{DeliveryState, TaskFilter, TaskScope};
 use giaoban_e2e::{Relay, raw_sync};
 use giaoban_protocol::schema::{Header, Response, Review, TaskProgress, TaskState, Verdict};
 use giaoban_protocol::wire::{DocChanges, DocHeads, SyncRequest, Witness};
 use giaoban_protocol::{DocId, DocKind, Timestamp, UnitId};
-use common::{hand_made_report, push_only, report_answering};
 
 /// Ward A knows the directive and ward B's id, so it knows the id B's response will have. It
 /// stores a report of its own under that id first: B's response must still reach the province.

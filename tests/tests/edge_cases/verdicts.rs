@@ -4,12 +4,12 @@
 use crate::common;
 
 use automerge::AutoCommit;
+use common::{push_only, report_answering};
 use giaoban_client_core::{TaskFilter, TaskScope};
 use giaoban_e2e::{Relay, raw_sync};
 use giaoban_protocol::schema::{Header, Review, ReviewRound, Verdict};
 use giaoban_protocol::wire::DocChanges;
 use giaoban_protocol::{DocKind, Timestamp};
-use common::{push_only, report_answering};
 
 /// A ward writes a "review" of its own report (its id is derived from the report and the
 /// ward, which is valid) saying "accepted". The province returned the report: the province's
