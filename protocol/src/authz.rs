@@ -82,6 +82,9 @@ pub struct Checked {
     /// The pushed changes the relay did not hold before, in causal order (every change after
     /// the changes it builds on): what the relay stores.
     pub new: Vec<Change>,
+    /// Why the rest of the push was not let in, when only part of it was: a change in another
+    /// device's name that no voucher covers, and whatever was built on it.
+    pub refused: Option<DocReject>,
 }
 
 /// Checks changes a device of `unit` pushed for `doc` and applies them to `current` (the
@@ -140,28 +143,78 @@ fn check(
     // Whether a new change is let in only as a genesis change: allowed for the kinds whose
     // first change is deterministic, checked once the header is known.
     let mut genesis_used = None;
+    // A change in another device's name that no voucher covers is not let in, nor anything
+    // built on it; the changes before it are. Two devices that wrote a report in turns and
+    // reach a relay that cannot vouch for either (one set up anew) each get their own changes
+    // in this way, one push after the other, instead of being refused for ever.
+    let pushed: HashSet<ChangeHash> = decoded.iter().map(|c| c.hash()).collect();
+    let mut accepted: HashSet<ChangeHash> = HashSet::new();
+    let mut foreign: Option<ChangeHash> = None;
     for (c, already) in decoded.iter().zip(&known) {
         if *already {
+            accepted.insert(c.hash());
             continue;
         }
         let by_device = device.owns_actor(c.actor_id());
         let genesis = *c.actor_id() == genesis_actor && c.seq() == 1 && c.deps().is_empty();
         let is_carried = carried.contains(&c.hash());
+        let allowed = by_device || genesis || is_carried;
+        // A dependency pushed but not let in holds this change back; one the push lacks
+        // altogether is the relay's to ask for (below).
+        let held_back = c.deps().iter().any(|d| pushed.contains(d) && !accepted.contains(d));
+        if !allowed {
+            foreign.get_or_insert(c.hash());
+            continue;
+        }
+        // Over every allowed change, let in or not: stricter, never looser.
         only_carried &= is_carried;
         if genesis && !by_device && !is_carried {
             genesis_used = Some(c.hash());
         }
-        if !by_device && !genesis && !is_carried {
+        if !held_back {
+            accepted.insert(c.hash());
+        }
+    }
+    if let Some(h) = foreign {
+        let kept: Vec<bool> =
+            decoded.iter().zip(&known).map(|(c, k)| !k && accepted.contains(&c.hash())).collect();
+        if !kept.iter().any(|k| *k) {
             return Err(reject(
                 doc,
                 RejectCode::ForeignActor,
                 format!(
                     "change {} was not written by this device and no voucher of this relay covers it",
-                    hex_hash(&c.hash().0)
+                    hex_hash(&h.0)
                 ),
             ));
         }
+        let mut keep = kept.into_iter();
+        decoded.retain(|_| keep.next().unwrap_or(false));
+        let mut checked = check_accepted(next, before, doc, decoded, genesis_used, only_carried, unit)?;
+        checked.refused = Some(reject(
+            doc,
+            RejectCode::ForeignActor,
+            format!(
+                "change {} was not written by this device and no voucher of this relay covers it; the changes before it were stored",
+                hex_hash(&h.0)
+            ),
+        ));
+        return Ok(checked);
     }
+    check_accepted(next, before, doc, decoded, genesis_used, only_carried, unit)
+}
+
+/// The rest of [`check`], for the changes let in.
+fn check_accepted(
+    mut next: AutoCommit,
+    before: Option<Header>,
+    doc: DocId,
+    decoded: Vec<Change>,
+    genesis_used: Option<ChangeHash>,
+    only_carried: bool,
+    unit: UnitId,
+) -> Result<Checked, DocReject> {
+    let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
     // The new changes in the order the device sent them, if that order is causal (it is, from
     // a device's `get_changes`); otherwise the relay's own order after applying them.
     let heads_before = next.get_heads();
@@ -221,7 +274,7 @@ fn check(
     if !causal {
         new = next.get_changes(&heads_before);
     }
-    Ok(Checked { doc: next, new })
+    Ok(Checked { doc: next, new, refused: None })
 }
 
 fn read_header_of(d: &AutoCommit, doc: DocId) -> Result<Header, DocReject> {
@@ -323,5 +376,46 @@ mod tests {
         all.extend(own);
         let refused = check_push(None, doc, &all, &carried, carrier, reader).unwrap_err();
         assert_eq!(refused.code, RejectCode::NotOwner);
+    }
+
+    /// Two devices of the owner unit wrote a document in turns and reach a relay that vouches
+    /// for neither: each push lets in the changes up to the first one in the other device's
+    /// name, says why the rest was not, and a session actor counts as its device.
+    #[test]
+    fn a_push_lets_in_what_comes_before_another_devices_change() {
+        let directory = crate::reference::unit_directory_from_reference("Đồng Nai").unwrap();
+        let doc = directory.header.id;
+        let owner = directory.header.owner;
+        let first = DeviceId::from_bytes([1; 16]);
+        let second = DeviceId::from_bytes([2; 16]);
+        let mut d = AutoCommit::new().with_actor(first.session_actor([7; 8]));
+        autosurgeon::reconcile(&mut d, &directory).unwrap();
+        d.commit();
+        let turn = |d: &mut AutoCommit, who: DeviceId, session: u8, label: &str| {
+            d.set_actor(who.session_actor([session; 8]));
+            let mut units = directory.clone();
+            units.units[0].short_name = label.to_string();
+            autosurgeon::reconcile(d, &units).unwrap();
+            d.commit();
+        };
+        turn(&mut d, second, 1, "Máy 2 viết");
+        turn(&mut d, first, 8, "Máy 1 viết tiếp");
+        let all: Vec<Vec<u8>> = d.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect();
+        let none = HashSet::new();
+
+        let part = check_push(None, doc, &all, &none, first, owner).unwrap();
+        assert_eq!(part.new.len(), 1, "only the first change, before the other device's");
+        assert_eq!(part.refused.map(|r| r.code), Some(RejectCode::ForeignActor));
+        let nothing = check_push(None, doc, &all, &none, second, owner).unwrap_err();
+        assert_eq!(nothing.code, RejectCode::ForeignActor, "the first change is not the second device's");
+
+        let mut relay = part.doc;
+        let from_second = check_push(Some(&relay), doc, &all, &none, second, owner).unwrap();
+        assert_eq!(from_second.new.len(), 1);
+        relay = from_second.doc;
+        let mut from_first = check_push(Some(&relay), doc, &all, &none, first, owner).unwrap();
+        assert_eq!(from_first.new.len(), 1);
+        assert!(from_first.refused.is_none());
+        assert_eq!(from_first.doc.get_heads(), d.get_heads(), "the whole document, in three pushes");
     }
 }

@@ -154,7 +154,7 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
         number: format!("Số: {number}/MTTQ-BTT"),
         issuer_name: "Ban Thường trực Ủy ban MTTQ Việt Nam tỉnh Đồng Nai".into(),
         place: "Biên Hòa".into(),
-        issued_on: format!("ngày {} tháng {:02} năm 2030", rng.random_range(1..28), rng.random_range(1..13)),
+        issued_on: format!("ngày {} tháng {:02} năm 2029", rng.random_range(1..28), rng.random_range(1..13)),
         subject: format!("V/v {}", prose(rng, 1..2).chars().take(160).collect::<String>()),
         basis: vec![],
         recipients,

@@ -221,8 +221,24 @@ impl Store {
                 row.n
             }
             None => {
-                let mut doc = AutoCommit::new().with_actor(self.actor().clone());
-                doc.apply_changes(decoded)?;
+                // The changes of a document new here are a valid Automerge file as they stand:
+                // loading them is several times cheaper than applying them one by one to an
+                // empty document, and they are stored as they came, without compressing a
+                // snapshot (the first compaction writes one).
+                let joined: Vec<u8> = changes.concat();
+                let loaded = match AutoCommit::load(&joined) {
+                    Ok(mut d) => d.get_missing_deps(&[]).is_empty().then_some(d),
+                    Err(_) => None,
+                };
+                let (mut doc, bytes) = match loaded {
+                    Some(d) => (d, Some(joined)),
+                    None => {
+                        let mut d = AutoCommit::new();
+                        d.apply_changes(decoded)?;
+                        (d, None)
+                    }
+                };
+                doc.set_actor(self.actor().clone());
                 applied.missing = !doc.get_missing_deps(&[]).is_empty();
                 let header =
                     read_header(&doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
@@ -233,7 +249,10 @@ impl Store {
                     ));
                 }
                 applied.newer = header.schema_version > SCHEMA_VERSION;
-                let bytes = doc.save();
+                let bytes = match bytes {
+                    Some(b) => b,
+                    None => doc.save(),
+                };
                 let heads_now = doc.get_heads();
                 let n = super::insert_document(self.conn(), &header, "", &bytes, &heads_now, now)?;
                 if !applied.newer {

@@ -378,6 +378,12 @@ impl Store {
                 match self.write(|s| s.apply_in_scope(rc.doc, &rc.changes, meta)) {
                     Ok(applied) => {
                         report.received += 1;
+                        // The relay's copy moved on (a colleague pushed what this device's
+                        // push built on, say): a refusal of this device's push may not stand.
+                        self.conn().execute(
+                            "DELETE FROM rejections WHERE doc = (SELECT n FROM documents WHERE id = ?1)",
+                            params![rc.doc.to_bytes().to_vec()],
+                        )?;
                         if applied.flagged {
                             report.flagged += 1;
                         }

@@ -666,6 +666,10 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                 out.rejects.push(rejection);
             }
             Ok(checked) => {
+                if let Some(refusal) = checked.refused.clone() {
+                    tracing::info!(doc = %dc.doc, %device, reason = %refusal.reason, "push stored in part");
+                    out.rejects.push(refusal);
+                }
                 let kind = read_header(&checked.doc).map(|h| h.kind).ok();
                 let (heads, readers) =
                     ctx.store(dc.doc, row, &checked.new, checked.doc, device, &received)?;
