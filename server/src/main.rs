@@ -233,6 +233,9 @@ fn print_change(store: &RelayStore, change: &giaoban_relay::store::TreeChange) -
     let name_of = |u: &giaoban_protocol::UnitId| {
         units.iter().find(|(id, _, _)| id == u).map(|(_, _, n)| n.clone()).unwrap_or_else(|| u.to_string())
     };
+    if change.gained.is_empty() && change.lost.is_empty() {
+        println!("  no unit reads a record more or less than before (these units have no records yet)");
+    }
     for (u, n) in &change.gained {
         println!("  {} now reads {n} more record(s); its devices receive them on their next sync", name_of(u));
     }

@@ -355,3 +355,49 @@ fn a_predecessors_record_pushed_after_the_merger_is_read_by_the_successor() {
     assert_chains_hold(&c);
     assert_readers_follow_the_tree(&c);
 }
+
+fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_giaoban-relay"))
+        .arg("admin")
+        .args(args)
+        .env("GIAOBAN_RELAY_DATA_DIR", data)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The operator merges and moves units by name (diacritics optional) and is told, in plain
+/// sentences, what changed or why nothing did.
+#[test]
+fn the_admin_commands_say_what_changed_or_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let (ok, _, err) = admin(&data, &["create-units", "--province", "Đồng Nai"]);
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = admin(&data, &["merge", "--unit", "xa Long Phuoc", "--unit", "Phước Thái", "--into", "xã Long Thành"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("merged into Ủy ban MTTQ Việt Nam xã Long Thành"), "{out}");
+    assert!(out.contains("no unit reads a record more or less"), "no records yet: {out}");
+
+    let (ok, _, err) = admin(&data, &["merge", "--unit", "Long Phước", "--into", "Phước Thái"]);
+    assert!(!ok);
+    assert!(err.contains("xã Phước Thái was itself merged into Ủy ban MTTQ Việt Nam xã Long Thành"), "{err}");
+    let (ok, _, err) = admin(&data, &["merge", "--unit", "xã Long Thành", "--into", "xã Long Thành"]);
+    assert!(!ok && err.contains("cannot be merged into itself"), "{err}");
+    let (ok, _, err) = admin(&data, &["merge", "--unit", "Long Phước", "--into", "Bình Phước"]);
+    assert!(!ok && err.contains("was already merged into"), "{err}");
+    let (ok, _, err) = admin(&data, &["merge", "--unit", "Hà Nội Thượng", "--into", "xã Long Thành"]);
+    assert!(!ok && err.contains("no unit matches"), "{err}");
+    let (ok, _, err) = admin(&data, &["move", "--unit", "tỉnh Đồng Nai", "--parent", "xã Long Thành"]);
+    assert!(!ok && err.contains("would make a cycle in the tree"), "{err}");
+
+    let (ok, out, err) = admin(&data, &["move", "--unit", "Phường Đồng Xoài", "--parent", "xã Long Thành"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("is now under Ủy ban MTTQ Việt Nam xã Long Thành"), "{out}");
+    let (ok, out, _) = admin(&data, &["units"]);
+    assert!(ok && out.contains("xã Long Phước  → Ủy ban MTTQ Việt Nam xã Long Thành"), "{out}");
+    let (ok, _, err) = admin(&data, &["enroll", "--unit", "Long Phước"]);
+    assert!(!ok && err.contains("enrol the device for that unit"), "{err}");
+}

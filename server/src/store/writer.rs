@@ -217,12 +217,18 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
                 Err(_) => break,
             }
         }
-        // Another process (the admin command) may have changed units: reload the tree then.
+        // Another process (the admin command) may have changed units and documents: reload the
+        // tree then, and forget the cached documents.
         let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
         let stale = match &version {
             Ok(v) => Some(*v) != data_version,
             Err(_) => true,
         };
+        if stale {
+            // Documents it changed (an admin command adds a change to the unit directory) are
+            // read again from the database.
+            cache.clear();
+        }
         if stale || tree.is_none() {
             match load_tree(&conn) {
                 Ok(t) => {
