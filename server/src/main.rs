@@ -164,7 +164,11 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
             let successors = store.successors()?;
             let units = store.units()?;
             let name_of = |u: &giaoban_protocol::UnitId| {
-                units.iter().find(|(id, _, _)| id == u).map(|(_, _, n)| n.clone()).unwrap_or_else(|| u.to_string())
+                units
+                    .iter()
+                    .find(|(id, _, _)| id == u)
+                    .map(|(_, _, n)| n.clone())
+                    .unwrap_or_else(|| u.to_string())
             };
             for (id, parent, name) in &units {
                 let merged = match successors.get(id) {
@@ -237,7 +241,10 @@ fn print_change(store: &RelayStore, change: &giaoban_relay::store::TreeChange) -
         println!("  no unit reads a record more or less than before (these units have no records yet)");
     }
     for (u, n) in &change.gained {
-        println!("  {} now reads {n} more record(s); its devices receive them on their next sync", name_of(u));
+        println!(
+            "  {} now reads {n} more record(s); its devices receive them on their next sync",
+            name_of(u)
+        );
     }
     for (u, n) in &change.lost {
         println!(

@@ -67,17 +67,20 @@ fn world(dir: &Path) -> World {
     let mut city_store = Store::open(dir.join("city.sqlite")).unwrap();
     city_store.set_unit(city).unwrap();
     enrolled(&relay, city, city_store.device_id());
-    let directive = city_store.issue_directive(dispatch_305(communes.clone(), "08/02/2030", "11/02/2030")).unwrap();
+    let directive =
+        city_store.issue_directive(dispatch_305(communes.clone(), "08/02/2030", "11/02/2030")).unwrap();
     push(&relay, &mut city_store);
     for (k, unit) in communes.iter().enumerate() {
         let mut s = Store::open(dir.join(format!("commune-{k}.sqlite"))).unwrap();
         s.set_unit(*unit).unwrap();
         enrolled(&relay, *unit, s.device_id());
         let doc = AutoCommit::load(&city_store.save_document(directive).unwrap()).unwrap();
-        let changes: Vec<Vec<u8>> = doc.clone().get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+        let changes: Vec<Vec<u8>> =
+            doc.clone().get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
         s.apply_remote(directive, &changes).unwrap();
         s.acknowledge_task(directive, 1).unwrap();
-        s.update_task_progress(directive, 2, &format!("Xã thứ {k} đang rà soát các mô hình dân vận khéo.")).unwrap();
+        s.update_task_progress(directive, 2, &format!("Xã thứ {k} đang rà soát các mô hình dân vận khéo."))
+            .unwrap();
         push(&relay, &mut s);
     }
     World { relay, city, communes, successor, directive }
@@ -164,8 +167,13 @@ fn assert_readers_follow_the_tree(c: &Connection) {
     {
         tree.add_successor(UnitId::from_slice(&u).unwrap(), UnitId::from_slice(&s).unwrap());
     }
-    let docs: Vec<i64> =
-        c.prepare("SELECT n FROM docs").unwrap().query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let docs: Vec<i64> = c
+        .prepare("SELECT n FROM docs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     for n in docs {
         let changes: Vec<Change> = c
             .prepare("SELECT bytes FROM changes WHERE doc = ?1 ORDER BY seq")
@@ -201,7 +209,7 @@ fn a_merger_appends_the_predecessors_records_to_the_successors_log_and_rewrites_
         giaoban_protocol::schema::Response::id_for(w.directive, a),
         giaoban_protocol::schema::Response::id_for(w.directive, b),
     ];
-    assert!(!unit_log_docs(&c, w.successor).contains(&w.directive.to_bytes().to_vec()));
+    assert!(!unit_log_docs(&c, w.successor).contains(w.directive.to_bytes().as_slice()));
 
     let change = w.relay.merge_units(vec![a, b], w.successor).unwrap();
     assert_eq!(change.gained.get(&w.successor), Some(&3), "the dispatch and both responses");
@@ -214,9 +222,9 @@ fn a_merger_appends_the_predecessors_records_to_the_successors_log_and_rewrites_
         assert!(after.contains(row), "entry {} of a log was rewritten", row.1);
     }
     let successor_docs = unit_log_docs(&c, w.successor);
-    assert!(successor_docs.contains(&w.directive.to_bytes().to_vec()));
+    assert!(successor_docs.contains(w.directive.to_bytes().as_slice()));
     for r in responses {
-        assert!(successor_docs.contains(&r.to_bytes().to_vec()), "a predecessor's response");
+        assert!(successor_docs.contains(r.to_bytes().as_slice()), "a predecessor's response");
     }
     let third_after = unit_log_docs(&c, w.communes[2]);
     assert_eq!(third_after, third_before, "the third commune gains no document");
@@ -350,8 +358,8 @@ fn a_predecessors_record_pushed_after_the_merger_is_read_by_the_successor() {
     w.relay.merge_units(vec![a], w.successor).unwrap();
     push(&w.relay, &mut s);
     let c = conn(&w.relay);
-    assert!(unit_log_docs(&c, w.successor).contains(&report.to_bytes().to_vec()));
-    assert!(!unit_log_docs(&c, w.communes[2]).contains(&report.to_bytes().to_vec()));
+    assert!(unit_log_docs(&c, w.successor).contains(report.to_bytes().as_slice()));
+    assert!(!unit_log_docs(&c, w.communes[2]).contains(report.to_bytes().as_slice()));
     assert_chains_hold(&c);
     assert_readers_follow_the_tree(&c);
 }
@@ -364,7 +372,11 @@ fn admin(data: &Path, args: &[&str]) -> (bool, String, String) {
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The operator merges and moves units by name (diacritics optional) and is told, in plain
@@ -376,7 +388,10 @@ fn the_admin_commands_say_what_changed_or_why_not() {
     let (ok, _, err) = admin(&data, &["create-units", "--province", "Đồng Nai"]);
     assert!(ok, "{err}");
 
-    let (ok, out, err) = admin(&data, &["merge", "--unit", "xa Long Phuoc", "--unit", "Phước Thái", "--into", "xã Long Thành"]);
+    let (ok, out, err) = admin(
+        &data,
+        &["merge", "--unit", "xa Long Phuoc", "--unit", "Phước Thái", "--into", "xã Long Thành"],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("merged into Ủy ban MTTQ Việt Nam xã Long Thành"), "{out}");
     assert!(out.contains("no unit reads a record more or less"), "no records yet: {out}");

@@ -30,7 +30,9 @@ fn report(directive: DocId, text: &str) -> NewReport {
         period: "quý I/2026".into(),
         answers: Some((directive, 3)),
         audience: vec![],
-        sections: vec![NewSection { key: "ket_qua".into(), heading: "Kết quả".into(), body: text.into() }],
+        sections: vec![NewSection {
+            key: "ket_qua".into(), heading: "Kết quả".into(), body: text.into()
+        }],
     }
 }
 
@@ -51,7 +53,8 @@ fn two_communes_merged_into_a_successor() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let dev = |name: &str, unit: usize| relay.device(&dir.path().join(format!("{name}.sqlite")), unit, name);
-    let (a, b, c, successor) = (relay.org.units[1].id, relay.org.units[2].id, relay.org.units[3].id, relay.org.units[4].id);
+    let (a, b, c, successor) =
+        (relay.org.units[1].id, relay.org.units[2].id, relay.org.units[3].id, relay.org.units[4].id);
     let mut city = dev("van-phong-tinh", 0);
     let mut xa_a = dev("xa-a-chi-lan", 1);
     let mut xa_b = dev("xa-b-anh-duc", 2);
@@ -64,8 +67,9 @@ fn two_communes_merged_into_a_successor() {
         s.acknowledge_task(directive, 1).unwrap();
     }
     // A finished task 3 before the merger; B did not.
-    let a_report =
-        xa_a.create_report(report(directive, "Rà soát 14 mô hình, nhân rộng 3 mô hình ở ấp Hòa Bình.")).unwrap();
+    let a_report = xa_a
+        .create_report(report(directive, "Rà soát 14 mô hình, nhân rộng 3 mô hình ở ấp Hòa Bình."))
+        .unwrap();
     xa_a.submit_report(a_report).unwrap();
     xa_b.update_task_progress(directive, 2, "Đang tổ chức hội nghị ở khu phố Suối Chồn.").unwrap();
     xa_c.update_task_progress(directive, 2, "Xã C đã họp Ban Thường trực.").unwrap();
@@ -93,8 +97,9 @@ fn two_communes_merged_into_a_successor() {
 
     // The successor answers: task 2 for both (both open), task 3 for B only (A finished it).
     moi.update_task_progress(directive, 2, "Xã mới đã kiện toàn Ban Công tác Mặt trận ở 12 ấp.").unwrap();
-    let moi_report =
-        moi.create_report(report(directive, "Sau sáp nhập, rà soát 20 mô hình; giải thể 2 mô hình.")).unwrap();
+    let moi_report = moi
+        .create_report(report(directive, "Sau sáp nhập, rà soát 20 mô hình; giải thể 2 mô hình."))
+        .unwrap();
     moi.submit_report(moi_report).unwrap();
     let pushed = moi.sync_now().unwrap();
     assert!(pushed.rejected.is_empty(), "{:?}", pushed.rejected);
@@ -119,7 +124,10 @@ fn two_communes_merged_into_a_successor() {
     for doc in [resp_a, resp_b, a_report, moi_report] {
         assert!(!holds(&xa_c, doc), "the third commune holds {doc}");
     }
-    assert_eq!(task(&xa_c.list_tasks(&TaskFilter::default()).unwrap(), c, 2).state, Some(TaskState::InProgress));
+    assert_eq!(
+        task(&xa_c.list_tasks(&TaskFilter::default()).unwrap(), c, 2).state,
+        Some(TaskState::InProgress)
+    );
 
     // A predecessor's device still syncs what it wrote offline; new devices go to the successor.
     xa_b.acknowledge_task(directive, 4).unwrap();
@@ -140,12 +148,14 @@ fn an_enrolled_successor_device_gets_the_records_on_its_next_sync() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let dev = |name: &str, unit: usize| relay.device(&dir.path().join(format!("{name}.sqlite")), unit, name);
-    let (a, b, c, successor) = (relay.org.units[1].id, relay.org.units[2].id, relay.org.units[3].id, relay.org.units[4].id);
+    let (a, b, c, successor) =
+        (relay.org.units[1].id, relay.org.units[2].id, relay.org.units[3].id, relay.org.units[4].id);
     let mut city = dev("van-phong-tinh", 0);
     let mut xa_a = dev("xa-a", 1);
     let mut xa_c = dev("xa-c", 3);
     let mut cu = dev("xa-moi-may-cu", 4);
-    let directive = city.issue_directive(dispatch_305(vec![a, b, c], &local_date(10), &local_date(13))).unwrap();
+    let directive =
+        city.issue_directive(dispatch_305(vec![a, b, c], &local_date(10), &local_date(13))).unwrap();
     sync(&mut city);
     sync(&mut xa_a);
     xa_a.update_task_progress(directive, 2, "Phường A đang rà soát hộ nghèo ở tổ 7.").unwrap();
@@ -169,7 +179,10 @@ fn an_enrolled_successor_device_gets_the_records_on_its_next_sync() {
     let pos = u64::from_le_bytes(witness_before[..8].try_into().unwrap());
     let digest: [u8; 16] = witness_before[8..].try_into().unwrap();
     assert!(
-        relay.store.witness_holds(successor, giaoban_client_core::protocol::wire::Witness { pos, digest }).unwrap(),
+        relay
+            .store
+            .witness_holds(successor, giaoban_client_core::protocol::wire::Witness { pos, digest })
+            .unwrap(),
         "the log the device saw before the merger is still the relay's"
     );
     let tasks = cu.list_tasks(&TaskFilter { scope: TaskScope::Unit(a), ..Default::default() }).unwrap();
@@ -198,7 +211,8 @@ fn an_enrolled_successor_device_gets_the_records_on_its_next_sync() {
         assert!(t0.elapsed() < Duration::from_secs(10), "the streams did not open");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (successor_base, third_base) = (woken_successor.load(Ordering::SeqCst), woken_third.load(Ordering::SeqCst));
+    let (successor_base, third_base) =
+        (woken_successor.load(Ordering::SeqCst), woken_third.load(Ordering::SeqCst));
     xa_a.update_task_progress(directive, 2, "Phường A đã hỗ trợ 5 hộ nghèo ở tổ 7.").unwrap();
     sync(&mut xa_a);
     let t0 = Instant::now();
@@ -222,7 +236,8 @@ fn a_unit_moved_under_another_office() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let dev = |name: &str, unit: usize| relay.device(&dir.path().join(format!("{name}.sqlite")), unit, name);
-    let (ward, first_office, second_office) = (relay.org.units[5].id, relay.org.units[6].id, relay.org.units[7].id);
+    let (ward, first_office, second_office) =
+        (relay.org.units[5].id, relay.org.units[6].id, relay.org.units[7].id);
     let mut city = dev("van-phong-tinh", 0);
     let mut phuong = dev("phuong-chi-thuy", 5);
     let mut office1 = dev("cum-1", 6);
@@ -246,7 +261,11 @@ fn a_unit_moved_under_another_office() {
     sync(&mut office1);
     sync(&mut office2);
     let old_parent: giaoban_client_core::protocol::schema::Report = office1.get(own_report).unwrap();
-    assert_eq!(old_parent.sections[0].body.as_str(), "Phường rà soát 9 mô hình.", "the old parent keeps what it had, and gets nothing new");
+    assert_eq!(
+        old_parent.sections[0].body.as_str(),
+        "Phường rà soát 9 mô hình.",
+        "the old parent keeps what it had, and gets nothing new"
+    );
     let new_parent: giaoban_client_core::protocol::schema::Report = office2.get(own_report).unwrap();
     assert_eq!(new_parent.sections[0].body.as_str(), "Phường rà soát 9 mô hình, nhân rộng 2.");
     sync(&mut city);
@@ -264,7 +283,8 @@ fn operator_errors() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(&dir.path().join("relay"));
     let dev = |name: &str, unit: usize| relay.device(&dir.path().join(format!("{name}.sqlite")), unit, name);
-    let (city_id, a, b, successor) = (relay.org.units[0].id, relay.org.units[1].id, relay.org.units[2].id, relay.org.units[4].id);
+    let (city_id, a, b, successor) =
+        (relay.org.units[0].id, relay.org.units[1].id, relay.org.units[2].id, relay.org.units[4].id);
     let mut moi = dev("xa-moi", 4);
     sync(&mut moi);
     let before = moi.document_ids(None).unwrap();

@@ -47,7 +47,8 @@ impl RelayStore {
     /// that took over its work. The successor's devices receive the predecessors' records on
     /// their next sync and may answer their open tasks. Blocking.
     pub fn merge_units(&self, predecessors: Vec<UnitId>, successor: UnitId) -> Result<TreeChange> {
-        self.writer().run_blocking(move |ctx| succession_job(ctx, &predecessors, successor, Succession::Merge))
+        self.writer()
+            .run_blocking(move |ctx| succession_job(ctx, &predecessors, successor, Succession::Merge))
     }
 
     /// Gives `unit` one more successor (a split: call once per successor). Like a merger, the
@@ -66,7 +67,8 @@ impl RelayStore {
     /// The direct successors of each unit that has some.
     pub fn successors(&self) -> Result<HashMap<UnitId, Vec<UnitId>>> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT unit, successor FROM unit_successors ORDER BY since, successor")?;
+            let mut stmt =
+                c.prepare("SELECT unit, successor FROM unit_successors ORDER BY since, successor")?;
             let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
             let mut out: HashMap<UnitId, Vec<UnitId>> = HashMap::new();
             for r in rows {
@@ -94,14 +96,20 @@ fn names(ctx: &Ctx<'_>) -> Result<HashMap<UnitId, String>> {
     Ok(out)
 }
 
-fn known<'n>(names: &'n HashMap<UnitId, String>, unit: UnitId) -> Result<&'n str> {
+fn known(names: &HashMap<UnitId, String>, unit: UnitId) -> Result<&str> {
     names.get(&unit).map(String::as_str).ok_or_else(|| {
-        StoreError::NotFound(format!("no unit has id {unit}; list the units with `giaoban-relay admin units`"))
+        StoreError::NotFound(format!(
+            "no unit has id {unit}; list the units with `giaoban-relay admin units`"
+        ))
     })
 }
 
 fn list(names: &HashMap<UnitId, String>, units: &[UnitId]) -> String {
-    units.iter().map(|u| names.get(u).cloned().unwrap_or_else(|| u.to_string())).collect::<Vec<_>>().join(", ")
+    units
+        .iter()
+        .map(|u| names.get(u).cloned().unwrap_or_else(|| u.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn succession_job(
@@ -152,7 +160,9 @@ fn succession_job(
                 )));
             }
             Succession::Successor if already.contains(&successor) => {
-                return Err(StoreError::Invalid(format!("{successor_name} is already a successor of {name}")));
+                return Err(StoreError::Invalid(format!(
+                    "{successor_name} is already a successor of {name}"
+                )));
             }
             _ => {}
         }
@@ -235,9 +245,9 @@ fn with_grown(mut change: TreeChange, more: Vec<UnitId>) -> TreeChange {
 fn follow_readers(ctx: &mut Ctx<'_>, changed: &[UnitId]) -> Result<TreeChange> {
     let mut docs: BTreeMap<i64, DocId> = BTreeMap::new();
     {
-        let mut stmt = ctx.tx.prepare_cached(
-            "SELECT d.n, d.id FROM readers r JOIN docs d ON d.n = r.doc WHERE r.unit = ?1",
-        )?;
+        let mut stmt = ctx
+            .tx
+            .prepare_cached("SELECT d.n, d.id FROM readers r JOIN docs d ON d.n = r.doc WHERE r.unit = ?1")?;
         for u in changed {
             let rows = stmt.query_map(params![u.to_bytes().to_vec()], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -289,7 +299,9 @@ fn follow_readers(ctx: &mut Ctx<'_>, changed: &[UnitId]) -> Result<TreeChange> {
         }
         for u in removed {
             let ub = u.to_bytes().to_vec();
-            ctx.tx.prepare_cached("DELETE FROM readers WHERE unit = ?1 AND doc = ?2")?.execute(params![ub, n])?;
+            ctx.tx
+                .prepare_cached("DELETE FROM readers WHERE unit = ?1 AND doc = ?2")?
+                .execute(params![ub, n])?;
             let upto: i64 = ctx
                 .tx
                 .prepare_cached("SELECT IFNULL(MAX(seq), 0) FROM changes WHERE doc = ?1")?
@@ -320,7 +332,8 @@ fn update_directories(
         .prepare_cached("SELECT n, id FROM docs WHERE kind = ?1 ORDER BY n")?
         .query_map(params![DocKind::UnitDirectory.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let relay: Vec<u8> = ctx.tx.query_row("SELECT value FROM meta WHERE key = 'relay_device'", [], |r| r.get(0))?;
+    let relay: Vec<u8> =
+        ctx.tx.query_row("SELECT value FROM meta WHERE key = 'relay_device'", [], |r| r.get(0))?;
     let relay = DeviceId::from_slice(&relay).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mut grown = Vec::new();
     for (n, id) in dirs {
@@ -342,7 +355,8 @@ fn update_directories(
             )));
         }
         edit(&mut dir);
-        dir.validate().map_err(|e| StoreError::Invalid(format!("the unit directory would be invalid: {e}")))?;
+        dir.validate()
+            .map_err(|e| StoreError::Invalid(format!("the unit directory would be invalid: {e}")))?;
         let heads = current.clone().get_heads();
         let mut next: AutoCommit = current.with_actor(relay.actor_id());
         autosurgeon::reconcile(&mut next, &dir).map_err(|e| StoreError::Invalid(e.to_string()))?;

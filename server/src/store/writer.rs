@@ -189,7 +189,8 @@ pub(crate) fn load_tree(conn: &Connection) -> rusqlite::Result<UnitTree> {
         let parent = parent.map(|p| UnitId::from_slice(&p)).transpose().map_err(|e| blob_error(1, e))?;
         tree.insert(id, parent);
     }
-    let mut stmt = conn.prepare("SELECT unit, successor FROM unit_successors ORDER BY unit, since, successor")?;
+    let mut stmt =
+        conn.prepare("SELECT unit, successor FROM unit_successors ORDER BY unit, since, successor")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     for r in rows {
         let (unit, successor) = r?;
@@ -540,7 +541,9 @@ impl Ctx<'_> {
             write_top.execute(params![u.to_bytes().to_vec(), top.pos, top.digest.to_vec()])?;
         }
         if let Some(pos) = own_top {
-            self.tx.prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1")?.execute(params![pusher, pos])?;
+            self.tx
+                .prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1")?
+                .execute(params![pusher, pos])?;
         }
         self.stage(doc, next);
         Ok((heads, readers))
@@ -569,7 +572,9 @@ impl Ctx<'_> {
         };
         let rows: Vec<(i64, Vec<u8>, i64)> = self
             .tx
-            .prepare_cached("SELECT seq, hash, received_at FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq")?
+            .prepare_cached(
+                "SELECT seq, hash, received_at FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
+            )?
             .query_map(params![n, after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         if rows.is_empty() {
