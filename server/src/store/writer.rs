@@ -507,15 +507,17 @@ impl Ctx<'_> {
             .tx
             .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
         let pusher = device.to_bytes().to_vec();
-        // The pusher's own changes are counted in its own unit's log: the owner's, or that of
-        // the successor writing for it.
+        // The pusher's own changes are counted in its own unit's log when its unit writes the
+        // document: the owner's, or that of the successor writing for it (changes a reader
+        // carries back after a restore are not its own).
         let pusher_unit: Option<UnitId> = self
             .tx
             .prepare_cached("SELECT unit FROM devices WHERE id = ?1")?
             .query_row(params![pusher], |r| r.get::<_, Vec<u8>>(0))
             .optional()?
             .map(|b| unit_from(&b))
-            .transpose()?;
+            .transpose()?
+            .filter(|u| self.tree().may_write(*u, header.owner));
         let mut own_top: Option<i64> = None;
         for c in new_changes {
             let hash = c.hash();
