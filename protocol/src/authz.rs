@@ -2,10 +2,17 @@
 //! stores anything.
 //!
 //! Read rule: a device of unit U reads document D when U owns D, U is an ancestor of D's owner,
-//! or U is in D's audience. Write rule: U owns D. Headers never change. A device that only
-//! reads D may still carry back changes of D that the relay once accepted (proven by its
-//! vouchers), which is how a relay restored from an older backup gets them again when no device
-//! of the owner unit holds them.
+//! or U is in D's audience; and units that change keep their records reachable: a successor
+//! reads whatever its predecessors read (transitively), and the ancestors of a successor of the
+//! owner read the owner's records, as if the successor had always owned them. Readers follow
+//! the tree as it is now ([`UnitTree::readers`]).
+//!
+//! Write rule: U owns D, or U succeeds D's owner (a merged commune's successor answers its
+//! open tasks, in the predecessor's own response documents: `Response::id_for(directive,
+//! predecessor)`, so the issuer's tracking of each recipient is unchanged). Headers never
+//! change. A device that only reads D may still carry back changes of D that the relay once
+//! accepted (proven by its vouchers), which is how a relay restored from an older backup gets
+//! them again when no device of the owner unit holds them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,10 +24,12 @@ use crate::schema::{
 };
 use crate::wire::{DocReject, RejectCode};
 
-/// The unit tree as the relay knows it: each unit's parent.
+/// The unit tree as the relay knows it: each unit's parent, and the successors of units that
+/// were merged or split.
 #[derive(Debug, Clone, Default)]
 pub struct UnitTree {
     parents: HashMap<UnitId, Option<UnitId>>,
+    successors: HashMap<UnitId, Vec<UnitId>>,
 }
 
 impl UnitTree {
@@ -34,9 +43,61 @@ impl UnitTree {
         self.parents.insert(unit, parent);
     }
 
+    /// Records that `successor` took over (part of) the work of `unit`.
+    pub fn add_successor(&mut self, unit: UnitId, successor: UnitId) {
+        let list = self.successors.entry(unit).or_default();
+        if !list.contains(&successor) {
+            list.push(successor);
+        }
+    }
+
     /// Whether the tree knows `unit`.
     pub fn contains(&self, unit: UnitId) -> bool {
         self.parents.contains_key(&unit)
+    }
+
+    /// The parent of `unit`, if it has one.
+    pub fn parent(&self, unit: UnitId) -> Option<UnitId> {
+        self.parents.get(&unit).copied().flatten()
+    }
+
+    /// The direct successors of `unit` (empty while it has none).
+    pub fn direct_successors(&self, unit: UnitId) -> &[UnitId] {
+        self.successors.get(&unit).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every unit that succeeds `unit`, directly or through a chain of mergers, nearest first
+    /// (`unit` itself left out; cycles are cut).
+    pub fn successors_of(&self, unit: UnitId) -> Vec<UnitId> {
+        let mut out: Vec<UnitId> = Vec::new();
+        let mut next = 0;
+        let mut frontier = vec![unit];
+        while let Some(u) = frontier.get(next).copied() {
+            next += 1;
+            for s in self.direct_successors(u) {
+                if *s != unit && !out.contains(s) {
+                    out.push(*s);
+                    frontier.push(*s);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `successor` succeeds `unit`, directly or through a chain.
+    pub fn succeeds(&self, successor: UnitId, unit: UnitId) -> bool {
+        self.successors_of(unit).contains(&successor)
+    }
+
+    /// Whether a device of `unit` may write a document owned by `owner`: the owner itself, or
+    /// a unit that succeeds it.
+    pub fn may_write(&self, unit: UnitId, owner: UnitId) -> bool {
+        unit == owner || self.succeeds(unit, owner)
+    }
+
+    /// Whether `ancestor` is `unit` or one of its ancestors.
+    pub fn is_ancestor_or_self(&self, ancestor: UnitId, unit: UnitId) -> bool {
+        self.lineage(unit).contains(&ancestor)
     }
 
     /// `unit` and its ancestors, nearest first (cycles are cut).
@@ -53,12 +114,31 @@ impl UnitTree {
         out
     }
 
-    /// Every unit that may read a document with this header.
+    /// Every unit that may read a document with this header, in the tree as it is now: the
+    /// lineage of the owner and of each unit that succeeds the owner, the audience, and every
+    /// unit that succeeds one of those.
     pub fn readers(&self, header: &Header) -> Vec<UnitId> {
-        let mut out = self.lineage(header.owner);
+        let mut out: Vec<UnitId> = Vec::new();
+        let add = |u: UnitId, out: &mut Vec<UnitId>| {
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        };
+        for u in self.lineage(header.owner) {
+            add(u, &mut out);
+        }
+        for s in self.successors_of(header.owner) {
+            for u in self.lineage(s) {
+                add(u, &mut out);
+            }
+        }
         for u in &header.audience {
-            if !out.contains(u) {
-                out.push(*u);
+            add(*u, &mut out);
+        }
+        let base = out.clone();
+        for u in base {
+            for s in self.successors_of(u) {
+                add(s, &mut out);
             }
         }
         out
@@ -66,7 +146,7 @@ impl UnitTree {
 
     /// Whether `unit` may read a document with this header.
     pub fn may_read(&self, unit: UnitId, header: &Header) -> bool {
-        header.audience.contains(&unit) || self.lineage(header.owner).contains(&unit)
+        self.readers(header).contains(&unit)
     }
 }
 
@@ -110,13 +190,28 @@ pub fn check_push(
     device: DeviceId,
     unit: UnitId,
 ) -> Result<Checked, DocReject> {
+    check_push_in(&UnitTree::new(), current, doc, changes, carried, device, unit)
+}
+
+/// [`check_push`] in the unit tree `tree`: a device of a unit that succeeds the document's
+/// owner writes it too ([`UnitTree::may_write`]).
+pub fn check_push_in(
+    tree: &UnitTree,
+    current: Option<&AutoCommit>,
+    doc: DocId,
+    changes: &[Vec<u8>],
+    carried: &HashSet<ChangeHash>,
+    device: DeviceId,
+    unit: UnitId,
+) -> Result<Checked, DocReject> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        check(current, doc, changes, carried, device, unit)
+        check(tree, current, doc, changes, carried, device, unit)
     }))
     .unwrap_or_else(|_| Err(reject(doc, RejectCode::Corrupt, "the changes cannot be applied")))
 }
 
 fn check(
+    tree: &UnitTree,
     current: Option<&AutoCommit>,
     doc: DocId,
     changes: &[Vec<u8>],
@@ -190,7 +285,7 @@ fn check(
         }
         let mut keep = kept.into_iter();
         decoded.retain(|_| keep.next().unwrap_or(false));
-        let mut checked = check_accepted(next, before, doc, decoded, genesis_used, only_carried, unit)?;
+        let mut checked = check_accepted(tree, next, before, doc, decoded, genesis_used, only_carried, unit)?;
         checked.refused = Some(reject(
             doc,
             RejectCode::ForeignActor,
@@ -201,11 +296,13 @@ fn check(
         ));
         return Ok(checked);
     }
-    check_accepted(next, before, doc, decoded, genesis_used, only_carried, unit)
+    check_accepted(tree, next, before, doc, decoded, genesis_used, only_carried, unit)
 }
 
 /// The rest of [`check`], for the changes let in.
+#[allow(clippy::too_many_arguments)]
 fn check_accepted(
+    tree: &UnitTree,
     mut next: AutoCommit,
     before: Option<Header>,
     doc: DocId,
@@ -263,11 +360,11 @@ fn check_accepted(
             ),
         ));
     }
-    if header.owner != unit && !only_carried {
+    if !tree.may_write(unit, header.owner) && !only_carried {
         return Err(reject(
             doc,
             RejectCode::NotOwner,
-            "only devices of the owner unit may write this document",
+            "only devices of the owner unit (or of a unit that succeeds it) may write this document",
         ));
     }
     validate_kind(&next, &header).map_err(|reason| reject(doc, RejectCode::Invalid, reason))?;
@@ -341,6 +438,73 @@ mod tests {
         assert!(t.may_read(ward, &directive), "the audience reads");
         assert!(!t.may_read(other, &directive));
         assert_eq!(t.readers(&report), vec![ward, city]);
+    }
+
+    /// Two communes merged into a third: the successor reads whatever either read (their own
+    /// records, what was addressed to them) and so does the successor's parent; it writes their
+    /// records; a sibling gains nothing.
+    #[test]
+    fn a_successor_reads_and_writes_for_its_predecessors() {
+        let city = UnitId::from_bytes([1; 16]);
+        let long_phuoc = UnitId::from_bytes([2; 16]);
+        let phuoc_thai = UnitId::from_bytes([3; 16]);
+        let successor = UnitId::from_bytes([4; 16]);
+        let other = UnitId::from_bytes([5; 16]);
+        let district = UnitId::from_bytes([6; 16]);
+        let mut t = UnitTree::new();
+        t.insert(city, None);
+        t.insert(district, Some(city));
+        for u in [long_phuoc, phuoc_thai, other] {
+            t.insert(u, Some(city));
+        }
+        t.insert(successor, Some(district));
+        t.add_successor(long_phuoc, successor);
+        t.add_successor(phuoc_thai, successor);
+        let report = Header::new(DocId::from_bytes([9; 16]), DocKind::Report, long_phuoc, vec![]);
+        let directive = Header::new(DocId::from_bytes([8; 16]), DocKind::Directive, city, vec![phuoc_thai]);
+        assert!(t.may_read(successor, &report));
+        assert!(t.may_read(district, &report), "the successor's parent reads its predecessors' records");
+        assert!(t.may_read(successor, &directive), "what was addressed to a predecessor");
+        assert!(!t.may_read(district, &directive), "an audience's ancestors do not read it");
+        assert!(!t.may_read(other, &report) && !t.may_read(other, &directive));
+        assert!(t.may_write(successor, long_phuoc) && t.may_write(successor, phuoc_thai));
+        assert!(t.may_write(long_phuoc, long_phuoc), "a predecessor's own devices still write");
+        assert!(!t.may_write(long_phuoc, successor), "succession goes one way");
+        assert!(!t.may_write(other, long_phuoc));
+        // A chain: the successor merged again later.
+        let later = UnitId::from_bytes([7; 16]);
+        t.insert(later, Some(city));
+        t.add_successor(successor, later);
+        assert!(t.may_write(later, long_phuoc) && t.may_read(later, &directive));
+        assert_eq!(t.successors_of(long_phuoc), vec![successor, later]);
+        // A cycle in the succession (refused by the relay's admin commands) cannot loop.
+        t.add_successor(later, long_phuoc);
+        assert_eq!(t.successors_of(long_phuoc), vec![successor, later]);
+    }
+
+    /// A push by a device of the successor to its predecessor's response is accepted in the
+    /// tree that says so, and refused in a tree that does not.
+    #[test]
+    fn the_owner_check_follows_succession() {
+        let directory = crate::reference::unit_directory_from_reference("Đồng Nai").unwrap();
+        let (predecessor, successor) = (directory.units[1].id, directory.units[2].id);
+        let device = DeviceId::from_bytes([3; 16]);
+        let mut doc = AutoCommit::new().with_actor(device.actor_id());
+        let mut own = directory.clone();
+        own.header = Header::new(DocId::from_bytes([4; 16]), DocKind::UnitDirectory, predecessor, vec![]);
+        autosurgeon::reconcile(&mut doc, &own).unwrap();
+        doc.commit();
+        let changes: Vec<Vec<u8>> = doc.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect();
+        let id = own.header.id;
+        let refused = check_push(None, id, &changes, &HashSet::new(), device, successor).unwrap_err();
+        assert_eq!(refused.code, RejectCode::NotOwner);
+        let mut tree = UnitTree::new();
+        for u in &directory.units {
+            tree.insert(u.id, u.parent);
+        }
+        tree.add_successor(predecessor, successor);
+        let accepted = check_push_in(&tree, None, id, &changes, &HashSet::new(), device, successor);
+        assert!(accepted.is_ok(), "{:?}", accepted.err());
     }
 
     /// A device of a unit that only reads a document gives back the changes the relay once

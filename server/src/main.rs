@@ -46,6 +46,36 @@ enum Admin {
     },
     /// List the units.
     Units,
+    /// Merge units into a successor: each ends today, and the successor's devices receive their
+    /// records on their next sync and may answer their open tasks.
+    Merge {
+        /// A unit to merge (its id or part of its name); repeat for each.
+        #[arg(long = "unit", required = true)]
+        units: Vec<String>,
+        /// The unit that takes over their work.
+        #[arg(long)]
+        into: String,
+    },
+    /// Give a unit one more successor (a split: once per successor). The successor reads what
+    /// the unit reads and may act for it.
+    Successor {
+        /// The unit (its id or part of its name).
+        #[arg(long)]
+        unit: String,
+        /// The unit that takes over (part of) its work.
+        #[arg(long)]
+        successor: String,
+    },
+    /// Move a unit (and everything under it) under another parent. The new parent's devices
+    /// receive its records; the old parent gets none of their new changes.
+    Move {
+        /// The unit to move (its id or part of its name).
+        #[arg(long)]
+        unit: String,
+        /// Its new parent.
+        #[arg(long)]
+        parent: String,
+    },
     /// Print a one-time code that enrols one device for a unit.
     Enroll {
         /// The unit: its id or part of its name.
@@ -131,9 +161,49 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
             println!("{} units created under {}", dir.units.len(), dir.units[0].name);
         }
         Admin::Units => {
-            for (id, parent, name) in store.units()? {
-                println!("{id}  {}{name}", if parent.is_some() { "  " } else { "" });
+            let successors = store.successors()?;
+            let units = store.units()?;
+            let name_of = |u: &giaoban_protocol::UnitId| {
+                units
+                    .iter()
+                    .find(|(id, _, _)| id == u)
+                    .map(|(_, _, n)| n.clone())
+                    .unwrap_or_else(|| u.to_string())
+            };
+            for (id, parent, name) in &units {
+                let merged = match successors.get(id) {
+                    Some(s) => format!("  → {}", s.iter().map(name_of).collect::<Vec<_>>().join(", ")),
+                    None => String::new(),
+                };
+                println!("{id}  {}{name}{merged}", if parent.is_some() { "  " } else { "" });
             }
+        }
+        Admin::Merge { units, into } => {
+            let (successor, successor_name) = store.find_unit(&into)?;
+            let mut ids = Vec::new();
+            let mut names = Vec::new();
+            for u in &units {
+                let (id, name) = store.find_unit(u)?;
+                ids.push(id);
+                names.push(name);
+            }
+            let change = store.merge_units(ids, successor)?;
+            println!("{} merged into {successor_name}", names.join(", "));
+            print_change(store, &change)?;
+        }
+        Admin::Successor { unit, successor } => {
+            let (id, name) = store.find_unit(&unit)?;
+            let (sid, sname) = store.find_unit(&successor)?;
+            let change = store.add_successor(id, sid)?;
+            println!("{sname} now succeeds {name}");
+            print_change(store, &change)?;
+        }
+        Admin::Move { unit, parent } => {
+            let (id, name) = store.find_unit(&unit)?;
+            let (pid, pname) = store.find_unit(&parent)?;
+            let change = store.move_unit(id, pid)?;
+            println!("{name} is now under {pname}");
+            print_change(store, &change)?;
         }
         Admin::Enroll { unit } => {
             let (id, name) = store.find_unit(&unit)?;
@@ -157,6 +227,30 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
             let e = store.new_epoch_blocking()?;
             println!("new epoch {}: every device lists what it holds on its next sync", e.0);
         }
+    }
+    Ok(())
+}
+
+/// Says who reads what now, in the operator's words.
+fn print_change(store: &RelayStore, change: &giaoban_relay::store::TreeChange) -> anyhow::Result<()> {
+    let units = store.units()?;
+    let name_of = |u: &giaoban_protocol::UnitId| {
+        units.iter().find(|(id, _, _)| id == u).map(|(_, _, n)| n.clone()).unwrap_or_else(|| u.to_string())
+    };
+    if change.gained.is_empty() && change.lost.is_empty() {
+        println!("  no unit reads a record more or less than before (these units have no records yet)");
+    }
+    for (u, n) in &change.gained {
+        println!(
+            "  {} now reads {n} more record(s); its devices receive them on their next sync",
+            name_of(u)
+        );
+    }
+    for (u, n) in &change.lost {
+        println!(
+            "  {} no longer reads {n} record(s): it gets none of their new changes (copies already on its devices stay there)",
+            name_of(u)
+        );
     }
     Ok(())
 }

@@ -125,7 +125,8 @@ fn upgrading_from_the_first_schema_equals_a_relay_that_wrote_its_logs_live() {
     {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
-            "DROP TABLE unit_log; DROP TABLE unit_tops; ALTER TABLE devices DROP COLUMN own_top;
+            "DROP TABLE unit_successors; DROP TABLE former_readers;
+             DROP TABLE unit_log; DROP TABLE unit_tops; ALTER TABLE devices DROP COLUMN own_top;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -151,4 +152,36 @@ fn a_fresh_database_has_the_latest_schema() {
     for table in ["unit_log", "unit_tops", "changes", "readers", "docs"] {
         assert!(names.iter().any(|n| n == table), "{table} missing from {names:?}");
     }
+}
+
+/// A relay of the second schema (before units could change) upgrades to the fresh schema with
+/// every log, top and device position as it was, and then merges units like a fresh one.
+#[test]
+fn upgrading_from_the_second_schema_keeps_every_log_and_adds_successions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let relay = relay_with_history(&data);
+    drop(relay);
+    let db = data.join("relay.sqlite");
+    let (want_schema, want_logs) = {
+        let conn = Connection::open(&db).unwrap();
+        (schema(&conn), logs(&conn))
+    };
+    {
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch("DROP TABLE unit_successors; DROP TABLE former_readers; PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    let relay = RelayStore::open(&data).unwrap();
+    {
+        let conn = Connection::open(&db).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        assert_eq!(schema(&conn), want_schema, "the upgraded schema is the fresh one");
+        assert_eq!(logs(&conn), want_logs, "nothing stored before changes in the upgrade");
+    }
+    let units = relay.units().unwrap();
+    let wards: Vec<UnitId> = units.iter().filter(|u| u.1.is_some()).map(|u| u.0).take(3).collect();
+    let change = relay.merge_units(vec![wards[0], wards[1]], wards[2]).unwrap();
+    assert!(change.gained.get(&wards[2]).is_some_and(|n| *n > 0), "{change:?}");
 }

@@ -238,35 +238,83 @@ impl Store {
         })
     }
 
-    /// This unit's response to `source`, if one exists on this device.
+    /// This unit's response to `source` (or, for a task addressed to a unit this unit
+    /// succeeds, that unit's), if one exists on this device.
     pub fn response(&mut self, source: DocId) -> Result<Response> {
-        let unit = self.my_unit()?;
+        let unit = self.answering_units(source)?[0];
         self.get(Response::id_for(source, unit))
     }
 
+    /// The units whose tasks of `source` this device answers: of its own unit and the units it
+    /// succeeds ([`Store::acting_for`]), those the directive or meeting addresses, its own
+    /// first. Its own unit alone when none is addressed.
+    fn answering_units(&mut self, source: DocId) -> Result<Vec<UnitId>> {
+        let me = self.my_unit()?;
+        let Ok(row) = self.row(source) else { return Ok(vec![me]) };
+        let addressed: Vec<UnitId> = match row.kind {
+            DocKind::Directive => self.get::<Directive>(source)?.header.audience,
+            DocKind::Meeting => self
+                .get::<Meeting>(source)?
+                .conclusions
+                .iter()
+                .filter(|c| c.creates_task)
+                .flat_map(|c| c.target_units.iter().copied())
+                .collect(),
+            _ => return Ok(vec![me]),
+        };
+        let units: Vec<UnitId> = self.acting_for()?.into_iter().filter(|u| addressed.contains(u)).collect();
+        Ok(if units.is_empty() { vec![me] } else { units })
+    }
+
+    /// Whether `unit`'s task `ordinal` of `source` is done on this device.
+    fn task_done(&mut self, source: DocId, unit: UnitId, ordinal: u64) -> bool {
+        self.get::<Response>(Response::id_for(source, unit))
+            .ok()
+            .and_then(|r| r.task(ordinal).map(|t| t.state.is_done()))
+            .unwrap_or(false)
+    }
+
     /// Applies `edit` to this unit's progress entry for task `ordinal` of `source`.
+    ///
+    /// A successor answers the tasks addressed to the units it succeeds (a merged commune's
+    /// open tasks): the edit is made, in one write, in the response of each addressed unit it
+    /// writes for whose task is still open; a task a predecessor already finished is left as
+    /// it was. With none open, the edit goes to the first (and says why it cannot be made, if
+    /// it cannot).
     pub(crate) fn change_task(
         &mut self,
         source: DocId,
         ordinal: u64,
-        edit: impl FnOnce(&mut TaskProgress) -> Result<()>,
+        mut edit: impl FnMut(&mut TaskProgress) -> Result<()>,
     ) -> Result<()> {
-        let id = self.ensure_response(source)?;
+        let units = self.answering_units(source)?;
+        let targets: Vec<UnitId> = if units.len() == 1 {
+            units
+        } else {
+            let open: Vec<UnitId> =
+                units.iter().copied().filter(|u| !self.task_done(source, *u, ordinal)).collect();
+            if open.is_empty() { vec![units[0]] } else { open }
+        };
         let now = self.now();
-        self.modify::<Response, _>(id, |r| {
-            let t = r.tasks.iter_mut().find(|t| t.ordinal == ordinal).ok_or_else(|| {
-                CoreError::not_found("task", format!("{ordinal} of {source} for this unit"))
-            })?;
-            edit(t)?;
-            t.updated_at_device = now;
+        self.write(|s| {
+            for unit in targets {
+                let id = s.ensure_response(source, unit)?;
+                s.modify::<Response, _>(id, |r| {
+                    let t = r.tasks.iter_mut().find(|t| t.ordinal == ordinal).ok_or_else(|| {
+                        CoreError::not_found("task", format!("{ordinal} of {source} for this unit"))
+                    })?;
+                    edit(t)?;
+                    t.updated_at_device = now;
+                    Ok(())
+                })?;
+            }
             Ok(())
         })
     }
 
-    /// Creates this unit's response to `source` if it does not exist yet. Its id and first
-    /// change are the same on every device of the unit, so they never fork.
-    fn ensure_response(&mut self, source: DocId) -> Result<DocId> {
-        let unit = self.my_unit()?;
+    /// Creates `unit`'s response to `source` if it does not exist yet. Its id and first
+    /// change are the same on every device that writes for the unit, so they never fork.
+    fn ensure_response(&mut self, source: DocId, unit: UnitId) -> Result<DocId> {
         let id = Response::id_for(source, unit);
         if self.row(id).is_ok() {
             return Ok(id);

@@ -26,6 +26,44 @@ impl Store {
         self.get(id)
     }
 
+    /// The units this device writes for: its own unit first, then every unit its unit succeeds
+    /// (directly or through a chain of mergers), as the unit directories on this device say.
+    /// A merged commune's successor answers the predecessor's open tasks in the predecessor's
+    /// own responses; list them with `TaskScope::Unit(predecessor)`.
+    pub fn acting_for(&mut self) -> Result<Vec<UnitId>> {
+        let me = self.my_unit()?;
+        let mut out = vec![me];
+        for id in self.document_ids(Some(DocKind::UnitDirectory))? {
+            let dir: UnitDirectory = match self.get(id) {
+                Ok(d) => d,
+                // A damaged or newer directory reports itself when opened; it grants nothing.
+                Err(_) => continue,
+            };
+            let mut tree = giaoban_protocol::authz::UnitTree::new();
+            for u in &dir.units {
+                tree.insert(u.id, u.parent);
+                for s in &u.successors {
+                    tree.add_successor(u.id, *s);
+                }
+            }
+            for u in &dir.units {
+                if tree.succeeds(me, u.id) && !out.contains(&u.id) {
+                    out.push(u.id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether this device may write documents owned by `owner`: its own unit's, or those of a
+    /// unit its unit succeeds.
+    pub(crate) fn writes_for(&mut self, owner: UnitId) -> Result<bool> {
+        if self.my_unit()? == owner {
+            return Ok(true);
+        }
+        Ok(self.acting_for()?.contains(&owner))
+    }
+
     /// The children of `parent`, sorted by name the Vietnamese way.
     pub fn child_units(&mut self, parent: UnitId) -> Result<Vec<Unit>> {
         let dir = self.unit_directory()?;

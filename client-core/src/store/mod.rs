@@ -444,9 +444,8 @@ impl Store {
         value: &T,
         deterministic: bool,
     ) -> Result<()> {
-        let unit = self.my_unit()?;
         let h = value.header();
-        if h.owner != unit {
+        if !self.writes_for(h.owner)? {
             return Err(CoreError::invalid(
                 "header.owner",
                 "a device creates documents only for its own unit",
@@ -490,12 +489,12 @@ impl Store {
         id: DocId,
         edit: impl FnOnce(&mut T) -> Result<R>,
     ) -> Result<R> {
-        let unit = self.my_unit()?;
         let row = self.row(id)?;
         if row.kind != T::KIND {
             return Err(CoreError::WrongKind { id, expected: T::KIND, found: row.kind });
         }
-        if row.owner != unit {
+        // Its own unit's, or a predecessor's (a merged unit's successor acts for it).
+        if !self.writes_for(row.owner)? {
             return Err(CoreError::NotOwner { id });
         }
         let now = self.now();

@@ -156,6 +156,26 @@ impl RelayStore {
             if !known {
                 return Err(StoreError::NotFound(format!("no unit has id {unit}")));
             }
+            // A merged unit's work is done by its successor: new devices go there.
+            let successors: Vec<String> = ctx
+                .tx
+                .prepare_cached(
+                    "SELECT u.name FROM unit_successors s JOIN units u ON u.id = s.successor
+                     WHERE s.unit = ?1 ORDER BY s.since, u.name",
+                )?
+                .query_map(params![unit.to_bytes().to_vec()], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if !successors.is_empty() {
+                let name: String = ctx.tx.query_row(
+                    "SELECT name FROM units WHERE id = ?1",
+                    params![unit.to_bytes().to_vec()],
+                    |r| r.get(0),
+                )?;
+                return Err(StoreError::Invalid(format!(
+                    "{name} was merged into {}; enrol the device for that unit",
+                    successors.join(", ")
+                )));
+            }
             ctx.tx.execute(
                 "INSERT INTO enrollments(code_hash, unit, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![hash, unit.to_bytes().to_vec(), ctx.now, expires_at],

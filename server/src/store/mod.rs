@@ -13,6 +13,7 @@
 mod admin;
 mod clock;
 pub mod schema;
+mod units;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub use admin::EnrollmentCode;
 pub use clock::RelayClock;
+pub use units::TreeChange;
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push};
 
 /// What the relay store can fail with.

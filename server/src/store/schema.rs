@@ -91,6 +91,28 @@ pub const MIGRATIONS: &[&str] = &[
     -- The position, in its unit's log, of the newest change each device pushed.
     ALTER TABLE devices ADD COLUMN own_top INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: units that change: successors, and what a unit's log already holds of documents it
+    // no longer reads.
+    r#"
+    -- `successor` took over (part of) the work of `unit` (a merger, or a split), from `since`
+    -- (UTC ms). A successor reads what its predecessors read and writes their records.
+    CREATE TABLE unit_successors (
+        unit      BLOB NOT NULL,
+        successor BLOB NOT NULL,
+        since     INTEGER NOT NULL,
+        PRIMARY KEY (unit, successor)
+    ) WITHOUT ROWID;
+
+    -- A unit that stopped reading a document (it left the owner's subtree): its log holds the
+    -- document's changes up to sequence number `upto`. Should it read the document again, only
+    -- later changes are appended to its log.
+    CREATE TABLE former_readers (
+        unit BLOB NOT NULL,
+        doc  INTEGER NOT NULL REFERENCES docs(n),
+        upto INTEGER NOT NULL,
+        PRIMARY KEY (unit, doc)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

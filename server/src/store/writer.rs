@@ -10,7 +10,7 @@ use std::num::NonZeroUsize;
 use std::sync::mpsc;
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use giaoban_protocol::authz::{UnitTree, check_push};
+use giaoban_protocol::authz::{UnitTree, check_push_in};
 use giaoban_protocol::schema::{DocKind, Review, read_header};
 use giaoban_protocol::seal::{RelayKey, chain_digest};
 use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
@@ -189,6 +189,15 @@ pub(crate) fn load_tree(conn: &Connection) -> rusqlite::Result<UnitTree> {
         let parent = parent.map(|p| UnitId::from_slice(&p)).transpose().map_err(|e| blob_error(1, e))?;
         tree.insert(id, parent);
     }
+    let mut stmt =
+        conn.prepare("SELECT unit, successor FROM unit_successors ORDER BY unit, since, successor")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    for r in rows {
+        let (unit, successor) = r?;
+        let unit = UnitId::from_slice(&unit).map_err(|e| blob_error(0, e))?;
+        let successor = UnitId::from_slice(&successor).map_err(|e| blob_error(1, e))?;
+        tree.add_successor(unit, successor);
+    }
     Ok(tree)
 }
 
@@ -209,12 +218,18 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
                 Err(_) => break,
             }
         }
-        // Another process (the admin command) may have changed units: reload the tree then.
+        // Another process (the admin command) may have changed units and documents: reload the
+        // tree then, and forget the cached documents.
         let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
         let stale = match &version {
             Ok(v) => Some(*v) != data_version,
             Err(_) => true,
         };
+        if stale {
+            // Documents it changed (an admin command adds a change to the unit directory) are
+            // read again from the database.
+            cache.clear();
+        }
         if stale || tree.is_none() {
             match load_tree(&conn) {
                 Ok(t) => {
@@ -287,6 +302,9 @@ fn run_batch(
         }
     };
     let mut jobs = batch.into_iter();
+    // A job that changed the unit tree (an admin command) hands it to the jobs after it in the
+    // batch: a document first stored after a merger gets the successor as a reader.
+    let mut newer_tree: Option<UnitTree> = None;
     while let Some(job) = jobs.next() {
         if let Err(e) = tx.execute_batch("SAVEPOINT job") {
             // Without its savepoint a failing job could not be undone alone: it is not run.
@@ -295,10 +313,20 @@ fn run_batch(
             job.abort(error.for_caller());
             continue;
         }
-        let mut ctx =
-            Ctx { tx: &tx, tree, now, key, cache, staged: Vec::new(), fresh_tree: None, poisoned: false };
+        let current_tree = newer_tree.as_ref().unwrap_or(tree);
+        let mut ctx = Ctx {
+            tx: &tx,
+            tree: current_tree,
+            now,
+            key,
+            cache,
+            staged: Vec::new(),
+            fresh_tree: None,
+            poisoned: false,
+        };
         let (ok, finish) = job.run(&mut ctx);
         let staged = std::mem::take(&mut ctx.staged);
+        let fresh_tree = ctx.fresh_tree.take();
         if ctx.poisoned {
             cache.clear();
         }
@@ -321,7 +349,12 @@ fn run_batch(
         }
         let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         match tx.execute_batch(end) {
-            Ok(()) if ok => staged_all.extend(staged),
+            Ok(()) if ok => {
+                staged_all.extend(staged);
+                if fresh_tree.is_some() {
+                    newer_tree = fresh_tree;
+                }
+            }
             Ok(()) => {}
             Err(e) => {
                 // The savepoint could not be closed: the batch's state is unknown, so nothing
@@ -359,7 +392,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn tree(&self) -> &UnitTree {
+    pub(super) fn tree(&self) -> &UnitTree {
         self.fresh_tree.as_ref().unwrap_or(self.tree)
     }
 
@@ -474,6 +507,17 @@ impl Ctx<'_> {
             .tx
             .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
         let pusher = device.to_bytes().to_vec();
+        // The pusher's own changes are counted in its own unit's log when its unit writes the
+        // document: the owner's, or that of the successor writing for it (changes a reader
+        // carries back after a restore are not its own).
+        let pusher_unit: Option<UnitId> = self
+            .tx
+            .prepare_cached("SELECT unit FROM devices WHERE id = ?1")?
+            .query_row(params![pusher], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?
+            .map(|b| unit_from(&b))
+            .transpose()?
+            .filter(|u| self.tree().may_write(*u, header.owner));
         let mut own_top: Option<i64> = None;
         for c in new_changes {
             let hash = c.hash();
@@ -486,7 +530,7 @@ impl Ctx<'_> {
                 top.pos += 1;
                 top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, at);
                 log.execute(params![u.to_bytes().to_vec(), top.pos, seq, top.digest.to_vec()])?;
-                if *u == header.owner {
+                if Some(*u) == pusher_unit {
                     own_top = Some(top.pos);
                 }
             }
@@ -500,11 +544,63 @@ impl Ctx<'_> {
         }
         if let Some(pos) = own_top {
             self.tx
-                .prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1 AND unit = ?3")?
-                .execute(params![pusher, pos, header.owner.to_bytes().to_vec()])?;
+                .prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1")?
+                .execute(params![pusher, pos])?;
         }
         self.stage(doc, next);
         Ok((heads, readers))
+    }
+
+    /// Appends the changes of document row `n` stored after sequence number `after` to the end
+    /// of `unit`'s log, in sequence order, each with its receipt time and chained from the
+    /// log's top as a live change would be. Entries already in the log are never touched.
+    /// Returns how many were appended.
+    pub(super) fn append_to_log(&mut self, unit: UnitId, n: i64, doc: DocId, after: i64) -> Result<u64> {
+        let unit_bytes = unit.to_bytes().to_vec();
+        let top = self
+            .tx
+            .prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?
+            .query_row(params![unit_bytes], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .optional()?;
+        let mut top = match top {
+            Some((pos, d)) => Top {
+                pos,
+                digest: d
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Invalid(format!("the log top of unit {unit} is damaged")))?,
+            },
+            None => Top { pos: 0, digest: [0; 16] },
+        };
+        let rows: Vec<(i64, Vec<u8>, i64)> = self
+            .tx
+            .prepare_cached(
+                "SELECT seq, hash, received_at FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
+            )?
+            .query_map(params![n, after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut log = self
+            .tx
+            .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
+        for (seq, hash, at) in &rows {
+            let hash: [u8; 32] = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Invalid(format!("a stored change hash of {doc} is damaged")))?;
+            top.pos += 1;
+            top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash, *at);
+            log.execute(params![unit_bytes, top.pos, seq, top.digest.to_vec()])?;
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
+            )?
+            .execute(params![unit_bytes, top.pos, top.digest.to_vec()])?;
+        Ok(rows.len() as u64)
     }
 
     fn stage(&mut self, doc: DocId, next: AutoCommit) {
@@ -631,9 +727,9 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
             None => false,
         };
         let checked = if hidden {
-            check_push(None, dc.doc, &dc.changes, &carried, device, unit)
+            check_push_in(ctx.tree(), None, dc.doc, &dc.changes, &carried, device, unit)
         } else {
-            check_push(current_doc.as_ref(), dc.doc, &dc.changes, &carried, device, unit)
+            check_push_in(ctx.tree(), current_doc.as_ref(), dc.doc, &dc.changes, &carried, device, unit)
         };
         let checked = match checked {
             Ok(c) if row.is_none() || hidden => match new_document_refusal(ctx.tree(), dc.doc, &c.doc) {
@@ -641,7 +737,8 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                 None if hidden => Err(DocReject {
                     doc: dc.doc,
                     code: RejectCode::NotOwner,
-                    reason: "only devices of the owner unit may write this document".into(),
+                    reason: "only devices of the owner unit (or of a unit that succeeds it) may write this document"
+                        .into(),
                 }),
                 None => Ok(c),
             },
