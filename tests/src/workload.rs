@@ -148,7 +148,10 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
         tasks: (1..=tasks)
             .map(|ordinal| NewTask {
                 ordinal,
-                text: prose(rng, rng.random_range(1..3)),
+                text: {
+                    let n = rng.random_range(1..3);
+                    prose(rng, n)
+                },
                 report_required: ordinal == 1,
                 deadline: (ordinal == 1).then(|| NewDeadline { text: format!("trước ngày {due}"), ..Default::default() }),
                 contact: (ordinal == 1).then(|| "đ/c Muối-CV".to_string()),
@@ -160,10 +163,14 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
 
 /// A ward's report answering task 1 of `directive`, with three or four sections of prose.
 pub fn report(rng: &mut StdRng, directive: giaoban_client_core::protocol::DocId) -> NewReport {
+    let mut body = |range: std::ops::Range<usize>| {
+        let n = rng.random_range(range);
+        prose(rng, n)
+    };
     let mut sections = vec![
-        NewSection { key: "ket_qua".into(), heading: "Kết quả thực hiện".into(), body: prose(rng, rng.random_range(3..8)) },
-        NewSection { key: "han_che".into(), heading: "Hạn chế, nguyên nhân".into(), body: prose(rng, rng.random_range(1..4)) },
-        NewSection { key: "phuong_huong".into(), heading: "Phương hướng".into(), body: prose(rng, rng.random_range(1..4)) },
+        NewSection { key: "ket_qua".into(), heading: "Kết quả thực hiện".into(), body: body(3..8) },
+        NewSection { key: "han_che".into(), heading: "Hạn chế, nguyên nhân".into(), body: body(1..4) },
+        NewSection { key: "phuong_huong".into(), heading: "Phương hướng".into(), body: body(1..4) },
     ];
     if rng.random_bool(0.5) {
         sections.push(NewSection { key: "kien_nghi".into(), heading: "Đề xuất, kiến nghị".into(), body: prose(rng, 1) });
