@@ -347,21 +347,16 @@ impl Store {
         index::refresh_receipt_times(&self.conn, n, doc)
     }
 
-    /// The receipts this device gives back, by document: vouchers for receipt times the relay
-    /// has since forgotten, each with its change.
-    pub(crate) fn receipts_to_give_back(&mut self) -> Result<Vec<(DocId, Vec<(Voucher, Vec<u8>)>)>> {
-        let mut out = Vec::new();
-        for (id, vouchers) in self.vouchers_to_give_back()? {
-            let doc = self.loaded(id)?;
-            let with_changes: Vec<(Voucher, Vec<u8>)> = vouchers
-                .into_iter()
-                .filter_map(|v| doc.get_change_by_hash(&ChangeHash(v.hash)).map(|c| (v, c.raw_bytes().to_vec())))
-                .collect();
-            if !with_changes.is_empty() {
-                out.push((id, with_changes));
-            }
-        }
-        Ok(out)
+    /// Every encoded change of `id`, in causal order.
+    pub(crate) fn all_changes(&mut self, id: DocId) -> Result<Vec<Vec<u8>>> {
+        let doc = self.loaded(id)?;
+        Ok(doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
+    }
+
+    /// The encoded change `hash` of `id`, if this device holds it.
+    pub(crate) fn change_bytes(&mut self, id: DocId, hash: &[u8; 32]) -> Result<Option<Vec<u8>>> {
+        let doc = self.loaded(id)?;
+        Ok(doc.get_change_by_hash(&ChangeHash(*hash)).map(|c| c.raw_bytes().to_vec()))
     }
 
     /// The vouchers this device gives back, by document.

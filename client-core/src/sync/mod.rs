@@ -254,33 +254,41 @@ impl Store {
     }
 
     /// Adds to the page the vouchers for receipt times the relay has forgotten (it received
-    /// those changes again after a restore), each with its change, so the relay restamps them.
+    /// those changes again after a restore), so the relay restamps them. A document already on
+    /// the page gets the changes they name; another goes whole, with every voucher this device
+    /// holds for it, so its acknowledgement still means the relay holds all of it.
     fn give_back_receipts(&mut self, page: &mut PushPage, bytes: &mut usize, budget: usize) -> Result<()> {
-        for (id, vouchers) in self.receipts_to_give_back()? {
+        for (id, vouchers) in self.vouchers_to_give_back()? {
             if !page.docs.is_empty() && *bytes >= budget {
                 page.more = true;
                 break;
             }
-            let at = match page.docs.iter().position(|d| d.doc == id) {
-                Some(i) => i,
+            match page.docs.iter().position(|d| d.doc == id) {
+                Some(i) => {
+                    for v in vouchers {
+                        if page.docs[i].vouchers.iter().any(|w| w.hash == v.hash) {
+                            continue;
+                        }
+                        let Some(change) = self.change_bytes(id, &v.hash)? else { continue };
+                        let dc = &mut page.docs[i];
+                        if !dc.changes.contains(&change) {
+                            *bytes += change.len();
+                            dc.changes.push(change);
+                        }
+                        dc.vouchers.push(v);
+                    }
+                }
                 None => {
-                    page.docs.push(DocChanges { doc: id, changes: Vec::new(), vouchers: Vec::new() });
-                    page.docs.len() - 1
+                    let changes = self.all_changes(id)?;
+                    let size: usize = changes.iter().map(Vec::len).sum();
+                    if !page.docs.is_empty() && *bytes + size > budget {
+                        page.more = true;
+                        break;
+                    }
+                    *bytes += size;
+                    let vouchers = self.vouchers_for(id, &changes)?;
+                    page.docs.push(DocChanges { doc: id, changes, vouchers });
                 }
-            };
-            let dc = &mut page.docs[at];
-            for (v, change) in vouchers {
-                if dc.vouchers.iter().any(|w| w.hash == v.hash) {
-                    continue;
-                }
-                if !dc.changes.contains(&change) {
-                    *bytes += change.len();
-                    dc.changes.push(change);
-                }
-                dc.vouchers.push(v);
-            }
-            if dc.changes.is_empty() {
-                page.docs.pop();
             }
         }
         Ok(())
