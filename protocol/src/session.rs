@@ -188,7 +188,8 @@ impl DeviceSession {
         let pushed_in_full = push.docs.iter().map(|d| d.doc).filter(|d| self.full.contains(d)).collect();
         let vouched =
             push.docs.iter().flat_map(|d| d.vouchers.iter().map(move |v| (d.doc, v.hash))).collect();
-        let sent = Sent { push_more: push.more, pushed_in_full, have: listed, refetch: refetch.clone(), vouched };
+        let sent =
+            Sent { push_more: push.more, pushed_in_full, have: listed, refetch: refetch.clone(), vouched };
         let req = SyncRequest {
             epoch: self.position.epoch,
             cursor: self.position.cursor,

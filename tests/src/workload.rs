@@ -102,8 +102,18 @@ pub const SENTENCES: &[&str] = &[
 ];
 
 const PLACES: &[&str] = &[
-    "khu phố 1", "khu phố 3", "ấp Đồng Sổ", "ấp Suối Tre", "thôn Bình Lộc", "tổ dân phố 7", "xóm Chợ",
-    "khu dân cư Hòa Bình", "ấp Lai Hưng", "buôn Ea H’Leo", "bản Nà Lừa", "khóm Thạnh Mỹ",
+    "khu phố 1",
+    "khu phố 3",
+    "ấp Đồng Sổ",
+    "ấp Suối Tre",
+    "thôn Bình Lộc",
+    "tổ dân phố 7",
+    "xóm Chợ",
+    "khu dân cư Hòa Bình",
+    "ấp Lai Hưng",
+    "buôn Ea H’Leo",
+    "bản Nà Lừa",
+    "khóm Thạnh Mỹ",
 ];
 
 const INDICATORS: &[(&str, MeasureUnit)] = &[
@@ -124,7 +134,11 @@ pub fn prose(rng: &mut StdRng, n: usize) -> String {
         }
         out.push_str(SENTENCES[rng.random_range(0..SENTENCES.len())]);
         if rng.random_bool(0.3) {
-            out.push_str(&format!(" Tại {} có {} hộ tham gia.", PLACES[rng.random_range(0..PLACES.len())], rng.random_range(3..400)));
+            out.push_str(&format!(
+                " Tại {} có {} hộ tham gia.",
+                PLACES[rng.random_range(0..PLACES.len())],
+                rng.random_range(3..400)
+            ));
         }
     }
     out
@@ -153,7 +167,8 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
                     prose(rng, n)
                 },
                 report_required: ordinal == 1,
-                deadline: (ordinal == 1).then(|| NewDeadline { text: format!("trước ngày {due}"), ..Default::default() }),
+                deadline: (ordinal == 1)
+                    .then(|| NewDeadline { text: format!("trước ngày {due}"), ..Default::default() }),
                 contact: (ordinal == 1).then(|| "đ/c Muối-CV".to_string()),
                 ..Default::default()
             })
@@ -173,10 +188,17 @@ pub fn report(rng: &mut StdRng, directive: giaoban_client_core::protocol::DocId)
         NewSection { key: "phuong_huong".into(), heading: "Phương hướng".into(), body: body(1..4) },
     ];
     if rng.random_bool(0.5) {
-        sections.push(NewSection { key: "kien_nghi".into(), heading: "Đề xuất, kiến nghị".into(), body: prose(rng, 1) });
+        sections.push(NewSection {
+            key: "kien_nghi".into(),
+            heading: "Đề xuất, kiến nghị".into(),
+            body: prose(rng, 1),
+        });
     }
     NewReport {
-        title: format!("Báo cáo kết quả thực hiện {}", ["quý I/2030", "tháng 3/2030", "6 tháng đầu năm 2030"][rng.random_range(0..3)]),
+        title: format!(
+            "Báo cáo kết quả thực hiện {}",
+            ["quý I/2030", "tháng 3/2030", "6 tháng đầu năm 2030"][rng.random_range(0..3)]
+        ),
         kind: ReportKind::Thematic,
         period: "quý I/2030".into(),
         answers: Some((directive, 1)),

@@ -367,12 +367,18 @@ impl Store {
              WHERE r.give_back = 1 AND r.seal IS NOT NULL ORDER BY r.doc, r.hash",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
         })?;
         let mut out: Vec<(DocId, Vec<Voucher>)> = Vec::new();
         for r in rows {
             let (id, hash, received_at, seal) = r?;
-            let (Ok(hash), Ok(seal)) = (<[u8; 32]>::try_from(hash.as_slice()), <[u8; 16]>::try_from(seal.as_slice()))
+            let (Ok(hash), Ok(seal)) =
+                (<[u8; 32]>::try_from(hash.as_slice()), <[u8; 16]>::try_from(seal.as_slice()))
             else {
                 continue;
             };

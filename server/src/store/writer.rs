@@ -533,8 +533,9 @@ impl Ctx<'_> {
         proven.sort();
         let mut restamped: Vec<(i64, ChangeHash, i64)> = Vec::new();
         {
-            let mut find =
-                self.tx.prepare_cached("SELECT seq, received_at FROM changes WHERE doc = ?1 AND hash = ?2")?;
+            let mut find = self
+                .tx
+                .prepare_cached("SELECT seq, received_at FROM changes WHERE doc = ?1 AND hash = ?2")?;
             let mut lower = self.tx.prepare_cached("UPDATE changes SET received_at = ?2 WHERE seq = ?1")?;
             for (at, hash) in proven {
                 let row: Option<(i64, i64)> =
@@ -581,7 +582,9 @@ impl Ctx<'_> {
         let mut tops = Vec::with_capacity(units.len());
         for u in units {
             let top = read_top
-                .query_row(params![u.to_bytes().to_vec()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .query_row(params![u.to_bytes().to_vec()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
                 .optional()?;
             tops.push(match top {
                 Some((pos, d)) => Top {

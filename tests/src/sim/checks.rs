@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value};
-use giaoban_client_core::protocol::{DocId, DocKind, UnitId};
 use giaoban_client_core::protocol::schema::TaskState;
+use giaoban_client_core::protocol::{DocId, DocKind, UnitId};
 use giaoban_client_core::{TaskFilter, TaskScope};
 
 use super::Sim;
