@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use crate::ids::DocId;
 use crate::wire::{
     DEFAULT_PAGE_BYTES, DEFAULT_PUSH_BYTES, DocAck, DocChanges, DocHeads, DocReject, Epoch, HAVE_PAGE_DOCS,
-    RelayChanges, SyncRequest, SyncResponse, Witness,
+    Hash, RelayChanges, SyncRequest, SyncResponse, Witness,
 };
 
 /// Where a reconcile stands: the device lists the documents it holds, in id order, a page at a
@@ -100,9 +100,18 @@ pub struct Sent {
     /// followed.
     have: Option<(u32, Option<DocId>, bool)>,
     refetch: Vec<DocId>,
+    /// The changes whose vouchers the request carried, by document.
+    vouched: Vec<(DocId, Hash)>,
 }
 
 impl Sent {
+    /// Whether the request carried this device's voucher for change `hash` of `doc`: an
+    /// acknowledgement that still gives a later receipt time then means the relay did not
+    /// accept the voucher (another relay's seal).
+    pub fn vouched(&self, doc: DocId, hash: &Hash) -> bool {
+        self.vouched.iter().any(|(d, h)| *d == doc && h == hash)
+    }
+
     /// Whether the request listed documents for a reconcile.
     pub fn listed(&self) -> bool {
         self.have.is_some()
@@ -177,7 +186,10 @@ impl DeviceSession {
             Reconcile::Done => None,
         };
         let pushed_in_full = push.docs.iter().map(|d| d.doc).filter(|d| self.full.contains(d)).collect();
-        let sent = Sent { push_more: push.more, pushed_in_full, have: listed, refetch: refetch.clone() };
+        let vouched =
+            push.docs.iter().flat_map(|d| d.vouchers.iter().map(move |v| (d.doc, v.hash))).collect();
+        let sent =
+            Sent { push_more: push.more, pushed_in_full, have: listed, refetch: refetch.clone(), vouched };
         let req = SyncRequest {
             epoch: self.position.epoch,
             cursor: self.position.cursor,

@@ -169,8 +169,11 @@ fn upgrading_from_the_second_schema_keeps_every_log_and_adds_successions() {
     };
     {
         let conn = Connection::open(&db).unwrap();
-        conn.execute_batch("DROP TABLE unit_successors; DROP TABLE former_readers; PRAGMA user_version = 2;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE unit_successors; DROP TABLE former_readers;
+             ALTER TABLE unit_log DROP COLUMN restamp; PRAGMA user_version = 2;",
+        )
+        .unwrap();
     }
     let relay = RelayStore::open(&data).unwrap();
     {

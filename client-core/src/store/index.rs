@@ -4,7 +4,8 @@
 use automerge::AutoCommit;
 use chrono::Datelike;
 use giaoban_protocol::schema::{
-    Directive, DocumentSchema, Meeting, Report, Response, Review, UnitDirectory, Verdict, read_header,
+    Directive, DocumentSchema, Meeting, Report, Response, Review, TaskState, UnitDirectory, Verdict,
+    read_header,
 };
 use giaoban_protocol::{Deadline, DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::search_key;
@@ -229,11 +230,17 @@ pub(crate) fn refresh_receipt_times(tx: &Connection, n: i64, doc: &mut AutoCommi
             },
             _ => continue,
         };
-        // The task's standing counts from the later of the change that set its state and the
-        // change of its latest submission; if either has not reached the relay, it is pending.
+        // The task's standing counts from the later of the change that set its state and, for
+        // a submitted task, the change of its latest submission (a count of 0 is the response's
+        // first change, no submission); if either has not reached the relay, it is pending.
         let Some((_, state_op)) = doc.get(&task, "state").map_err(am)? else { continue };
         let mut ops = vec![state_op];
-        if let Some((_, submitted_op)) = doc.get(&task, "submissions").map_err(am)? {
+        let state: Option<TaskState> = autosurgeon::hydrate_prop(&*doc, &task, "state").ok();
+        let submissions: u64 = autosurgeon::hydrate_prop(&*doc, &task, "submissions").unwrap_or(0);
+        if state == Some(TaskState::Submitted)
+            && submissions > 0
+            && let Some((_, submitted_op)) = doc.get(&task, "submissions").map_err(am)?
+        {
             ops.push(submitted_op);
         }
         let mut at: Option<i64> = None;

@@ -265,7 +265,8 @@ impl Store {
             }
         };
         if !meta.is_empty() {
-            self.keep_receipts(n, &hashes, meta)?;
+            let response = self.row(id)?.kind == DocKind::Response;
+            self.keep_receipts(n, &hashes, meta, response, |_| false)?;
         }
         if !applied.newer {
             self.loaded(id)?;
@@ -304,26 +305,57 @@ impl Store {
     }
 
     /// Keeps what the relay said about changes of document row `n`: their receipt times and
-    /// seals. The relay's latest word replaces an earlier one.
-    fn keep_receipts(&self, n: i64, hashes: &[ChangeHash], meta: &[ChangeMeta]) -> Result<()> {
+    /// seals. The relay's latest word replaces an earlier one, except that for a response
+    /// (`response`), whose receipt times decide deadlines, a time this device holds the relay's
+    /// seal for is kept over a later one: the relay received the change first then, and says
+    /// otherwise only because it was restored from an older backup and received it again. Such
+    /// a receipt is marked to be given back (its voucher goes with the next push, and the relay
+    /// restamps the change). `refused(hash)`: the relay already had this device's voucher for
+    /// the change in the request this answers and still says later, so it is not this relay's
+    /// seal, and the relay's word stands.
+    fn keep_receipts(
+        &self,
+        n: i64,
+        hashes: &[ChangeHash],
+        meta: &[ChangeMeta],
+        response: bool,
+        refused: impl Fn(&ChangeHash) -> bool,
+    ) -> Result<()> {
         let mut stmt = self.conn().prepare_cached(
-            "INSERT INTO receipts(doc, hash, received_at, seal) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(doc, hash) DO UPDATE SET received_at = excluded.received_at,
-                 seal = IFNULL(excluded.seal, receipts.seal)",
+            "INSERT INTO receipts(doc, hash, received_at, seal, give_back) VALUES (?1, ?2, ?3, ?4, 0)
+             ON CONFLICT(doc, hash) DO UPDATE SET
+                 received_at = CASE WHEN ?5 AND receipts.seal IS NOT NULL
+                                         AND receipts.received_at < excluded.received_at
+                                    THEN receipts.received_at ELSE excluded.received_at END,
+                 seal = CASE WHEN ?5 AND receipts.seal IS NOT NULL
+                                  AND receipts.received_at < excluded.received_at THEN receipts.seal
+                             WHEN excluded.seal IS NOT NULL THEN excluded.seal
+                             WHEN excluded.received_at = receipts.received_at THEN receipts.seal END,
+                 give_back = CASE WHEN ?5 AND receipts.seal IS NOT NULL
+                                       AND receipts.received_at < excluded.received_at
+                                  THEN 1 ELSE 0 END",
         )?;
         for (h, m) in hashes.iter().zip(meta) {
-            stmt.execute(params![n, h.0.to_vec(), m.received_at, m.seal.map(|s| s.to_vec())])?;
+            let keep_sealed = response && !refused(h);
+            stmt.execute(params![n, h.0.to_vec(), m.received_at, m.seal.map(|s| s.to_vec()), keep_sealed])?;
         }
         Ok(())
     }
 
     /// Keeps the vouchers the relay gave for a pushed document, and refreshes what depends on
-    /// its receipt times.
-    pub(crate) fn keep_vouchers(&mut self, id: DocId, vouchers: &[Voucher]) -> Result<()> {
+    /// its receipt times. `vouched(hash)`: whether the request carried this device's own voucher
+    /// for that change.
+    pub(crate) fn keep_vouchers(
+        &mut self,
+        id: DocId,
+        vouchers: &[Voucher],
+        vouched: impl Fn(&ChangeHash) -> bool,
+    ) -> Result<()> {
         if vouchers.is_empty() {
             return Ok(());
         }
-        let n = self.row(id)?.n;
+        let row = self.row(id)?;
+        let n = row.n;
         let hashes: Vec<ChangeHash> = vouchers.iter().map(|v| ChangeHash(v.hash)).collect();
         let meta: Vec<ChangeMeta> =
             vouchers.iter().map(|v| ChangeMeta { received_at: v.received_at, seal: Some(v.seal) }).collect();
@@ -332,9 +364,67 @@ impl Store {
         let held: Vec<bool> = hashes.iter().map(|h| doc.get_change_by_hash(h).is_some()).collect();
         let (hashes, meta): (Vec<ChangeHash>, Vec<ChangeMeta>) =
             hashes.into_iter().zip(meta).zip(held).filter(|(_, h)| *h).map(|(p, _)| p).unzip();
-        self.keep_receipts(n, &hashes, &meta)?;
+        self.keep_receipts(n, &hashes, &meta, row.kind == DocKind::Response, vouched)?;
         let doc = self.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
         index::refresh_receipt_times(&self.conn, n, doc)
+    }
+
+    /// Every encoded change of `id`, in causal order.
+    pub(crate) fn all_changes(&mut self, id: DocId) -> Result<Vec<Vec<u8>>> {
+        let doc = self.loaded(id)?;
+        Ok(doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect())
+    }
+
+    /// The encoded change `hash` of `id`, if this device holds it.
+    pub(crate) fn change_bytes(&mut self, id: DocId, hash: &[u8; 32]) -> Result<Option<Vec<u8>>> {
+        let doc = self.loaded(id)?;
+        Ok(doc.get_change_by_hash(&ChangeHash(*hash)).map(|c| c.raw_bytes().to_vec()))
+    }
+
+    /// The vouchers this device gives back, by document.
+    pub(crate) fn vouchers_to_give_back(&self) -> Result<Vec<(DocId, Vec<Voucher>)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT d.id, r.hash, r.received_at, r.seal FROM receipts r INDEXED BY receipts_to_give_back
+             JOIN documents d ON d.n = r.doc
+             WHERE r.give_back = 1 AND r.seal IS NOT NULL ORDER BY r.doc, r.hash",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut out: Vec<(DocId, Vec<Voucher>)> = Vec::new();
+        for r in rows {
+            let (id, hash, received_at, seal) = r?;
+            let (Ok(hash), Ok(seal)) =
+                (<[u8; 32]>::try_from(hash.as_slice()), <[u8; 16]>::try_from(seal.as_slice()))
+            else {
+                continue;
+            };
+            let id = doc_id(&id)?;
+            let v = Voucher { hash, received_at, seal };
+            match out.last_mut() {
+                Some((d, vs)) if *d == id => vs.push(v),
+                _ => out.push((id, vec![v])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stops giving back the receipts of `id` named by `hashes` (the relay refused the
+    /// document that carried them).
+    pub(crate) fn stop_giving_back(&self, id: DocId, hashes: &[ChangeHash]) -> Result<()> {
+        let mut stmt = self.conn().prepare_cached(
+            "UPDATE receipts SET give_back = 0
+             WHERE doc = (SELECT n FROM documents WHERE id = ?1) AND hash = ?2",
+        )?;
+        for h in hashes {
+            stmt.execute(params![id.to_bytes().to_vec(), h.0.to_vec()])?;
+        }
+        Ok(())
     }
 
     /// Persists a chunk of remote changes; a document from a newer app is stored but not

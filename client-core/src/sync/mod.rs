@@ -265,7 +265,51 @@ impl Store {
                 break;
             }
         }
+        if !page.more {
+            self.give_back_receipts(&mut page, &mut bytes, budget)?;
+        }
         Ok(page)
+    }
+
+    /// Adds to the page the vouchers for receipt times the relay has forgotten (it received
+    /// those changes again after a restore), so the relay restamps them. A document already on
+    /// the page gets the changes they name; another goes whole, with every voucher this device
+    /// holds for it, so its acknowledgement still means the relay holds all of it.
+    fn give_back_receipts(&mut self, page: &mut PushPage, bytes: &mut usize, budget: usize) -> Result<()> {
+        for (id, vouchers) in self.vouchers_to_give_back()? {
+            if !page.docs.is_empty() && *bytes >= budget {
+                page.more = true;
+                break;
+            }
+            match page.docs.iter().position(|d| d.doc == id) {
+                Some(i) => {
+                    for v in vouchers {
+                        if page.docs[i].vouchers.iter().any(|w| w.hash == v.hash) {
+                            continue;
+                        }
+                        let Some(change) = self.change_bytes(id, &v.hash)? else { continue };
+                        let dc = &mut page.docs[i];
+                        if !dc.changes.contains(&change) {
+                            *bytes += change.len();
+                            dc.changes.push(change);
+                        }
+                        dc.vouchers.push(v);
+                    }
+                }
+                None => {
+                    let changes = self.all_changes(id)?;
+                    let size: usize = changes.iter().map(Vec::len).sum();
+                    if !page.docs.is_empty() && *bytes + size > budget {
+                        page.more = true;
+                        break;
+                    }
+                    *bytes += size;
+                    let vouchers = self.vouchers_for(id, &changes)?;
+                    page.docs.push(DocChanges { doc: id, changes, vouchers });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Heads of up to `limit` documents this device holds after `after`, in id order: those its
@@ -328,7 +372,7 @@ impl Store {
         let result = self.write(|s| {
             let mut delivered: Vec<DocId> = Vec::new();
             for effect in effects {
-                s.carry_out(effect, sent_at, received_at, &mut delivered, &mut tally)?;
+                s.carry_out(effect, sent, sent_at, received_at, &mut delivered, &mut tally)?;
             }
             // Documents asked for whole that did not come: one more attempt used.
             for doc in sent.refetch() {
@@ -361,6 +405,7 @@ impl Store {
     fn carry_out(
         &mut self,
         effect: Effect,
+        sent: &Sent,
         sent_at: Timestamp,
         received_at: Timestamp,
         delivered: &mut Vec<DocId>,
@@ -423,7 +468,7 @@ impl Store {
                     "DELETE FROM rejections WHERE doc = (SELECT n FROM documents WHERE id = ?1)",
                     params![ack.doc.to_bytes().to_vec()],
                 )?;
-                self.keep_vouchers(ack.doc, &ack.vouchers)?;
+                self.keep_vouchers(ack.doc, &ack.vouchers, |h| sent.vouched(ack.doc, &h.0))?;
             }
             Effect::Rejected(rej) => {
                 if self.row(rej.doc).is_err() {
@@ -441,6 +486,15 @@ impl Store {
                         self.now().0
                     ],
                 )?;
+                // Receipts given back with a refused document are not given back again and again.
+                let vouched: Vec<ChangeHash> = self
+                    .vouchers_to_give_back()?
+                    .into_iter()
+                    .filter(|(d, _)| *d == rej.doc)
+                    .flat_map(|(_, vs)| vs.into_iter().map(|v| ChangeHash(v.hash)))
+                    .filter(|h| sent.vouched(rej.doc, &h.0))
+                    .collect();
+                self.stop_giving_back(rej.doc, &vouched)?;
                 report.rejected.push(rej);
             }
             Effect::PushInFull(doc) => {

@@ -343,7 +343,7 @@ impl RelayStore {
     }
 
     /// Documents asked for whole, then a page of `unit`'s log after the cursor, leaving out the
-    /// device's own changes it already holds, at most about `page_bytes` of changes (always at
+    /// device's own changes it already holds (but not restamps of their receipt times), at most about `page_bytes` of changes (always at
     /// least one change if any wait). One read transaction. Blocking.
     pub fn pull(&self, q: &PullQuery) -> Result<Page> {
         let key = self.inner.key.clone();
@@ -378,7 +378,7 @@ impl RelayStore {
                  FROM unit_log l
                  JOIN changes c ON c.seq = l.change
                  JOIN docs d ON d.n = c.doc
-                 WHERE l.unit = ?1 AND l.pos > ?2 AND (c.device != ?3 OR l.pos > ?4)
+                 WHERE l.unit = ?1 AND l.pos > ?2 AND (c.device != ?3 OR l.pos > ?4 OR l.restamp = 1)
                  ORDER BY l.pos",
             )?;
             let mut rows = stmt.query(params![

@@ -113,6 +113,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit, doc)
     ) WITHOUT ROWID;
     "#,
+    // 4: receipt times restamped from vouchers given back.
+    r#"
+    -- 1 for an entry that gives a change already in the log an earlier receipt time, proven by
+    -- a voucher of this relay that a device gave back (the relay had received the change again
+    -- after a restore from an older backup). Entries devices have seen are never rewritten; this
+    -- one tells every reader the change's receipt time, its author device too.
+    ALTER TABLE unit_log ADD COLUMN restamp INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

@@ -448,13 +448,7 @@ impl Ctx<'_> {
                 self.tx
                     .prepare_cached("UPDATE docs SET heads = ?2 WHERE n = ?1")?
                     .execute(params![n, heads_bytes])?;
-                let mut stmt =
-                    self.tx.prepare_cached("SELECT unit FROM readers WHERE doc = ?1 ORDER BY unit")?;
-                let readers = stmt
-                    .query_map(params![n], |r| r.get::<_, Vec<u8>>(0))?
-                    .map(|r| r.map_err(StoreError::from).and_then(|b| unit_from(&b)))
-                    .collect::<Result<Vec<_>>>()?;
-                (n, readers)
+                (n, self.readers_of(n)?)
             }
             None => {
                 self.tx
@@ -480,26 +474,7 @@ impl Ctx<'_> {
             self.stage(doc, next);
             return Ok((heads, Vec::new()));
         }
-        let mut tops: Vec<Top> = Vec::with_capacity(readers.len());
-        {
-            let mut read_top = self.tx.prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?;
-            for u in &readers {
-                let top = read_top
-                    .query_row(params![u.to_bytes().to_vec()], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                    })
-                    .optional()?;
-                tops.push(match top {
-                    Some((pos, d)) => Top {
-                        pos,
-                        digest: d.as_slice().try_into().map_err(|_| {
-                            StoreError::Invalid(format!("the log top of unit {u} is damaged"))
-                        })?,
-                    },
-                    None => Top { pos: 0, digest: [0; 16] },
-                });
-            }
-        }
+        let mut tops = self.tops(&readers)?;
         let mut insert = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO changes(doc, hash, bytes, device, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
@@ -535,13 +510,8 @@ impl Ctx<'_> {
                 }
             }
         }
-        let mut write_top = self.tx.prepare_cached(
-            "INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)
-             ON CONFLICT(unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
-        )?;
-        for (u, top) in readers.iter().zip(&tops) {
-            write_top.execute(params![u.to_bytes().to_vec(), top.pos, top.digest.to_vec()])?;
-        }
+        drop((insert, log));
+        self.write_tops(&readers, &tops)?;
         if let Some(pos) = own_top {
             self.tx
                 .prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1")?
@@ -643,6 +613,99 @@ impl Ctx<'_> {
             out.push(at.unwrap_or(self.now));
         }
         Ok(out)
+    }
+
+    /// Gives changes of document row `n` that the relay holds the earliest receipt time a
+    /// voucher of this relay proves (`received`): a relay restored from an older backup may have
+    /// received a change again, later, from a device that pushed it as new, while another device
+    /// holds the seal of the first receipt. Entries devices have seen are never rewritten: each
+    /// restamped change gets a new entry in the log of every unit that reads it, chaining the
+    /// earlier time, so every reader (the author device too) learns it. Returns those units.
+    fn restamp(&mut self, doc: DocId, n: i64, received: &HashMap<ChangeHash, i64>) -> Result<Vec<UnitId>> {
+        if received.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut proven: Vec<(i64, ChangeHash)> = received.iter().map(|(h, at)| (*at, *h)).collect();
+        proven.sort();
+        let mut restamped: Vec<(i64, ChangeHash, i64)> = Vec::new();
+        {
+            let mut find = self
+                .tx
+                .prepare_cached("SELECT seq, received_at FROM changes WHERE doc = ?1 AND hash = ?2")?;
+            let mut lower = self.tx.prepare_cached("UPDATE changes SET received_at = ?2 WHERE seq = ?1")?;
+            for (at, hash) in proven {
+                let row: Option<(i64, i64)> =
+                    find.query_row(params![n, hash.0.to_vec()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                if let Some((seq, stored)) = row
+                    && stored > at
+                {
+                    lower.execute(params![seq, at])?;
+                    restamped.push((seq, hash, at));
+                }
+            }
+        }
+        if restamped.is_empty() {
+            return Ok(Vec::new());
+        }
+        tracing::info!(%doc, changes = restamped.len(), "receipt times restamped from vouchers given back");
+        let readers = self.readers_of(n)?;
+        let mut tops = self.tops(&readers)?;
+        let mut log = self.tx.prepare_cached(
+            "INSERT INTO unit_log(unit, pos, change, digest, restamp) VALUES (?1, ?2, ?3, ?4, 1)",
+        )?;
+        for (seq, hash, at) in &restamped {
+            for (u, top) in readers.iter().zip(tops.iter_mut()) {
+                top.pos += 1;
+                top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, *at);
+                log.execute(params![u.to_bytes().to_vec(), top.pos, seq, top.digest.to_vec()])?;
+            }
+        }
+        self.write_tops(&readers, &tops)?;
+        Ok(readers)
+    }
+
+    /// The units that may read document row `n`, in id order.
+    fn readers_of(&self, n: i64) -> Result<Vec<UnitId>> {
+        let mut stmt = self.tx.prepare_cached("SELECT unit FROM readers WHERE doc = ?1 ORDER BY unit")?;
+        stmt.query_map(params![n], |r| r.get::<_, Vec<u8>>(0))?
+            .map(|r| r.map_err(StoreError::from).and_then(|b| unit_from(&b)))
+            .collect()
+    }
+
+    /// The log tops of `units`.
+    fn tops(&self, units: &[UnitId]) -> Result<Vec<Top>> {
+        let mut read_top = self.tx.prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?;
+        let mut tops = Vec::with_capacity(units.len());
+        for u in units {
+            let top = read_top
+                .query_row(params![u.to_bytes().to_vec()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?;
+            tops.push(match top {
+                Some((pos, d)) => Top {
+                    pos,
+                    digest: d
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StoreError::Invalid(format!("the log top of unit {u} is damaged")))?,
+                },
+                None => Top { pos: 0, digest: [0; 16] },
+            });
+        }
+        Ok(tops)
+    }
+
+    /// Writes the log tops of `units`.
+    fn write_tops(&self, units: &[UnitId], tops: &[Top]) -> Result<()> {
+        let mut write_top = self.tx.prepare_cached(
+            "INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)
+             ON CONFLICT(unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
+        )?;
+        for (u, top) in units.iter().zip(tops) {
+            write_top.execute(params![u.to_bytes().to_vec(), top.pos, top.digest.to_vec()])?;
+        }
+        Ok(())
     }
 }
 
@@ -771,6 +834,15 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                 let (heads, readers) =
                     ctx.store(dc.doc, row, &checked.new, checked.doc, device, &received)?;
                 grown.extend(readers);
+                let n = match row {
+                    Some(n) => n,
+                    None => ctx
+                        .tx
+                        .prepare_cached("SELECT n FROM docs WHERE id = ?1")?
+                        .query_row(params![dc.doc.to_bytes().to_vec()], |r| r.get(0))?,
+                };
+                // A voucher may prove an earlier receipt than the relay's own record.
+                grown.extend(ctx.restamp(dc.doc, n, &received)?);
                 // Deadlines are judged by a response's receipt times: the device keeps a
                 // voucher for each change it pushed, with the time the relay first had it.
                 let vouchers = if kind == Some(DocKind::Response) {
@@ -779,13 +851,6 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                         .iter()
                         .filter_map(|b| Change::from_bytes(b.clone()).ok().map(|c| c.hash()))
                         .collect();
-                    let n = match row {
-                        Some(n) => n,
-                        None => ctx
-                            .tx
-                            .prepare_cached("SELECT n FROM docs WHERE id = ?1")?
-                            .query_row(params![dc.doc.to_bytes().to_vec()], |r| r.get(0))?,
-                    };
                     let times = ctx.receipt_times(n, &hashes)?;
                     hashes.iter().zip(times).map(|(h, at)| ctx.key.voucher(dc.doc, h.0, at)).collect()
                 } else {

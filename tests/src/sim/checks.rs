@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{AutoCommit, ChangeHash, ObjType, ReadDoc, Value};
+use giaoban_client_core::protocol::schema::TaskState;
 use giaoban_client_core::protocol::{DocId, DocKind, UnitId};
 use giaoban_client_core::{TaskFilter, TaskScope};
 
@@ -101,8 +102,8 @@ impl Sim {
     }
 
     /// Every device that holds a response shows, for each task it marks done (submitted or not
-    /// applicable), the relay's receipt time of the change that set that state; no time for
-    /// the others.
+    /// applicable), the relay's receipt time of the change that set that state, or of the
+    /// change of its latest submission if that is later; no time for the others.
     pub(super) fn check_receipt_times(&mut self, relay_docs: &RelayDocs) {
         let responses: Vec<DocId> = relay_docs.keys().copied().collect();
         for i in 0..self.devices.len() {
@@ -152,9 +153,26 @@ impl Sim {
                                 && t.assignee == header.owner
                         })
                         .unwrap_or_else(|| panic!("{name}: task {ordinal} of response {id} is not listed"));
+                    // A resubmission (the office returned the report) leaves the state as it
+                    // was and counts from its own change: the latest submission's, if later.
+                    let submissions = match doc.get(&task, "submissions").unwrap() {
+                        Some((Value::Scalar(v), op)) => match v.as_ref() {
+                            automerge::ScalarValue::Uint(u) => Some((*u, op)),
+                            automerge::ScalarValue::Int(n) => Some((*n as u64, op)),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
                     let want = if view.is_done() {
                         let at = self.relay.received_at(id, &hash).expect("the relay holds the change");
-                        Some(at)
+                        let submitted = match submissions {
+                            Some((count, op)) if count > 0 && view.state == Some(TaskState::Submitted) => {
+                                let h = doc.hash_for_opid(&op).expect("the count was set by a change");
+                                Some(self.relay.received_at(id, &h).expect("the relay holds the change"))
+                            }
+                            _ => None,
+                        };
+                        Some(submitted.map_or(at, |s| s.max(at)))
                     } else {
                         None
                     };
