@@ -9,7 +9,8 @@
 //! time of the device's own steps (building the request, applying the answer), without the
 //! round trip.
 //!
-//! `cargo bench -p giaoban-e2e --bench scale` (full, about 25 minutes on 2 cores); without
+//! `cargo bench -p giaoban-e2e --bench scale` (full; `GIAOBAN_SCALE_PARTS` and
+//! `GIAOBAN_SCALE_DOCS` pick parts, see `main`); without
 //! `--bench` (as `cargo test --benches` runs it) a smoke run of a few hundred documents.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -291,13 +292,32 @@ fn keystrokes(sections: usize, chars: usize, n: usize) {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    // `GIAOBAN_SCALE_PARTS=download,pull,keys` runs only some parts; `GIAOBAN_SCALE_DOCS=10000`
+    // only some download sizes.
+    let parts = std::env::var("GIAOBAN_SCALE_PARTS").unwrap_or_else(|_| "download,pull,keys".into());
+    let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
     println!("machine load at start: {}", load());
     if full {
-        let ten = fresh_download(10_000, 5);
-        let hundred = fresh_download(100_000, 5);
-        println!("relay CPU, 100,000 against 10,000: {:.1}× (linear is 10×)", hundred / ten);
-        ward_pull(100, 1_000, 5);
-        keystrokes(50, 2_000, 2_000);
+        if part("download") {
+            let sizes: Vec<usize> = std::env::var("GIAOBAN_SCALE_DOCS")
+                .ok()
+                .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+                .unwrap_or_else(|| vec![10_000, 100_000]);
+            let cpus: Vec<(usize, f64)> = sizes.iter().map(|&n| (n, fresh_download(n, 5))).collect();
+            if let [(a, ca), .., (b, cb)] = cpus.as_slice() {
+                println!(
+                    "relay CPU, {b} against {a} documents: {:.1}× (linear is {:.0}×)",
+                    cb / ca,
+                    *b as f64 / *a as f64
+                );
+            }
+        }
+        if part("pull") {
+            ward_pull(100, 1_000, 5);
+        }
+        if part("keys") {
+            keystrokes(50, 2_000, 2_000);
+        }
     } else {
         fresh_download(300, 1);
         ward_pull(3, 20, 1);

@@ -176,9 +176,7 @@ impl Store {
         delete: usize,
         insert: &str,
     ) -> Result<usize> {
-        self.modify::<Report, _>(id, |r| {
-            let s = section(r, key)?;
-            let current = s.body.as_str();
+        self.splice_section(id, key, |current| {
             let edit = vt::nfc_splice(current, at, delete, insert).ok_or_else(|| {
                 CoreError::invalid(
                     format!("sections[{key}]"),
@@ -198,9 +196,7 @@ impl Store {
                     format!("would be {after} characters long; at most {PROSE_MAX} can be entered"),
                 ));
             }
-            s.body.splice(edit.start_byte, edit.delete_bytes as isize, &edit.insert);
-            s.edited_concurrently = false;
-            Ok(edit.cursor)
+            Ok((edit.start_byte, edit.delete_bytes, edit.insert, edit.cursor))
         })
     }
 

@@ -27,6 +27,7 @@ impl Store {
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
+        self.refresh_stale_search()?;
         // Tokens hold only letters and digits, so quoting them is enough to keep FTS5 syntax out.
         let fts_query =
             tokens.iter().map(|t| format!("\"{}\"*", t.replace('"', ""))).collect::<Vec<_>>().join(" ");

@@ -49,6 +49,7 @@ fn source_row(tx: &Connection, id: DocId) -> Result<Option<i64>> {
 
 /// Title and folded search text, for every kind.
 fn refresh_common<T: DocumentSchema>(tx: &Connection, n: i64, value: &T) -> Result<()> {
+    tx.prepare_cached("DELETE FROM search_stale WHERE doc = ?1")?.execute(params![n])?;
     let title = value.title();
     tx.execute("UPDATE documents SET title = ?2 WHERE n = ?1", params![n, title])?;
     tx.execute("DELETE FROM search WHERE rowid = ?1", params![n])?;

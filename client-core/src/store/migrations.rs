@@ -183,6 +183,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE receipts ADD COLUMN give_back INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX IF NOT EXISTS receipts_to_give_back ON receipts(doc) WHERE give_back = 1;
     "#,
+    // 8: documents whose search row waits to be rebuilt: a keystroke in a long report changes
+    // its words, and rebuilding the row of every section's text each time would cost more than
+    // the keystroke itself. A search rebuilds these rows first.
+    r#"
+    CREATE TABLE IF NOT EXISTS search_stale (
+        doc INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

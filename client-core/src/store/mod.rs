@@ -85,6 +85,10 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// The clock. Default the system clock.
     pub clock: Clock,
+    /// The 8 bytes that make this opening's session actor (see `DeviceId::session_actor`).
+    /// Default `None`: drawn at random, as an app should. A test that replays a schedule fixes
+    /// them.
+    pub session: Option<[u8; 8]>,
 }
 
 impl Default for StoreOptions {
@@ -94,6 +98,7 @@ impl Default for StoreOptions {
             compact_after: 32,
             durability: Durability::Normal,
             clock: Clock::system(),
+            session: None,
         }
     }
 }
@@ -127,6 +132,17 @@ impl std::fmt::Debug for Store {
             .field("unit", &self.unit)
             .finish()
     }
+}
+
+/// What an edit leaves to refresh in the derived tables.
+pub(crate) enum Refresh<'a> {
+    /// Everything, from this value of the document.
+    Typed(&'a dyn index::Indexable),
+    /// Everything, hydrated from the document.
+    FromDocument,
+    /// Only the words changed (nothing a task, state or review table holds): the search row is
+    /// marked stale and rebuilt before the next search.
+    SearchOnly,
 }
 
 /// A document row as stored.
@@ -174,7 +190,7 @@ impl Store {
             touched: Vec::new(),
             sync_gate: Arc::default(),
             relay_client: None,
-            actor: device.session_actor(rand::random()),
+            actor: device.session_actor(opts.session.unwrap_or_else(rand::random)),
             device,
             unit,
             opts,
@@ -523,9 +539,90 @@ impl Store {
             }
             let chunk = doc.save_after(&before_heads);
             let new_heads = doc.get_heads();
-            s.persist_chunk(row.n, &chunk, &new_heads, now, Some(&value as &dyn index::Indexable), id)
+            s.persist_chunk(
+                row.n,
+                &chunk,
+                &new_heads,
+                now,
+                Refresh::Typed(&value as &dyn index::Indexable),
+                id,
+            )
         })?;
         Ok(out)
+    }
+
+    /// A keystroke in a report section, made durable touching only what it changes: the
+    /// section's text object is spliced in place (no hydration of the report, no reconcile),
+    /// its mark of having been edited on two devices at once cleared, and the report's search
+    /// row marked stale (rebuilt before the next search). `edit` turns the section's current
+    /// words into the splice (byte offsets, NFC in context) and returns it with the caret.
+    pub(crate) fn splice_section(
+        &mut self,
+        id: DocId,
+        key: &str,
+        edit: impl FnOnce(&str) -> Result<(usize, usize, String, usize)>,
+    ) -> Result<usize> {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ReadDoc, ScalarValue, Value};
+        let row = self.row(id)?;
+        if row.kind != DocKind::Report {
+            return Err(CoreError::WrongKind { id, expected: DocKind::Report, found: row.kind });
+        }
+        if !self.writes_for(row.owner)? {
+            return Err(CoreError::NotOwner { id });
+        }
+        let now = self.now();
+        let am = |e: automerge::AutomergeError| CoreError::Schema { id, detail: e.to_string() };
+        let doc = self.loaded(id)?;
+        let header = read_header(doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
+        if header.schema_version > SCHEMA_VERSION {
+            return Err(CoreError::NewerSchema { id, version: header.schema_version });
+        }
+        let missing = || CoreError::not_found("report section", format!("'{key}' of report {id}"));
+        let Some((Value::Object(ObjType::List), sections)) =
+            doc.get(automerge::ROOT, "sections").map_err(am)?
+        else {
+            return Err(missing());
+        };
+        // The first section with this key, as every other reader of the report picks.
+        let mut found = None;
+        for i in 0..doc.length(&sections) {
+            let Some((Value::Object(ObjType::Map), section)) = doc.get(&sections, i).map_err(am)? else {
+                continue;
+            };
+            if let Some((Value::Scalar(k), _)) = doc.get(&section, "key").map_err(am)?
+                && k.as_str() == Some(key)
+            {
+                found = Some(section);
+                break;
+            }
+        }
+        let section = found.ok_or_else(missing)?;
+        let Some((Value::Object(ObjType::Text), body)) = doc.get(&section, "body").map_err(am)? else {
+            return Err(CoreError::Schema { id, detail: format!("section '{key}' has no text") });
+        };
+        let flagged = matches!(
+            doc.get(&section, "edited_concurrently").map_err(am)?,
+            Some((Value::Scalar(v), _)) if *v == ScalarValue::Boolean(true)
+        );
+        let current = doc.text(&body).map_err(am)?;
+        let (start, delete, insert, caret) = edit(&current)?;
+        let before_heads = doc.get_heads();
+        self.write(|s| {
+            s.touch(id);
+            let doc = s.loaded(id)?;
+            doc.splice_text(&body, start, delete as isize, &insert).map_err(am)?;
+            if flagged {
+                doc.put(&section, "edited_concurrently", false).map_err(am)?;
+            }
+            if doc.commit_with(CommitOptions::default().with_time(now.0 / 1000)).is_none() {
+                return Ok(());
+            }
+            let chunk = doc.save_after(&before_heads);
+            let new_heads = doc.get_heads();
+            s.persist_chunk(row.n, &chunk, &new_heads, now, Refresh::SearchOnly, id)
+        })?;
+        Ok(caret)
     }
 
     /// Appends `chunk` to document `n`, updates its row and indexes, and compacts when due,
@@ -536,7 +633,7 @@ impl Store {
         chunk: &[u8],
         new_heads: &[ChangeHash],
         now: Timestamp,
-        typed: Option<&dyn index::Indexable>,
+        typed: Refresh<'_>,
         id: DocId,
     ) -> Result<()> {
         let compact_after = self.opts.compact_after as i64;
@@ -569,10 +666,15 @@ impl Store {
                 )?;
             }
             match typed {
-                Some(v) => index::refresh_dyn(&s.conn, n, v)?,
-                None => {
+                Refresh::Typed(v) => index::refresh_dyn(&s.conn, n, v)?,
+                Refresh::FromDocument => {
                     let doc = s.cache.get_mut(id).ok_or_else(|| CoreError::not_found("document", id))?;
                     index::refresh_from_doc(&s.conn, n, id, doc)?;
+                }
+                Refresh::SearchOnly => {
+                    s.conn
+                        .prepare_cached("INSERT OR IGNORE INTO search_stale(doc) VALUES (?1)")?
+                        .execute(params![n])?;
                 }
             }
             // Receipt times of a response's tasks come from the changes that set them.
@@ -580,6 +682,28 @@ impl Store {
             index::refresh_receipt_times(&s.conn, n, doc)?;
             Ok(())
         })
+    }
+
+    /// Rebuilds the search rows that keystrokes left stale (see `splice_report_section`), from
+    /// the documents on disk. A document that cannot be read keeps its mark and its old row.
+    pub(crate) fn refresh_stale_search(&self) -> Result<()> {
+        let stale: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT s.doc, d.id FROM search_stale s JOIN documents d ON d.n = s.doc")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (n, id) in stale {
+            let id = DocId::from_slice(&id).map_err(|e| CoreError::DamagedStore {
+                detail: format!("a stored document id is unreadable ({e})"),
+            })?;
+            match self.read_from_disk(id) {
+                Ok(mut doc) => index::refresh_from_doc(&self.conn, n, id, &mut doc)?,
+                Err(e) => tracing::warn!(%id, error = %e, "search row of a document left as it was"),
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds every derived table (tasks, states, reviews, search) from the documents.
@@ -597,7 +721,7 @@ impl Store {
         }
         self.write(|s| {
             s.conn.execute_batch(
-                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;",
+                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;\n                 DELETE FROM search_stale;",
             )?;
             for (id, mut doc) in loaded {
                 let n: i64 = s.conn.query_row(

@@ -446,7 +446,7 @@ impl Store {
             )?;
             return Ok(());
         }
-        self.persist_chunk(n, chunk, after, now, None, id)
+        self.persist_chunk(n, chunk, after, now, super::Refresh::FromDocument, id)
     }
 }
 

@@ -49,9 +49,13 @@ pub(super) fn device_id(seed: u64, i: usize) -> DeviceId {
 
 fn options(clock: &Arc<AtomicI64>) -> StoreOptions {
     let c = clock.clone();
+    // The session actor follows the simulated time of the opening, so a seed replays the
+    // same actors.
+    let opened_at = clock.load(Ordering::Relaxed);
     StoreOptions {
         clock: Clock::from_fn(move || Timestamp(c.load(Ordering::Relaxed))),
         compact_after: 8,
+        session: Some(opened_at.to_le_bytes()),
         ..StoreOptions::default()
     }
 }
