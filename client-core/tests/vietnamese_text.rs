@@ -143,6 +143,28 @@ fn body(s: &mut giaoban_client_core::Store, id: giaoban_client_core::protocol::D
     s.report(id).unwrap().sections[0].body.as_str().to_string()
 }
 
+/// Words typed a keystroke at a time are found by the next search, across a reopen too: the
+/// keystrokes leave the search row stale and a search rebuilds it first.
+#[test]
+fn words_typed_by_keystrokes_are_found_by_the_next_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, id) = report_with_section(dir.path(), "Đã trao quà cho hộ nghèo.");
+    assert!(s.search("buon ma thuot", 5).unwrap().is_empty());
+    let mut at = body(&mut s, id).chars().count();
+    for c in " Tại Buôn Ma Thuột".chars() {
+        at = s.splice_report_section(id, "ket_qua", at, 0, &c.to_string()).unwrap();
+    }
+    let hits = s.search("buon ma thuot", 5).unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![id]);
+    for c in " và Cư M’gar".chars() {
+        at = s.splice_report_section(id, "ket_qua", at, 0, &c.to_string()).unwrap();
+    }
+    drop(s);
+    let s = giaoban_client_core::Store::open(dir.path().join("s.sqlite")).unwrap();
+    assert_eq!(s.search("cu mgar", 5).unwrap().len(), 1, "found after the store is opened again");
+    assert_eq!(s.search("hộ nghèo", 5).unwrap().len(), 1);
+}
+
 /// A keyboard in decomposed mode sends "Muối" as M, u, o, U+0302, U+0301, i: each mark joins
 /// the letter before it as it arrives, and the section reads "Muối" in NFC.
 #[test]
