@@ -2,8 +2,9 @@
 //!
 //! Each document is a row in `documents`, a compacted snapshot in `snapshots`, plus the incremental
 //! chunks appended since (one per local edit, written in the same SQLite transaction as the
-//! derived indexes). After `compact_after` chunks the document is saved whole into the
-//! snapshot and its chunks deleted. Documents load on demand into a bounded LRU cache.
+//! derived indexes). After `compact_after` chunks, once they add up to a quarter of the
+//! snapshot (or after 16 × `compact_after` chunks whatever their size), the document is saved
+//! whole into the snapshot and its chunks deleted. Documents load on demand into a bounded LRU cache.
 //!
 //! Invariant: the store is synchronous and owns its connection. Async code must call it from a
 //! dedicated thread or `spawn_blocking`, never on an async worker.
@@ -625,6 +626,27 @@ impl Store {
         Ok(caret)
     }
 
+    /// Whether document `n`, with `next` more bytes of chunks, is due for compaction: when its
+    /// chunks add up to a quarter of its snapshot, so that a keystroke's chunk of a long report
+    /// does not save the whole report every few keystrokes (compaction costs what the snapshot
+    /// weighs, so it is paid in proportion to what was written), or when `many` chunks gathered.
+    fn compaction_due(&self, n: i64, next: usize, many: bool) -> Result<bool> {
+        if many {
+            return Ok(true);
+        }
+        let chunks: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(SUM(length(bytes)), 0) FROM chunks WHERE doc = ?1")?
+            .query_row(params![n], |r| r.get(0))?;
+        let snapshot: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(length(bytes), 0) FROM snapshots WHERE doc = ?1")?
+            .query_row(params![n], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        Ok((chunks + next as i64) * 4 >= snapshot)
+    }
+
     /// Appends `chunk` to document `n`, updates its row and indexes, and compacts when due,
     /// inside the open write scope (its own transaction if none is open).
     fn persist_chunk(
@@ -641,7 +663,9 @@ impl Store {
             let count: i64 =
                 s.conn
                     .query_row("SELECT chunk_count FROM documents WHERE n = ?1", params![n], |r| r.get(0))?;
-            if count + 1 >= compact_after {
+            if count + 1 >= compact_after
+                && s.compaction_due(n, chunk.len(), count + 1 >= compact_after * 16)?
+            {
                 let snapshot = match s.cache.get_mut(id) {
                     Some(doc) => doc.save(),
                     None => return Err(CoreError::not_found("document", id)),
