@@ -37,6 +37,6 @@ scripts/fuzz.sh 20
 echo "== mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
 ./scripts/ffi-test.sh
 
-echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync)"
-cargo test -p giaoban-client-core -p giaoban-relay --benches --locked
+echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync; cargo bench -p giaoban-e2e --bench scale)"
+cargo test -p giaoban-client-core -p giaoban-relay -p giaoban-e2e --benches --locked
 
