@@ -56,8 +56,9 @@ class Relay(private val binary: String, dataDir: File) {
     }
 }
 
-/** Forwards 127.0.0.1:port to the relay; with [blackHole] set, new connections are accepted
- *  and read but never answered, like a link that died mid-request. */
+/** Forwards 127.0.0.1:port to the relay; with [blackHole] set, requests are read but never
+ *  answered, like a link that died mid-request: new connections are accepted and swallowed,
+ *  and bytes arriving on a connection the library keeps open are dropped. */
 class Proxy(private val upstreamPort: Int) {
     private val server = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
     val url = "http://127.0.0.1:${server.localPort}"
@@ -74,14 +75,32 @@ class Proxy(private val upstreamPort: Int) {
                     continue
                 }
                 val upstream = Socket(InetAddress.getLoopbackAddress(), upstreamPort)
-                pump(client, upstream)
-                pump(upstream, client)
+                pump(client, upstream, request = true)
+                pump(upstream, client, request = false)
             }
         }
     }
 
-    private fun pump(from: Socket, to: Socket) = thread(isDaemon = true) {
-        runCatching { from.getInputStream().copyTo(to.getOutputStream()) }
+    private fun pump(from: Socket, to: Socket, request: Boolean) = thread(isDaemon = true) {
+        runCatching {
+            val input = from.getInputStream()
+            val output = to.getOutputStream()
+            val buffer = ByteArray(16 * 1024)
+            var counted = false
+            while (true) {
+                val n = input.read(buffer)
+                if (n < 0) break
+                if (request && blackHole.get()) {
+                    // A kept-alive connection goes dead too: the request never reaches the relay.
+                    if (!counted) swallowed.incrementAndGet()
+                    counted = true
+                    continue
+                }
+                counted = false
+                output.write(buffer, 0, n)
+                output.flush()
+            }
+        }
         runCatching { to.shutdownOutput() }
     }
 }
