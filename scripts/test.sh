@@ -4,26 +4,28 @@
 # from Python and Kotlin, and short smoke runs of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's header says how long the run has taken so far.
+step() { echo "== $* (${SECONDS} s so far)"; }
 
-echo "== toolchain"
+step "toolchain"
 cargo --version
 rustc --version
 
-echo "== format"
+step "format"
 if rustfmt --version >/dev/null 2>&1; then
   cargo fmt --all -- --check
 else
   echo "rustfmt not installed; skipping the format check"
 fi
 
-echo "== lints"
+step "lints"
 if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --workspace --all-targets --locked -- -D warnings
 else
   echo "clippy not installed; skipping lints"
 fi
 
-echo "== tests"
+step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
   cargo test --workspace --doc --locked
@@ -31,12 +33,13 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-echo "== fuzz smoke run, 20 s per target (long run: scripts/fuzz.sh 600)"
+step "fuzz smoke run, 20 s per target (long run: scripts/fuzz.sh 600)"
 scripts/fuzz.sh 20
 
-echo "== mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
+step "mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
 ./scripts/ffi-test.sh
 
-echo "== benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync; cargo bench -p giaoban-e2e --bench scale)"
+step "benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync; cargo bench -p giaoban-e2e --bench scale)"
 cargo test -p giaoban-client-core -p giaoban-relay -p giaoban-e2e --benches --locked
+step "all checks passed"
 

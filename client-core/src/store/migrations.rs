@@ -191,6 +191,12 @@ pub const MIGRATIONS: &[&str] = &[
         doc INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE
     );
     "#,
+    // 9: the derived rows of one response or review are found by their document, not by a scan
+    // of every task state or verdict: applying a download of many responses was quadratic.
+    r#"
+    CREATE INDEX IF NOT EXISTS task_states_by_response ON task_states(response, ordinal);
+    CREATE INDEX IF NOT EXISTS report_reviews_by_review ON report_reviews(review);
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

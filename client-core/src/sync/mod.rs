@@ -62,6 +62,16 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     /// Response bytes received (frames).
     pub bytes_received: u64,
+    /// The ids in `changed`, so a download of many documents adds each in constant time.
+    changed_set: std::collections::HashSet<DocId>,
+}
+
+impl SyncReport {
+    fn note_changed(&mut self, id: DocId) {
+        if self.changed_set.insert(id) {
+            self.changed.push(id);
+        }
+    }
 }
 
 /// A document from the relay that this device could not apply.
@@ -395,9 +405,7 @@ impl Store {
         let again = again || tally.flagged > 0;
         report.rejected.extend(tally.rejected);
         for id in tally.changed {
-            if !report.changed.contains(&id) {
-                report.changed.push(id);
-            }
+            report.note_changed(id);
         }
         Ok(again)
     }
@@ -432,8 +440,8 @@ impl Store {
                         if applied.flagged {
                             report.flagged += 1;
                         }
-                        if applied.changed && !report.changed.contains(&rc.doc) {
-                            report.changed.push(rc.doc);
+                        if applied.changed {
+                            report.note_changed(rc.doc);
                         }
                         if applied.missing {
                             self.problem(
