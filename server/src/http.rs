@@ -44,6 +44,7 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<Config>,
     limits: Arc<RateLimits>,
+    activity: Arc<Activity>,
     /// Whether a device's witness is checked against the unit's log (always, outside tests
     /// that show what the check prevents).
     check_witnesses: bool,
@@ -73,6 +74,13 @@ impl UnitLive {
             }
         }
     }
+}
+
+/// Sync requests answered per device since the relay started: who syncs, and how often, as
+/// seen here (a device's own count says nothing of it).
+#[derive(Default)]
+struct Activity {
+    syncs: std::sync::Mutex<HashMap<DeviceId, u64>>,
 }
 
 /// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
@@ -114,8 +122,20 @@ impl AppState {
             unit_live: Arc::default(),
             config: Arc::new(config),
             limits: Arc::default(),
+            activity: Arc::default(),
             check_witnesses: true,
         })
+    }
+
+    /// Sync requests this relay has answered, per device, since it started.
+    pub fn syncs_answered(&self) -> HashMap<DeviceId, u64> {
+        self.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Live-notification streams open now.
+    pub fn listening(&self) -> usize {
+        let units = self.unit_live.units.lock().unwrap_or_else(|p| p.into_inner());
+        units.values().map(watch::Sender::receiver_count).sum()
     }
 
     /// The same state, believing every device's witness: a relay restored from an older backup
@@ -329,6 +349,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         wanted,
         reconcile: start.reconcile,
     });
+    *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
 }
 

@@ -30,6 +30,8 @@ pub struct Relay {
     /// Its clock.
     pub clock: RelayClock,
     config: Config,
+    /// The HTTP handlers' state, for what the relay counts (syncs answered, streams open).
+    pub state: AppState,
 }
 
 impl Relay {
@@ -128,7 +130,8 @@ impl Relay {
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let st = store.clone();
+        let state = AppState::new(store.clone(), config.clone()).unwrap();
+        let served = state.clone();
         let kept = config.clone();
         let thread = std::thread::spawn(move || {
             let rt =
@@ -141,8 +144,7 @@ impl Relay {
                 };
                 let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let state = AppState::new(st, config).unwrap();
-                giaoban_relay::run(listener, state, async {
+                giaoban_relay::run(listener, served, async {
                     let _ = stop_rx.await;
                 })
                 .await
@@ -161,6 +163,7 @@ impl Relay {
             dir: dir.to_path_buf(),
             clock,
             config: kept,
+            state,
         }
     }
 
