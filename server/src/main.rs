@@ -154,6 +154,44 @@ fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
     })
 }
 
+/// Units as a tree: each unit followed by its children, siblings in Vietnamese name order (the
+/// collator, not byte order, which would put every Đ, Ô, Ơ and Ư name last); with its depth.
+/// Units whose parent is unknown here are listed as roots.
+fn unit_tree_order(
+    units: &[(giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String)],
+) -> Vec<(usize, &(giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String))> {
+    use std::collections::{HashMap, HashSet};
+    let known: HashSet<_> = units.iter().map(|(id, _, _)| *id).collect();
+    let mut children: HashMap<Option<giaoban_protocol::UnitId>, Vec<_>> = HashMap::new();
+    for u in units {
+        let parent = u.1.filter(|p| known.contains(p) && *p != u.0);
+        children.entry(parent).or_default().push(u);
+    }
+    for list in children.values_mut() {
+        giaoban_vietnamese_text::collator().sort_by_name(list, |u| &u.2);
+    }
+    let mut out = Vec::with_capacity(units.len());
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(usize, &(giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String))> =
+        children.get(&None).map(|r| r.iter().rev().map(|u| (0, *u)).collect()).unwrap_or_default();
+    while let Some((depth, u)) = stack.pop() {
+        if !seen.insert(u.0) {
+            continue;
+        }
+        out.push((depth, u));
+        if let Some(kids) = children.get(&Some(u.0)) {
+            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
+        }
+    }
+    // A cycle of parents (a damaged table) has no root: its units still appear.
+    for u in units {
+        if !seen.contains(&u.0) {
+            out.push((0, u));
+        }
+    }
+    out
+}
+
 fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
         Admin::CreateUnits { province } => {
@@ -170,12 +208,12 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
                     .map(|(_, _, n)| n.clone())
                     .unwrap_or_else(|| u.to_string())
             };
-            for (id, parent, name) in &units {
+            for (depth, (id, _, name)) in unit_tree_order(&units) {
                 let merged = match successors.get(id) {
                     Some(s) => format!("  → {}", s.iter().map(name_of).collect::<Vec<_>>().join(", ")),
                     None => String::new(),
                 };
-                println!("{id}  {}{name}{merged}", if parent.is_some() { "  " } else { "" });
+                println!("{id}  {}{name}{merged}", "  ".repeat(depth));
             }
         }
         Admin::Merge { units, into } => {

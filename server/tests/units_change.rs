@@ -413,6 +413,33 @@ fn the_admin_commands_say_what_changed_or_why_not() {
     assert!(out.contains("is now under Ủy ban MTTQ Việt Nam xã Long Thành"), "{out}");
     let (ok, out, _) = admin(&data, &["units"]);
     assert!(ok && out.contains("xã Long Phước  → Ủy ban MTTQ Việt Nam xã Long Thành"), "{out}");
+    // A tree: the moved ward under its new parent, one level deeper; siblings in Vietnamese
+    // order (byte order would put every Đ name after the X names).
+    let lines: Vec<(usize, &str)> = out
+        .lines()
+        .map(|l| {
+            let rest = l.split_once("  ").map_or("", |(_, r)| r);
+            let name = rest.trim_start_matches(' ');
+            ((rest.len() - name.len()) / 2, name.split("  →").next().unwrap_or(name))
+        })
+        .collect();
+    let at = |needle: &str| lines.iter().position(|(_, n)| n.ends_with(needle)).unwrap();
+    let (parent, moved) = (at("xã Long Thành"), at("phường Đồng Xoài"));
+    assert_eq!(lines[moved].0, lines[parent].0 + 1, "{out}");
+    assert!(moved > parent, "{out}");
+    let communes: Vec<&str> = lines.iter().filter(|(d, _)| *d == 1).map(|(_, n)| *n).collect();
+    assert!(communes.len() > 50, "{out}");
+    let c = giaoban_vietnamese_text::collator();
+    for pair in communes.windows(2) {
+        assert_ne!(
+            c.compare(pair[0], pair[1]),
+            std::cmp::Ordering::Greater,
+            "{} before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert!(communes.iter().any(|n| n.contains(" Đ")), "names with Đ are listed");
     let (ok, _, err) = admin(&data, &["enroll", "--unit", "Long Phước"]);
     assert!(!ok && err.contains("enrol the device for that unit"), "{err}");
 }
