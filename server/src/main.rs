@@ -154,12 +154,13 @@ fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
     })
 }
 
+/// A unit as the relay's table holds it: id, parent, name.
+type UnitRow = (giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String);
+
 /// Units as a tree: each unit followed by its children, siblings in Vietnamese name order (the
 /// collator, not byte order, which would put every Đ, Ô, Ơ and Ư name last); with its depth.
 /// Units whose parent is unknown here are listed as roots.
-fn unit_tree_order(
-    units: &[(giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String)],
-) -> Vec<(usize, &(giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String))> {
+fn unit_tree_order(units: &[UnitRow]) -> Vec<(usize, &UnitRow)> {
     use std::collections::{HashMap, HashSet};
     let known: HashSet<_> = units.iter().map(|(id, _, _)| *id).collect();
     let mut children: HashMap<Option<giaoban_protocol::UnitId>, Vec<_>> = HashMap::new();
@@ -172,7 +173,7 @@ fn unit_tree_order(
     }
     let mut out = Vec::with_capacity(units.len());
     let mut seen = HashSet::new();
-    let mut stack: Vec<(usize, &(giaoban_protocol::UnitId, Option<giaoban_protocol::UnitId>, String))> =
+    let mut stack: Vec<(usize, &UnitRow)> =
         children.get(&None).map(|r| r.iter().rev().map(|u| (0, *u)).collect()).unwrap_or_default();
     while let Some((depth, u)) = stack.pop() {
         if !seen.insert(u.0) {
