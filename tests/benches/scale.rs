@@ -199,7 +199,45 @@ fn fresh_download(n: usize, runs: usize) -> f64 {
         median(times),
         load()
     );
+    automerge_floor(&mut office);
     median(relay_cpus)
+}
+
+/// What Automerge alone costs for documents of this workload, on this machine: loading the
+/// changes a device receives for a document new to it, and reading the typed document its
+/// derived rows come from. A device cannot apply a download faster than this while it builds
+/// each document when it arrives.
+fn automerge_floor(store: &mut Store) {
+    use automerge::AutoCommit;
+    use giaoban_client_core::protocol::DocKind;
+    use giaoban_client_core::protocol::schema::{Directive, Report, read_header};
+    let mut received: Vec<Vec<u8>> = Vec::new();
+    // An even sample of at most 2,000, so every kind is in it in its share.
+    let ids = store.document_ids(None).unwrap();
+    for id in ids.iter().copied().step_by(ids.len().div_ceil(2_000).max(1)) {
+        let mut doc = AutoCommit::load(&store.save_document(id).unwrap()).unwrap();
+        received.push(doc.get_changes(&[]).iter().flat_map(|c| c.raw_bytes().to_vec()).collect());
+    }
+    let n = received.len() as f64;
+    let started = Instant::now();
+    let mut docs: Vec<AutoCommit> = received.iter().map(|b| AutoCommit::load(b).unwrap()).collect();
+    let load_us = started.elapsed().as_secs_f64() * 1e6 / n;
+    let started = Instant::now();
+    for doc in &mut docs {
+        match read_header(doc).unwrap().kind {
+            DocKind::Report => drop(autosurgeon::hydrate::<_, Report>(doc).unwrap()),
+            DocKind::Directive => drop(autosurgeon::hydrate::<_, Directive>(doc).unwrap()),
+            _ => {}
+        }
+    }
+    let read_us = started.elapsed().as_secs_f64() * 1e6 / n;
+    println!(
+        "Automerge alone, {} documents of this workload ({:.1} KB of changes each): load {load_us:.0} µs, typed read {read_us:.0} µs per document, at most {:.0} documents/s  [load {}]",
+        received.len(),
+        received.iter().map(Vec::len).sum::<usize>() as f64 / n / 1e3,
+        1e6 / (load_us + read_us),
+        load()
+    );
 }
 
 fn ward_pull(wards: usize, changes: usize, runs: usize) {
