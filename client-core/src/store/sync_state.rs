@@ -517,6 +517,7 @@ fn doc_id(bytes: &[u8]) -> Result<DocId> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use automerge::transaction::Transactable;
     use automerge::{AutoCommit, ObjType, ROOT};
