@@ -2,7 +2,8 @@
 //! when it must reconcile, and what it may claim to hold of its own changes. The relay's HTTP
 //! handler authenticates, reads what these rules need from its store, calls them, and encodes.
 
-use crate::wire::{Epoch, SyncRequest};
+use crate::DocId;
+use crate::wire::{self, DocAck, DocReject, Epoch, RelayChanges, SyncRequest, SyncResponse, Witness};
 
 /// The smallest page a device may ask for.
 pub const MIN_PAGE_BYTES: u32 = 4 * 1024;
@@ -62,6 +63,101 @@ pub fn own_held_after(start: Start, own_top_before: u64, own_top_after: u64, pag
 /// the rest comes back to it.
 pub fn own_left_out(start: Start, own_top_before: u64, own_top_after: u64) -> u64 {
     if own_top_before <= start.own_held { own_top_after.max(start.own_held) } else { start.own_held }
+}
+
+/// The most heads a reconcile listing may name in all (documents edited on several devices at
+/// once have several heads; a page of 2,000 documents has far fewer than this).
+pub const MAX_LISTED_HEADS: usize = 8 * wire::HAVE_PAGE_DOCS;
+
+/// Refuses a request larger than what a device sends in one round trip, saying why: a listing
+/// of more than [`wire::HAVE_PAGE_DOCS`] documents or [`MAX_LISTED_HEADS`] heads, or a push of
+/// several documents with more than [`wire::DEFAULT_PUSH_BYTES`] of changes (a single document
+/// may be larger: it goes alone). Such a request would hold a read connection, or the single
+/// writer, for everyone. The device sends it again in smaller pages.
+pub fn check_bounds(req: &SyncRequest) -> Result<(), String> {
+    if req.have.len() > wire::HAVE_PAGE_DOCS {
+        return Err(format!(
+            "a reconcile listing names at most {} documents; this one names {}",
+            wire::HAVE_PAGE_DOCS,
+            req.have.len()
+        ));
+    }
+    let heads: usize = req.have.iter().map(|h| h.heads.len()).sum();
+    if heads > MAX_LISTED_HEADS {
+        return Err(format!(
+            "a reconcile listing names at most {MAX_LISTED_HEADS} heads; this one names {heads}"
+        ));
+    }
+    let pushed: usize = req.push.iter().flat_map(|d| d.changes.iter()).map(Vec::len).sum();
+    if req.push.len() > 1 && pushed > wire::DEFAULT_PUSH_BYTES as usize {
+        return Err(format!(
+            "a push of several documents carries at most {} bytes of changes; this one carries {pushed}",
+            wire::DEFAULT_PUSH_BYTES
+        ));
+    }
+    Ok(())
+}
+
+/// What the relay stored of a request's push.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Documents stored.
+    pub acks: Vec<DocAck>,
+    /// Documents refused; nothing of them was stored.
+    pub rejects: Vec<DocReject>,
+    /// Documents whose changes depend on changes the relay lacks.
+    pub wanted: Vec<DocId>,
+    /// The pushing device's newest own change, in its unit's log, before this push.
+    pub own_top_before: u64,
+}
+
+/// A page of a unit's log, read for one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPage {
+    /// Documents the device asked to receive whole, then the page's changes grouped by
+    /// document, in log order.
+    pub changes: Vec<RelayChanges>,
+    /// The cursor after this page.
+    pub cursor: u64,
+    /// More pages wait.
+    pub more: bool,
+    /// The newest point of the unit's log.
+    pub top: Witness,
+    /// The device's newest own change, as a position in the log.
+    pub own_top: u64,
+}
+
+/// The answer to a request that started at `start`: what its push did (`None` when it pushed
+/// nothing), the documents its reconcile listing names that the relay lacks, and the page read
+/// for it. Each wanted document is named once.
+pub fn answer(
+    start: Start,
+    epoch: Epoch,
+    now: i64,
+    pushed: Option<Pushed>,
+    wanted_from_listing: Vec<DocId>,
+    page: LogPage,
+) -> SyncResponse {
+    let own_top_before = pushed.as_ref().map_or(page.own_top, |p| p.own_top_before);
+    let Pushed { acks, rejects, mut wanted, .. } = pushed.unwrap_or_default();
+    for d in wanted_from_listing {
+        if !wanted.contains(&d) {
+            wanted.push(d);
+        }
+    }
+    SyncResponse {
+        epoch,
+        now,
+        acks,
+        rejects,
+        own_held: own_held_after(start, own_top_before, page.own_top, page.cursor),
+        changes: page.changes,
+        cursor: page.cursor,
+        witness: page.top,
+        more: page.more,
+        wanted,
+        reconcile: start.reconcile,
+    }
 }
 
 /// The page size a device gets for the size it asked.
@@ -129,6 +225,55 @@ mod tests {
         assert_eq!(own_left_out(fresh, 0, 40), 40, "a first push is left out of its own page");
         let restored = Start { cursor: 5, own_held: 10, reconcile: false };
         assert_eq!(own_left_out(restored, 25, 40), 10, "own changes 11..40 come back");
+    }
+
+    #[test]
+    fn requests_larger_than_one_round_trip_are_refused_with_the_reason() {
+        let mut r = req(Some(7), 0, 0, 0);
+        assert!(check_bounds(&r).is_ok());
+        r.have = (0..=wire::HAVE_PAGE_DOCS)
+            .map(|i| wire::DocHeads {
+                doc: DocId::from_parts(1, [(i % 256) as u8, (i / 256) as u8, 0, 0, 0, 0, 0, 0, 0, 1]),
+                heads: vec![[0; 32]],
+            })
+            .collect();
+        assert!(check_bounds(&r).unwrap_err().contains("at most 2000 documents"));
+        r.have.truncate(10);
+        r.have[0].heads = vec![[0; 32]; MAX_LISTED_HEADS + 1];
+        assert!(check_bounds(&r).unwrap_err().contains("heads"));
+        r.have.clear();
+        let big = vec![0u8; wire::DEFAULT_PUSH_BYTES as usize];
+        let doc = |i: u8, changes: Vec<Vec<u8>>| wire::DocChanges {
+            doc: DocId::from_parts(2, [i; 10]),
+            changes,
+            vouchers: vec![],
+        };
+        r.push = vec![doc(1, vec![big.clone()])];
+        assert!(check_bounds(&r).is_ok(), "one large document goes alone");
+        r.push.push(doc(2, vec![vec![1]]));
+        assert!(check_bounds(&r).unwrap_err().contains("several documents"));
+    }
+
+    #[test]
+    fn an_answer_names_each_wanted_document_once_and_claims_own_changes_only_when_delivered() {
+        let (a, b) = (DocId::from_parts(3, [1; 10]), DocId::from_parts(3, [2; 10]));
+        let start = Start { cursor: 10, own_held: 10, reconcile: true };
+        let page = LogPage {
+            cursor: 11,
+            own_top: 14,
+            top: Witness { pos: 20, digest: [2; 16] },
+            ..Default::default()
+        };
+        let pushed = Pushed { wanted: vec![a], own_top_before: 12, ..Default::default() };
+        let r = answer(start, Epoch(7), 99, Some(pushed), vec![b, a], page.clone());
+        assert_eq!(r.wanted, vec![a, b]);
+        assert_eq!(r.own_held, 10, "own changes 11..12 are not yet delivered back");
+        assert!(r.reconcile);
+        assert_eq!((r.epoch, r.now, r.cursor, r.witness.pos), (Epoch(7), 99, 11, 20));
+        let r = answer(start, Epoch(7), 99, None, vec![], page.clone());
+        assert_eq!(r.own_held, 10, "without a push, own changes 11..14 still wait for the page");
+        let r = answer(start, Epoch(7), 99, None, vec![], LogPage { cursor: 14, ..page });
+        assert_eq!(r.own_held, 14, "the page reached them");
     }
 
     #[test]

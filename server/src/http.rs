@@ -19,7 +19,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use giaoban_protocol::relay_session;
-use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage, SyncResponse};
+use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage};
 use giaoban_protocol::{DeviceId, UnitId};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -290,7 +290,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
     })?;
     let DeviceMessage::Sync(mut req) = msg;
-    check_bounds(&req)?;
+    relay_session::check_bounds(&req).map_err(ApiError::TooLarge)?;
     let DeviceAuth { device, unit } = auth;
     let push = std::mem::take(&mut req.push);
     let pushed = !push.is_empty();
@@ -329,60 +329,22 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
     };
     let page = blocking(&state.store, move |s| s.pull(&query)).await?;
-    let own_top_before = if pushed { outcome.own_top_before } else { page.own_top };
-    let mut wanted = outcome.wanted;
-    for d in wanted_from_have {
-        if !wanted.contains(&d) {
-            wanted.push(d);
-        }
-    }
-    let resp = RelayMessage::Sync(SyncResponse {
-        epoch,
-        now: state.store.now().0,
+    let pushed = pushed.then(|| relay_session::Pushed {
         acks: outcome.acks,
         rejects: outcome.rejects,
-        changes: page.changes,
-        cursor: page.cursor,
-        witness: page.top,
-        own_held: relay_session::own_held_after(start, own_top_before, page.own_top, page.cursor),
-        more: page.more,
-        wanted,
-        reconcile: start.reconcile,
+        wanted: outcome.wanted,
+        own_top_before: outcome.own_top_before,
     });
+    let resp = RelayMessage::Sync(relay_session::answer(
+        start,
+        epoch,
+        state.store.now().0,
+        pushed,
+        wanted_from_have,
+        page,
+    ));
     *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
-}
-
-/// The most heads a reconcile listing may name in all (documents edited on several devices at
-/// once have several heads; a page of 2,000 documents has far fewer than this).
-const MAX_LISTED_HEADS: usize = 8 * wire::HAVE_PAGE_DOCS;
-
-/// Refuses a request larger than what a device sends in one round trip: a listing of more than
-/// [`wire::HAVE_PAGE_DOCS`] documents, or a push of several documents with more than
-/// [`wire::DEFAULT_PUSH_BYTES`] of changes (a single document may be larger: it goes alone).
-/// Such a request would hold a read connection, or the single writer, for everyone.
-fn check_bounds(req: &wire::SyncRequest) -> Result<(), ApiError> {
-    if req.have.len() > wire::HAVE_PAGE_DOCS {
-        return Err(ApiError::TooLarge(format!(
-            "a reconcile listing names at most {} documents; this one names {}",
-            wire::HAVE_PAGE_DOCS,
-            req.have.len()
-        )));
-    }
-    let heads: usize = req.have.iter().map(|h| h.heads.len()).sum();
-    if heads > MAX_LISTED_HEADS {
-        return Err(ApiError::TooLarge(format!(
-            "a reconcile listing names at most {MAX_LISTED_HEADS} heads; this one names {heads}"
-        )));
-    }
-    let pushed: usize = req.push.iter().flat_map(|d| d.changes.iter()).map(Vec::len).sum();
-    if req.push.len() > 1 && pushed > wire::DEFAULT_PUSH_BYTES as usize {
-        return Err(ApiError::TooLarge(format!(
-            "a push of several documents carries at most {} bytes of changes; this one carries {pushed}",
-            wire::DEFAULT_PUSH_BYTES
-        )));
-    }
-    Ok(())
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -82,21 +82,8 @@ pub enum AuthFailure {
     Revoked,
 }
 
-/// One page of a unit's log for a device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    /// Documents the device asked to receive whole, then the page's changes grouped by
-    /// document, in log order.
-    pub changes: Vec<RelayChanges>,
-    /// The cursor after this page.
-    pub cursor: u64,
-    /// More pages wait.
-    pub more: bool,
-    /// The newest point of the unit's log.
-    pub top: Witness,
-    /// The device's newest own change, as a position in the log.
-    pub own_top: u64,
-}
+/// A page of a unit's log (the relay's half of the protocol defines it).
+pub use giaoban_protocol::relay_session::LogPage as Page;
 
 /// What a device asks of its unit's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
