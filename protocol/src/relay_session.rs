@@ -166,6 +166,7 @@ pub fn page_bytes(asked: u32) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::wire::Witness;

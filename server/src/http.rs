@@ -329,7 +329,7 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
     };
     let page = blocking(&state.store, move |s| s.pull(&query)).await?;
-    let pushed = pushed.then(|| relay_session::Pushed {
+    let pushed = pushed.then_some(relay_session::Pushed {
         acks: outcome.acks,
         rejects: outcome.rejects,
         wanted: outcome.wanted,
