@@ -245,3 +245,47 @@ fn meeting_conclusions_become_tasks() {
     let err = ward.acknowledge_task(meeting, 2).unwrap_err();
     assert!(matches!(err, CoreError::Invalid(_) | CoreError::NotFound { .. }), "{err}");
 }
+
+/// A colleague's report reaches a ward phone before the dispatch it answers. Submitting it
+/// there says the dispatch is missing and changes nothing; once the dispatch arrives, it works,
+/// and report and task agree.
+#[test]
+fn a_report_submitted_before_its_dispatch_arrives_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2022, 1, 25, 8, 0);
+    let org = org();
+    let mut city = open(&dir.path().join("city.sqlite"), &clock);
+    city.set_unit(org.city).unwrap();
+    let directive = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
+    let mut lan = open(&dir.path().join("lan.sqlite"), &clock);
+    let mut duc = open(&dir.path().join("duc.sqlite"), &clock);
+    lan.set_unit(org.wards[0]).unwrap();
+    duc.set_unit(org.wards[0]).unwrap();
+    send_all(&mut city, &mut lan);
+    let report = lan
+        .create_report(giaoban_client_core::NewReport {
+            title: "Báo cáo kết quả rà soát các mô hình".into(),
+            kind: giaoban_client_core::protocol::schema::ReportKind::Thematic,
+            period: "quý I/2022".into(),
+            answers: Some((directive, 1)),
+            audience: vec![],
+            sections: vec![giaoban_client_core::NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả".into(),
+                body: "Đã rà soát 12 mô hình, giải thể 2 mô hình hoạt động không hiệu quả.".into(),
+            }],
+        })
+        .unwrap();
+    // Only the report reaches Đức's phone.
+    assert!(send(&mut lan, &mut duc, report));
+    let err = duc.submit_report(report).unwrap_err();
+    assert!(err.to_string().contains("dispatch this report answers"), "{err}");
+    assert!(duc.report(report).unwrap().submitted_at_device.is_none(), "the report is still a draft");
+
+    send_all(&mut city, &mut duc);
+    duc.submit_report(report).unwrap();
+    assert!(duc.report(report).unwrap().submitted_at_device.is_some());
+    let task = duc.response(directive).unwrap().task(1).unwrap().clone();
+    assert_eq!(task.state, giaoban_client_core::protocol::schema::TaskState::Submitted);
+    assert_eq!(task.report, Some(report));
+}

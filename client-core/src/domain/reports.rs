@@ -266,28 +266,37 @@ impl Store {
 
     /// Submits the report; when it answers a directive task, that task becomes submitted.
     pub fn submit_report(&mut self, id: DocId) -> Result<()> {
-        let now = self.now();
-        let answers = self.modify::<Report, _>(id, |r| {
-            if r.sections.iter().all(|s| s.body.as_str().trim().is_empty()) && r.figures.is_empty() {
-                return Err(CoreError::invalid(
-                    "report",
-                    "an empty report cannot be submitted; write a section or a figure",
-                ));
-            }
-            r.submitted_at_device = Some(now);
-            Ok(r.directive.zip(r.task_ordinal))
-        })?;
-        if let Some((directive, ordinal)) = answers {
-            self.change_task(directive, ordinal, |t| {
-                t.state = TaskState::Submitted;
-                t.report = Some(id);
-                // A resubmission (after the office returned the report) is its own change, so
-                // its receipt time, not the first submission's, is what the deadline is judged by.
-                t.submissions += 1;
-                Ok(())
+        // All of it or none: a report marked submitted whose task still shows open would tell
+        // the office it was never sent.
+        self.write(|s| {
+            let now = s.now();
+            let answers = s.modify::<Report, _>(id, |r| {
+                if r.sections.iter().all(|s| s.body.as_str().trim().is_empty()) && r.figures.is_empty() {
+                    return Err(CoreError::invalid(
+                        "report",
+                        "an empty report cannot be submitted; write a section or a figure",
+                    ));
+                }
+                r.submitted_at_device = Some(now);
+                Ok(r.directive.zip(r.task_ordinal))
             })?;
-        }
-        Ok(())
+            if let Some((directive, ordinal)) = answers {
+                // A colleague's report can arrive before the dispatch it answers (after a relay
+                // restore, say): submitting waits until the dispatch is here.
+                if let Err(CoreError::NotFound { .. }) = s.header(directive) {
+                    return Err(CoreError::not_found("dispatch this report answers", directive));
+                }
+                s.change_task(directive, ordinal, |t| {
+                    t.state = TaskState::Submitted;
+                    t.report = Some(id);
+                    // A resubmission (after the office returned the report) is its own change, so
+                    // its receipt time, not the first submission's, is what the deadline is judged by.
+                    t.submissions += 1;
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        })
     }
 }
 

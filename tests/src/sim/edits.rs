@@ -174,7 +174,13 @@ impl Sim {
         } else {
             let r = self.pick(&reports).unwrap();
             let store = self.devices[device].store();
-            store.submit_report(r)?;
+            match store.submit_report(r) {
+                Ok(()) => {}
+                // The dispatch it answers has not reached this device (a colleague's report
+                // came first): nothing changed; submitted after a later sync.
+                Err(CoreError::NotFound { what: "dispatch this report answers", .. }) => return Ok(()),
+                Err(e) => return Err(e),
+            }
             let answered = store.report(r)?.directive;
             self.record(device, r, None)?;
             // Submitting also marks the answered task in this unit's response.
