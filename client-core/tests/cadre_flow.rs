@@ -173,15 +173,7 @@ fn dispatch_305_from_issue_to_review() {
 #[test]
 fn two_devices_of_one_ward_answer_into_one_response() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at_local(2022, 1, 25, 8, 0);
-    let org = org();
-    let mut city = open(&dir.path().join("city.sqlite"), &clock);
-    city.set_unit(org.city).unwrap();
-    let directive = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
-    let mut a = open(&dir.path().join("a.sqlite"), &clock);
-    let mut b = open(&dir.path().join("b.sqlite"), &clock);
-    a.set_unit(org.wards[1]).unwrap();
-    b.set_unit(org.wards[1]).unwrap();
+    let (mut city, directive, mut a, mut b) = city_and_two_ward_phones(dir.path(), 1);
     send_all(&mut city, &mut a);
     send_all(&mut city, &mut b);
 
@@ -252,15 +244,7 @@ fn meeting_conclusions_become_tasks() {
 #[test]
 fn a_report_submitted_before_its_dispatch_arrives_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = TestClock::at_local(2022, 1, 25, 8, 0);
-    let org = org();
-    let mut city = open(&dir.path().join("city.sqlite"), &clock);
-    city.set_unit(org.city).unwrap();
-    let directive = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
-    let mut lan = open(&dir.path().join("lan.sqlite"), &clock);
-    let mut duc = open(&dir.path().join("duc.sqlite"), &clock);
-    lan.set_unit(org.wards[0]).unwrap();
-    duc.set_unit(org.wards[0]).unwrap();
+    let (mut city, directive, mut lan, mut duc) = city_and_two_ward_phones(dir.path(), 0);
     send_all(&mut city, &mut lan);
     let report = lan
         .create_report(giaoban_client_core::NewReport {
@@ -288,4 +272,27 @@ fn a_report_submitted_before_its_dispatch_arrives_changes_nothing() {
     let task = duc.response(directive).unwrap().task(1).unwrap().clone();
     assert_eq!(task.state, giaoban_client_core::protocol::schema::TaskState::Submitted);
     assert_eq!(task.report, Some(report));
+}
+
+/// The city, which has issued dispatch 305 to three wards, and two phones of ward `ward`
+/// that have received nothing yet.
+fn city_and_two_ward_phones(
+    dir: &std::path::Path,
+    ward: usize,
+) -> (
+    giaoban_client_core::Store,
+    giaoban_client_core::protocol::DocId,
+    giaoban_client_core::Store,
+    giaoban_client_core::Store,
+) {
+    let clock = TestClock::at_local(2022, 1, 25, 8, 0);
+    let org = org();
+    let mut city = open(&dir.join("city.sqlite"), &clock);
+    city.set_unit(org.city).unwrap();
+    let directive = city.issue_directive(dispatch_305(org.wards.clone())).unwrap();
+    let mut a = open(&dir.join("a.sqlite"), &clock);
+    let mut b = open(&dir.join("b.sqlite"), &clock);
+    a.set_unit(org.wards[ward]).unwrap();
+    b.set_unit(org.wards[ward]).unwrap();
+    (city, directive, a, b)
 }
