@@ -74,6 +74,13 @@ pub enum CoreError {
     #[error("storage error: {0}; check free space and that the app may write its data folder")]
     Storage(#[from] rusqlite::Error),
 
+    /// The folder of attached files beside the store failed (full disk, no permission), or a
+    /// file to attach cannot be read. Nothing was attached.
+    #[error(
+        "attached files: {0}; check free space and that the app may read the file and write its data folder"
+    )]
+    Files(String),
+
     /// The store file was written by a newer version of the app.
     #[error(
         "the store was created by a newer app (schema {found}, this app knows up to {known}); update the app"

@@ -82,6 +82,7 @@ impl From<CoreError> for GiaoBanError {
             CoreError::Network { retryable, .. } => GiaoBanError::Network { detail, retryable },
             CoreError::Protocol(reason) | CoreError::TooLarge(reason) => GiaoBanError::Rejected { reason },
             CoreError::Storage(_)
+            | CoreError::Files(_)
             | CoreError::DamagedStore { .. }
             | CoreError::Corrupt { .. }
             | CoreError::NewerStore { .. }

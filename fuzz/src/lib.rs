@@ -86,6 +86,7 @@ pub fn fixture() -> &'static Fixture {
                 note: String::new(),
             }],
             submitted_at_device: None,
+            attachments: Vec::new(),
         };
         let mut d = AutoCommit::new().with_actor(sibling.actor_id());
         autosurgeon::reconcile(&mut d, &report).expect("the fixture reconciles");

@@ -247,3 +247,99 @@ mod document_tests {
         assert_eq!(back, v);
     }
 }
+
+/// The SHA-256 of a file's bytes: the name of an attached file everywhere (documents hold it,
+/// devices and the relay store the bytes under it). Written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobHash(pub [u8; 32]);
+
+impl BlobHash {
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> BlobHash {
+        use sha2::Digest;
+        BlobHash(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// From a byte slice that must be exactly 32 bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Result<BlobHash, IdParseError> {
+        <[u8; 32]>::try_from(bytes)
+            .map(BlobHash)
+            .map_err(|_| IdParseError { what: "file hash", input: format!("<{} bytes>", bytes.len()) })
+    }
+
+    /// 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        use fmt::Write;
+        let mut s = String::with_capacity(64);
+        for b in self.0 {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    }
+}
+
+// Stored as 32 bytes; a list of attachments is keyed by it, so two devices attaching the
+// same file merge into one entry.
+impl Reconcile for BlobHash {
+    type Key<'a> = BlobHash;
+
+    fn reconcile<R: autosurgeon::Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {
+        autosurgeon::bytes::ByteArray::from(self.0).reconcile(reconciler)
+    }
+
+    fn key(&self) -> autosurgeon::reconcile::LoadKey<Self::Key<'_>> {
+        autosurgeon::reconcile::LoadKey::Found(*self)
+    }
+
+    fn hydrate_key<'a, D: autosurgeon::ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: autosurgeon::Prop<'_>,
+    ) -> Result<autosurgeon::reconcile::LoadKey<Self::Key<'a>>, autosurgeon::ReconcileError> {
+        use autosurgeon::reconcile::LoadKey;
+        Ok(match doc.get(obj, &prop)? {
+            Some((automerge::Value::Scalar(s), _)) => match s.as_ref() {
+                automerge::ScalarValue::Bytes(b) => {
+                    BlobHash::from_slice(b).map(LoadKey::Found).unwrap_or(LoadKey::KeyNotFound)
+                }
+                _ => LoadKey::KeyNotFound,
+            },
+            _ => LoadKey::KeyNotFound,
+        })
+    }
+}
+
+impl Hydrate for BlobHash {
+    fn hydrate_bytes(bytes: &[u8]) -> Result<Self, autosurgeon::HydrateError> {
+        BlobHash::from_slice(bytes)
+            .map_err(|_| autosurgeon::HydrateError::unexpected("32 bytes", format!("{} bytes", bytes.len())))
+    }
+}
+
+impl fmt::Display for BlobHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for BlobHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobHash({})", self.to_hex())
+    }
+}
+
+impl FromStr for BlobHash {
+    type Err = IdParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || IdParseError { what: "file hash", input: s.chars().take(64).collect() };
+        let s = s.trim();
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(BlobHash(out))
+    }
+}

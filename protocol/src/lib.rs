@@ -14,6 +14,6 @@ pub mod session;
 pub mod time;
 pub mod wire;
 
-pub use ids::{DeviceId, DocId, IdParseError, UnitId};
+pub use ids::{BlobHash, DeviceId, DocId, IdParseError, UnitId};
 pub use schema::{DocKind, DocumentSchema, Header, Invalid, SCHEMA_VERSION};
 pub use time::{Deadline, DeadlineStanding, Timestamp};

@@ -269,6 +269,22 @@ pub struct Enrolled {
     pub token: String,
 }
 
+/// What the relay holds of an attached file: the answer (JSON) of every file endpoint but a
+/// download. A sender resumes from `have`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHeld {
+    /// The file's size, as the documents referring to it give it.
+    pub size: u64,
+    /// Bytes held from the start (all of them once `whole`).
+    pub have: u64,
+    /// Held whole and checked against its hash: devices may fetch it.
+    pub whole: bool,
+}
+
+/// The largest piece of a file a device sends in one request: a request cut short keeps what
+/// arrived, so this bounds only how long one request takes (about 22 s at 384 kbit/s).
+pub const FILE_PIECE_BYTES: u64 = 1024 * 1024;
+
 /// Request body of an enrollment (JSON, over HTTP).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {

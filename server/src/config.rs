@@ -25,6 +25,15 @@ pub struct Config {
     /// Sync requests one device may make per minute before it gets 429. Default 600; env
     /// `GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE`.
     pub max_syncs_per_minute: u32,
+    /// Largest attached file accepted, in bytes. Default 25 MiB; env
+    /// `GIAOBAN_RELAY_MAX_FILE_BYTES`.
+    pub max_file_bytes: u64,
+    /// Bytes of attached files one unit's devices may keep on the relay; 0 for no limit.
+    /// Default 2 GiB; env `GIAOBAN_RELAY_MAX_UNIT_FILE_BYTES`.
+    pub max_unit_file_bytes: u64,
+    /// How long an attached file no record refers to any more (or a send abandoned half way)
+    /// is kept before the collector removes it, in hours. Default 168 (a week).
+    pub file_grace_hours: u64,
 }
 
 impl Default for Config {
@@ -37,6 +46,9 @@ impl Default for Config {
             enrollment_valid_hours: 72,
             max_syncs_per_minute: 600,
             max_database_kb: 0,
+            max_file_bytes: 25 * 1024 * 1024,
+            max_unit_file_bytes: 2 * 1024 * 1024 * 1024,
+            file_grace_hours: 168,
         }
     }
 }
@@ -75,6 +87,16 @@ impl Config {
         if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE") {
             config.max_syncs_per_minute = v.parse().map_err(|_| {
                 anyhow::anyhow!("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE must be a whole number, not '{v}'")
+            })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_FILE_BYTES") {
+            config.max_file_bytes = v.parse().map_err(|_| {
+                anyhow::anyhow!("GIAOBAN_RELAY_MAX_FILE_BYTES must be a number of bytes, not '{v}'")
+            })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_UNIT_FILE_BYTES") {
+            config.max_unit_file_bytes = v.parse().map_err(|_| {
+                anyhow::anyhow!("GIAOBAN_RELAY_MAX_UNIT_FILE_BYTES must be a number of bytes, not '{v}'")
             })?;
         }
         Ok(config)

@@ -4,6 +4,10 @@
 //! - `POST /v1/sync` (binary frames, bearer token): one round trip of the sync protocol.
 //! - `GET /v1/events` (server-sent events, bearer token): "changed" when changes the device's unit
 //!   may read arrive.
+//! - `PUT /v1/files/{hash}?offset=N` (bearer token): bytes of an attached file from offset `N`;
+//!   answers what the relay holds (`FileHeld` as JSON). See PROTOCOL.md, "Attached files".
+//! - `GET /v1/files/{hash}` (bearer token, `Range: bytes=N-` to resume): an attached file.
+//! - `GET /v1/files/{hash}/status` (bearer token): what the relay holds of it.
 //! - `GET /healthz`.
 
 use std::collections::HashMap;
@@ -17,10 +21,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use giaoban_protocol::relay_session;
-use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FrameError, RelayMessage};
-use giaoban_protocol::{DeviceId, UnitId};
+use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FileHeld, FrameError, RelayMessage};
+use giaoban_protocol::{BlobHash, DeviceId, UnitId};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::WatchStream;
@@ -28,6 +32,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::files::{FileFolder, Held};
 use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, writer_push};
 
 /// Shared state of the HTTP handlers.
@@ -48,6 +53,28 @@ pub struct AppState {
     /// Whether a device's witness is checked against the unit's log (always, outside tests
     /// that show what the check prevents).
     check_witnesses: bool,
+    /// The folder of attached files.
+    pub files: FileFolder,
+    /// One lock per file being sent: its partial file has one writer at a time.
+    file_locks: Arc<FileLocks>,
+}
+
+/// The locks of files being sent now.
+#[derive(Default)]
+struct FileLocks {
+    locks: std::sync::Mutex<HashMap<BlobHash, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl FileLocks {
+    async fn lock(&self, hash: BlobHash) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            // Held only to find or add the file's lock; never across an await.
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(hash).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// The live-notification counters of the units that have a device listening.
@@ -116,7 +143,16 @@ impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
         let (live, _) = watch::channel(0);
+        let folder = store.path().parent().unwrap_or(std::path::Path::new(".")).join("files");
+        let files = FileFolder::open(&folder).map_err(|e| {
+            StoreError::Invalid(format!(
+                "cannot create the folder of attached files {} ({e}); let the user running the relay write the data folder",
+                folder.display()
+            ))
+        })?;
         Ok(AppState {
+            files,
+            file_locks: Arc::default(),
             store,
             live: Arc::new(live),
             unit_live: Arc::default(),
@@ -156,6 +192,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
         .route("/v1/events", get(events))
+        .route("/v1/files/{hash}", put(put_file).get(get_file))
+        .route("/v1/files/{hash}/status", get(file_status))
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(TraceLayer::new_for_http())
@@ -176,8 +214,21 @@ pub enum ApiError {
     /// The request carries more than a device sends in one round trip; it may send it again in
     /// smaller pages.
     TooLarge(String),
+    /// What was asked for is not here (or not for this device: the same answer).
+    NotFound(String),
+    /// A file's bytes arrived from another offset than the relay holds; it holds `have`.
+    WrongOffset {
+        /// What the relay holds.
+        held: FileHeld,
+    },
+    /// The bytes sent do not match the file's hash; nothing of them is kept.
+    Mismatch(String),
+    /// A unit's files would take more room than the relay gives it.
+    NoRoom(String),
     /// The store failed.
     Store(StoreError),
+    /// The file folder failed.
+    Files(std::io::Error),
 }
 
 impl From<StoreError> for ApiError {
@@ -205,6 +256,20 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::WrongOffset { held } => {
+                return (StatusCode::CONFLICT, axum::Json(held)).into_response();
+            }
+            ApiError::Mismatch(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            ApiError::NoRoom(m) => (StatusCode::INSUFFICIENT_STORAGE, m),
+            ApiError::Files(e) => {
+                tracing::error!(error = %e, "the folder of attached files failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the relay cannot store or read attached files right now; the file is kept on the device; retry later"
+                        .into(),
+                )
+            }
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
             ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
@@ -352,4 +417,314 @@ async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     let stream = WatchStream::new(state.unit_live.subscribe(auth.unit))
         .map(|_| Ok::<_, Infallible>(Event::default().event("changed").data("")));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
+}
+
+/// The `?offset=` of a file upload.
+#[derive(Debug, serde::Deserialize)]
+struct Offset {
+    offset: u64,
+}
+
+fn parse_hash(text: &str) -> Result<BlobHash, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "'{}' is not a file hash: expected 64 hex digits (the file's SHA-256)",
+            text.chars().take(80).collect::<String>()
+        ))
+    })
+}
+
+async fn in_folder<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::Store(StoreError::Closed))?
+        .map_err(ApiError::Files)
+}
+
+/// What a device of a unit that may read or send `hash` is told it has.
+fn held_answer(held: Held, size: u64) -> FileHeld {
+    match held {
+        Held::Whole => FileHeld { size, have: size, whole: true },
+        Held::Part(n) => FileHeld { size, have: n.min(size), whole: false },
+        Held::Nothing => FileHeld { size, have: 0, whole: false },
+    }
+}
+
+const NO_SUCH_FILE: &str =
+    "no such file here, or no record this device may read refers to it; sync, then ask again";
+
+/// Bytes of an attached file, from `offset`. Every byte that arrives is kept, even when the
+/// request is cut short; the answer (or a status request) says how many the relay holds.
+async fn put_file(
+    State(state): State<AppState>,
+    axum::extract::Path(hash): axum::extract::Path<String>,
+    axum::extract::Query(Offset { offset }): axum::extract::Query<Offset>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let (auth, hash, access) = file_request(&state, &hash, &headers).await?;
+    state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(ApiError::TooMany)?;
+    let unit = auth.unit;
+    let Some(size) = access.send_size else {
+        drain(body).await;
+        return Err(ApiError::NotFound(
+            "no record of this device's unit refers to this file; sync the record it is attached to first"
+                .into(),
+        ));
+    };
+    within_limit(&state, size)?;
+    let guard = state.file_locks.lock(hash).await;
+    let folder = state.files.clone();
+    let held = {
+        let folder = folder.clone();
+        in_folder(move || folder.held(&hash)).await?
+    };
+    let have = match held {
+        Held::Whole => {
+            drain(body).await;
+            return Ok(axum::Json(held_answer(held, size)).into_response());
+        }
+        Held::Part(n) => n,
+        Held::Nothing => 0,
+    };
+    if have == 0 && state.config.max_unit_file_bytes > 0 {
+        let used = blocking(&state.store, move |s| s.unit_file_bytes(unit)).await?;
+        if used.saturating_add(size) > state.config.max_unit_file_bytes {
+            return Err(ApiError::NoRoom(format!(
+                "this unit's files already take {} of the {} the relay gives it (max_unit_file_bytes); the office can raise the limit or remove old files",
+                mb(used),
+                mb(state.config.max_unit_file_bytes)
+            )));
+        }
+    }
+    if offset != have {
+        drain(body).await;
+        return Err(ApiError::WrongOffset { held: held_answer(held, size) });
+    }
+    let remaining = size - have;
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > remaining) {
+        return Err(ApiError::BadRequest(format!(
+            "{} bytes sent from offset {offset}, but the file has only {remaining} more",
+            declared.unwrap_or_default()
+        )));
+    }
+    // The bytes go to a blocking task that appends them; it holds the file's lock until they
+    // are synced, even if this request is dropped half way.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let store = state.store.clone();
+    let writer = {
+        let folder = folder.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<bool>)> {
+            let _guard = guard;
+            let mut appender = match folder.append_at(&hash, have)? {
+                Ok(a) => a,
+                Err(now) => return Ok((now, None)),
+            };
+            while let Some(bytes) = rx.blocking_recv() {
+                appender.write(&bytes)?;
+            }
+            let now = appender.sync()?;
+            if now < size {
+                return Ok((now, None));
+            }
+            let matched = folder.finish(&hash, size)?;
+            if matched && let Err(e) = store.record_file(hash, size, unit) {
+                // The folder is the truth of what is held; the record only serves the per-unit
+                // limit and the collector, which also looks at the folder.
+                tracing::warn!(error = %e, %hash, "a whole file is not recorded in the database");
+            }
+            Ok((now, Some(matched)))
+        })
+    };
+    let mut stream = body.into_data_stream();
+    let mut sent = 0u64;
+    let mut too_many = false;
+    while let Some(frame) = stream.next().await {
+        let Ok(mut bytes) = frame else { break };
+        if sent + bytes.len() as u64 > remaining {
+            bytes.truncate((remaining - sent) as usize);
+            too_many = true;
+        }
+        sent += bytes.len() as u64;
+        if tx.send(bytes).await.is_err() || too_many {
+            break;
+        }
+    }
+    drop(tx);
+    let (now, finished) =
+        writer.await.map_err(|_| ApiError::Store(StoreError::Closed))?.map_err(ApiError::Files)?;
+    match finished {
+        Some(false) => {
+            tracing::warn!(device = %auth.device, %hash, "a file's bytes did not match its hash; dropped");
+            return Err(ApiError::Mismatch(
+                "the bytes sent do not match the file's hash (SHA-256); nothing of them is kept: send the file again from the start".into(),
+            ));
+        }
+        Some(true) => tracing::info!(device = %auth.device, %hash, size, "file received whole"),
+        None => {}
+    }
+    if too_many {
+        return Err(ApiError::BadRequest(format!(
+            "more bytes sent than the file's {size}; the first {size} are kept"
+        )));
+    }
+    let held = if finished == Some(true) { Held::Whole } else { Held::Part(now) };
+    Ok(axum::Json(held_answer(held, size)).into_response())
+}
+
+/// Who asks about which file, and what their unit may do with it.
+async fn file_request(
+    state: &AppState,
+    hash: &str,
+    headers: &HeaderMap,
+) -> Result<(DeviceAuth, BlobHash, crate::store::FileAccess), ApiError> {
+    let auth = authenticate(state, headers).await?;
+    let hash = parse_hash(hash)?;
+    let unit = auth.unit;
+    let access = blocking(&state.store, move |s| s.file_access(unit, hash)).await?;
+    Ok((auth, hash, access))
+}
+
+/// Refuses a file larger than the relay takes.
+fn within_limit(state: &AppState, size: u64) -> Result<(), ApiError> {
+    let max = state.config.max_file_bytes;
+    if size > max {
+        return Err(ApiError::TooLarge(format!(
+            "the file is {}; the relay takes files of at most {} (max_file_bytes): make it smaller (a photo at a lower resolution, say) and attach it again",
+            mb(size),
+            mb(max)
+        )));
+    }
+    Ok(())
+}
+
+/// Reads and drops what is left of a request body (at most one piece), so that an answer
+/// given before reading it reaches a sender still writing, instead of a reset connection.
+async fn drain(body: axum::body::Body) {
+    let mut stream = body.into_data_stream();
+    let mut n = 0u64;
+    while let Some(Ok(frame)) = stream.next().await {
+        n += frame.len() as u64;
+        if n > giaoban_protocol::wire::FILE_PIECE_BYTES {
+            break;
+        }
+    }
+}
+
+/// What the relay holds of a file, for a device that may send or read it.
+async fn file_status(
+    State(state): State<AppState>,
+    axum::extract::Path(hash): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, hash, access) = file_request(&state, &hash, &headers).await?;
+    let size =
+        access.send_size.or(access.read_size).ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+    if access.send_size.is_some() {
+        // A sender learns of the limit before it sends a byte.
+        within_limit(&state, size)?;
+    }
+    let folder = state.files.clone();
+    let held = in_folder(move || folder.held(&hash)).await?;
+    Ok(axum::Json(held_answer(held, size)).into_response())
+}
+
+/// The bytes a `Range: bytes=N-` or `bytes=N-M` header asks for: first, and last if given
+/// (other forms are answered whole).
+fn range_of(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    let v = headers.get(header::RANGE)?.to_str().ok()?;
+    let rest = v.trim().strip_prefix("bytes=")?;
+    let (from, to) = rest.split_once('-')?;
+    let from = from.trim().parse().ok()?;
+    let to = match to.trim() {
+        "" => None,
+        t => Some(t.parse::<u64>().ok().filter(|t| *t >= from)?),
+    };
+    Some((from, to))
+}
+
+/// An attached file, streamed (never whole in memory), from `Range: bytes=N-` if asked.
+async fn get_file(
+    State(state): State<AppState>,
+    axum::extract::Path(hash): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_, hash, access) = file_request(&state, &hash, &headers).await?;
+    let size = access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+    let folder = state.files.clone();
+    let held = {
+        let folder = folder.clone();
+        in_folder(move || folder.held(&hash)).await?
+    };
+    if held != Held::Whole {
+        let have = held_answer(held, size).have;
+        return Err(ApiError::NotFound(format!(
+            "not on the relay yet: the device that attached it has sent {} of {}; try again later",
+            mb(have),
+            mb(size)
+        )));
+    }
+    let range = range_of(&headers);
+    let start = range.map_or(0, |(f, _)| f);
+    let (file, len) = in_folder(move || folder.open_whole(&hash, start)).await?;
+    if start >= len && !(start == 0 && len == 0) {
+        return Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            "the range starts after the end of the file",
+        )
+            .into_response());
+    }
+    // The last byte sent, inclusive.
+    let end = range.and_then(|(_, to)| to).map_or(len.saturating_sub(1), |to| to.min(len.saturating_sub(1)));
+    let count = if len == 0 { 0 } else { end + 1 - start };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut file = file;
+        let mut left = count;
+        while left > 0 {
+            let mut buf = vec![0u8; 64 * 1024.min(left as usize)];
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    left -= n as u64;
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(count));
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+/// "3.2 MB".
+fn mb(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    }
 }

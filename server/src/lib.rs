@@ -6,6 +6,7 @@
 //! `127.0.0.1:0`.
 
 pub mod config;
+pub mod files;
 pub mod http;
 pub mod store;
 
@@ -21,6 +22,29 @@ use tokio::net::TcpListener;
 pub use config::Config;
 pub use http::{AppState, app};
 pub use store::RelayStore;
+
+/// Runs the collector of attached files now and every hour.
+async fn collect_files_hourly(state: AppState) {
+    let grace = Duration::from_secs(state.config.file_grace_hours.saturating_mul(3600));
+    loop {
+        let (store, folder) = (state.store.clone(), state.files.clone());
+        match tokio::task::spawn_blocking(move || files::collect(&store, &folder, grace)).await {
+            Ok(Ok(c)) if c.files + c.partials > 0 => {
+                tracing::info!(
+                    files = c.files,
+                    partials = c.partials,
+                    "attached files no record needs removed"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the collector of attached files failed; it tries again in an hour")
+            }
+            Err(_) => return,
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
 
 /// How long open requests (and live-notification streams) get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -38,6 +62,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let collector = tokio::spawn(collect_files_hourly(state.clone()));
     let service = TowerToHyperService::new(app(state));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -69,6 +94,7 @@ pub async fn run(
         });
     }
     drop(listener);
+    collector.abort();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {

@@ -19,6 +19,8 @@ pub struct LinkFaults {
     pub cut_probability: f64,
     /// Seed of the cut decisions.
     pub seed: u64,
+    /// Whether the device's bytes may be cut too (with the same probability per chunk).
+    pub cut_uploads: bool,
 }
 
 /// A running proxy.
@@ -29,6 +31,8 @@ pub struct FaultProxy {
     pub cuts: Arc<AtomicU64>,
     /// Bytes from the relay to devices.
     pub down_bytes: Arc<AtomicU64>,
+    /// Bytes from devices to the relay.
+    pub up_bytes: Arc<AtomicU64>,
     /// Connections devices opened through the proxy.
     pub connections: Arc<AtomicU64>,
 }
@@ -95,26 +99,33 @@ impl FaultProxy {
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let cuts = Arc::new(AtomicU64::new(0));
         let down_bytes = Arc::new(AtomicU64::new(0));
+        let up_bytes = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(AtomicU64::new(0));
         let rng = Arc::new(Mutex::new(faults.seed.max(1)));
         let (target, c, d, n) = (target.to_string(), cuts.clone(), down_bytes.clone(), connections.clone());
+        let u = up_bytes.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 n.fetch_add(1, Ordering::Relaxed);
-                let (target, c, d, rng) = (target.clone(), c.clone(), d.clone(), rng.clone());
+                let (target, c, d, u, rng) = (target.clone(), c.clone(), d.clone(), u.clone(), rng.clone());
                 std::thread::spawn(move || {
                     // SYN one way, SYN-ACK back: the device's request can leave only then.
                     std::thread::sleep(faults.one_way_delay * 2);
                     let Ok(server) = TcpStream::connect(&target) else { return };
                     let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { return };
-                    let up = Arc::new(AtomicU64::new(0));
-                    std::thread::spawn(move || pipe(client, server, faults, None, up));
+                    let up_rng = faults.cut_uploads.then(|| rng.clone());
+                    let c_up = c.clone();
+                    std::thread::spawn(move || {
+                        if pipe(client, server, faults, up_rng, u) {
+                            c_up.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
                     if pipe(s2, c2, faults, Some(rng), d) {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             }
         });
-        FaultProxy { url, cuts, down_bytes, connections }
+        FaultProxy { url, cuts, down_bytes, up_bytes, connections }
     }
 }

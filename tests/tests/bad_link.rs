@@ -11,8 +11,13 @@ use giaoban_client_core::{Store, SyncReport, TaskFilter};
 use giaoban_e2e::Relay;
 use giaoban_e2e::proxy::{FaultProxy, LinkFaults};
 
-const LINK: LinkFaults =
-    LinkFaults { bytes_per_second: None, one_way_delay: Duration::ZERO, cut_probability: 0.0, seed: 1 };
+const LINK: LinkFaults = LinkFaults {
+    bytes_per_second: None,
+    one_way_delay: Duration::ZERO,
+    cut_probability: 0.0,
+    seed: 1,
+    cut_uploads: false,
+};
 
 /// Syncs until a sync succeeds; returns the attempts and the successful report.
 fn sync_until_done(s: &mut Store) -> (u32, SyncReport) {
@@ -104,6 +109,7 @@ fn a_slow_far_link_still_completes() {
         one_way_delay: Duration::from_millis(150),
         cut_probability: 0.0,
         seed: 1,
+        cut_uploads: false,
     };
     let proxy = FaultProxy::start(&relay.addr(), faults);
     let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "city");

@@ -152,6 +152,7 @@ mod tests {
                 note: String::new(),
             }],
             submitted_at_device: None,
+            attachments: Vec::new(),
         };
         let mut a = AutoCommit::new().with_actor(ActorId::from([0xA; 16].as_slice()));
         autosurgeon::reconcile(&mut a, &report).unwrap();

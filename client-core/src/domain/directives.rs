@@ -105,6 +105,7 @@ impl Store {
                 contact: optional_line(t.contact.as_deref()),
                 indicators: t.indicators.iter().map(|s| clean_input(s)).filter(|s| !s.is_empty()).collect(),
                 consolidation,
+                attachments: Vec::new(),
             });
         }
         let mut recipients = input.recipients.clone();
@@ -126,6 +127,7 @@ impl Store {
                 .map(|(t, n)| Signer { title: clean_input(t), name: clean_input(n) }),
             body: Text::with_value(clean_multiline(&input.body)),
             tasks,
+            attachments: Vec::new(),
         };
         let id = directive.header.id;
         self.create(&directive, false)?;

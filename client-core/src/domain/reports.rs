@@ -101,6 +101,7 @@ impl Store {
                 .collect(),
             figures: Vec::new(),
             submitted_at_device: None,
+            attachments: Vec::new(),
         };
         let id = report.header.id;
         self.create(&report, false)?;

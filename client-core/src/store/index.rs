@@ -142,6 +142,11 @@ impl Indexable for Directive {
                 )?;
             }
         }
+        refresh_file_refs(
+            tx,
+            n,
+            self.attachments.iter().chain(self.tasks.iter().flat_map(|t| t.attachments.iter())),
+        )?;
         copy_states_into_tasks(tx, n, None)
     }
 }
@@ -315,8 +320,26 @@ impl Indexable for Review {
 
 impl Indexable for Report {
     fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
-        refresh_common(tx, n, self)
+        refresh_common(tx, n, self)?;
+        refresh_file_refs(tx, n, self.attachments.iter())
     }
+}
+
+/// Which files document `n` refers to; a file new here is recorded as not here yet.
+fn refresh_file_refs<'a>(
+    tx: &Connection,
+    n: i64,
+    attachments: impl Iterator<Item = &'a giaoban_protocol::schema::Attachment>,
+) -> Result<()> {
+    tx.prepare_cached("DELETE FROM file_refs WHERE doc = ?1")?.execute(params![n])?;
+    let mut refer = tx.prepare_cached("INSERT OR IGNORE INTO file_refs(doc, hash) VALUES (?1, ?2)")?;
+    let mut known =
+        tx.prepare_cached("INSERT OR IGNORE INTO files(hash, size, added_at) VALUES (?1, ?2, ?3)")?;
+    for a in attachments {
+        refer.execute(params![n, a.hash.0.to_vec()])?;
+        known.execute(params![a.hash.0.to_vec(), i64::try_from(a.size).unwrap_or(i64::MAX), a.added_at.0])?;
+    }
+    Ok(())
 }
 
 impl Indexable for UnitDirectory {

@@ -197,6 +197,29 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS task_states_by_response ON task_states(response, ordinal);
     CREATE INDEX IF NOT EXISTS report_reviews_by_review ON report_reviews(review);
     "#,
+    // 10: attached files. Their bytes are files in the folder beside the store, named by
+    // their SHA-256; this says what is held and what travelled.
+    r#"
+    -- Every file a document here refers to, or this device attached.
+    CREATE TABLE IF NOT EXISTS files (
+        hash     BLOB PRIMARY KEY,
+        size     INTEGER NOT NULL,
+        here     INTEGER NOT NULL DEFAULT 0,  -- 1: whole in the folder, checked against the hash
+        got      INTEGER NOT NULL DEFAULT 0,  -- bytes of a fetch so far (the .part file)
+        sent     INTEGER NOT NULL DEFAULT 0,  -- bytes the relay said it holds (size: all)
+        wanted   INTEGER NOT NULL DEFAULT 0,  -- opened while not here: fetch it first
+        problem  TEXT,                        -- why the relay refused it, in words to show
+        added_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- (derived) Which documents refer to which files.
+    CREATE TABLE IF NOT EXISTS file_refs (
+        doc  INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (doc, hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS file_refs_by_hash ON file_refs(hash);
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

@@ -14,6 +14,7 @@
 
 mod cache;
 mod checkpoint;
+pub(crate) mod files;
 pub(crate) mod heads;
 mod index;
 pub mod migrations;
@@ -90,6 +91,8 @@ pub struct StoreOptions {
     /// Default `None`: drawn at random, as an app should. A test that replays a schedule fixes
     /// them.
     pub session: Option<[u8; 8]>,
+    /// Largest file that may be attached, in bytes. Default 25 MiB (the relay's default).
+    pub max_file_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -100,6 +103,7 @@ impl Default for StoreOptions {
             durability: Durability::Normal,
             clock: Clock::system(),
             session: None,
+            max_file_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -238,6 +242,11 @@ impl Store {
         )?;
         self.unit = Some(unit);
         Ok(())
+    }
+
+    /// The options the store was opened with.
+    pub(crate) fn options(&self) -> &StoreOptions {
+        &self.opts
     }
 
     /// The store's clock.
@@ -745,7 +754,7 @@ impl Store {
         }
         self.write(|s| {
             s.conn.execute_batch(
-                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;\n                 DELETE FROM search_stale;",
+                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;\n                 DELETE FROM search_stale; DELETE FROM file_refs;",
             )?;
             for (id, mut doc) in loaded {
                 let n: i64 = s.conn.query_row(

@@ -10,10 +10,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use giaoban_protocol::wire::{self, DEFAULT_PUSH_BYTES, DeviceMessage, RelayMessage};
-use giaoban_protocol::{DocId, Timestamp};
+use giaoban_protocol::{BlobHash, DocId, Timestamp};
 
 use super::{RelayClient, SyncProblem, SyncReport};
 use crate::Store;
+use crate::domain::FileState;
 use crate::error::{CoreError, Result};
 
 /// What the sync loop is doing.
@@ -56,20 +57,27 @@ pub struct SyncStatus {
 
 type Listener = Arc<dyn Fn(&SyncStatus) + Send + Sync>;
 type ChangeListener = Arc<dyn Fn(&[DocId]) + Send + Sync>;
+type FileListener = Arc<dyn Fn(BlobHash, &FileState) + Send + Sync>;
 
 struct Shared {
     stop: AtomicBool,
     wake: Mutex<bool>,
     signal: Condvar,
+    /// Wakes the lane of attached files (after a sync, an attach, an open).
+    files_wake: Mutex<bool>,
+    files_signal: Condvar,
     status: Mutex<SyncStatus>,
     listener: Listener,
     on_changes: ChangeListener,
+    on_file: FileListener,
 }
 
-/// A running background sync. Dropping it (or [`SyncHandle::stop`]) stops the loop.
+/// A running background sync: documents on one thread, attached files on another, so a
+/// document never waits behind a file. Dropping it (or [`SyncHandle::stop`]) stops both.
 pub struct SyncHandle {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    files_thread: Option<JoinHandle<()>>,
 }
 
 fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
@@ -235,6 +243,17 @@ impl SyncHandle {
         on_status: impl Fn(&SyncStatus) + Send + Sync + 'static,
         on_changes: impl Fn(&[DocId]) + Send + Sync + 'static,
     ) -> SyncHandle {
+        SyncHandle::start_with_files(store, on_status, on_changes, |_, _| {})
+    }
+
+    /// Like [`SyncHandle::start_observed`], and `on_file` is called on the files thread each
+    /// time an attached file's transfer moves (bytes sent or fetched, here at last, refused).
+    pub fn start_with_files(
+        store: Arc<Mutex<Store>>,
+        on_status: impl Fn(&SyncStatus) + Send + Sync + 'static,
+        on_changes: impl Fn(&[DocId]) + Send + Sync + 'static,
+        on_file: impl Fn(BlobHash, &FileState) + Send + Sync + 'static,
+    ) -> SyncHandle {
         let (state, pending, last_success, problems) = match counts(&store) {
             Ok((pending, last, problems)) => (SyncState::Syncing { round_trips: 0 }, pending, last, problems),
             Err(e) => (SyncState::Error { message: e.to_string() }, 0, None, Vec::new()),
@@ -243,10 +262,19 @@ impl SyncHandle {
             stop: AtomicBool::new(false),
             wake: Mutex::new(true),
             signal: Condvar::new(),
+            files_wake: Mutex::new(false),
+            files_signal: Condvar::new(),
             status: Mutex::new(SyncStatus { state, pending, last_success, problems }),
             listener: Arc::new(on_status),
             on_changes: Arc::new(on_changes),
+            on_file: Arc::new(on_file),
         });
+        let (s3, files_store) = (shared.clone(), store.clone());
+        let files_thread = std::thread::Builder::new()
+            .name("giaoban-files".into())
+            .spawn(move || run_files_loop(files_store, s3))
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start the lane of attached files"))
+            .ok();
         let s2 = shared.clone();
         let thread =
             match std::thread::Builder::new().name("giaoban-sync".into()).spawn(move || run(store, s2)) {
@@ -260,12 +288,18 @@ impl SyncHandle {
                     None
                 }
             };
-        SyncHandle { shared, thread }
+        SyncHandle { shared, thread, files_thread }
     }
 
     /// Asks for a sync as soon as possible (after a local edit, say).
     pub fn sync_soon(&self) {
         wake(&self.shared);
+    }
+
+    /// Asks the lane of attached files to run as soon as possible (after attaching or opening
+    /// a file).
+    pub fn files_soon(&self) {
+        wake_files(&self.shared);
     }
 
     /// The current status.
@@ -281,10 +315,16 @@ impl SyncHandle {
     fn halt(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         wake(&self.shared);
+        wake_files(&self.shared);
         if let Some(t) = self.thread.take()
             && t.join().is_err()
         {
             tracing::warn!("the sync thread panicked");
+        }
+        if let Some(t) = self.files_thread.take()
+            && t.join().is_err()
+        {
+            tracing::warn!("the files thread panicked");
         }
     }
 }
@@ -298,6 +338,62 @@ impl Drop for SyncHandle {
 fn wake(shared: &Shared) {
     *shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
     shared.signal.notify_all();
+}
+
+fn wake_files(shared: &Shared) {
+    *shared.files_wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    shared.files_signal.notify_all();
+}
+
+/// Waits until the files lane is woken or `timeout`; returns false when stopping.
+fn wait_files(shared: &Shared, timeout: Duration) -> bool {
+    let guard = shared.files_wake.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut woken, _) = shared
+        .files_signal
+        .wait_timeout_while(guard, timeout, |w| !*w && !shared.stop.load(Ordering::SeqCst))
+        .unwrap_or_else(|p| p.into_inner());
+    *woken = false;
+    !shared.stop.load(Ordering::SeqCst)
+}
+
+/// The lane of attached files: runs when a sync succeeded, a file was attached or opened, and
+/// every few minutes while files wait; removes files no record needs about once an hour.
+fn run_files_loop(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_secs(2);
+    let mut last_collect: Option<std::time::Instant> = None;
+    // Wait for the first sync to enrol and bring documents.
+    if !wait_files(&shared, Duration::from_secs(60)) {
+        return;
+    }
+    while !shared.stop.load(Ordering::SeqCst) {
+        if last_collect.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            match lock(&store).collect_files(crate::domain::FILE_GRACE) {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "attached files no record needs removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove attached files no record needs"),
+            }
+            last_collect = Some(std::time::Instant::now());
+        }
+        let on_file = shared.on_file.clone();
+        let result = super::files::run_files(&*store, &|h, s| on_file(h, s), &shared.stop);
+        let next = match result {
+            Ok(r) => {
+                backoff = Duration::from_secs(2);
+                if r.waiting > 0 { Duration::from_secs(120) } else { Duration::from_secs(600) }
+            }
+            Err(CoreError::Cancelled) => return,
+            Err(CoreError::NotEnrolled) => Duration::from_secs(3600),
+            Err(e) => {
+                tracing::debug!(error = %e, "attached files wait for the link");
+                let w = jitter(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+                w
+            }
+        };
+        if !wait_files(&shared, next) {
+            return;
+        }
+    }
 }
 
 fn set_status(shared: &Shared, f: impl FnOnce(&mut SyncStatus)) {
@@ -363,6 +459,8 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
         let next_wait = match result {
             Ok(_) => {
                 backoff = Duration::from_secs(1);
+                // Records referring to new files are on the relay, or new ones arrived here.
+                wake_files(&shared);
                 set_status(&shared, |s| {
                     s.state = SyncState::UpToDate;
                     s.pending = pending;

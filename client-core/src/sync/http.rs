@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use giaoban_protocol::DeviceId;
-use giaoban_protocol::wire::{EnrollRequest, Enrolled, MAX_FRAME};
+use giaoban_protocol::wire::{EnrollRequest, Enrolled, FileHeld, MAX_FRAME};
+use giaoban_protocol::{BlobHash, DeviceId};
 
 use crate::error::{CoreError, Result};
 
@@ -136,4 +136,153 @@ impl RelayClient {
         }
         Ok(())
     }
+
+    fn bearer(&self) -> Result<String> {
+        Ok(format!("Bearer {}", self.token.as_deref().ok_or(CoreError::NotEnrolled)?))
+    }
+
+    /// What the relay holds of file `hash`.
+    pub(crate) fn file_status(&self, hash: &BlobHash) -> Result<FileStatus> {
+        let mut resp = self
+            .agent
+            .get(&format!("{}/v1/files/{hash}/status", self.base))
+            .header("Authorization", &self.bearer()?)
+            .call()
+            .map_err(network)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?;
+        match status {
+            404 => Ok(FileStatus::Unknown),
+            413 => Ok(FileStatus::Refused(String::from_utf8_lossy(&bytes).chars().take(500).collect())),
+            _ => {
+                Self::check(status, &bytes)?;
+                serde_json::from_slice(&bytes)
+                    .map(FileStatus::Held)
+                    .map_err(|e| CoreError::Protocol(format!("file status unreadable: {e}")))
+            }
+        }
+    }
+
+    /// Sends the bytes `body` yields as file `hash` from `offset`.
+    pub(crate) fn send_file_piece(
+        &self,
+        hash: &BlobHash,
+        offset: u64,
+        body: impl std::io::Read + Send + 'static,
+    ) -> Result<FileAnswer> {
+        let mut resp = self
+            .agent
+            .put(&format!("{}/v1/files/{hash}?offset={offset}", self.base))
+            .header("Authorization", &self.bearer()?)
+            .header("Content-Type", "application/octet-stream")
+            .send(ureq::SendBody::from_owned_reader(body))
+            .map_err(network)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?;
+        let text = || String::from_utf8_lossy(&bytes).chars().take(500).collect::<String>();
+        match status {
+            200 | 409 => serde_json::from_slice(&bytes)
+                .map(FileAnswer::Held)
+                .map_err(|e| CoreError::Protocol(format!("file answer unreadable: {e}"))),
+            404 => Ok(FileAnswer::NotReferenced(text())),
+            413 | 507 => Ok(FileAnswer::Refused(text())),
+            422 => Ok(FileAnswer::Mismatch(text())),
+            _ => Self::check(status, &bytes).and(Err(CoreError::Protocol(format!("{status}: {}", text())))),
+        }
+    }
+
+    /// Fetches file `hash` from byte `from` up to (not including) `to`, writing what arrives
+    /// to `out` as it arrives and reporting each piece's length to `progress`.
+    pub(crate) fn fetch_file(
+        &self,
+        hash: &BlobHash,
+        from: u64,
+        to: u64,
+        out: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Fetched> {
+        let mut resp = self
+            .agent
+            .get(&format!("{}/v1/files/{hash}", self.base))
+            .header("Authorization", &self.bearer()?)
+            .header("Range", &format!("bytes={from}-{}", to.saturating_sub(1)))
+            .call()
+            .map_err(network)?;
+        let status = resp.status().as_u16();
+        if status != 200 && status != 206 {
+            let bytes = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?;
+            let text = String::from_utf8_lossy(&bytes).chars().take(500).collect::<String>();
+            if status == 404 {
+                return Ok(Fetched::NotThere(text));
+            }
+            Self::check(status, &bytes)?;
+            return Err(CoreError::Protocol(format!("{status}: {text}")));
+        }
+        // A relay that ignores the range sends the file from its start.
+        let skip = if status == 200 { from } else { 0 };
+        let want = to - from;
+        let mut reader = resp.body_mut().with_config().limit(want + skip + 1).reader();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut skipped, mut got) = (0u64, 0u64);
+        while got < want {
+            let n = match std::io::Read::read(&mut reader, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if got > 0 || skipped > 0 => {
+                    tracing::debug!(error = %e, got, "a file fetch was cut; resuming later");
+                    break;
+                }
+                Err(e) => return Err(CoreError::Network { message: e.to_string(), retryable: true }),
+            };
+            let mut piece = &buf[..n];
+            if skipped < skip {
+                let drop = (skip - skipped).min(n as u64) as usize;
+                skipped += drop as u64;
+                piece = &piece[drop..];
+            }
+            let piece = &piece[..piece.len().min((want - got) as usize)];
+            if piece.is_empty() {
+                continue;
+            }
+            out.write_all(piece)
+                .map_err(|e| CoreError::Files(format!("writing a fetched file failed ({e})")))?;
+            got += piece.len() as u64;
+            progress(piece.len() as u64);
+        }
+        Ok(Fetched::Got(got))
+    }
+}
+
+/// What the relay answered to a piece of a file sent.
+#[derive(Debug)]
+pub(crate) enum FileAnswer {
+    /// What it holds now (also the answer when the piece started at another offset than it
+    /// holds).
+    Held(FileHeld),
+    /// No record of this device's unit refers to the file (yet: the record is not synced).
+    NotReferenced(String),
+    /// Too large, or no room left for the unit: a person must act.
+    Refused(String),
+    /// The bytes did not match the hash; the relay dropped them.
+    Mismatch(String),
+}
+
+/// What the relay says of a file.
+#[derive(Debug)]
+pub(crate) enum FileStatus {
+    /// What it holds.
+    Held(FileHeld),
+    /// No record this device may read or send refers to it (yet).
+    Unknown,
+    /// Larger than the relay takes: the relay's words.
+    Refused(String),
+}
+
+/// What a fetch got.
+#[derive(Debug)]
+pub(crate) enum Fetched {
+    /// This many bytes (fewer than asked when the link was cut).
+    Got(u64),
+    /// Not on the relay (yet), or not for this device: the relay's words.
+    NotThere(String),
 }

@@ -7,6 +7,7 @@
 //! acknowledgement, the new position and the relay's clock, or none of them.
 
 mod background;
+mod files;
 mod http;
 mod position;
 
@@ -20,6 +21,7 @@ use giaoban_protocol::wire::{
 use rusqlite::{OptionalExtension, params};
 
 pub use background::{SyncHandle, SyncState, SyncStatus, sync_shared};
+pub use files::FilesReport;
 pub use http::RelayClient;
 
 use crate::Store;

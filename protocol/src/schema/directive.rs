@@ -6,7 +6,7 @@ use autosurgeon::{Hydrate, Reconcile, Text};
 use chrono::NaiveDate;
 
 use super::validate::{self, Invalid, LINE_MAX, PROSE_MAX};
-use super::{DocKind, DocumentSchema, Header};
+use super::{Attachment, DocKind, DocumentSchema, Header};
 use crate::time::{Deadline, iso_date};
 
 /// How a document number is formed.
@@ -102,6 +102,10 @@ pub struct TaskSpec {
     pub indicators: Vec<String>,
     /// The issuer's consolidation of the answers, if any.
     pub consolidation: Option<Consolidation>,
+    /// Files for this task (the form to fill in). Tasks written before attachments read as
+    /// having none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A dispatch from an issuing unit to recipient units (the header's audience).
@@ -130,6 +134,10 @@ pub struct Directive {
     pub body: Text,
     /// The numbered tasks.
     pub tasks: Vec<TaskSpec>,
+    /// Files of the dispatch itself (the signed scan, an appendix). Dispatches written before
+    /// attachments read as having none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Directive {
@@ -154,6 +162,9 @@ impl DocumentSchema for Directive {
         validate::text("place", &self.place, LINE_MAX)?;
         validate::text("recipients_label", &self.recipients_label, LINE_MAX)?;
         validate::merged_text("body", self.body.as_str())?;
+        for (i, a) in self.attachments.iter().enumerate() {
+            a.validate(&format!("attachments[{i}]"))?;
+        }
         for (i, b) in self.basis.iter().enumerate() {
             validate::required_text(&format!("basis[{i}]"), b, LINE_MAX)?;
         }
@@ -176,6 +187,9 @@ impl DocumentSchema for Directive {
                 return Err(Invalid::new(f, "two tasks have the same number"));
             }
             validate::required_text(&format!("{f}.text"), &t.text, PROSE_MAX)?;
+            for (i, a) in t.attachments.iter().enumerate() {
+                a.validate(&format!("{f}.attachments[{i}]"))?;
+            }
             if let Some(d) = &t.deadline {
                 validate::text(&format!("{f}.deadline"), &d.original_text, LINE_MAX)?;
                 if d.due_date < self.issued_on {

@@ -6,6 +6,7 @@
 //! `Hydrate`: reconciling writes only what changed, so concurrent edits merge field by field,
 //! and prose held in `autosurgeon::Text` merges character by character.
 
+mod attachment;
 mod directive;
 mod meeting;
 mod report;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 
 use autosurgeon::{Hydrate, Reconcile};
 
+pub use attachment::{Attachment, FILE_NAME_MAX, attachment_refs, file_name, media_type_ok};
 pub use directive::{Consolidation, Directive, DocumentNumber, NumberScheme, Signer, TaskSpec};
 pub use meeting::{Conclusion, Meeting};
 pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};

@@ -4,7 +4,7 @@ use autosurgeon::{Hydrate, Reconcile, Text};
 use chrono::NaiveDate;
 
 use super::validate::{self, Invalid, LINE_MAX};
-use super::{DocKind, DocumentSchema, Header};
+use super::{Attachment, DocKind, DocumentSchema, Header};
 use crate::ids::DocId;
 use crate::time::{Timestamp, iso_date};
 
@@ -151,6 +151,10 @@ pub struct Report {
     pub figures: Vec<Figure>,
     /// When the writing device submitted it (device clock: informational only). `None` = draft.
     pub submitted_at_device: Option<Timestamp>,
+    /// Photos, signed scans, filled-in forms. Reports written before attachments read as
+    /// having none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Report {
@@ -210,6 +214,9 @@ impl DocumentSchema for Report {
             }
             validate::text(&format!("{field}.note"), &f.note, LINE_MAX)?;
         }
+        for (i, a) in self.attachments.iter().enumerate() {
+            a.validate(&format!("attachments[{i}]"))?;
+        }
         Ok(())
     }
 
@@ -267,6 +274,7 @@ mod tests {
             }],
             figures: Vec::new(),
             submitted_at_device: None,
+            attachments: Vec::new(),
         };
         let mut doc = automerge::AutoCommit::new();
         autosurgeon::reconcile(&mut doc, &report).unwrap();

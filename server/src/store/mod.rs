@@ -12,6 +12,7 @@
 
 mod admin;
 mod clock;
+mod files;
 pub mod schema;
 mod units;
 mod writer;
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 pub use admin::EnrollmentCode;
 pub use clock::RelayClock;
+pub use files::FileAccess;
 pub use units::TreeChange;
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push};
 

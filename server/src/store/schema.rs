@@ -121,6 +121,30 @@ pub const MIGRATIONS: &[&str] = &[
     -- one tells every reader the change's receipt time, its author device too.
     ALTER TABLE unit_log ADD COLUMN restamp INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: attached files: which documents refer to which file, and the files held whole.
+    r#"
+    -- The files each document's current state refers to (its attachments and its tasks'),
+    -- with the size the reference gives. Rewritten whenever the document's changes are stored.
+    CREATE TABLE IF NOT EXISTS file_refs (
+        hash BLOB NOT NULL,
+        doc  INTEGER NOT NULL REFERENCES docs(n),
+        size INTEGER NOT NULL,
+        PRIMARY KEY (hash, doc)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS file_refs_by_doc ON file_refs(doc);
+
+    -- Files held whole in the file folder, checked against their hash; `unit` is the unit of
+    -- the device that sent them (for the per-unit limit), `unreferenced_at` when the last
+    -- document referring to one stopped doing so (the collector removes it after a grace
+    -- period).
+    CREATE TABLE IF NOT EXISTS files (
+        hash            BLOB PRIMARY KEY,
+        size            INTEGER NOT NULL,
+        unit            BLOB NOT NULL,
+        stored_at       INTEGER NOT NULL,
+        unreferenced_at INTEGER
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

@@ -474,6 +474,9 @@ impl Ctx<'_> {
             self.stage(doc, next);
             return Ok((heads, Vec::new()));
         }
+        if matches!(header.kind, DocKind::Report | DocKind::Directive) {
+            self.refresh_file_refs(n, &next)?;
+        }
         let mut tops = self.tops(&readers)?;
         let mut insert = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO changes(doc, hash, bytes, device, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -519,6 +522,42 @@ impl Ctx<'_> {
         }
         self.stage(doc, next);
         Ok((heads, readers))
+    }
+
+    /// Rewrites which files document row `n` refers to, from its state `doc`. A file no
+    /// document refers to any more is marked for the collector; one referred to again is
+    /// unmarked.
+    fn refresh_file_refs(&mut self, n: i64, doc: &AutoCommit) -> Result<()> {
+        let refs = giaoban_protocol::schema::attachment_refs(doc);
+        let before: Vec<Vec<u8>> = self
+            .tx
+            .prepare_cached("SELECT hash FROM file_refs WHERE doc = ?1")?
+            .query_map(params![n], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if before.is_empty() && refs.is_empty() {
+            return Ok(());
+        }
+        self.tx.prepare_cached("DELETE FROM file_refs WHERE doc = ?1")?.execute(params![n])?;
+        let mut insert = self
+            .tx
+            .prepare_cached("INSERT OR REPLACE INTO file_refs(hash, doc, size) VALUES (?1, ?2, ?3)")?;
+        for (hash, size) in &refs {
+            insert.execute(params![hash.0.to_vec(), n, i64::try_from(*size).unwrap_or(i64::MAX)])?;
+        }
+        drop(insert);
+        let mut unmark = self.tx.prepare_cached("UPDATE files SET unreferenced_at = NULL WHERE hash = ?1")?;
+        for (hash, _) in &refs {
+            unmark.execute(params![hash.0.to_vec()])?;
+        }
+        drop(unmark);
+        let mut mark = self.tx.prepare_cached(
+            "UPDATE files SET unreferenced_at = ?2 WHERE hash = ?1 AND unreferenced_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM file_refs WHERE hash = ?1)",
+        )?;
+        for hash in &before {
+            mark.execute(params![hash, self.now])?;
+        }
+        Ok(())
     }
 
     /// Appends the changes of document row `n` stored after sequence number `after` to the end
