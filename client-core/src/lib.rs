@@ -28,7 +28,7 @@ pub use error::{CoreError, Result};
 pub use store::{Clock, Durability, Store, StoreOptions};
 pub use sync::{
     DeliveryState, FilesReport, RelayClient, SyncHandle, SyncProblem, SyncProblemKind, SyncReport, SyncState,
-    SyncStatus, sync_shared,
+    SyncStatus, sync_files_shared, sync_shared,
 };
 
 pub use giaoban_protocol as protocol;

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::types::SyncStatus;
+use crate::types::{FileTransfer, SyncStatus};
 
 /// Told whenever the sync status changes.
 #[uniffi::export(foreign)]
@@ -21,6 +21,14 @@ pub trait SyncStatusListener: Send + Sync {
 pub trait DocumentChangeListener: Send + Sync {
     /// The ids of the documents that changed.
     fn on_documents_changed(&self, ids: Vec<String>);
+}
+
+/// Told each time an attached file's transfer moves: bytes sent or fetched, here at last,
+/// refused by the relay.
+#[uniffi::export(foreign)]
+pub trait FileTransferListener: Send + Sync {
+    /// The file (its SHA-256, 64 hex digits) and how far it got.
+    fn on_transfer(&self, hash: String, transfer: FileTransfer);
 }
 
 /// Registered listeners of one kind.

@@ -7,7 +7,9 @@ use giaoban_client_core as core;
 use giaoban_client_core::{Store, SyncHandle};
 
 use crate::error::{GiaoBanError, Result};
-use crate::listeners::{DocumentChangeListener, Registry, Subscription, SyncStatusListener, Unsubscribe};
+use crate::listeners::{
+    DocumentChangeListener, FileTransferListener, Registry, Subscription, SyncStatusListener, Unsubscribe,
+};
 use crate::runtime::{detach, off_thread, off_thread_blocking};
 use crate::types::*;
 
@@ -27,6 +29,7 @@ struct Shared {
     next_listener: AtomicU64,
     status_listeners: Mutex<Registry<dyn SyncStatusListener>>,
     change_listeners: Mutex<Registry<dyn DocumentChangeListener>>,
+    file_listeners: Mutex<Registry<dyn FileTransferListener>>,
     background: Mutex<Option<SyncHandle>>,
 }
 
@@ -63,6 +66,20 @@ impl Shared {
         }
     }
 
+    fn publish_file(&self, hash: core::protocol::BlobHash, state: &core::FileState) {
+        let (hash, transfer) = (hash.to_hex(), FileTransfer::from(state));
+        for l in lock(&self.file_listeners).snapshot() {
+            l.on_transfer(hash.clone(), transfer.clone());
+        }
+    }
+
+    /// Tells the background file transfers, if running, that a file waits.
+    fn files_waiting(&self) {
+        if let Some(h) = lock(&self.background).as_ref() {
+            h.files_soon();
+        }
+    }
+
     /// Tells the background loop, if running, that there is something to push.
     fn edited(&self) {
         if let Some(h) = lock(&self.background).as_ref() {
@@ -85,6 +102,7 @@ impl Unsubscribe for Shared {
     fn unsubscribe(&self, id: u64) {
         lock(&self.status_listeners).remove(id);
         lock(&self.change_listeners).remove(id);
+        lock(&self.file_listeners).remove(id);
     }
 }
 
@@ -159,6 +177,7 @@ impl GiaoBanStore {
                 next_listener: AtomicU64::new(1),
                 status_listeners: Mutex::new(Registry::default()),
                 change_listeners: Mutex::new(Registry::default()),
+                file_listeners: Mutex::new(Registry::default()),
                 background: Mutex::new(None),
             }),
         }))
@@ -330,6 +349,116 @@ impl GiaoBanStore {
         self.edit(move |s| s.review_report(report, verdict.into(), &note)).await.map(|id| id.to_string())
     }
 
+    // ---- attached files ----
+
+    /// Attaches the file at `path` (read on a library thread, streamed, never whole in
+    /// memory). The file is copied into the store's folder, so the app may delete its own
+    /// copy afterwards. Attaching the same file twice to one document gives the first
+    /// attachment back. Files over 25 MB are refused: downscale photos first (see the README).
+    pub async fn attach_file(
+        &self,
+        target: AttachmentTarget,
+        path: String,
+        input: AttachmentInput,
+    ) -> Result<AttachmentItem> {
+        let task = match &target {
+            AttachmentTarget::Task { ordinal, .. } => Some(*ordinal),
+            _ => None,
+        };
+        let to = target.into_core()?;
+        let item = self
+            .edit(move |s| {
+                let a = s.attach_file(to, std::path::Path::new(&path), input.into())?;
+                let state = s.file_state(a.hash)?;
+                Ok(core::AttachmentView { attachment: a, task, state })
+            })
+            .await?;
+        Ok(AttachmentItem::from(item))
+    }
+
+    /// Attaches `bytes` (a photo the app already holds in memory). See `attach_file`.
+    pub async fn attach_bytes(
+        &self,
+        target: AttachmentTarget,
+        bytes: Vec<u8>,
+        input: AttachmentInput,
+    ) -> Result<AttachmentItem> {
+        let task = match &target {
+            AttachmentTarget::Task { ordinal, .. } => Some(*ordinal),
+            _ => None,
+        };
+        let to = target.into_core()?;
+        let item = self
+            .edit(move |s| {
+                let a = s.attach_bytes(to, &bytes, input.into())?;
+                let state = s.file_state(a.hash)?;
+                Ok(core::AttachmentView { attachment: a, task, state })
+            })
+            .await?;
+        Ok(AttachmentItem::from(item))
+    }
+
+    /// Removes an attachment (the file stays while another document refers to it).
+    pub async fn remove_attachment(&self, target: AttachmentTarget, hash: String) -> Result<()> {
+        let to = target.into_core()?;
+        let hash = file_hash("hash", &hash)?;
+        self.edit(move |s| s.remove_attachment(to, hash)).await
+    }
+
+    /// The attachments of a report, or of a dispatch and its tasks, with how far each file's
+    /// transfer got.
+    pub async fn attachments(&self, id: String) -> Result<Vec<AttachmentItem>> {
+        let id = doc_id("id", &id)?;
+        self.with_store(move |s| s.attachments(id))
+            .await
+            .map(|v| v.into_iter().map(AttachmentItem::from).collect())
+    }
+
+    /// Opens an attached file: its path when it is here; otherwise it is fetched first on the
+    /// next transfer (background sync starts one at once).
+    pub async fn open_attachment(&self, hash: String) -> Result<OpenedFile> {
+        let hash = file_hash("hash", &hash)?;
+        let opened = self.with_store(move |s| s.open_attachment(hash)).await?;
+        if matches!(opened, core::Opened::Fetching(_)) {
+            self.shared.files_waiting();
+        }
+        Ok(OpenedFile::from(opened))
+    }
+
+    /// Stops wanting a file opened while not here; what was fetched is kept for later.
+    pub async fn cancel_fetch(&self, hash: String) -> Result<()> {
+        let hash = file_hash("hash", &hash)?;
+        self.with_store(move |s| s.cancel_fetch(hash)).await
+    }
+
+    /// Files up to this many bytes are fetched as soon as a document refers to them; larger
+    /// ones when opened. 0: only when opened. Default 512 KB.
+    pub async fn set_prefetch_limit(&self, bytes: u64) -> Result<()> {
+        self.with_store(move |s| s.set_prefetch_limit(bytes)).await
+    }
+
+    /// Sends this unit's attached files the relay lacks and fetches opened (and small) ones,
+    /// each from where it stopped. File listeners see every step. Cancelling the caller stops
+    /// it between pieces; what the relay took is kept.
+    pub async fn sync_files(&self) -> Result<FilesSummary> {
+        let shared = self.shared.clone();
+        off_thread(move |flag| {
+            let tell = |hash, state: &core::FileState| shared.publish_file(hash, state);
+            core::sync_files_shared(&shared.store, &tell, flag.as_atomic())
+                .map(FilesSummary::from)
+                .map_err(GiaoBanError::from)
+        })
+        .await
+    }
+
+    /// Calls `listener` on a library thread each time an attached file's transfer moves.
+    pub fn add_file_listener(&self, listener: Arc<dyn FileTransferListener>) -> Arc<Subscription> {
+        let id = self.shared.next_listener.fetch_add(1, Ordering::SeqCst);
+        lock(&self.shared.file_listeners).add(id, listener);
+        let weak: Weak<dyn Unsubscribe> = Arc::downgrade(&self.shared) as Weak<dyn Unsubscribe>;
+        Subscription::new(weak, id)
+    }
+
     // ---- search and status ----
 
     /// Documents containing every word of `query`, diacritics optional ("muoi" finds "Muối").
@@ -390,7 +519,8 @@ impl GiaoBanStore {
         }
         let for_status: Weak<Shared> = Arc::downgrade(&self.shared);
         let for_changes = for_status.clone();
-        *bg = Some(SyncHandle::start_observed(
+        let for_files = for_status.clone();
+        *bg = Some(SyncHandle::start_with_files(
             self.shared.store.clone(),
             move |st| {
                 if let Some(s) = for_status.upgrade() {
@@ -400,6 +530,11 @@ impl GiaoBanStore {
             move |ids| {
                 if let Some(s) = for_changes.upgrade() {
                     s.publish_changes(ids);
+                }
+            },
+            move |hash, state| {
+                if let Some(s) = for_files.upgrade() {
+                    s.publish_file(hash, state);
                 }
             },
         ));

@@ -182,6 +182,18 @@ impl Store {
     }
 }
 
+/// [`Store::sync_files`] for a store shared between threads: the lock is taken only around
+/// store work, never across a request. `on_file` is told each file's state as its transfer
+/// moves (on the calling thread); `cancel` stops the run between pieces, with every piece the
+/// relay took kept and counted.
+pub fn sync_files_shared(
+    store: &std::sync::Mutex<Store>,
+    on_file: &dyn Fn(BlobHash, &FileState),
+    cancel: &AtomicBool,
+) -> Result<FilesReport> {
+    run_files(store, on_file, cancel)
+}
+
 /// One run of the lane with the store lock taken only around store work. `on_file` is told
 /// each file's state as its transfer moves; `cancel` is checked between pieces.
 pub(crate) fn run_files<A: StoreAccess>(

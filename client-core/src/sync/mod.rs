@@ -21,7 +21,7 @@ use giaoban_protocol::wire::{
 use rusqlite::{OptionalExtension, params};
 
 pub use background::{SyncHandle, SyncState, SyncStatus, sync_shared};
-pub use files::FilesReport;
+pub use files::{FilesReport, sync_files_shared};
 pub use http::RelayClient;
 
 use crate::Store;

@@ -9,9 +9,11 @@ use giaoban_vietnamese_text::format_date;
 
 use crate::error::{GiaoBanError, Result};
 
+mod files;
 mod reports;
 mod sync;
 
+pub use files::*;
 pub use reports::*;
 pub use sync::*;
 

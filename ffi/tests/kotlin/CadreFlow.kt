@@ -176,6 +176,34 @@ fun flow(relay: Relay, scratch: File): Int = runBlocking {
         }
     }
 
+    checks.run("a photo attached on the ward phone opens on the city's device") {
+        runBlocking {
+            val photo = ByteArray(600 * 1024) { (it * 31 + it / 7).toByte() }
+            val file = File(scratch, "IMG_2041.jpg").apply { writeBytes(photo) }
+            val item = ward.attachFile(AttachmentTarget.Report(reportId), file.path,
+                AttachmentInput("ảnh nhà ông Lực.jpg", "image/jpeg", "Lễ bàn giao nhà Đại đoàn kết"))
+            val sha = java.security.MessageDigest.getInstance("SHA-256").digest(photo).joinToString("") { "%02x".format(it) }
+            expect(item.hash == sha && item.size == photo.size.toULong()) { "attached $item" }
+            val moves = java.util.concurrent.ConcurrentLinkedQueue<FileTransfer>()
+            ward.addFileListener(object : FileTransferListener {
+                override fun onTransfer(hash: String, transfer: FileTransfer) { moves.add(transfer) }
+            }).use { _ ->
+                ward.syncNow()
+                val sent = ward.syncFiles()
+                expect(sent.sent == 1u && sent.waiting == 0u) { "sent $sent" }
+            }
+            expect(moves.any { it.sentence == "đã gửi" }) { "transfers $moves" }
+            city.syncNow()
+            city.setPrefetchLimit(0u)
+            val listed = city.attachments(reportId)
+            expect(listed.size == 1 && listed[0].name == "ảnh nhà ông Lực.jpg") { "listed $listed" }
+            expect(city.openAttachment(item.hash) is OpenedFile.Fetching) { "not here yet" }
+            expect(city.syncFiles().fetched == 1u) { "fetched" }
+            val opened = city.openAttachment(item.hash)
+            expect(opened is OpenedFile.Here && File(opened.path).readBytes().contentEquals(photo)) { "opened $opened" }
+        }
+    }
+
     checks.run("cancelling the coroutine cancels the sync in the library") {
         runBlocking { cancellation(relay) }
     }
