@@ -68,6 +68,20 @@ impl FileFolder {
         }
     }
 
+    /// What is held of `hash` as its sender sees it: a whole file counts for a sender only
+    /// once its unit has sent every byte (`proven`); until then, its partial send.
+    pub fn held_for_sender(&self, hash: &BlobHash, proven: bool) -> io::Result<Held> {
+        if proven && self.whole_path(hash).is_file() {
+            return Ok(Held::Whole);
+        }
+        match fs::metadata(self.partial_path(hash)) {
+            Ok(m) if m.len() > 0 => Ok(Held::Part(m.len())),
+            Ok(_) => Ok(Held::Nothing),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Held::Nothing),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Opens the partial file of `hash` for appending at `offset`, which must be what it holds.
     /// `Err(Ok(held))` when it holds another length.
     pub fn append_at(&self, hash: &BlobHash, offset: u64) -> io::Result<Result<Appender, u64>> {

@@ -477,9 +477,12 @@ async fn put_file(
     within_limit(&state, size)?;
     let guard = state.file_locks.lock(hash).await;
     let folder = state.files.clone();
+    // A file held whole counts for this unit only once it has sent every byte: until then
+    // it sends them, checked like any others, before its records may show the relay's copy.
+    let proven = access.proven;
     let held = {
         let folder = folder.clone();
-        in_folder(move || folder.held(&hash)).await?
+        in_folder(move || folder.held_for_sender(&hash, proven)).await?
     };
     let have = match held {
         Held::Whole => {
@@ -624,12 +627,16 @@ async fn file_status(
     let (_, hash, access) = file_request(&state, &hash, &headers).await?;
     let size =
         access.send_size.or(access.read_size).ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
-    if access.send_size.is_some() {
+    let folder = state.files.clone();
+    let sender = access.send_size.is_some();
+    if sender {
         // A sender learns of the limit before it sends a byte.
         within_limit(&state, size)?;
     }
-    let folder = state.files.clone();
-    let held = in_folder(move || folder.held(&hash)).await?;
+    let proven = access.proven;
+    let held =
+        in_folder(move || if sender { folder.held_for_sender(&hash, proven) } else { folder.held(&hash) })
+            .await?;
     Ok(axum::Json(held_answer(held, size)).into_response())
 }
 

@@ -354,3 +354,67 @@ fn a_file_larger_than_the_device_takes_is_refused_at_once() {
     let left = std::fs::read_dir(&folder).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0);
 }
+
+#[test]
+fn naming_another_wards_photo_in_a_report_of_ones_own_does_not_open_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay"));
+    let mut ward_a = relay.device(&tmp.path().join("ward-a.sqlite"), 1, "cán bộ phường A");
+    let mut ward_b = relay.device(&tmp.path().join("ward-b.sqlite"), 2, "cán bộ phường B");
+    let id = report(&mut ward_a);
+    let bytes = photo(200 * 1024, 31);
+    let a = ward_a.attach_bytes(AttachTo::Report(id), &bytes, jpeg("ảnh.jpg")).unwrap();
+    ward_a.sync_now().unwrap();
+    assert_eq!(ward_a.sync_files().unwrap().sent, 1);
+
+    // Ward B learns the hash and writes it into a report of its own, as a forged reference:
+    // a reference alone opens nothing.
+    let forged = report(&mut ward_b);
+    let fake = b"nothing to do with the photo";
+    ward_b.attach_bytes(AttachTo::Report(forged), fake, jpeg("x.jpg")).unwrap();
+    ward_b.sync_now().unwrap();
+    {
+        use automerge::transaction::Transactable;
+        use automerge::{ReadDoc, ScalarValue};
+        let mut d = automerge::AutoCommit::load(&ward_b.save_document(forged).unwrap()).unwrap();
+        d.set_actor(ward_b.device_id().actor_id());
+        let heads = d.get_heads();
+        let (_, list) = d.get(automerge::ROOT, "attachments").unwrap().unwrap();
+        let (_, item) = d.get(&list, 0).unwrap().unwrap();
+        d.put(&item, "hash", ScalarValue::Bytes(a.hash.0.to_vec())).unwrap();
+        d.put(&item, "size", bytes.len() as u64).unwrap();
+        d.commit();
+        let changes = d.get_changes(&heads).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+        let push = vec![giaoban_protocol::wire::DocChanges { doc: forged, changes, vouchers: vec![] }];
+        let resp = giaoban_e2e::raw_sync(
+            &ward_b,
+            giaoban_protocol::wire::SyncRequest {
+                epoch: None,
+                cursor: 0,
+                witness: Default::default(),
+                own_held: 0,
+                push,
+                page_bytes: 1 << 20,
+                have: vec![],
+                refetch: vec![],
+            },
+        );
+        assert!(resp.rejects.is_empty(), "the forged reference is a valid document: {:?}", resp.rejects);
+    }
+    let (url, token_b) = ward_b.relay().unwrap().unwrap();
+    let unknown = BlobHash::of(b"khong co").to_hex();
+    let (s1, t1) = get_raw(&url, Some(&token_b), &a.hash.to_hex());
+    let (s2, t2) = get_raw(&url, Some(&token_b), &unknown);
+    assert_eq!((s1, &t1), (s2, &t2), "the same answer as for a file nobody has");
+
+    // A ward that does hold the same photo (sent to it on paper, say) attaches it, sends every
+    // byte, and from then on its own records show it.
+    let mut ward_c = relay.device(&tmp.path().join("ward-c.sqlite"), 3, "cán bộ xã C");
+    let own = report(&mut ward_c);
+    ward_c.attach_bytes(AttachTo::Report(own), &bytes, jpeg("ảnh.jpg")).unwrap();
+    ward_c.sync_now().unwrap();
+    let r = ward_c.sync_files().unwrap();
+    assert_eq!((r.sent, r.bytes_sent), (1, bytes.len() as u64), "it proves it holds the file by sending it");
+    let (_, token_c) = ward_c.relay().unwrap().unwrap();
+    assert_eq!(get_raw(&url, Some(&token_c), &a.hash.to_hex()).0, 200);
+}

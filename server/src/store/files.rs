@@ -14,9 +14,13 @@ pub struct FileAccess {
     /// The file's size, as a document the unit writes gives it: a device of the unit may send
     /// the file. `None`: no document the unit writes refers to it.
     pub send_size: Option<u64>,
-    /// The file's size, as a document the unit reads gives it: a device of the unit may fetch
-    /// it. `None`: no document the unit reads refers to it (or the hash is unknown: the same
-    /// answer).
+    /// Whether the unit has shown it holds the file (one of its devices sent every byte), so
+    /// the relay's copy stands for its documents too. Until then it sends the bytes even if the
+    /// relay holds them already.
+    pub proven: bool,
+    /// The file's size, as a document the unit reads gives it, when that document's owner
+    /// holds the file: a device of the unit may fetch it. `None`: no such document (or the
+    /// hash is unknown: the same answer).
     pub read_size: Option<u64>,
 }
 
@@ -28,14 +32,15 @@ impl RelayStore {
     /// What devices of `unit` may do with `hash`. Blocking.
     pub fn file_access(&self, unit: UnitId, hash: BlobHash) -> Result<FileAccess> {
         self.read(|c| {
-            let rows: Vec<(i64, Vec<u8>, bool)> = c
+            let rows: Vec<(i64, Vec<u8>, bool, bool)> = c
                 .prepare_cached(
                     "SELECT f.size, d.owner,
-                            EXISTS (SELECT 1 FROM readers r WHERE r.doc = f.doc AND r.unit = ?2)
+                            EXISTS (SELECT 1 FROM readers r WHERE r.doc = f.doc AND r.unit = ?2),
+                            EXISTS (SELECT 1 FROM file_holders h WHERE h.hash = f.hash AND h.unit = d.owner)
                      FROM file_refs f JOIN docs d ON d.n = f.doc WHERE f.hash = ?1",
                 )?
                 .query_map(params![hash.0.to_vec(), unit.to_bytes().to_vec()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut access = FileAccess::default();
@@ -43,12 +48,14 @@ impl RelayStore {
                 return Ok(access);
             }
             let tree = load_tree(c)?;
-            for (size, owner, readable) in rows {
+            for (size, owner, readable, held) in rows {
                 let owner = UnitId::from_slice(&owner).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                if tree.may_write(unit, owner) {
+                let writes = tree.may_write(unit, owner);
+                if writes {
                     access.send_size.get_or_insert(size_of(size));
+                    access.proven |= held;
                 }
-                if readable || tree.may_write(unit, owner) {
+                if (readable || writes) && held {
                     access.read_size.get_or_insert(size_of(size));
                 }
             }
@@ -66,7 +73,9 @@ impl RelayStore {
         })
     }
 
-    /// Records that `hash` (`size` bytes, sent by a device of `unit`) is held whole. Blocking.
+    /// Records that a device of `unit` sent every byte of `hash` (`size` bytes) and they
+    /// matched: the file is held whole, and the owners of the documents referring to it that
+    /// `unit` writes hold it. Blocking.
     pub fn record_file(&self, hash: BlobHash, size: u64, unit: UnitId) -> Result<()> {
         self.writer().run_blocking(move |ctx| {
             ctx.tx
@@ -82,6 +91,22 @@ impl RelayStore {
                     unit.to_bytes().to_vec(),
                     ctx.now
                 ])?;
+            let owners: Vec<Vec<u8>> = ctx
+                .tx
+                .prepare_cached(
+                    "SELECT DISTINCT d.owner FROM file_refs f JOIN docs d ON d.n = f.doc WHERE f.hash = ?1",
+                )?
+                .query_map(params![hash.0.to_vec()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut hold =
+                ctx.tx.prepare_cached("INSERT OR IGNORE INTO file_holders(hash, unit) VALUES (?1, ?2)")?;
+            hold.execute(params![hash.0.to_vec(), unit.to_bytes().to_vec()])?;
+            for owner in owners {
+                let o = UnitId::from_slice(&owner).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                if ctx.tree.may_write(unit, o) {
+                    hold.execute(params![hash.0.to_vec(), owner])?;
+                }
+            }
             Ok(())
         })
     }
@@ -100,6 +125,10 @@ impl RelayStore {
                 )?
                 .query_map(params![before], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut unhold = ctx.tx.prepare_cached("DELETE FROM file_holders WHERE hash = ?1")?;
+            for h in &gone {
+                unhold.execute(params![h])?;
+            }
             gone.iter()
                 .map(|h| BlobHash::from_slice(h).map_err(|e| StoreError::Invalid(e.to_string())))
                 .collect()

@@ -144,6 +144,15 @@ pub const MIGRATIONS: &[&str] = &[
         stored_at       INTEGER NOT NULL,
         unreferenced_at INTEGER
     ) WITHOUT ROWID;
+
+    -- The units whose records may show a file: a device of the unit (or of a unit writing for
+    -- it) sent its bytes. A reference alone shows nothing, so a ward cannot fetch another
+    -- ward's photo by naming its hash in a report of its own.
+    CREATE TABLE IF NOT EXISTS file_holders (
+        hash BLOB NOT NULL,
+        unit BLOB NOT NULL,
+        PRIMARY KEY (hash, unit)
+    ) WITHOUT ROWID;
     "#,
 ];
 
