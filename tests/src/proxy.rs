@@ -1,5 +1,8 @@
 //! A TCP proxy for bad links: it can throttle to a bandwidth, add one-way delay, and cut
-//! connections in the middle of the relay's answers. Seeded, so a failing run can be replayed.
+//! connections in the middle of the relay's answers (and of the device's requests). Seeded, so
+//! a failing run can be replayed. The bandwidth is one link's, shared by every connection in
+//! each direction, as a phone's is: a document sync made while a file goes up waits its turn
+//! chunk by chunk.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -46,12 +49,16 @@ fn next_random(state: &Mutex<u64>) -> u64 {
     s.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
+/// When one direction of the link is next free.
+type Link = Arc<Mutex<Instant>>;
+
 fn pipe(
     mut from: TcpStream,
     mut to: TcpStream,
     faults: LinkFaults,
     rng: Option<Arc<Mutex<u64>>>,
     counter: Arc<AtomicU64>,
+    link: Link,
 ) -> bool {
     let mut buf = [0u8; 4096];
     let mut last = Instant::now() - Duration::from_secs(1);
@@ -73,7 +80,14 @@ fn pipe(
             }
         }
         if let Some(rate) = faults.bytes_per_second {
-            std::thread::sleep(Duration::from_secs_f64(chunk.len() as f64 / rate as f64));
+            let takes = Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
+            let done = {
+                let mut free = link.lock().unwrap_or_else(|p| p.into_inner());
+                let start = (*free).max(Instant::now());
+                *free = start + takes;
+                *free
+            };
+            std::thread::sleep(done.saturating_duration_since(Instant::now()));
         }
         if to.write_all(chunk).is_err() {
             break;
@@ -104,10 +118,13 @@ impl FaultProxy {
         let rng = Arc::new(Mutex::new(faults.seed.max(1)));
         let (target, c, d, n) = (target.to_string(), cuts.clone(), down_bytes.clone(), connections.clone());
         let u = up_bytes.clone();
+        let (up_link, down_link): (Link, Link) =
+            (Arc::new(Mutex::new(Instant::now())), Arc::new(Mutex::new(Instant::now())));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 n.fetch_add(1, Ordering::Relaxed);
                 let (target, c, d, u, rng) = (target.clone(), c.clone(), d.clone(), u.clone(), rng.clone());
+                let (up_link, down_link) = (up_link.clone(), down_link.clone());
                 std::thread::spawn(move || {
                     // SYN one way, SYN-ACK back: the device's request can leave only then.
                     std::thread::sleep(faults.one_way_delay * 2);
@@ -116,11 +133,11 @@ impl FaultProxy {
                     let up_rng = faults.cut_uploads.then(|| rng.clone());
                     let c_up = c.clone();
                     std::thread::spawn(move || {
-                        if pipe(client, server, faults, up_rng, u) {
+                        if pipe(client, server, faults, up_rng, u, up_link) {
                             c_up.fetch_add(1, Ordering::Relaxed);
                         }
                     });
-                    if pipe(s2, c2, faults, Some(rng), d) {
+                    if pipe(s2, c2, faults, Some(rng), d, down_link) {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
                 });

@@ -325,8 +325,17 @@ impl Lane<'_> {
                 Err(CoreError::Network { message, .. }) => {
                     // The link went: what arrived is kept on the relay; ask how much.
                     tracing::debug!(%hash, %message, "a piece of a file was cut");
+                    // The question may be cut too: it is small, so a few tries.
+                    let mut asked = client.file_status(&hash);
+                    for _ in 0..2 {
+                        if !matches!(asked, Err(CoreError::Network { .. })) {
+                            break;
+                        }
+                        report.requests += 1;
+                        asked = client.file_status(&hash);
+                    }
                     report.requests += 1;
-                    match client.file_status(&hash)? {
+                    match asked? {
                         FileStatus::Held(held) => {
                             report.bytes_sent += held.have.saturating_sub(offset);
                             if held.have <= offset {
