@@ -263,3 +263,58 @@ fn a_store_from_a_newer_app_is_refused() {
     let e = Store::open(&path).unwrap_err();
     assert!(matches!(e, CoreError::NewerStore { found: 999, .. }), "{e}");
 }
+
+#[test]
+fn keystrokes_leave_compaction_until_typing_stops_and_lose_nothing() {
+    use giaoban_client_core::protocol::schema::ReportKind;
+    use giaoban_client_core::{NewReport, NewSection};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2022, 1, 24, 9, 0);
+    let org = org();
+    let path = dir.path().join("ward.sqlite");
+    let opts = || StoreOptions { compact_after: 4, clock: clock.clock(), ..Default::default() };
+    let mut s = Store::open_with(&path, opts()).unwrap();
+    s.set_unit(org.wards[0]).unwrap();
+    let id = s
+        .create_report(NewReport {
+            title: "Báo cáo tháng 01/2022".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 01/2022".into(),
+            answers: None,
+            audience: vec![org.city],
+            sections: vec![NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả".into(),
+                body: "Đã họp dân ở ấp Bảo Định.".into(),
+            }],
+        })
+        .unwrap();
+    for _ in 0..30 {
+        s.splice_report_section(id, "ket_qua", 0, 0, "ạ").unwrap();
+    }
+    let chunks = || -> i64 {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT chunk_count FROM documents WHERE id = ?1", [id.to_bytes().to_vec()], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!(chunks(), 30, "no keystroke waited for a compaction");
+    // Still typing: nothing is compacted.
+    assert!(!s.compact_one_waiting(std::time::Duration::from_secs(20)).unwrap());
+    clock.set_local(2022, 1, 24, 9, 1);
+    assert!(s.compact_one_waiting(std::time::Duration::from_secs(20)).unwrap());
+    assert!(!s.compact_one_waiting(std::time::Duration::from_secs(20)).unwrap());
+    assert_eq!(chunks(), 0);
+    let want = format!("{}Đã họp dân ở ấp Bảo Định.", "ạ".repeat(30));
+    assert_eq!(s.report(id).unwrap().sections[0].body.as_str(), want);
+    drop(s);
+    let mut s = Store::open_with(&path, opts()).unwrap();
+    assert_eq!(s.report(id).unwrap().sections[0].body.as_str(), want);
+    // Typing past sixteen times the limit compacts at once, whatever the clock.
+    for _ in 0..64 {
+        s.splice_report_section(id, "ket_qua", 0, 0, "â").unwrap();
+    }
+    assert!(chunks() < 64);
+}

@@ -220,6 +220,13 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS file_refs_by_hash ON file_refs(hash);
     "#,
+    // 11: documents whose compaction a keystroke left for the sync loop: saving a long report
+    // whole costs several milliseconds, more than a keystroke may wait.
+    r#"
+    CREATE TABLE IF NOT EXISTS compact_waiting (
+        doc INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

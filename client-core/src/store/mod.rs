@@ -672,9 +672,17 @@ impl Store {
             let count: i64 =
                 s.conn
                     .query_row("SELECT chunk_count FROM documents WHERE n = ?1", params![n], |r| r.get(0))?;
-            if count + 1 >= compact_after
-                && s.compaction_due(n, chunk.len(), count + 1 >= compact_after * 16)?
-            {
+            let many = count + 1 >= compact_after * 16;
+            let due = count + 1 >= compact_after && s.compaction_due(n, chunk.len(), many)?;
+            // A keystroke never waits while a long report is saved whole: its compaction is
+            // left to the sync loop (`compact_waiting`), unless chunks piled up.
+            let keystroke = matches!(typed, Refresh::SearchOnly);
+            if due && keystroke && !many {
+                s.conn
+                    .prepare_cached("INSERT OR IGNORE INTO compact_waiting(doc) VALUES (?1)")?
+                    .execute(params![n])?;
+            }
+            if due && (!keystroke || many) {
                 let snapshot = match s.cache.get_mut(id) {
                     Some(doc) => doc.save(),
                     None => return Err(CoreError::not_found("document", id)),
@@ -715,6 +723,42 @@ impl Store {
             index::refresh_receipt_times(&s.conn, n, doc)?;
             Ok(())
         })
+    }
+
+    /// Compacts one document whose compaction a keystroke left for later (its chunks become
+    /// one snapshot, in one transaction), among those nobody edited for `idle`: a report being
+    /// typed is compacted once the typing stops, never between two keystrokes. Returns whether
+    /// there was one. The sync loop calls this until there is none, taking the store lock for
+    /// each document in turn; an app may call it with zero when it goes to the background.
+    pub fn compact_one_waiting(&mut self, idle: std::time::Duration) -> Result<bool> {
+        let before = self.now().0 - i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let next: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT w.doc, d.id FROM compact_waiting w JOIN documents d ON d.n = w.doc
+                 WHERE d.updated_at <= ?1 LIMIT 1",
+                params![before],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((n, id)) = next else {
+            return Ok(false);
+        };
+        let id = DocId::from_slice(&id).map_err(|e| CoreError::DamagedStore {
+            detail: format!("a stored document id is unreadable ({e})"),
+        })?;
+        self.write(|s| {
+            s.conn.execute("DELETE FROM compact_waiting WHERE doc = ?1", params![n])?;
+            let snapshot = s.loaded(id)?.save();
+            s.conn.execute("DELETE FROM chunks WHERE doc = ?1", params![n])?;
+            s.conn.execute(
+                "INSERT OR REPLACE INTO snapshots(doc, bytes) VALUES (?1, ?2)",
+                params![n, snapshot],
+            )?;
+            s.conn.execute("UPDATE documents SET chunk_count = 0 WHERE n = ?1", params![n])?;
+            Ok(())
+        })?;
+        Ok(true)
     }
 
     /// Rebuilds the search rows that keystrokes left stale (see `splice_report_section`), from

@@ -176,6 +176,9 @@ pub(crate) fn run_sync<A: StoreAccess>(
             break;
         }
     }
+    // Compactions keystrokes left for later, of reports nobody is typing in, one document per
+    // turn of the lock.
+    while store.with(|s| s.compact_one_waiting(Duration::from_secs(20)))? {}
     store.with(|s| -> Result<()> {
         s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
         // After a good sync, pages grow back towards the default.
