@@ -418,3 +418,54 @@ fn naming_another_wards_photo_in_a_report_of_ones_own_does_not_open_it() {
     let (_, token_c) = ward_c.relay().unwrap().unwrap();
     assert_eq!(get_raw(&url, Some(&token_c), &a.hash.to_hex()).0, 200);
 }
+
+#[test]
+fn the_files_of_the_report_due_soonest_go_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay"));
+    let mut city = relay.device(&tmp.path().join("city.sqlite"), 0, "văn phòng tỉnh");
+    let mut ward = relay.device(&tmp.path().join("ward.sqlite"), 1, "cán bộ xã");
+    let to = vec![relay.org.units[1].id];
+    let late = city
+        .issue_directive(giaoban_client_core::demo::dispatch_305(to.clone(), "08/02/2031", "11/02/2031"))
+        .unwrap();
+    let soon = city
+        .issue_directive(giaoban_client_core::demo::dispatch_305(to, "08/02/2030", "11/02/2030"))
+        .unwrap();
+    city.sync_now().unwrap();
+    ward.sync_now().unwrap();
+    let mut answer = |directive: DocId, seed: u64| -> BlobHash {
+        let id = ward
+            .create_report(NewReport {
+                title: "Báo cáo kết quả rà soát các mô hình".into(),
+                kind: ReportKind::Thematic,
+                period: String::new(),
+                answers: Some((directive, 3)),
+                audience: Vec::new(),
+                sections: vec![NewSection {
+                    key: "ket_qua".into(),
+                    heading: "Kết quả".into(),
+                    body: "Đã rà soát 12 mô hình.".into(),
+                }],
+            })
+            .unwrap();
+        ward.submit_report(id).unwrap();
+        ward.attach_bytes(AttachTo::Report(id), &photo(150 * 1024, seed), jpeg("ảnh.jpg")).unwrap().hash
+    };
+    // The later one is attached first.
+    let late_file = answer(late, 41);
+    let soon_file = answer(soon, 42);
+    ward.sync_now().unwrap();
+    let order = std::sync::Mutex::new(Vec::new());
+    let shared = std::sync::Mutex::new(ward);
+    let tell = |h: BlobHash, s: &giaoban_client_core::FileState| {
+        if s.sent == s.size {
+            order.lock().unwrap().push(h);
+        }
+    };
+    let r =
+        giaoban_client_core::sync_files_shared(&shared, &tell, &std::sync::atomic::AtomicBool::new(false))
+            .unwrap();
+    assert_eq!(r.sent, 2);
+    assert_eq!(*order.lock().unwrap(), vec![soon_file, late_file]);
+}
