@@ -1,7 +1,8 @@
 //! The relay's folder of attached files, named by their SHA-256.
 //!
 //! - `<root>/<first two hex digits>/<hash>`: a file held whole, checked against its hash.
-//! - `<root>/partial/<hash>`: the bytes received so far of a file being sent, in order. Every
+//! - `<root>/partial/<hash>.<unit>`: the bytes a unit's devices sent so far of a file, in
+//!   order, one partial file per unit, so no unit can spoil or learn another's send. Every
 //!   byte that arrived is kept, even of a request cut short, so a sender resumes from the last
 //!   byte the relay has.
 //!
@@ -18,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use giaoban_protocol::BlobHash;
+use giaoban_protocol::{BlobHash, UnitId};
 use sha2::{Digest, Sha256};
 
 /// What the relay holds of one file.
@@ -51,41 +52,61 @@ impl FileFolder {
         self.root.join(&hex[..2]).join(hex)
     }
 
-    fn partial_path(&self, hash: &BlobHash) -> PathBuf {
-        self.root.join("partial").join(hash.to_hex())
+    fn partial_path(&self, hash: &BlobHash, unit: UnitId) -> PathBuf {
+        self.root.join("partial").join(format!("{}.{unit}", hash.to_hex()))
     }
 
-    /// What is held of `hash`.
-    pub fn held(&self, hash: &BlobHash) -> io::Result<Held> {
-        if self.whole_path(hash).is_file() {
-            return Ok(Held::Whole);
-        }
-        match fs::metadata(self.partial_path(hash)) {
-            Ok(m) if m.len() > 0 => Ok(Held::Part(m.len())),
-            Ok(_) => Ok(Held::Nothing),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Held::Nothing),
+    /// Whether the whole file `hash` is held.
+    pub fn is_whole(&self, hash: &BlobHash) -> bool {
+        self.whole_path(hash).is_file()
+    }
+
+    /// Bytes of `hash` that devices of `unit` sent so far (0 when none).
+    pub fn partial_len(&self, hash: &BlobHash, unit: UnitId) -> io::Result<u64> {
+        match fs::metadata(self.partial_path(hash, unit)) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
             Err(e) => Err(e),
         }
     }
 
-    /// What is held of `hash` as its sender sees it: a whole file counts for a sender only
-    /// once its unit has sent every byte (`proven`); until then, its partial send.
-    pub fn held_for_sender(&self, hash: &BlobHash, proven: bool) -> io::Result<Held> {
-        if proven && self.whole_path(hash).is_file() {
+    /// What is held of `hash` as a sender of `unit` sees it: a whole file counts for it only
+    /// once its unit has sent every byte (`proven`); until then, its own partial send.
+    pub fn held_for_sender(&self, hash: &BlobHash, unit: UnitId, proven: bool) -> io::Result<Held> {
+        if proven && self.is_whole(hash) {
             return Ok(Held::Whole);
         }
-        match fs::metadata(self.partial_path(hash)) {
-            Ok(m) if m.len() > 0 => Ok(Held::Part(m.len())),
-            Ok(_) => Ok(Held::Nothing),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Held::Nothing),
-            Err(e) => Err(e),
+        Ok(match self.partial_len(hash, unit)? {
+            0 => Held::Nothing,
+            n => Held::Part(n),
+        })
+    }
+
+    /// Bytes held in partial files of `unit` (for its limit).
+    pub fn partial_bytes_of(&self, unit: UnitId) -> io::Result<u64> {
+        let suffix = format!(".{unit}");
+        let mut n = 0;
+        for entry in fs::read_dir(self.root.join("partial"))? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().ends_with(&suffix) {
+                n += entry.metadata()?.len();
+            }
+        }
+        Ok(n)
+    }
+
+    /// Removes `unit`'s partial file of `hash` (its size no longer fits the file's).
+    pub fn drop_partial(&self, hash: &BlobHash, unit: UnitId) -> io::Result<()> {
+        match fs::remove_file(self.partial_path(hash, unit)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
         }
     }
 
-    /// Opens the partial file of `hash` for appending at `offset`, which must be what it holds.
-    /// `Err(Ok(held))` when it holds another length.
-    pub fn append_at(&self, hash: &BlobHash, offset: u64) -> io::Result<Result<Appender, u64>> {
-        let path = self.partial_path(hash);
+    /// Opens `unit`'s partial file of `hash` for appending at `offset`, which must be what it
+    /// holds. `Err(held)` when it holds another length.
+    pub fn append_at(&self, hash: &BlobHash, unit: UnitId, offset: u64) -> io::Result<Result<Appender, u64>> {
+        let path = self.partial_path(hash, unit);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let have = file.metadata()?.len();
         if have != offset {
@@ -94,11 +115,12 @@ impl FileFolder {
         Ok(Ok(Appender { file, written: have }))
     }
 
-    /// Checks the partial file of `hash` (which holds `size` bytes) against the hash and, when
-    /// it matches, moves it to its final place, durably. When it does not, the partial file is
-    /// removed (the sender starts again) and `Ok(false)` is returned.
-    pub fn finish(&self, hash: &BlobHash, size: u64) -> io::Result<bool> {
-        let path = self.partial_path(hash);
+    /// Checks `unit`'s partial file of `hash` (which holds `size` bytes) against the hash and,
+    /// when it matches, moves it to its final place, durably (a file already whole there has
+    /// the same bytes: the partial one is dropped). When it does not match, the partial file
+    /// is removed (the sender starts again) and `Ok(false)` is returned.
+    pub fn finish(&self, hash: &BlobHash, unit: UnitId, size: u64) -> io::Result<bool> {
+        let path = self.partial_path(hash, unit);
         let mut file = File::open(&path)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
@@ -116,6 +138,11 @@ impl FileFolder {
             drop(file);
             fs::remove_file(&path)?;
             return Ok(false);
+        }
+        if self.is_whole(hash) {
+            drop(file);
+            fs::remove_file(&path)?;
+            return Ok(true);
         }
         file.sync_all()?;
         let whole = self.whole_path(hash);
@@ -149,6 +176,11 @@ impl FileFolder {
             }
         }
         Ok(removed)
+    }
+
+    /// The length of the whole file `hash`.
+    pub fn whole_len(&self, hash: &BlobHash) -> io::Result<u64> {
+        Ok(fs::metadata(self.whole_path(hash))?.len())
     }
 
     /// Opens the whole file `hash` positioned at `from`, with its length.
@@ -191,10 +223,9 @@ pub struct Collected {
     pub partials: usize,
 }
 
-/// Removes what no record needs: files no document has referred to for `grace`, files in the
-/// folder the database knows nothing of (a database restored from an older backup) that no
-/// document refers to and that are older than `grace`, and sends abandoned for `grace`.
-/// Blocking.
+/// Removes what no record needs: files no document has referred to for `grace` (a file in the
+/// folder the database knows nothing of, after a restore from an older backup, counts from
+/// when the collector first sees it), and sends abandoned for `grace`. Blocking.
 pub fn collect(
     store: &crate::RelayStore,
     folder: &FileFolder,
@@ -207,7 +238,6 @@ pub fn collect(
         folder.remove_whole(&hash).map_err(io)?;
         out.files += 1;
     }
-    let now = SystemTime::now();
     for entry in fs::read_dir(&folder.root).map_err(io)? {
         let entry = entry.map_err(io)?;
         if entry.file_name() == "partial" || !entry.file_type().map_err(io)?.is_dir() {
@@ -218,14 +248,12 @@ pub fn collect(
             let Some(hash) = file.file_name().to_str().and_then(|n| n.parse::<BlobHash>().ok()) else {
                 continue;
             };
-            let old = file
-                .metadata()
-                .and_then(|m| m.modified())
-                .map(|m| now.duration_since(m).unwrap_or_default() > grace)
-                .map_err(io)?;
-            if old && !store.file_referenced(hash)? && !store.file_recorded(hash)? {
-                folder.remove_whole(&hash).map_err(io)?;
-                out.files += 1;
+            // A file the database does not know (it was restored from an older backup) is
+            // recorded as found today: it is removed only after a whole grace period without a
+            // document referring to it, so devices have that long to send their records again.
+            if !store.file_recorded(hash)? {
+                let len = file.metadata().map_err(io)?.len();
+                store.record_found_file(hash, len)?;
             }
         }
     }
@@ -248,18 +276,23 @@ mod tests {
         let folder = FileFolder::open(dir.path()).unwrap();
         let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let hash = BlobHash::of(&bytes);
-        assert_eq!(folder.held(&hash).unwrap(), Held::Nothing);
-        let mut a = folder.append_at(&hash, 0).unwrap().unwrap();
+        let (unit, other) = (UnitId::from_bytes([1; 16]), UnitId::from_bytes([2; 16]));
+        assert_eq!(folder.held_for_sender(&hash, unit, true).unwrap(), Held::Nothing);
+        let mut a = folder.append_at(&hash, unit, 0).unwrap().unwrap();
         a.write(&bytes[..100_000]).unwrap();
         assert_eq!(a.sync().unwrap(), 100_000);
-        assert_eq!(folder.held(&hash).unwrap(), Held::Part(100_000));
+        assert_eq!(folder.held_for_sender(&hash, unit, true).unwrap(), Held::Part(100_000));
+        // Another unit's send is its own.
+        assert_eq!(folder.held_for_sender(&hash, other, true).unwrap(), Held::Nothing);
         // A sender that thinks the relay has less is told what it has.
-        assert_eq!(folder.append_at(&hash, 0).unwrap().err(), Some(100_000));
-        let mut a = folder.append_at(&hash, 100_000).unwrap().unwrap();
+        assert_eq!(folder.append_at(&hash, unit, 0).unwrap().err(), Some(100_000));
+        let mut a = folder.append_at(&hash, unit, 100_000).unwrap().unwrap();
         a.write(&bytes[100_000..]).unwrap();
         assert_eq!(a.sync().unwrap(), 300_000);
-        assert!(folder.finish(&hash, 300_000).unwrap());
-        assert_eq!(folder.held(&hash).unwrap(), Held::Whole);
+        assert!(folder.finish(&hash, unit, 300_000).unwrap());
+        assert!(folder.is_whole(&hash));
+        assert_eq!(folder.held_for_sender(&hash, unit, true).unwrap(), Held::Whole);
+        assert_eq!(folder.held_for_sender(&hash, other, false).unwrap(), Held::Nothing);
         assert_eq!(fs::read(folder.whole_path(&hash)).unwrap(), bytes);
     }
 
@@ -268,10 +301,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let folder = FileFolder::open(dir.path()).unwrap();
         let hash = BlobHash::of(b"anh nha dai doan ket");
-        let mut a = folder.append_at(&hash, 0).unwrap().unwrap();
+        let unit = UnitId::from_bytes([1; 16]);
+        let mut a = folder.append_at(&hash, unit, 0).unwrap().unwrap();
         a.write(b"something else entirely").unwrap();
         let n = a.sync().unwrap();
-        assert!(!folder.finish(&hash, n).unwrap());
-        assert_eq!(folder.held(&hash).unwrap(), Held::Nothing);
+        assert!(!folder.finish(&hash, unit, n).unwrap());
+        assert_eq!(folder.held_for_sender(&hash, unit, true).unwrap(), Held::Nothing);
     }
 }

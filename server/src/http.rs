@@ -49,6 +49,9 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<Config>,
     limits: Arc<RateLimits>,
+    /// Pieces of files have their own budget: a lane sending many small files must not use up
+    /// the document syncs'.
+    file_limits: Arc<RateLimits>,
     activity: Arc<Activity>,
     /// Whether a device's witness is checked against the unit's log (always, outside tests
     /// that show what the check prevents).
@@ -158,6 +161,7 @@ impl AppState {
             unit_live: Arc::default(),
             config: Arc::new(config),
             limits: Arc::default(),
+            file_limits: Arc::default(),
             activity: Arc::default(),
             check_witnesses: true,
         })
@@ -465,7 +469,10 @@ async fn put_file(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let (auth, hash, access) = file_request(&state, &hash, &headers).await?;
-    state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(ApiError::TooMany)?;
+    state
+        .file_limits
+        .take(auth.device, state.config.max_syncs_per_minute.saturating_mul(4))
+        .map_err(ApiError::TooMany)?;
     let unit = auth.unit;
     let Some(size) = access.send_size else {
         drain(body).await;
@@ -482,7 +489,16 @@ async fn put_file(
     let proven = access.proven;
     let held = {
         let folder = folder.clone();
-        in_folder(move || folder.held_for_sender(&hash, proven)).await?
+        in_folder(move || {
+            let held = folder.held_for_sender(&hash, unit, proven)?;
+            // A partial send longer than the file now is (the reference changed): start over.
+            if matches!(held, Held::Part(n) if n > size) {
+                folder.drop_partial(&hash, unit)?;
+                return Ok(Held::Nothing);
+            }
+            Ok(held)
+        })
+        .await?
     };
     let have = match held {
         Held::Whole => {
@@ -493,7 +509,10 @@ async fn put_file(
         Held::Nothing => 0,
     };
     if have == 0 && state.config.max_unit_file_bytes > 0 {
-        let used = blocking(&state.store, move |s| s.unit_file_bytes(unit)).await?;
+        let recorded = blocking(&state.store, move |s| s.unit_file_bytes(unit)).await?;
+        let f = folder.clone();
+        let sending = in_folder(move || f.partial_bytes_of(unit)).await?;
+        let used = recorded.saturating_add(sending);
         if used.saturating_add(size) > state.config.max_unit_file_bytes {
             return Err(ApiError::NoRoom(format!(
                 "this unit's files already take {} of the {} the relay gives it (max_unit_file_bytes); the office can raise the limit or remove old files",
@@ -506,12 +525,13 @@ async fn put_file(
         drain(body).await;
         return Err(ApiError::WrongOffset { held: held_answer(held, size) });
     }
-    let remaining = size - have;
+    // At most one piece per request, and never past the end of the file.
+    let remaining = size.saturating_sub(have).min(giaoban_protocol::wire::FILE_PIECE_BYTES);
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > remaining) {
         return Err(ApiError::BadRequest(format!(
-            "{} bytes sent from offset {offset}, but the file has only {remaining} more",
+            "{} bytes sent from offset {offset}; at most {remaining} are taken (the rest of the file, and at most 1 MiB a request)",
             declared.unwrap_or_default()
         )));
     }
@@ -523,7 +543,7 @@ async fn put_file(
         let folder = folder.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<bool>)> {
             let _guard = guard;
-            let mut appender = match folder.append_at(&hash, have)? {
+            let mut appender = match folder.append_at(&hash, unit, have)? {
                 Ok(a) => a,
                 Err(now) => return Ok((now, None)),
             };
@@ -534,7 +554,7 @@ async fn put_file(
             if now < size {
                 return Ok((now, None));
             }
-            let matched = folder.finish(&hash, size)?;
+            let matched = folder.finish(&hash, unit, size)?;
             if matched && let Err(e) = store.record_file(hash, size, unit) {
                 // The folder is the truth of what is held; the record only serves the per-unit
                 // limit and the collector, which also looks at the folder.
@@ -572,7 +592,7 @@ async fn put_file(
     }
     if too_many {
         return Err(ApiError::BadRequest(format!(
-            "more bytes sent than the file's {size}; the first {size} are kept"
+            "more bytes sent than the {remaining} taken from offset {offset} (the rest of the file, and at most 1 MiB a request); those are kept"
         )));
     }
     let held = if finished == Some(true) { Held::Whole } else { Held::Part(now) };
@@ -624,20 +644,24 @@ async fn file_status(
     axum::extract::Path(hash): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (_, hash, access) = file_request(&state, &hash, &headers).await?;
-    let size =
-        access.send_size.or(access.read_size).ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+    let (auth, hash, access) = file_request(&state, &hash, &headers).await?;
     let folder = state.files.clone();
-    let sender = access.send_size.is_some();
-    if sender {
-        // A sender learns of the limit before it sends a byte.
+    if let Some(size) = access.send_size {
+        // A sender learns of the limit before it sends a byte, and sees its own send.
         within_limit(&state, size)?;
+        let (unit, proven) = (auth.unit, access.proven);
+        let held = in_folder(move || folder.held_for_sender(&hash, unit, proven)).await?;
+        return Ok(axum::Json(held_answer(held, size)).into_response());
     }
-    let proven = access.proven;
-    let held =
-        in_folder(move || if sender { folder.held_for_sender(&hash, proven) } else { folder.held(&hash) })
-            .await?;
-    Ok(axum::Json(held_answer(held, size)).into_response())
+    access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+    // A reader: its document's owner holds the file, so it is whole (unless the folder lost it);
+    // the size is the file's own.
+    let len = in_folder(move || Ok(folder.whole_len(&hash).ok())).await?;
+    let held = match len {
+        Some(len) => FileHeld { size: len, have: len, whole: true },
+        None => FileHeld { size: access.read_size.unwrap_or_default(), have: 0, whole: false },
+    };
+    Ok(axum::Json(held).into_response())
 }
 
 /// The bytes a `Range: bytes=N-` or `bytes=N-M` header asks for: first, and last if given
@@ -661,19 +685,13 @@ async fn get_file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, hash, access) = file_request(&state, &hash, &headers).await?;
-    let size = access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+    access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
     let folder = state.files.clone();
-    let held = {
-        let folder = folder.clone();
-        in_folder(move || folder.held(&hash)).await?
-    };
-    if held != Held::Whole {
-        let have = held_answer(held, size).have;
-        return Err(ApiError::NotFound(format!(
-            "not on the relay yet: the device that attached it has sent {} of {}; try again later",
-            mb(have),
-            mb(size)
-        )));
+    if !folder.is_whole(&hash) {
+        return Err(ApiError::NotFound(
+            "not on the relay any more: the device that attached it has to send it again; try again later"
+                .into(),
+        ));
     }
     let range = range_of(&headers);
     let start = range.map_or(0, |(f, _)| f);
@@ -695,7 +713,7 @@ async fn get_file(
         let mut file = file;
         let mut left = count;
         while left > 0 {
-            let mut buf = vec![0u8; 64 * 1024.min(left as usize)];
+            let mut buf = vec![0u8; (64 * 1024).min(left as usize)];
             match file.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {

@@ -9,6 +9,8 @@
 //! `cargo bench -p giaoban-e2e --bench files` (about seven minutes); without `--bench` (as
 //! `cargo test --benches` runs it) a smoke run with small files on an unthrottled link.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -212,7 +212,8 @@ fn a_send_resumes_after_the_relay_restarts_and_a_partial_file_never_counts() {
     ward.sync_now().unwrap();
     // Half the file, sent by hand as a cut request would leave it.
     let (url, token) = ward.relay().unwrap().unwrap();
-    let half = bytes.len() / 2;
+    // As much as one request carries, as a cut request would leave it.
+    let half = giaoban_protocol::wire::FILE_PIECE_BYTES as usize;
     let held = put(&url, &token, &a.hash, 0, &bytes[..half]);
     assert_eq!((held.have, held.whole), (half as u64, false));
     office.sync_now().unwrap();
@@ -373,34 +374,7 @@ fn naming_another_wards_photo_in_a_report_of_ones_own_does_not_open_it() {
     let fake = b"nothing to do with the photo";
     ward_b.attach_bytes(AttachTo::Report(forged), fake, jpeg("x.jpg")).unwrap();
     ward_b.sync_now().unwrap();
-    {
-        use automerge::transaction::Transactable;
-        use automerge::{ReadDoc, ScalarValue};
-        let mut d = automerge::AutoCommit::load(&ward_b.save_document(forged).unwrap()).unwrap();
-        d.set_actor(ward_b.device_id().actor_id());
-        let heads = d.get_heads();
-        let (_, list) = d.get(automerge::ROOT, "attachments").unwrap().unwrap();
-        let (_, item) = d.get(&list, 0).unwrap().unwrap();
-        d.put(&item, "hash", ScalarValue::Bytes(a.hash.0.to_vec())).unwrap();
-        d.put(&item, "size", bytes.len() as u64).unwrap();
-        d.commit();
-        let changes = d.get_changes(&heads).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
-        let push = vec![giaoban_protocol::wire::DocChanges { doc: forged, changes, vouchers: vec![] }];
-        let resp = giaoban_e2e::raw_sync(
-            &ward_b,
-            giaoban_protocol::wire::SyncRequest {
-                epoch: None,
-                cursor: 0,
-                witness: Default::default(),
-                own_held: 0,
-                push,
-                page_bytes: 1 << 20,
-                have: vec![],
-                refetch: vec![],
-            },
-        );
-        assert!(resp.rejects.is_empty(), "the forged reference is a valid document: {:?}", resp.rejects);
-    }
+    forge_ref(&mut ward_b, forged, a.hash, bytes.len() as u64);
     let (url, token_b) = ward_b.relay().unwrap().unwrap();
     let unknown = BlobHash::of(b"khong co").to_hex();
     let (s1, t1) = get_raw(&url, Some(&token_b), &a.hash.to_hex());
@@ -468,4 +442,106 @@ fn the_files_of_the_report_due_soonest_go_first() {
             .unwrap();
     assert_eq!(r.sent, 2);
     assert_eq!(*order.lock().unwrap(), vec![soon_file, late_file]);
+}
+
+/// Pushes, as `store`'s device, a change to its report `id` whose first attachment now names
+/// `hash` with `size`: a reference to a file the device does not hold.
+fn forge_ref(
+    store: &mut Store,
+    id: DocId,
+    hash: BlobHash,
+    size: u64,
+) -> giaoban_protocol::wire::SyncResponse {
+    use automerge::transaction::Transactable;
+    use automerge::{ReadDoc, ScalarValue};
+    let mut d = automerge::AutoCommit::load(&store.save_document(id).unwrap()).unwrap();
+    d.set_actor(store.device_id().actor_id());
+    let heads = d.get_heads();
+    let (_, list) = d.get(automerge::ROOT, "attachments").unwrap().unwrap();
+    let (_, item) = d.get(&list, 0).unwrap().unwrap();
+    d.put(&item, "hash", ScalarValue::Bytes(hash.0.to_vec())).unwrap();
+    d.put(&item, "size", size).unwrap();
+    d.commit();
+    let changes = d.get_changes(&heads).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+    let push = vec![giaoban_protocol::wire::DocChanges { doc: id, changes, vouchers: vec![] }];
+    giaoban_e2e::raw_sync(
+        store,
+        giaoban_protocol::wire::SyncRequest {
+            epoch: None,
+            cursor: 0,
+            witness: Default::default(),
+            own_held: 0,
+            push,
+            page_bytes: 1 << 20,
+            have: vec![],
+            refetch: vec![],
+        },
+    )
+}
+
+#[test]
+fn a_reference_with_a_wrong_size_spoils_neither_the_file_nor_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay"));
+    let mut ward_a = relay.device(&tmp.path().join("ward-a.sqlite"), 1, "cán bộ phường A");
+    let mut ward_b = relay.device(&tmp.path().join("ward-b.sqlite"), 2, "cán bộ phường B");
+    let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "máy văn phòng tỉnh");
+    let photo_a = photo(300 * 1024, 51);
+    let other = photo(20 * 1024, 52);
+    // Ward B names ward A's photo first, with a wrong size, in a report the office reads.
+    let forged = report(&mut ward_b);
+    ward_b.attach_bytes(AttachTo::Report(forged), b"gia mao", jpeg("x.jpg")).unwrap();
+    ward_b.sync_now().unwrap();
+    let hash_a = BlobHash::of(&photo_a);
+    assert!(forge_ref(&mut ward_b, forged, hash_a, 1).rejects.is_empty());
+    // An empty size is refused outright.
+    assert_eq!(forge_ref(&mut ward_b, forged, hash_a, 0).rejects.len(), 1);
+    office.sync_now().unwrap();
+    office.set_prefetch_limit(0).unwrap();
+    office.open_attachment(hash_a).unwrap();
+
+    // Ward A's real photo, and another file beside it.
+    let id = report(&mut ward_a);
+    ward_a.attach_bytes(AttachTo::Report(id), &photo_a, jpeg("ảnh.jpg")).unwrap();
+    let o = ward_a.attach_bytes(AttachTo::Report(id), &other, jpeg("biên bản.jpg")).unwrap();
+    ward_a.sync_now().unwrap();
+    // Ward B sends garbage under the hash, at the offset it holds: its own send fails, ward A's
+    // is untouched.
+    let (url, token_a) = ward_a.relay().unwrap().unwrap();
+    let (_, token_b) = ward_b.relay().unwrap().unwrap();
+    put(&url, &token_a, &hash_a, 0, &photo_a[..100_000]);
+    let (status, _) = put_raw(&url, Some(&token_b), &hash_a.to_hex(), 0, b"x");
+    assert!(status == 422 || status == 200 || status == 400, "{status}");
+    let held = put(&url, &token_a, &hash_a, 100_000, &[]);
+    assert_eq!(held.have, 100_000, "ward A's bytes are its own");
+    assert_eq!(ward_a.sync_files().unwrap().sent, 2);
+
+    office.sync_now().unwrap();
+    office.open_attachment(o.hash).unwrap();
+    let r = office.sync_files().unwrap();
+    assert_eq!((r.fetched, r.waiting), (2, 0), "{r:?}");
+    let Opened::Here(path) = office.open_attachment(hash_a).unwrap() else { panic!("here") };
+    assert_eq!(std::fs::read(path).unwrap(), photo_a);
+    // A range of one byte is one byte.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let (_, token_o) = office.relay().unwrap().unwrap();
+    let mut resp = agent
+        .get(&format!("{url}/v1/files/{}", hash_a.to_hex()))
+        .header("Authorization", &format!("Bearer {token_o}"))
+        .header("Range", "bytes=0-0")
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 206);
+    assert_eq!(resp.body_mut().read_to_vec().unwrap(), photo_a[..1].to_vec());
+}
+
+#[test]
+fn an_empty_file_is_refused_when_attached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&tmp.path().join("relay"));
+    let mut ward = relay.device(&tmp.path().join("ward.sqlite"), 1, "cán bộ xã");
+    let id = report(&mut ward);
+    let err = ward.attach_bytes(AttachTo::Report(id), b"", jpeg("ảnh.jpg")).unwrap_err().to_string();
+    assert!(err.contains("empty"), "{err}");
+    assert!(ward.attachments(id).unwrap().is_empty());
 }

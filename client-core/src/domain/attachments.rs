@@ -7,7 +7,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use giaoban_protocol::schema::{Attachment, Directive, Report, file_name, media_type_ok};
+use giaoban_protocol::schema::{
+    ATTACHMENTS_INPUT_MAX, Attachment, Directive, Report, file_name, media_type_ok,
+};
 use giaoban_protocol::{BlobHash, DocId, DocKind};
 use giaoban_vietnamese_text::clean_input;
 use rusqlite::{OptionalExtension, params};
@@ -163,9 +165,40 @@ impl Store {
         if !self.writes_for(row.owner)? {
             return Err(CoreError::NotOwner { id });
         }
+        // Everything but the bytes is checked before any byte is kept.
+        let probe = Attachment {
+            hash: BlobHash([0; 32]),
+            name: name.clone(),
+            media_type: media_type.clone(),
+            size: 1,
+            caption: caption.clone(),
+            added_by: self.device_id(),
+            added_at: self.now(),
+        };
+        probe.validate("file")?;
+        let held = match to {
+            AttachTo::Report(id) => self.get::<Report>(id)?.attachments.len(),
+            AttachTo::Directive(id) => self.get::<Directive>(id)?.attachments.len(),
+            AttachTo::Task { directive, ordinal } => {
+                self.get::<Directive>(directive)?.task(ordinal).map(|t| t.attachments.len()).ok_or_else(
+                    || CoreError::not_found("task", format!("{ordinal} of directive {directive}")),
+                )?
+            }
+        };
+        if held >= ATTACHMENTS_INPUT_MAX {
+            return Err(CoreError::invalid(
+                "attachments",
+                format!(
+                    "{held} files are attached already; at most {ATTACHMENTS_INPUT_MAX} may be: remove some, or put them in one file"
+                ),
+            ));
+        }
         let max = self.options().max_file_bytes;
         let (hash, size) = match self.files().take_in(reader, max, rand::random())? {
             TakeIn::Held(h, s) => (h, s),
+            TakeIn::Empty => {
+                return Err(CoreError::invalid("file", "the file is empty; pick the file again"));
+            }
             TakeIn::TooLarge(n) => {
                 return Err(CoreError::invalid(
                     "file",

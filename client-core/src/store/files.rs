@@ -34,6 +34,8 @@ pub(crate) enum TakeIn {
     Held(BlobHash, u64),
     /// Larger than the limit; nothing was kept.
     TooLarge(u64),
+    /// Empty; nothing was kept.
+    Empty,
 }
 
 impl FileFolder {
@@ -90,6 +92,11 @@ impl FileFolder {
                 let _ = fs::remove_file(&tmp);
                 return Err(fail(e));
             }
+        }
+        if size == 0 {
+            drop(out);
+            let _ = fs::remove_file(&tmp);
+            return Ok(TakeIn::Empty);
         }
         let hash = BlobHash(hasher.finalize().into());
         let whole = self.whole(&hash);

@@ -209,7 +209,8 @@ pub const MIGRATIONS: &[&str] = &[
         sent     INTEGER NOT NULL DEFAULT 0,  -- bytes the relay said it holds (size: all)
         wanted   INTEGER NOT NULL DEFAULT 0,  -- opened while not here: fetch it first
         problem  TEXT,                        -- why the relay refused it, in words to show
-        added_at INTEGER NOT NULL
+        added_at INTEGER NOT NULL,
+        checked_at INTEGER NOT NULL DEFAULT 0 -- when the relay last said it holds it (local ms)
     ) WITHOUT ROWID;
 
     -- (derived) Which documents refer to which files.

@@ -104,12 +104,17 @@ impl Store {
             "SELECT f.hash, f.size, f.sent,
                     MIN(COALESCE((SELECT MIN(t.sort_key) FROM tasks t WHERE t.report = d.id), 9223372036854775807))
              FROM files f JOIN file_refs r ON r.hash = f.hash JOIN documents d ON d.n = r.doc
-             WHERE f.here = 1 AND f.sent < f.size AND f.problem IS NULL AND d.owner = ?1
-             GROUP BY f.hash",
+             WHERE f.here = 1 AND f.problem IS NULL AND d.owner = ?1
+               AND (f.sent < f.size OR f.checked_at < ?2)
+             GROUP BY f.hash
+             LIMIT 500",
         )?;
         let mut out: Vec<(Job, i64)> = Vec::new();
+        // A file the relay held once is asked about again after a day: a relay whose folder
+        // was restored from an older copy may have lost it, and only this device can tell.
+        let stale = self.now().0 - 24 * 3600 * 1000;
         for unit in &units {
-            let rows = stmt.query_map(params![unit], |r| {
+            let rows = stmt.query_map(params![unit, stale], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
             })?;
             for row in rows {
@@ -165,6 +170,15 @@ impl Store {
         Ok(())
     }
 
+    /// The relay said it holds all of `hash` for this unit.
+    fn file_held_by_relay(&self, hash: &BlobHash, size: u64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE files SET sent = ?2, checked_at = ?3 WHERE hash = ?1",
+            params![hash.0.to_vec(), size as i64, self.now().0],
+        )?;
+        Ok(())
+    }
+
     /// A fetched file matched its hash and is in place: here, and held by the relay.
     fn file_fetched(&self, hash: &BlobHash, size: u64) -> Result<()> {
         self.conn().execute(
@@ -216,7 +230,7 @@ pub(crate) fn run_files<A: StoreAccess>(
     let sends = store.with(|s| s.files_to_send())?;
     for job in sends {
         lane.check_cancel()?;
-        match lane.send_one(store, job)? {
+        match lane.send_one(store, job).or_else(|e| one_file_failed(store, &job, e))? {
             true => lane.report.sent += 1,
             false => lane.report.waiting += 1,
         }
@@ -224,12 +238,30 @@ pub(crate) fn run_files<A: StoreAccess>(
     let fetches = store.with(|s| s.files_to_fetch())?;
     for job in fetches {
         lane.check_cancel()?;
-        match lane.fetch_one(store, job)? {
+        match lane.fetch_one(store, job).or_else(|e| one_file_failed(store, &job, e))? {
             true => lane.report.fetched += 1,
             false => lane.report.waiting += 1,
         }
     }
     Ok(lane.report)
+}
+
+/// A transfer that failed for this file alone (a bad reference from another unit, a file
+/// missing from the folder) does not stop the others: it waits for the next run. The link
+/// going away, a cancel, the store failing or the device being refused stop the run.
+fn one_file_failed<A: StoreAccess>(store: &A, job: &Job, e: CoreError) -> Result<bool> {
+    match e {
+        CoreError::Network { .. }
+        | CoreError::Cancelled
+        | CoreError::Storage(_)
+        | CoreError::Unauthorized(_)
+        | CoreError::NotEnrolled => Err(e),
+        e => {
+            tracing::warn!(hash = %job.hash, error = %e, "a file's transfer failed; the others go on");
+            let _ = store.with(|s| s.set_file(&job.hash, "got", 0));
+            Ok(false)
+        }
+    }
 }
 
 /// One run of the lane: the relay, the link as measured, what was done, whom to tell.
@@ -258,7 +290,7 @@ impl Lane<'_> {
         report.requests += 1;
         let mut offset = match client.file_status(&hash)? {
             FileStatus::Held(held) if held.whole => {
-                store.with(|s| s.set_file(&hash, "sent", job.size as i64))?;
+                store.with(|s| s.file_held_by_relay(&hash, job.size))?;
                 tell(&hash);
                 return Ok(true);
             }
@@ -298,6 +330,7 @@ impl Lane<'_> {
                     store.with(|s| s.set_file(&hash, "sent", held.have as i64))?;
                     tell(&hash);
                     if held.whole {
+                        store.with(|s| s.file_held_by_relay(&hash, job.size))?;
                         tracing::info!(%hash, size = job.size, "file sent");
                         return Ok(true);
                     }
@@ -350,6 +383,7 @@ impl Lane<'_> {
                             store.with(|s| s.set_file(&hash, "sent", held.have as i64))?;
                             tell(&hash);
                             if held.whole {
+                                store.with(|s| s.file_held_by_relay(&hash, job.size))?;
                                 return Ok(true);
                             }
                             pacer.piece = (pacer.piece / 2).max(PIECE_MIN);
@@ -373,7 +407,21 @@ impl Lane<'_> {
         let tell = *tell;
         let hash = job.hash;
         let folder = store.with(|s| s.files());
+        // The size a reference gives may be wrong (another unit's document can name any size):
+        // the relay says the file's own.
+        report.requests += 1;
+        let size = match client.file_status(&hash)? {
+            FileStatus::Held(held) if held.whole && held.size > 0 => held.size,
+            _ => return Ok(false),
+        };
+        if size != job.size {
+            store.with(|s| s.set_file(&hash, "size", size as i64))?;
+        }
+        let job = Job { size, ..job };
         let mut got = job.at.min(job.size);
+        if got >= job.size && folder.part_len(&hash) != job.size {
+            got = 0;
+        }
         let mut mismatches = 0;
         loop {
             if cancel.load(Ordering::SeqCst) {

@@ -31,6 +31,10 @@ impl RelayClient {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_global(Some(Duration::from_secs(120)))
+            // The relay closes a connection idle for its request timeout (60 s by default):
+            // kept 50 s, one connection carries the syncs of a minute, and a report written
+            // while a file goes up pays no new handshake.
+            .max_idle_age(Duration::from_secs(50))
             .http_status_as_error(false)
             .build()
             .into();

@@ -93,7 +93,7 @@ impl Store {
                 // The relay lost history (a restore, a new epoch): it may have lost files too.
                 // Each file this device sent is checked with it again before being counted as
                 // there.
-                self.conn().execute("UPDATE files SET sent = 0 WHERE sent > 0 AND here = 1", [])?;
+                self.conn().execute("UPDATE files SET checked_at = 0", [])?;
                 let mut b = pass.to_le_bytes().to_vec();
                 if let Some(a) = after {
                     b.extend_from_slice(&a.to_bytes());

@@ -6,12 +6,34 @@ use automerge::{ObjType, ReadDoc, Value};
 use autosurgeon::{Hydrate, Reconcile};
 use unicode_normalization::UnicodeNormalization;
 
+use super::DocKind;
 use super::validate::{self, Invalid, LINE_MAX};
 use crate::ids::{BlobHash, DeviceId};
 use crate::time::Timestamp;
 
 /// The longest file name kept, in characters.
 pub const FILE_NAME_MAX: usize = 200;
+
+/// Attachments a person may add to one document (or one task).
+pub const ATTACHMENTS_INPUT_MAX: usize = 100;
+
+/// Attachments one document (or one task) may hold: above [`ATTACHMENTS_INPUT_MAX`], so that
+/// what several devices of a unit attached at once still merges into a valid document.
+pub const ATTACHMENTS_MAX: usize = 1000;
+
+/// The list of attachments `list` at `field` is well-formed.
+pub fn validate_list(field: &str, list: &[Attachment]) -> Result<(), Invalid> {
+    if list.len() > ATTACHMENTS_MAX {
+        return Err(Invalid::new(
+            field,
+            format!("{} attachments; at most {ATTACHMENTS_MAX} may be held", list.len()),
+        ));
+    }
+    for (i, a) in list.iter().enumerate() {
+        a.validate(&format!("{field}[{i}]"))?;
+    }
+    Ok(())
+}
 
 /// One attached file.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
@@ -43,6 +65,9 @@ impl Attachment {
                 "a file name may not be empty, hold a folder, control characters or non-NFC text",
             ));
         }
+        if self.size == 0 {
+            return Err(Invalid::new(format!("{field}.size"), "an attached file may not be empty"));
+        }
         if !media_type_ok(&self.media_type) {
             return Err(Invalid::new(
                 format!("{field}.media_type"),
@@ -58,14 +83,21 @@ impl Attachment {
 /// [`FILE_NAME_MAX`] characters (the extension kept), and "tệp đính kèm" when nothing is left.
 /// The name is only shown and exported: files are stored under their hash.
 pub fn file_name(picked: &str) -> String {
-    let nfc: String = picked.nfc().collect();
-    let last = nfc.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(*c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
-        .collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').trim();
-    let name = if trimmed.is_empty() { "tệp đính kèm".to_string() } else { trimmed.to_string() };
+    let last = picked.rsplit(['/', '\\']).next().unwrap_or_default();
+    let kept: String = last.chars().filter(|c| !invisible(*c)).collect();
+    // Normalised after the removals, so what is kept is NFC; a combining mark with nothing
+    // to sit on, leading dots and spaces go (repeatedly: ". .jpg" has nothing left before
+    // "jpg" to stand for a name).
+    let nfc: String = kept.nfc().collect();
+    let mut name = nfc.as_str();
+    loop {
+        let before = name;
+        name = name.trim_start_matches(|c: char| c.is_whitespace() || c == '.' || combining(c)).trim_end();
+        if name == before {
+            break;
+        }
+    }
+    let name = if name.is_empty() { "tệp đính kèm".to_string() } else { name.to_string() };
     if name.chars().count() <= FILE_NAME_MAX {
         return name;
     }
@@ -79,6 +111,28 @@ pub fn file_name(picked: &str) -> String {
     format!("{stem}{ext}")
 }
 
+/// Characters that show nothing or change how the rest shows: controls, line and paragraph
+/// separators, and the format characters (soft hyphen, zero-width and direction marks).
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+/// Combining marks that cannot stand at the start of a name.
+fn combining(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+}
+
 /// "type/subtype" in the characters RFC 6838 allows, at most 127 bytes, lowercase.
 pub fn media_type_ok(m: &str) -> bool {
     let ok_part = |p: &str| {
@@ -88,12 +142,19 @@ pub fn media_type_ok(m: &str) -> bool {
     m.len() <= 127 && matches!(m.split_once('/'), Some((t, s)) if ok_part(t) && ok_part(s))
 }
 
-/// Every file a document refers to: in its root's `attachments` and in each task's, read with
-/// Automerge's own accessors (no hydration of the document), in document order, without
-/// repeats, with the size each reference gives.
-pub fn attachment_refs(doc: &impl ReadDoc) -> Vec<(BlobHash, u64)> {
+/// Every file a document of `kind` refers to where its kind holds attachments (a report's
+/// root; a dispatch's root and each of its tasks), read with Automerge's own accessors (no
+/// hydration of the document), in document order, without repeats, with the size each
+/// reference gives.
+pub fn attachment_refs(doc: &impl ReadDoc, kind: DocKind) -> Vec<(BlobHash, u64)> {
     let mut out: Vec<(BlobHash, u64)> = Vec::new();
+    if !matches!(kind, DocKind::Report | DocKind::Directive) {
+        return out;
+    }
     collect(doc, &automerge::ROOT, &mut out);
+    if kind != DocKind::Directive {
+        return out;
+    }
     if let Some(tasks) = object(doc, &automerge::ROOT, "tasks", ObjType::List) {
         for i in 0..doc.length(&tasks) {
             if let Ok(Some((Value::Object(ObjType::Map), task))) = doc.get(&tasks, i) {
@@ -157,6 +218,23 @@ mod tests {
         assert!(cut.ends_with(".pdf"));
         // Already harmless names stay as they are.
         assert_eq!(file_name("Biên bản bàn giao.pdf"), "Biên bản bàn giao.pdf");
+        // Names that once came out invalid.
+        for picked in [
+            ". .jpg",
+            " . .x",
+            "..  ..jpg",
+            "ba\u{0007}\u{0300}n giao.jpg",
+            "ba\u{200b}\u{0300}n.jpg",
+            "\u{301}b.jpg",
+            "\u{301}",
+            "a\u{2028}b\u{061c}c\u{00ad}.pdf",
+        ] {
+            let name = file_name(picked);
+            assert_eq!(file_name(&name), name, "{picked:?} gives {name:?}, which changes again");
+            assert!(unicode_normalization::is_nfc(&name), "{name:?}");
+            assert!(!name.starts_with('.') && !name.chars().any(invisible), "{name:?}");
+        }
+        assert_eq!(file_name("ba\u{0007}\u{0300}n giao.jpg"), "bàn giao.jpg");
     }
 
     #[test]

@@ -162,9 +162,7 @@ impl DocumentSchema for Directive {
         validate::text("place", &self.place, LINE_MAX)?;
         validate::text("recipients_label", &self.recipients_label, LINE_MAX)?;
         validate::merged_text("body", self.body.as_str())?;
-        for (i, a) in self.attachments.iter().enumerate() {
-            a.validate(&format!("attachments[{i}]"))?;
-        }
+        super::attachment::validate_list("attachments", &self.attachments)?;
         for (i, b) in self.basis.iter().enumerate() {
             validate::required_text(&format!("basis[{i}]"), b, LINE_MAX)?;
         }
@@ -187,9 +185,7 @@ impl DocumentSchema for Directive {
                 return Err(Invalid::new(f, "two tasks have the same number"));
             }
             validate::required_text(&format!("{f}.text"), &t.text, PROSE_MAX)?;
-            for (i, a) in t.attachments.iter().enumerate() {
-                a.validate(&format!("{f}.attachments[{i}]"))?;
-            }
+            super::attachment::validate_list(&format!("{f}.attachments"), &t.attachments)?;
             if let Some(d) = &t.deadline {
                 validate::text(&format!("{f}.deadline"), &d.original_text, LINE_MAX)?;
                 if d.due_date < self.issued_on {

@@ -20,7 +20,10 @@ use std::str::FromStr;
 
 use autosurgeon::{Hydrate, Reconcile};
 
-pub use attachment::{Attachment, FILE_NAME_MAX, attachment_refs, file_name, media_type_ok};
+pub use attachment::{
+    ATTACHMENTS_INPUT_MAX, ATTACHMENTS_MAX, Attachment, FILE_NAME_MAX, attachment_refs, file_name,
+    media_type_ok,
+};
 pub use directive::{Consolidation, Directive, DocumentNumber, NumberScheme, Signer, TaskSpec};
 pub use meeting::{Conclusion, Meeting};
 pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};

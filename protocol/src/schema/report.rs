@@ -214,9 +214,7 @@ impl DocumentSchema for Report {
             }
             validate::text(&format!("{field}.note"), &f.note, LINE_MAX)?;
         }
-        for (i, a) in self.attachments.iter().enumerate() {
-            a.validate(&format!("attachments[{i}]"))?;
-        }
+        super::attachment::validate_list("attachments", &self.attachments)?;
         Ok(())
     }
 

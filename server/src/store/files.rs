@@ -145,6 +145,28 @@ impl RelayStore {
         })
     }
 
+    /// Records a whole file found in the folder that the database did not know (it was
+    /// restored from an older backup): nobody holds it until a device sends it again, and it is
+    /// unreferenced from now if no document refers to it. Blocking.
+    pub fn record_found_file(&self, hash: BlobHash, size: u64) -> Result<()> {
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx
+                .prepare_cached(
+                    "INSERT INTO files(hash, size, unit, stored_at, unreferenced_at)
+                     VALUES (?1, ?2, ?3, ?4,
+                             CASE WHEN EXISTS (SELECT 1 FROM file_refs WHERE hash = ?1) THEN NULL ELSE ?4 END)
+                     ON CONFLICT(hash) DO NOTHING",
+                )?
+                .execute(params![
+                    hash.0.to_vec(),
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                    vec![0u8; 16],
+                    ctx.now
+                ])?;
+            Ok(())
+        })
+    }
+
     /// Whether the database records `hash` as held whole. Blocking.
     pub fn file_recorded(&self, hash: BlobHash) -> Result<bool> {
         self.read(|c| {

@@ -475,7 +475,7 @@ impl Ctx<'_> {
             return Ok((heads, Vec::new()));
         }
         if matches!(header.kind, DocKind::Report | DocKind::Directive) {
-            self.refresh_file_refs(n, &next)?;
+            self.refresh_file_refs(n, &next, header.kind)?;
         }
         let mut tops = self.tops(&readers)?;
         let mut insert = self.tx.prepare_cached(
@@ -527,8 +527,8 @@ impl Ctx<'_> {
     /// Rewrites which files document row `n` refers to, from its state `doc`. A file no
     /// document refers to any more is marked for the collector; one referred to again is
     /// unmarked.
-    fn refresh_file_refs(&mut self, n: i64, doc: &AutoCommit) -> Result<()> {
-        let refs = giaoban_protocol::schema::attachment_refs(doc);
+    fn refresh_file_refs(&mut self, n: i64, doc: &AutoCommit, kind: DocKind) -> Result<()> {
+        let refs = giaoban_protocol::schema::attachment_refs(doc, kind);
         let before: Vec<Vec<u8>> = self
             .tx
             .prepare_cached("SELECT hash FROM file_refs WHERE doc = ?1")?
