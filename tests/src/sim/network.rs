@@ -150,6 +150,10 @@ impl Sim {
             };
             if again {
                 self.devices[i].session = Some(session);
+            } else {
+                // The sync ended: as the sync loop does, compact the reports keystrokes left.
+                let store = self.devices[i].store();
+                while store.compact_one_waiting(std::time::Duration::ZERO).unwrap() {}
             }
         }
     }
