@@ -133,6 +133,28 @@ impl GiaoBanStore {
         .await
     }
 
+    /// Attaches what `attach` reads to `target`, and says where the file is.
+    async fn attach<F>(&self, target: AttachmentTarget, attach: F) -> Result<AttachmentItem>
+    where
+        F: FnOnce(&mut Store, core::AttachTo) -> core::Result<core::protocol::schema::Attachment>
+            + Send
+            + 'static,
+    {
+        let task = match &target {
+            AttachmentTarget::Task { ordinal, .. } => Some(*ordinal),
+            _ => None,
+        };
+        let to = target.into_core()?;
+        let view = self
+            .edit(move |s| {
+                let a = attach(s, to)?;
+                let state = s.file_state(a.hash)?;
+                Ok(core::AttachmentView { attachment: a, task, state })
+            })
+            .await?;
+        Ok(AttachmentItem::from(view))
+    }
+
     async fn edit<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -361,19 +383,7 @@ impl GiaoBanStore {
         path: String,
         input: AttachmentInput,
     ) -> Result<AttachmentItem> {
-        let task = match &target {
-            AttachmentTarget::Task { ordinal, .. } => Some(*ordinal),
-            _ => None,
-        };
-        let to = target.into_core()?;
-        let item = self
-            .edit(move |s| {
-                let a = s.attach_file(to, std::path::Path::new(&path), input.into())?;
-                let state = s.file_state(a.hash)?;
-                Ok(core::AttachmentView { attachment: a, task, state })
-            })
-            .await?;
-        Ok(AttachmentItem::from(item))
+        self.attach(target, move |s, to| s.attach_file(to, std::path::Path::new(&path), input.into())).await
     }
 
     /// Attaches `bytes` (a photo the app already holds in memory). See `attach_file`.
@@ -383,19 +393,7 @@ impl GiaoBanStore {
         bytes: Vec<u8>,
         input: AttachmentInput,
     ) -> Result<AttachmentItem> {
-        let task = match &target {
-            AttachmentTarget::Task { ordinal, .. } => Some(*ordinal),
-            _ => None,
-        };
-        let to = target.into_core()?;
-        let item = self
-            .edit(move |s| {
-                let a = s.attach_bytes(to, &bytes, input.into())?;
-                let state = s.file_state(a.hash)?;
-                Ok(core::AttachmentView { attachment: a, task, state })
-            })
-            .await?;
-        Ok(AttachmentItem::from(item))
+        self.attach(target, move |s, to| s.attach_bytes(to, &bytes, input.into())).await
     }
 
     /// Removes an attachment (the file stays while another document refers to it).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -15,19 +15,7 @@ use giaoban_client_core::{DeliveryState, NewReport, NewSection, Store};
 use giaoban_relay::RelayStore;
 
 fn start_relay(data: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_giaoban-relay"))
-        .arg("serve")
-        .env("GIAOBAN_RELAY_DATA_DIR", data)
-        .env("GIAOBAN_RELAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        // The devices below sync as fast as they can.
-        .env("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE", "1000000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_until_listening(port);
-    child
+    common::start_relay(data, port, &[("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE", "1000000")])
 }
 
 #[test]

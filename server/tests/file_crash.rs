@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use giaoban_client_core::protocol::schema::ReportKind;
@@ -16,17 +16,7 @@ use giaoban_client_core::{AttachTo, NewAttachment, NewReport, NewSection, Opened
 use giaoban_relay::RelayStore;
 
 fn start_relay(data: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_giaoban-relay"))
-        .arg("serve")
-        .env("GIAOBAN_RELAY_DATA_DIR", data)
-        .env("GIAOBAN_RELAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_until_listening(port);
-    child
+    common::start_relay(data, port, &[])
 }
 
 fn status(url: &str, token: &str, hash: &str) -> (u16, Option<FileHeld>) {

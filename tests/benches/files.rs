@@ -15,45 +15,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use giaoban_client_core::protocol::schema::ReportKind;
-use giaoban_client_core::{
-    AttachTo, DeliveryState, NewAttachment, NewReport, NewSection, Opened, Store, SyncHandle,
-};
+use giaoban_client_core::{AttachTo, DeliveryState, Opened, Store, SyncHandle};
 use giaoban_e2e::Relay;
 use giaoban_e2e::proxy::{FaultProxy, LinkFaults};
-
-fn photo(size: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed.max(1);
-    (0..size)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
-}
+use giaoban_e2e::workload::{house_report, jpeg, photo};
 
 fn report(store: &mut Store, n: usize) -> giaoban_client_core::protocol::DocId {
-    store
-        .create_report(NewReport {
-            title: format!("Báo cáo nhanh số {n} về nhà Đại đoàn kết"),
-            kind: ReportKind::AdHoc,
-            period: String::new(),
-            answers: None,
-            audience: Vec::new(),
-            sections: vec![NewSection {
-                key: "ket_qua".into(),
-                heading: "Kết quả".into(),
-                body: "Đã bàn giao nhà cho hộ ông Nguyễn Văn Lực, ấp Bảo Định; kinh phí 60 triệu đồng."
-                    .into(),
-            }],
-        })
-        .unwrap()
-}
-
-fn jpeg(name: &str) -> NewAttachment {
-    NewAttachment { name: name.into(), media_type: "image/jpeg".into(), caption: "Lễ bàn giao".into() }
+    store.create_report(house_report(&format!("Báo cáo nhanh số {n} về nhà Đại đoàn kết"))).unwrap()
 }
 
 /// Runs the lane until nothing waits.

@@ -228,3 +228,43 @@ pub fn figure(rng: &mut StdRng) -> FigureInput {
         note: String::new(),
     }
 }
+
+/// `size` bytes that do not compress, as a JPEG's do, the same for the same `seed`.
+pub fn photo(size: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed.max(1);
+    (0..size)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+/// A photo as a cadre attaches it: `name`, a JPEG, with a caption.
+pub fn jpeg(name: &str) -> giaoban_client_core::NewAttachment {
+    giaoban_client_core::NewAttachment {
+        name: name.into(),
+        media_type: "image/jpeg".into(),
+        caption: "Lễ bàn giao nhà Đại đoàn kết".into(),
+    }
+}
+
+/// A short report of a handed-over Đại đoàn kết house, to attach photos to.
+pub fn house_report(title: &str) -> NewReport {
+    NewReport {
+        title: title.into(),
+        kind: ReportKind::Thematic,
+        period: "quý IV/2025".into(),
+        answers: None,
+        audience: Vec::new(),
+        sections: vec![NewSection {
+            key: "ket_qua".into(),
+            heading: "Kết quả thực hiện".into(),
+            body:
+                "Đã bàn giao nhà Đại đoàn kết cho hộ ông Nguyễn Văn Lực, ấp Bảo Định; kinh phí 60 triệu đồng."
+                    .into(),
+        }],
+    }
+}

@@ -6,47 +6,17 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use giaoban_client_core::{AttachTo, NewAttachment, NewReport, NewSection, Opened, Store};
+use giaoban_client_core::{AttachTo, NewReport, NewSection, Opened, Store};
 use giaoban_e2e::Relay;
+use giaoban_e2e::workload::{house_report, jpeg, photo};
+
+fn report(ward: &mut Store) -> DocId {
+    ward.create_report(house_report("Báo cáo kết quả xây dựng nhà Đại đoàn kết")).unwrap()
+}
 use giaoban_e2e::proxy::{FaultProxy, LinkFaults};
 use giaoban_protocol::schema::ReportKind;
 use giaoban_protocol::wire::FileHeld;
 use giaoban_protocol::{BlobHash, DocId};
-
-/// Bytes that do not compress, like a JPEG's.
-fn photo(size: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed.max(1);
-    (0..size)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
-}
-
-fn report(ward: &mut Store) -> DocId {
-    ward.create_report(NewReport {
-        title: "Báo cáo kết quả xây dựng nhà Đại đoàn kết".into(),
-        kind: ReportKind::Thematic,
-        period: "quý IV/2025".into(),
-        answers: None,
-        audience: Vec::new(),
-        sections: vec![NewSection {
-            key: "ket_qua".into(),
-            heading: "Kết quả thực hiện".into(),
-            body: "Đã bàn giao nhà Đại đoàn kết cho hộ ông Nguyễn Văn Lực, ấp Bảo Định.".into(),
-        }],
-    })
-    .unwrap()
-}
-
-fn jpeg(name: &str) -> NewAttachment {
-    NewAttachment {
-        name: name.into(), media_type: "image/jpeg".into(), caption: "Lễ bàn giao nhà".into()
-    }
-}
 
 /// Runs the lane until nothing waits (a cut link fails some runs).
 fn transfer_all(store: &mut Store) -> (usize, usize) {
@@ -99,7 +69,7 @@ fn a_photo_attached_on_a_ward_phone_opens_on_the_office_computer() {
     let seen = office.attachments(id).unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].attachment.name, "ảnh nhà ông Lực.jpg");
-    assert_eq!(seen[0].attachment.caption, "Lễ bàn giao nhà");
+    assert_eq!(seen[0].attachment.caption, "Lễ bàn giao nhà Đại đoàn kết");
     assert!(!seen[0].state.here);
     assert!(matches!(office.open_attachment(a.hash).unwrap(), Opened::Fetching(_)));
     // Not sent yet: the office's fetch waits.

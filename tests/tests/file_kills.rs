@@ -13,6 +13,7 @@ use giaoban_client_core::protocol::schema::ReportKind;
 use giaoban_client_core::{AttachTo, NewAttachment, NewReport, NewSection, Opened, Store};
 use giaoban_e2e::Relay;
 use giaoban_e2e::proxy::{FaultProxy, LinkFaults};
+use giaoban_e2e::workload::photo;
 
 const CHILD_STORE: &str = "GIAOBAN_CHILD_FILES_STORE";
 const CHILD_OPEN: &str = "GIAOBAN_CHILD_FILES_OPEN";
@@ -32,18 +33,6 @@ fn files_child_device() {
     loop {
         let _ = giaoban_client_core::sync_files_shared(&store, &tell, &AtomicBool::new(false));
     }
-}
-
-fn photo(size: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed.max(1);
-    (0..size)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
 }
 
 /// Runs the child on `store` and kills it with SIGKILL once a transfer step shows more than

@@ -24,6 +24,20 @@ pub struct FileAccess {
     pub read_size: Option<u64>,
 }
 
+/// Records `hash` as held whole, sent by `unit`, unreferenced from now if no document refers
+/// to it; a file already recorded is left as it is.
+fn insert_file(ctx: &mut super::Ctx<'_>, hash: BlobHash, size: u64, unit: &[u8]) -> Result<()> {
+    ctx.tx
+        .prepare_cached(
+            "INSERT INTO files(hash, size, unit, stored_at, unreferenced_at)
+             VALUES (?1, ?2, ?3, ?4,
+                     CASE WHEN EXISTS (SELECT 1 FROM file_refs WHERE hash = ?1) THEN NULL ELSE ?4 END)
+             ON CONFLICT(hash) DO NOTHING",
+        )?
+        .execute(params![hash.0.to_vec(), i64::try_from(size).unwrap_or(i64::MAX), unit, ctx.now])?;
+    Ok(())
+}
+
 fn size_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -78,19 +92,7 @@ impl RelayStore {
     /// `unit` writes hold it. Blocking.
     pub fn record_file(&self, hash: BlobHash, size: u64, unit: UnitId) -> Result<()> {
         self.writer().run_blocking(move |ctx| {
-            ctx.tx
-                .prepare_cached(
-                    "INSERT INTO files(hash, size, unit, stored_at, unreferenced_at)
-                     VALUES (?1, ?2, ?3, ?4,
-                             CASE WHEN EXISTS (SELECT 1 FROM file_refs WHERE hash = ?1) THEN NULL ELSE ?4 END)
-                     ON CONFLICT(hash) DO NOTHING",
-                )?
-                .execute(params![
-                    hash.0.to_vec(),
-                    i64::try_from(size).unwrap_or(i64::MAX),
-                    unit.to_bytes().to_vec(),
-                    ctx.now
-                ])?;
+            insert_file(ctx, hash, size, &unit.to_bytes())?;
             let owners: Vec<Vec<u8>> = ctx
                 .tx
                 .prepare_cached(
@@ -150,20 +152,8 @@ impl RelayStore {
     /// unreferenced from now if no document refers to it. Blocking.
     pub fn record_found_file(&self, hash: BlobHash, size: u64) -> Result<()> {
         self.writer().run_blocking(move |ctx| {
-            ctx.tx
-                .prepare_cached(
-                    "INSERT INTO files(hash, size, unit, stored_at, unreferenced_at)
-                     VALUES (?1, ?2, ?3, ?4,
-                             CASE WHEN EXISTS (SELECT 1 FROM file_refs WHERE hash = ?1) THEN NULL ELSE ?4 END)
-                     ON CONFLICT(hash) DO NOTHING",
-                )?
-                .execute(params![
-                    hash.0.to_vec(),
-                    i64::try_from(size).unwrap_or(i64::MAX),
-                    vec![0u8; 16],
-                    ctx.now
-                ])?;
-            Ok(())
+            // Nobody is known to have sent it: the nil unit, counted against no unit's limit.
+            insert_file(ctx, hash, size, &[0u8; 16])
         })
     }
 

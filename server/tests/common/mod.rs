@@ -1,6 +1,7 @@
 //! Shared by the tests that run the relay binary as its own process.
 
 use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A loopback port nobody is listening on right now.
@@ -15,4 +16,23 @@ pub fn wait_until_listening(port: u16) {
         assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start on port {port}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Starts the relay binary serving `data` on 127.0.0.1:`port`, quiet, with `env` set too, and
+/// waits until it listens.
+#[allow(dead_code)]
+pub fn start_relay(data: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_giaoban-relay"));
+    cmd.arg("serve")
+        .env("GIAOBAN_RELAY_DATA_DIR", data)
+        .env("GIAOBAN_RELAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    wait_until_listening(port);
+    child
 }
