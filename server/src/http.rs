@@ -578,6 +578,17 @@ async fn put_file(
         }
     }
     drop(tx);
+    if too_many {
+        // Read (and drop) a bounded rest, so the answer reaches a sender still writing instead
+        // of a reset connection.
+        let mut extra = 0u64;
+        while let Some(Ok(frame)) = stream.next().await {
+            extra += frame.len() as u64;
+            if extra > giaoban_protocol::wire::FILE_PIECE_BYTES {
+                break;
+            }
+        }
+    }
     let (now, finished) =
         writer.await.map_err(|_| ApiError::Store(StoreError::Closed))?.map_err(ApiError::Files)?;
     match finished {
