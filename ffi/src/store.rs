@@ -482,7 +482,7 @@ impl GiaoBanStore {
         off_thread(move |flag| {
             let _one_at_a_time = lock(&shared.sync_gate);
             shared.set_phase(SyncPhase::Syncing { round_trips: 0 });
-            let progress = |n: u32| shared.set_phase(SyncPhase::Syncing { round_trips: n });
+            let progress = |state: core::SyncState| shared.set_phase(SyncPhase::from(&state));
             let result = core::sync_shared(&shared.store, &progress, flag.as_atomic());
             let counts = shared.counts();
             let mut phase = match &result {

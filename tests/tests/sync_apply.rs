@@ -182,6 +182,9 @@ fn a_document_from_a_newer_app_is_kept_and_shown_as_such() {
     let meta = vec![ChangeMeta { received_at: 1_896_000_000_000, seal: None }; all.len()];
     apply(&mut ward, answer(7, vec![RelayChanges { doc: id, changes: all, meta }])).unwrap();
     assert!(ward.document_ids(None).unwrap().contains(&id), "kept on the device");
+    // Stored as it came; reading it (as the sync loop does once the pages are in) finds it newer.
+    assert_eq!(ward.documents_to_prepare().unwrap(), 1);
+    ward.prepare_all().unwrap();
     let problems = ward.sync_problems().unwrap();
     assert_eq!((problems[0].doc, problems[0].kind), (id, SyncProblemKind::NewerApp));
     assert!(problems[0].sentence().contains("newer version of the app"));
@@ -204,4 +207,191 @@ fn a_new_epoch_keeps_the_cursor_and_lists_what_the_unit_owns() {
     assert!(again, "another round trip to list what it owns");
     let reopened: DeviceSession = ward.sync_session().unwrap();
     assert!(reopened.listing().is_some(), "the listing survives a restart of the app");
+}
+
+/// The rows of the derived tables, sorted, for comparing two ways of filling them.
+fn derived_rows(store: &Store) -> Vec<String> {
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let mut out = Vec::new();
+    for table in ["tasks", "task_states", "report_reviews", "file_refs", "receipts"] {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let n = stmt.column_count();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| {
+                let mut row = format!("{table}:");
+                for k in 0..n {
+                    row.push_str(&format!("{:?}|", r.get_ref(k)?));
+                }
+                Ok(row)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.sort();
+        out.extend(rows);
+    }
+    let mut stmt = conn.prepare("SELECT id, kind, owner, title FROM documents ORDER BY id").unwrap();
+    out.extend(
+        stmt.query_map([], |r| {
+            Ok(format!("{:?}|{:?}|{:?}|{:?}", r.get_ref(0)?, r.get_ref(1)?, r.get_ref(2)?, r.get_ref(3)?))
+        })
+        .unwrap()
+        .map(Result::unwrap),
+    );
+    out
+}
+
+fn all_tasks(store: &Store) -> Vec<giaoban_client_core::TaskView> {
+    use giaoban_client_core::{TaskFilter, TaskScope};
+    store.list_tasks(&TaskFilter { scope: TaskScope::All, ..TaskFilter::default() }).unwrap()
+}
+
+#[test]
+fn a_download_is_stored_as_it_came_and_read_into_the_lists_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = org();
+    let mut ward = ward_store(dir.path(), &org);
+    let docs: Vec<(DocId, Vec<Vec<u8>>)> =
+        (0..6).map(|i| city_directive(dir.path(), &org, &format!("city-{i}"))).collect();
+    let meta = |n: usize| vec![ChangeMeta { received_at: 1_896_000_000_000, seal: None }; n];
+    let page: Vec<RelayChanges> = docs
+        .iter()
+        .map(|(doc, changes)| RelayChanges { doc: *doc, changes: changes.clone(), meta: meta(changes.len()) })
+        .collect();
+    apply(&mut ward, answer(30, page)).unwrap();
+    // Stored and acknowledged as held, nothing to push back; not yet in the lists.
+    assert_eq!(ward.document_ids(None).unwrap().len(), 6);
+    assert_eq!(ward.documents_to_prepare().unwrap(), 6);
+    assert_eq!(ward.pending_changes_count().unwrap(), 0);
+    assert!(all_tasks(&ward).is_empty());
+    // Opening one reads it at once, and its tasks are listed.
+    let (first, _) = docs[0];
+    assert!(ward.directive(first).unwrap().subject.contains("rà soát"));
+    assert_eq!(ward.documents_to_prepare().unwrap(), 5);
+    let listed = all_tasks(&ward);
+    assert!(!listed.is_empty() && listed.iter().all(|t| t.source == first), "{listed:?}");
+    // A store closed now keeps what waits, and reads it later.
+    drop(ward);
+    let mut ward = Store::open(dir.path().join("ward.sqlite")).unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 5);
+    let ready = ward.prepare_waiting(2).unwrap();
+    assert_eq!(ready, vec![docs[5].0, docs[4].0], "newest first");
+    ward.prepare_all().unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 0);
+    assert_eq!(all_tasks(&ward).len(), listed.len() * 6);
+    // The same rows as reading every document again from the start.
+    let prepared = derived_rows(&ward);
+    ward.rebuild_indexes().unwrap();
+    assert_eq!(prepared, derived_rows(&ward));
+}
+
+#[test]
+fn a_task_of_a_dispatch_not_yet_read_can_be_answered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = org();
+    let mut ward = ward_store(dir.path(), &org);
+    let (id, changes) = city_directive(dir.path(), &org, "city");
+    apply(&mut ward, answer(3, vec![RelayChanges { doc: id, changes, meta: vec![] }])).unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 1);
+    ward.acknowledge_task(id, 1).unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 0);
+    let task = all_tasks(&ward).into_iter().find(|t| t.source == id && t.ordinal == 1).unwrap();
+    assert!(task.is_acknowledged());
+    assert_eq!(ward.pending_changes_count().unwrap(), 1, "the answer waits to go up");
+}
+
+#[test]
+fn a_document_unreadable_once_read_is_removed_and_asked_for_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = org();
+    let mut ward = ward_store(dir.path(), &org);
+    let (id, changes) = city_directive(dir.path(), &org, "city");
+    // Sound changes under another document's id: only reading them shows it.
+    let other = DocId::from_bytes([0x17; 16]);
+    let (good, good_changes) = city_directive(dir.path(), &org, "city-2");
+    apply(
+        &mut ward,
+        answer(
+            4,
+            vec![
+                RelayChanges { doc: other, changes, meta: vec![] },
+                RelayChanges { doc: good, changes: good_changes, meta: vec![] },
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 2);
+    ward.prepare_all().unwrap();
+    assert_eq!(ward.document_ids(None).unwrap(), vec![good]);
+    assert!(ward.directive(other).is_err());
+    let problems = ward.sync_problems().unwrap();
+    assert_eq!((problems.len(), problems[0].doc, problems[0].kind), (1, other, SyncProblemKind::Retrying));
+    assert!(problems[0].reason.contains(&id.to_string()), "{}", problems[0].reason);
+    let (req, _) = ward.prepare_sync(&ward.sync_session().unwrap()).unwrap();
+    assert_eq!(req.refetch, vec![other], "the next request asks for it whole");
+}
+
+#[test]
+fn a_storage_fault_while_reading_what_came_leaves_it_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = org();
+    let mut ward = ward_store(dir.path(), &org);
+    let page: Vec<RelayChanges> = (0..4)
+        .map(|i| {
+            let (doc, changes) = city_directive(dir.path(), &org, &format!("city-{i}"));
+            RelayChanges { doc, changes, meta: vec![] }
+        })
+        .collect();
+    apply(&mut ward, answer(8, page)).unwrap();
+    let before = derived_rows(&ward);
+    ward.limit_storage(Some(0)).unwrap();
+    let e = ward.prepare_waiting(4).unwrap_err();
+    assert!(matches!(e, CoreError::Storage(_)), "{e}");
+    ward.limit_storage(None).unwrap();
+    let mut faults = 1;
+    for ops in (16..20_000).step_by(211) {
+        ward.interrupt_after(Some(ops)).unwrap();
+        let result = ward.prepare_waiting(4);
+        ward.interrupt_after(None).unwrap();
+        match result {
+            Err(CoreError::Storage(_)) => faults += 1,
+            Err(e) => panic!("{e}"),
+            Ok(_) => break,
+        }
+        assert_eq!(ward.documents_to_prepare().unwrap(), 4, "interrupted after {ops} steps");
+        assert_eq!(derived_rows(&ward), before);
+        assert!(ward.sync_problems().unwrap().is_empty());
+    }
+    assert!(faults > 5, "only {faults} faults were injected");
+    ward.prepare_all().unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 0);
+    assert_eq!(ward.document_ids(None).unwrap().len(), 4);
+}
+
+#[test]
+fn the_unit_tree_not_yet_read_is_found_by_kind() {
+    use giaoban_client_core::protocol::DocKind;
+    let dir = tempfile::tempdir().unwrap();
+    let org = org();
+    let mut ward = ward_store(dir.path(), &org);
+    let mut city = Store::open(dir.path().join("city.sqlite")).unwrap();
+    city.set_unit(org.city).unwrap();
+    let tree = city.create_unit_directory(&unit_directory_from_reference("Đồng Nai").unwrap()).unwrap();
+    let mut doc = AutoCommit::load(&city.save_document(tree).unwrap()).unwrap();
+    let changes = doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
+    let (d, dchanges) = city_directive(dir.path(), &org, "city-2");
+    apply(
+        &mut ward,
+        answer(
+            2,
+            vec![
+                RelayChanges { doc: tree, changes, meta: vec![] },
+                RelayChanges { doc: d, changes: dchanges, meta: vec![] },
+            ],
+        ),
+    )
+    .unwrap();
+    assert_eq!(ward.documents_to_prepare().unwrap(), 2);
+    assert_eq!(ward.document_ids(Some(DocKind::UnitDirectory)).unwrap(), vec![tree]);
+    assert_eq!(ward.documents_to_prepare().unwrap(), 1, "only the tree was read");
 }

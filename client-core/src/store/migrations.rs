@@ -228,6 +228,14 @@ pub const MIGRATIONS: &[&str] = &[
         doc INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE
     );
     "#,
+    // 12: documents a download stored as their changes came, not yet read into the derived
+    // tables (their rows have no kind and no owner until then): building a document costs
+    // Automerge milliseconds, and a download of thousands should not wait for it.
+    r#"
+    CREATE TABLE IF NOT EXISTS unprepared (
+        doc INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.

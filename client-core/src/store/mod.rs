@@ -19,6 +19,7 @@ pub(crate) mod heads;
 mod index;
 pub mod migrations;
 mod persist;
+pub(crate) mod prepare;
 mod sync_state;
 
 use std::path::{Path, PathBuf};
@@ -355,8 +356,12 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Ids of the stored documents, optionally of one kind, oldest first.
+    /// Ids of the stored documents, optionally of one kind, oldest first. For one kind,
+    /// documents still waiting to be prepared that may be of it are prepared first.
     pub fn document_ids(&self, kind: Option<DocKind>) -> Result<Vec<DocId>> {
+        if let Some(kind) = kind {
+            self.prepare_maybe_of(kind)?;
+        }
         let mut stmt =
             self.conn.prepare_cached("SELECT id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY id")?;
         let rows = stmt.query_map(params![kind.map(|k| k.as_str())], |r| r.get::<_, Vec<u8>>(0))?;
@@ -369,14 +374,32 @@ impl Store {
         Ok(out)
     }
 
+    /// The row of document `id`; a document stored as it came is prepared first (see
+    /// `store/prepare.rs`).
     pub(crate) fn row(&self, id: DocId) -> Result<DocRow> {
-        self.conn
-            .query_row(
-                "SELECT n, kind, owner FROM documents WHERE id = ?1",
-                params![id.to_bytes().to_vec()],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)),
-            )
-            .optional()?
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT n, kind, owner, EXISTS(SELECT 1 FROM unprepared u WHERE u.doc = documents.n)
+                 FROM documents WHERE id = ?1",
+            )?
+            .query_row(params![id.to_bytes().to_vec()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, bool>(3)?,
+                ))
+            })
+            .optional()?;
+        if let Some((n, _, _, true)) = found {
+            if !self.prepare(n, id)? {
+                return Err(CoreError::not_found("document", id));
+            }
+            return self.row(id);
+        }
+        found
+            .map(|(n, kind, owner, _)| (n, kind, owner))
             .ok_or_else(|| CoreError::not_found("document", id))
             .and_then(|(n, kind, owner)| {
                 let kind =
@@ -587,6 +610,7 @@ impl Store {
     /// Rebuilds every derived table (tasks, states, reviews, search) from the documents.
     /// Damaged documents are skipped and logged; they stay reported by [`Store::get`].
     pub fn rebuild_indexes(&mut self) -> Result<()> {
+        self.prepare_all()?;
         let ids = self.document_ids(None)?;
         let mut loaded = Vec::with_capacity(ids.len());
         for id in ids {

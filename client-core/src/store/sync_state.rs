@@ -26,35 +26,75 @@ pub(crate) struct Applied {
     pub flagged: bool,
 }
 
-/// The hash of `bytes` if they are exactly one uncompressed Automerge change chunk whose
-/// checksum (the first four bytes of its hash) agrees; `None` for anything else, which is then
-/// decoded in full. The hash is SHA-256 over the chunk's type, length and contents.
-fn change_chunk_hash(bytes: &[u8]) -> Option<ChangeHash> {
+/// The hash of `bytes` and the hashes of the changes it depends on, if they are exactly one
+/// uncompressed Automerge change chunk whose checksum (the first four bytes of its hash)
+/// agrees; `None` for anything else, which is then decoded in full. The hash is SHA-256 over
+/// the chunk's type, length and contents; the contents open with the dependencies (a LEB128
+/// count, then that many 32-byte hashes).
+fn change_chunk_parts(bytes: &[u8]) -> Option<(ChangeHash, Vec<ChangeHash>)> {
     use sha2::{Digest, Sha256};
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     const CHANGE: u8 = 1;
+    fn leb128(bytes: &[u8], at: &mut usize) -> Option<u64> {
+        let (mut value, mut shift) = (0u64, 0u32);
+        loop {
+            let b = *bytes.get(*at)?;
+            if shift > 56 {
+                return None;
+            }
+            value |= u64::from(b & 0x7f) << shift;
+            *at += 1;
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+            shift += 7;
+        }
+    }
     if bytes.len() < 10 || bytes[..4] != MAGIC || bytes[8] != CHANGE {
         return None;
     }
-    // The contents' length, LEB128, then exactly that many bytes.
-    let (mut len, mut shift, mut at) = (0u64, 0u32, 9usize);
-    loop {
-        let b = *bytes.get(at)?;
-        if shift > 56 {
-            return None;
-        }
-        len |= u64::from(b & 0x7f) << shift;
-        at += 1;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
+    // The contents' length, then exactly that many bytes.
+    let mut at = 9usize;
+    let len = leb128(bytes, &mut at)?;
     if (bytes.len() - at) as u64 != len {
         return None;
     }
     let hash: [u8; 32] = Sha256::digest(&bytes[8..]).into();
-    (hash[..4] == bytes[4..8]).then_some(ChangeHash(hash))
+    if hash[..4] != bytes[4..8] {
+        return None;
+    }
+    let count = usize::try_from(leb128(bytes, &mut at)?).ok()?;
+    let deps_end = count.checked_mul(32)?.checked_add(at)?;
+    let deps = bytes.get(at..deps_end)?;
+    let deps = deps
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            ChangeHash(h)
+        })
+        .collect();
+    Some((ChangeHash(hash), deps))
+}
+
+/// The hashes and heads of the changes of a document new here, read from their bytes, when
+/// every one is a change chunk and together they hold every change they depend on; `None`
+/// otherwise (they are then loaded and checked by Automerge).
+fn whole_history(changes: &[Vec<u8>]) -> Option<(Vec<ChangeHash>, Vec<ChangeHash>)> {
+    use std::collections::HashSet;
+    let mut hashes = Vec::with_capacity(changes.len());
+    let mut depended: HashSet<ChangeHash> = HashSet::new();
+    for bytes in changes {
+        let (hash, deps) = change_chunk_parts(bytes)?;
+        hashes.push(hash);
+        depended.extend(deps);
+    }
+    let held: HashSet<ChangeHash> = hashes.iter().copied().collect();
+    if held.is_empty() || !depended.iter().all(|d| held.contains(d)) {
+        return None;
+    }
+    let heads = held.iter().copied().filter(|h| !depended.contains(h)).collect();
+    Some((hashes, heads))
 }
 
 impl Store {
@@ -198,7 +238,12 @@ impl Store {
     /// the document if it is new here. The result is durable and indexed when this returns.
     /// Returns whether anything new was applied.
     pub fn apply_remote(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<bool> {
-        self.write(|s| s.apply_in_scope(id, changes, &[])).map(|a| a.changed)
+        self.write(|s| {
+            let applied = s.apply_in_scope(id, changes, &[])?;
+            // Prepared now (`store/prepare.rs`), so it is in the lists when this returns.
+            s.row(id)?;
+            Ok(applied.changed)
+        })
     }
 
     /// Applies changes from the relay inside the open write scope, and keeps what the relay
@@ -225,10 +270,13 @@ impl Store {
             Err(CoreError::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
+        // A document new here whose whole history is in hand: its hashes and heads.
+        let whole = if existing.is_none() { whole_history(changes) } else { None };
         let mut applied = Applied::default();
+        let mut prepared_later = false;
         let hashes: Vec<ChangeHash>;
-        let n = match existing {
-            Some(row) => {
+        let n = match (existing, whole) {
+            (Some(row), _) => {
                 let decoded = decode()?;
                 hashes = decoded.iter().map(|c| c.hash()).collect();
                 self.touch(id);
@@ -256,36 +304,26 @@ impl Store {
                 }
                 row.n
             }
-            None => {
-                // The changes of a document new here are a valid Automerge file as they stand:
-                // loading them is several times cheaper than applying them one by one to an
-                // empty document, and they are stored as they came, without compressing a
-                // snapshot (the first compaction writes one).
-                // Their hashes come from the bytes, checked against each chunk's checksum,
-                // without decoding every change a second time.
-                let joined: Vec<u8> = changes.concat();
-                let quick: Option<Vec<ChangeHash>> = changes.iter().map(|c| change_chunk_hash(c)).collect();
-                let loaded = match (quick, AutoCommit::load(&joined)) {
-                    (Some(quick), Ok(mut d)) => {
-                        let whole = d.get_missing_deps(&[]).is_empty()
-                            && d.get_heads().iter().all(|h| quick.contains(h));
-                        whole.then_some((d, quick))
-                    }
-                    _ => None,
-                };
-                let (mut doc, bytes) = match loaded {
-                    Some((d, quick)) => {
-                        hashes = quick;
-                        (d, Some(joined))
-                    }
-                    None => {
-                        let decoded = decode()?;
-                        hashes = decoded.iter().map(|c| c.hash()).collect();
-                        let mut d = AutoCommit::new();
-                        d.apply_changes(decoded)?;
-                        (d, None)
-                    }
-                };
+            (None, Some((quick, heads_now))) => {
+                // A document new here, its whole history in hand: stored as it came, to be
+                // read into the derived tables later (`store/prepare.rs`). The relay holds all
+                // of it, so nothing of it is only here.
+                hashes = quick;
+                let n =
+                    super::prepare::insert_unprepared(self.conn(), id, &changes.concat(), &heads_now, now)?;
+                // A copy of an earlier document of this id (found unreadable and removed) goes.
+                self.cache.remove(id);
+                applied.changed = true;
+                prepared_later = true;
+                n
+            }
+            (None, None) => {
+                // Anything else (changes this device cannot read from their bytes, or that
+                // build on changes it does not hold) is decoded and checked now.
+                let decoded = decode()?;
+                hashes = decoded.iter().map(|c| c.hash()).collect();
+                let mut doc = AutoCommit::new();
+                doc.apply_changes(decoded)?;
                 doc.set_actor(self.actor().clone());
                 applied.missing = !doc.get_missing_deps(&[]).is_empty();
                 let header =
@@ -297,10 +335,7 @@ impl Store {
                     ));
                 }
                 applied.newer = header.schema_version > SCHEMA_VERSION;
-                let bytes = match bytes {
-                    Some(b) => b,
-                    None => doc.save(),
-                };
+                let bytes = doc.save();
                 let heads_now = doc.get_heads();
                 let n = super::insert_document(self.conn(), &header, "", &bytes, &heads_now, now)?;
                 if !applied.newer {
@@ -312,6 +347,14 @@ impl Store {
                 n
             }
         };
+        if prepared_later {
+            // Receipt times and what derives from them are read when the document is prepared.
+            if !meta.is_empty() {
+                self.keep_receipts(n, &hashes, meta, false, |_| false)?;
+            }
+            self.add_acked(id, &hashes)?;
+            return Ok(applied);
+        }
         if !meta.is_empty() {
             let response = self.row(id)?.kind == DocKind::Response;
             self.keep_receipts(n, &hashes, meta, response, |_| false)?;
@@ -522,7 +565,7 @@ mod tests {
     use automerge::transaction::Transactable;
     use automerge::{AutoCommit, ObjType, ROOT};
 
-    use super::change_chunk_hash;
+    use super::change_chunk_parts;
 
     #[test]
     fn a_change_chunks_hash_is_read_from_its_bytes_and_anything_else_is_left_to_automerge() {
@@ -535,21 +578,24 @@ mod tests {
         let mut changes = doc.get_changes(&[]);
         assert_eq!(changes.len(), 2);
         for c in &changes {
-            assert_eq!(change_chunk_hash(c.raw_bytes()), Some(c.hash()));
+            let (hash, deps) = change_chunk_parts(c.raw_bytes()).unwrap();
+            assert_eq!(hash, c.hash());
+            assert_eq!(deps, c.deps());
         }
+        assert_eq!(changes[1].deps(), [changes[0].hash()], "the second builds on the first");
         // A compressed chunk hashes its uncompressed form: not read here.
         let compressed = changes[0].bytes().into_owned();
         assert_ne!(compressed, changes[0].raw_bytes());
-        assert_eq!(change_chunk_hash(&compressed), None);
+        assert_eq!(change_chunk_parts(&compressed), None);
         // One byte changed anywhere, a chunk cut short or followed by more: none.
         let raw = changes[1].raw_bytes().to_vec();
         for i in 8..raw.len() {
             let mut damaged = raw.clone();
             damaged[i] ^= 0x20;
-            assert_eq!(change_chunk_hash(&damaged), None, "byte {i}");
+            assert_eq!(change_chunk_parts(&damaged), None, "byte {i}");
         }
-        assert_eq!(change_chunk_hash(&raw[..raw.len() - 1]), None);
-        assert_eq!(change_chunk_hash(&[raw.as_slice(), &[0]].concat()), None);
-        assert_eq!(change_chunk_hash(&doc.save()), None, "a whole document is not a change");
+        assert_eq!(change_chunk_parts(&raw[..raw.len() - 1]), None);
+        assert_eq!(change_chunk_parts(&[raw.as_slice(), &[0]].concat()), None);
+        assert_eq!(change_chunk_parts(&doc.save()), None, "a whole document is not a change");
     }
 }

@@ -16,6 +16,7 @@ use super::{RelayClient, SyncProblem, SyncReport};
 use crate::Store;
 use crate::domain::FileState;
 use crate::error::{CoreError, Result};
+use crate::store::prepare::PREPARE_BATCH;
 
 /// What the sync loop is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,12 @@ pub enum SyncState {
     Syncing {
         /// Round trips completed.
         round_trips: u32,
+    },
+    /// Everything new is stored; `left` documents that came are still being read into the
+    /// lists and search (a first download of many).
+    Preparing {
+        /// Documents still to prepare.
+        left: u64,
     },
     /// Everything is on the relay and everything from it is here.
     UpToDate,
@@ -108,16 +115,29 @@ const LARGE_FRAME: usize = 64 * 1024;
 /// One full sync with the store lock taken only around store work. `cancel` is checked before
 /// every round trip: once set, the sync stops with [`CoreError::Cancelled`], every round trip
 /// already answered having been applied whole.
-pub fn sync_shared(store: &Mutex<Store>, progress: &dyn Fn(u32), cancel: &AtomicBool) -> Result<SyncReport> {
-    run_sync(store, progress, cancel)
+///
+/// Documents new to this device are stored as they come and read into the lists afterwards
+/// (`store/prepare.rs`); this returns once every one is, unless cancelled.
+/// `progress` is told each round trip done and, after them, how many documents are left to
+/// prepare.
+pub fn sync_shared(
+    store: &Mutex<Store>,
+    progress: &dyn Fn(SyncState),
+    cancel: &AtomicBool,
+) -> Result<SyncReport> {
+    run_sync(store, progress, cancel, &|| true)
 }
 
 /// The sync loop behind `sync_now`, `sync_shared` and the background loop. Syncs of one store
 /// never overlap: a second waits for the first.
+///
+/// Once the pages are stored, documents waiting to be prepared are prepared a batch per turn
+/// of the store lock while `prepare_more()` says so.
 pub(crate) fn run_sync<A: StoreAccess>(
     store: &A,
-    progress: &dyn Fn(u32),
+    progress: &dyn Fn(SyncState),
     cancel: &AtomicBool,
+    prepare_more: &dyn Fn() -> bool,
 ) -> Result<SyncReport> {
     let gate = store.with(|s| s.sync_gate());
     let _one_at_a_time = gate.lock().unwrap_or_else(|p| p.into_inner());
@@ -171,7 +191,7 @@ pub(crate) fn run_sync<A: StoreAccess>(
         let RelayMessage::Sync(resp) = wire::decode(&body)
             .map_err(|e| CoreError::Protocol(format!("cannot read the relay's answer: {e}")))?;
         let again = store.with(|s| s.apply_sync_response(&mut session, resp, &sent, sent_at, &mut report))?;
-        progress(report.round_trips);
+        progress(SyncState::Syncing { round_trips: report.round_trips });
         if !again || report.round_trips >= super::MAX_ROUND_TRIPS {
             break;
         }
@@ -179,6 +199,17 @@ pub(crate) fn run_sync<A: StoreAccess>(
     // Compactions keystrokes left for later, of reports nobody is typing in, one document per
     // turn of the lock.
     while store.with(|s| s.compact_one_waiting(Duration::from_secs(20)))? {}
+    // Documents the download stored as they came, into the lists, newest first.
+    loop {
+        let left = store.with(|s| s.documents_to_prepare())?;
+        if left == 0 || cancel.load(Ordering::SeqCst) || !prepare_more() {
+            break;
+        }
+        progress(SyncState::Preparing { left });
+        for id in store.with(|s| s.prepare_waiting(PREPARE_BATCH))? {
+            report.note_changed(id);
+        }
+    }
     store.with(|s| -> Result<()> {
         s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
         // After a good sync, pages grow back towards the default.
@@ -439,9 +470,11 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
     let mut listener_started = false;
     while !shared.stop.load(Ordering::SeqCst) {
         set_status(&shared, |s| s.state = SyncState::Syncing { round_trips: 0 });
-        let progress = |n: u32| set_status(&shared, |s| s.state = SyncState::Syncing { round_trips: n });
-        // Stopping the loop also stops a sync between round trips.
-        let result = sync_shared(&store, &progress, &shared.stop);
+        let progress = |state: SyncState| set_status(&shared, |s| s.state = state);
+        // Stopping the loop also stops a sync between round trips. Preparing what a download
+        // stored gives way to the next sync as soon as one is wanted (an edit, news).
+        let wanted = || *shared.wake.lock().unwrap_or_else(|p| p.into_inner());
+        let result = run_sync(&*store, &progress, &shared.stop, &|| !wanted());
         if let Ok(report) = &result
             && !report.changed.is_empty()
         {

@@ -69,7 +69,7 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    fn note_changed(&mut self, id: DocId) {
+    pub(crate) fn note_changed(&mut self, id: DocId) {
         if self.changed_set.insert(id) {
             self.changed.push(id);
         }
@@ -525,7 +525,7 @@ impl Store {
     }
 
     /// Puts `doc` on the list to fetch whole, or, after too many attempts, shows it as a problem.
-    fn problem(&self, doc: DocId, reason: &str) -> Result<()> {
+    pub(crate) fn problem(&self, doc: DocId, reason: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO sync_problems(doc, kind, attempts, reason, at) VALUES (?1, 'retry', 1, ?2, ?3)
              ON CONFLICT(doc) DO UPDATE SET attempts = attempts + 1, reason = excluded.reason, at = excluded.at,
@@ -536,7 +536,7 @@ impl Store {
         Ok(())
     }
 
-    fn newer_app_problem(&self, doc: DocId) -> Result<()> {
+    pub(crate) fn newer_app_problem(&self, doc: DocId) -> Result<()> {
         self.conn().execute(
             "INSERT INTO sync_problems(doc, kind, attempts, reason, at) VALUES (?1, 'newer_app', 0, ?2, ?3)
              ON CONFLICT(doc) DO UPDATE SET kind = 'newer_app', reason = excluded.reason",
@@ -576,7 +576,7 @@ impl Store {
     /// everything and pull every page.
     pub fn sync_now(&mut self) -> Result<SyncReport> {
         let cell = std::cell::RefCell::new(self);
-        background::run_sync(&cell, &|_| {}, &std::sync::atomic::AtomicBool::new(false))
+        background::run_sync(&cell, &|_| {}, &std::sync::atomic::AtomicBool::new(false), &|| true)
     }
 
     /// When the last sync succeeded.

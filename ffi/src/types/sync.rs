@@ -80,6 +80,12 @@ pub enum SyncPhase {
         /// Round trips completed.
         round_trips: u32,
     },
+    /// Everything new is stored; documents that came are still being read into the lists
+    /// and search (a first download of many). Show "đang chuẩn bị N văn bản".
+    Preparing {
+        /// Documents still to prepare.
+        left: u64,
+    },
     /// Everything is on the relay and everything from it is here.
     UpToDate,
     /// The relay cannot be reached; local work is safe and sync will retry.
@@ -108,17 +114,23 @@ pub struct SyncStatus {
     pub problems: Vec<String>,
 }
 
-impl From<&core::SyncStatus> for SyncStatus {
-    fn from(s: &core::SyncStatus) -> Self {
-        let phase = match &s.state {
+impl From<&core::SyncState> for SyncPhase {
+    fn from(s: &core::SyncState) -> Self {
+        match s {
             core::SyncState::NotEnrolled => SyncPhase::NotEnrolled,
             core::SyncState::Syncing { round_trips } => SyncPhase::Syncing { round_trips: *round_trips },
+            core::SyncState::Preparing { left } => SyncPhase::Preparing { left: *left },
             core::SyncState::UpToDate => SyncPhase::UpToDate,
             core::SyncState::Offline { message } => SyncPhase::Offline { message: message.clone() },
             core::SyncState::Error { message } => SyncPhase::Failed { message: message.clone() },
-        };
+        }
+    }
+}
+
+impl From<&core::SyncStatus> for SyncStatus {
+    fn from(s: &core::SyncStatus) -> Self {
         SyncStatus {
-            phase,
+            phase: SyncPhase::from(&s.state),
             pending: s.pending,
             last_success_ms: s.last_success.map(|t| t.0),
             problems: s.problems.iter().map(core::SyncProblem::sentence).collect(),

@@ -151,9 +151,17 @@ impl Sim {
             if again {
                 self.devices[i].session = Some(session);
             } else {
-                // The sync ended: as the sync loop does, compact the reports keystrokes left.
+                // The sync ended: as the sync loop does, compact the reports keystrokes left,
+                // and prepare what the download stored as it came, unless the loop gave way to
+                // the next sync (or the app was closed) first.
+                let prepare = self.rng.random_bool(0.5);
                 let store = self.devices[i].store();
                 while store.compact_one_waiting(std::time::Duration::ZERO).unwrap() {}
+                if prepare {
+                    store.prepare_all().unwrap();
+                } else if store.documents_to_prepare().unwrap() > 0 {
+                    self.count("documents left to prepare");
+                }
             }
         }
     }
@@ -283,6 +291,7 @@ impl Sim {
             let RelayMessage::Sync(resp) = wire::decode(&body).unwrap();
             moved |= !resp.changes.is_empty();
             if !self.apply(i, &Pending { body, edits_before, sent, sent_at }, &mut session).unwrap() {
+                self.devices[i].store().prepare_all().unwrap();
                 return moved;
             }
         }
