@@ -20,7 +20,7 @@ impl Store {
             return Err(CoreError::invalid("report", "the report is still a draft"));
         }
         let id = Review::id_for(report, unit);
-        if self.row(id).is_err() {
+        if !self.exists(id)? {
             let genesis = Review {
                 header: Header::new(id, DocKind::Review, unit, vec![r.header.owner]),
                 report,

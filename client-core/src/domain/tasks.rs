@@ -250,7 +250,11 @@ impl Store {
     /// first. Its own unit alone when none is addressed.
     fn answering_units(&mut self, source: DocId) -> Result<Vec<UnitId>> {
         let me = self.my_unit()?;
-        let Ok(row) = self.row(source) else { return Ok(vec![me]) };
+        let row = match self.row(source) {
+            Ok(row) => row,
+            Err(CoreError::NotFound { .. }) => return Ok(vec![me]),
+            Err(e) => return Err(e),
+        };
         let addressed: Vec<UnitId> = match row.kind {
             DocKind::Directive => self.get::<Directive>(source)?.header.audience,
             DocKind::Meeting => self
@@ -267,11 +271,12 @@ impl Store {
     }
 
     /// Whether `unit`'s task `ordinal` of `source` is done on this device.
-    fn task_done(&mut self, source: DocId, unit: UnitId, ordinal: u64) -> bool {
-        self.get::<Response>(Response::id_for(source, unit))
-            .ok()
-            .and_then(|r| r.task(ordinal).map(|t| t.state.is_done()))
-            .unwrap_or(false)
+    fn task_done(&mut self, source: DocId, unit: UnitId, ordinal: u64) -> Result<bool> {
+        match self.get::<Response>(Response::id_for(source, unit)) {
+            Ok(r) => Ok(r.task(ordinal).is_some_and(|t| t.state.is_done())),
+            Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. })) => Err(e),
+            Err(_) => Ok(false),
+        }
     }
 
     /// Applies `edit` to this unit's progress entry for task `ordinal` of `source`.
@@ -291,8 +296,12 @@ impl Store {
         let targets: Vec<UnitId> = if units.len() == 1 {
             units
         } else {
-            let open: Vec<UnitId> =
-                units.iter().copied().filter(|u| !self.task_done(source, *u, ordinal)).collect();
+            let mut open = Vec::new();
+            for u in &units {
+                if !self.task_done(source, *u, ordinal)? {
+                    open.push(*u);
+                }
+            }
             if open.is_empty() { vec![units[0]] } else { open }
         };
         let now = self.now();
@@ -316,7 +325,7 @@ impl Store {
     /// change are the same on every device that writes for the unit, so they never fork.
     fn ensure_response(&mut self, source: DocId, unit: UnitId) -> Result<DocId> {
         let id = Response::id_for(source, unit);
-        if self.row(id).is_ok() {
+        if self.exists(id)? {
             return Ok(id);
         }
         let row = self.row(source)?;

@@ -36,6 +36,7 @@ impl Store {
         for id in self.document_ids(Some(DocKind::UnitDirectory))? {
             let dir: UnitDirectory = match self.get(id) {
                 Ok(d) => d,
+                Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. })) => return Err(e),
                 // A damaged or newer directory reports itself when opened; it grants nothing.
                 Err(_) => continue,
             };

@@ -374,6 +374,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether document `id` is here. A storage failure (while preparing it) is an error, not
+    /// an absence.
+    pub(crate) fn exists(&self, id: DocId) -> Result<bool> {
+        match self.row(id) {
+            Ok(_) => Ok(true),
+            Err(CoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The row of document `id`; a document stored as it came is prepared first (see
     /// `store/prepare.rs`).
     pub(crate) fn row(&self, id: DocId) -> Result<DocRow> {
@@ -506,7 +516,7 @@ impl Store {
         }
         value.validate()?;
         let id = h.id;
-        if self.row(id).is_ok() {
+        if self.exists(id)? {
             return Err(CoreError::invalid("header.id", format!("document {id} already exists")));
         }
         let genesis_actor = if deterministic {

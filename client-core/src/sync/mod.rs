@@ -467,7 +467,7 @@ impl Store {
                 }
             }
             Effect::Acked(ack) => {
-                if self.row(ack.doc).is_err() {
+                if !self.exists(ack.doc)? {
                     tracing::warn!(doc = %ack.doc, "an acknowledgement for a document this device does not hold");
                     return Ok(());
                 }
@@ -481,7 +481,7 @@ impl Store {
                 self.keep_vouchers(ack.doc, &ack.vouchers, |h| sent.vouched(ack.doc, &h.0))?;
             }
             Effect::Rejected(rej) => {
-                if self.row(rej.doc).is_err() {
+                if !self.exists(rej.doc)? {
                     return Ok(());
                 }
                 let heads = self.heads(rej.doc)?;
