@@ -22,20 +22,50 @@ pub(crate) fn refresh_dyn(tx: &Connection, n: i64, value: &dyn Indexable) -> Res
     value.refresh(tx, n)
 }
 
-/// Hydrates `doc` by the kind in its header and refreshes its rows.
-pub(crate) fn refresh_from_doc(tx: &Connection, n: i64, id: DocId, doc: &mut AutoCommit) -> Result<()> {
-    let schema_err = |e: autosurgeon::HydrateError| CoreError::Schema { id, detail: e.to_string() };
-    let header = read_header(doc).map_err(schema_err)?;
-    match header.kind {
-        DocKind::Directive => autosurgeon::hydrate::<_, Directive>(doc).map_err(schema_err)?.refresh(tx, n),
-        DocKind::Response => autosurgeon::hydrate::<_, Response>(doc).map_err(schema_err)?.refresh(tx, n),
-        DocKind::Report => autosurgeon::hydrate::<_, Report>(doc).map_err(schema_err)?.refresh(tx, n),
-        DocKind::Review => autosurgeon::hydrate::<_, Review>(doc).map_err(schema_err)?.refresh(tx, n),
-        DocKind::Meeting => autosurgeon::hydrate::<_, Meeting>(doc).map_err(schema_err)?.refresh(tx, n),
-        DocKind::UnitDirectory => {
-            autosurgeon::hydrate::<_, UnitDirectory>(doc).map_err(schema_err)?.refresh(tx, n)
+/// A document read into its typed value, by the kind in its header.
+// One per document being prepared, moved once from the thread that built it: boxing the larger
+// kinds would save nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Typed {
+    Directive(Directive),
+    Response(Response),
+    Report(Report),
+    Review(Review),
+    Meeting(Meeting),
+    UnitDirectory(UnitDirectory),
+}
+
+impl Typed {
+    /// Reads `doc` by the kind in its header (no SQLite: any thread may do it).
+    pub(crate) fn hydrate(id: DocId, doc: &AutoCommit) -> Result<Typed> {
+        let schema_err = |e: autosurgeon::HydrateError| CoreError::Schema { id, detail: e.to_string() };
+        let header = read_header(doc).map_err(schema_err)?;
+        Ok(match header.kind {
+            DocKind::Directive => Typed::Directive(autosurgeon::hydrate(doc).map_err(schema_err)?),
+            DocKind::Response => Typed::Response(autosurgeon::hydrate(doc).map_err(schema_err)?),
+            DocKind::Report => Typed::Report(autosurgeon::hydrate(doc).map_err(schema_err)?),
+            DocKind::Review => Typed::Review(autosurgeon::hydrate(doc).map_err(schema_err)?),
+            DocKind::Meeting => Typed::Meeting(autosurgeon::hydrate(doc).map_err(schema_err)?),
+            DocKind::UnitDirectory => Typed::UnitDirectory(autosurgeon::hydrate(doc).map_err(schema_err)?),
+        })
+    }
+
+    /// Refreshes the derived rows of document row `n` from this value.
+    pub(crate) fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
+        match self {
+            Typed::Directive(v) => v.refresh(tx, n),
+            Typed::Response(v) => v.refresh(tx, n),
+            Typed::Report(v) => v.refresh(tx, n),
+            Typed::Review(v) => v.refresh(tx, n),
+            Typed::Meeting(v) => v.refresh(tx, n),
+            Typed::UnitDirectory(v) => v.refresh(tx, n),
         }
     }
+}
+
+/// Hydrates `doc` by the kind in its header and refreshes its rows.
+pub(crate) fn refresh_from_doc(tx: &Connection, n: i64, id: DocId, doc: &mut AutoCommit) -> Result<()> {
+    Typed::hydrate(id, doc)?.refresh(tx, n)
 }
 
 /// The row number of document `id`, if it is here.

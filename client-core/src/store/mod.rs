@@ -118,6 +118,9 @@ pub struct Store {
     /// Documents whose cached copy changed inside the open write scope: dropped from the cache
     /// if the scope is rolled back, so memory never runs ahead of disk.
     touched: Vec<DocId>,
+    /// Documents prepared on demand (`Store::row`) since the sync loop last asked: it tells
+    /// the observers of changes about them.
+    prepared_on_demand: std::cell::RefCell<Vec<DocId>>,
     /// Serialises syncs of this store (one-call and background alike).
     sync_gate: Arc<std::sync::Mutex<()>>,
     /// The client of the relay this device syncs with, kept so that its connection is reused
@@ -150,6 +153,41 @@ pub(crate) enum Refresh<'a> {
     /// Only the words changed (nothing a task, state or review table holds): the search row is
     /// marked stale and rebuilt before the next search.
     SearchOnly,
+}
+
+/// A document's bytes as stored: its snapshot, the chunks appended since, and the heads they
+/// must reach.
+pub(crate) struct Stored {
+    snapshot: Option<Vec<u8>>,
+    chunks: Vec<(i64, Vec<u8>)>,
+    heads: Vec<u8>,
+}
+
+impl Stored {
+    /// Builds the document (Automerge's work, no SQLite: any thread may do it), checking it
+    /// reaches the stored heads; it writes as `actor`.
+    pub(crate) fn build(self, id: DocId, actor: &automerge::ActorId) -> Result<AutoCommit> {
+        let corrupt = |detail: String| CoreError::Corrupt { id, detail };
+        let mut doc = match self.snapshot {
+            Some(bytes) => {
+                AutoCommit::load(&bytes).map_err(|e| corrupt(format!("snapshot unreadable: {e}")))?
+            }
+            None => AutoCommit::new(),
+        };
+        for (seq, bytes) in self.chunks {
+            doc.load_incremental(&bytes)
+                .map_err(|e| corrupt(format!("stored change {seq} unreadable: {e}")))?;
+        }
+        let mut want = heads::decode(&self.heads).ok_or_else(|| corrupt("stored heads malformed".into()))?;
+        want.sort();
+        let mut have = doc.get_heads();
+        have.sort();
+        if have != want {
+            return Err(corrupt("stored changes are missing or damaged".into()));
+        }
+        doc.set_actor(actor.clone());
+        Ok(doc)
+    }
 }
 
 /// A document row as stored.
@@ -195,6 +233,7 @@ impl Store {
             checkpointer,
             cache: DocCache::new(opts.cache_capacity),
             touched: Vec::new(),
+            prepared_on_demand: std::cell::RefCell::default(),
             sync_gate: Arc::default(),
             relay_client: None,
             actor: device.session_actor(opts.session.unwrap_or_else(rand::random)),
@@ -456,44 +495,26 @@ impl Store {
     }
 
     fn read_from_disk(&self, id: DocId) -> Result<AutoCommit> {
-        let (n, snapshot, stored_heads): (i64, Option<Vec<u8>>, Vec<u8>) = self
-            .conn
-            .query_row(
-                "SELECT d.n, s.bytes, d.heads FROM documents d LEFT JOIN snapshots s ON s.doc = d.n
-                 WHERE d.id = ?1",
-                params![id.to_bytes().to_vec()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?
-            .ok_or_else(|| CoreError::not_found("document", id))?;
-        let corrupt = |detail: String| CoreError::Corrupt { id, detail };
-        let mut doc = match snapshot {
-            Some(bytes) => {
-                AutoCommit::load(&bytes).map_err(|e| corrupt(format!("snapshot unreadable: {e}")))?
-            }
-            None => AutoCommit::new(),
-        };
-        let mut stmt =
-            self.conn.prepare_cached("SELECT seq, bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
-        let mut rows = stmt.query(params![n])?;
-        while let Some(r) = rows.next()? {
-            let seq: i64 = r.get(0)?;
-            let bytes: Vec<u8> = r.get(1)?;
-            doc.load_incremental(&bytes)
-                .map_err(|e| corrupt(format!("stored change {seq} unreadable: {e}")))?;
-        }
-        let want = heads::decode(&stored_heads).ok_or_else(|| corrupt("stored heads malformed".into()))?;
-        let mut have = doc.get_heads();
-        have.sort();
-        let mut want_sorted = want;
-        want_sorted.sort();
-        if have != want_sorted {
-            return Err(corrupt("stored changes are missing or damaged".into()));
-        }
-        doc.set_actor(self.actor.clone());
-        Ok(doc)
+        self.stored(id)?.build(id, &self.actor)
     }
 
+    /// What is stored of document `id`, to be built into an Automerge document.
+    pub(crate) fn stored(&self, id: DocId) -> Result<Stored> {
+        let (n, snapshot, heads): (i64, Option<Vec<u8>>, Vec<u8>) = self
+            .conn
+            .prepare_cached(
+                "SELECT d.n, s.bytes, d.heads FROM documents d LEFT JOIN snapshots s ON s.doc = d.n
+                 WHERE d.id = ?1",
+            )?
+            .query_row(params![id.to_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+            .ok_or_else(|| CoreError::not_found("document", id))?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
+        let chunks =
+            stmt.query_map(params![n], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(Stored { snapshot, chunks, heads })
+    }
     /// Stores a new document written by this device.
     ///
     /// With `deterministic`, the first change is written with an actor derived from the

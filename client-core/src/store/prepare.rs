@@ -15,12 +15,13 @@
 //! answering. A document that turns out unreadable when prepared is removed and asked for
 //! whole again, as a document that could not be applied is.
 
-use automerge::ChangeHash;
-use giaoban_protocol::schema::read_header;
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use giaoban_protocol::schema::{Header, read_header};
 use giaoban_protocol::{DocId, DocKind, SCHEMA_VERSION, Timestamp};
 use rusqlite::{Connection, params};
 
-use super::{Store, heads, index};
+use super::index::Typed;
+use super::{Store, Stored, heads, index};
 use crate::error::{CoreError, Result};
 
 /// Documents prepared in one transaction by [`Store::prepare_waiting`].
@@ -51,12 +52,27 @@ fn fatal(e: &CoreError) -> bool {
 }
 
 impl Store {
-    /// Prepares document row `n` (`id`): reads it, checks its header, fills its row and derived
-    /// rows, in one savepoint. Returns `false` if it was unreadable: it is then removed and
-    /// asked for whole with the next sync.
+    /// Prepares document row `n` (`id`): builds it, checks its header, fills its row and
+    /// derived rows, in one savepoint. Returns `false` if it was unreadable: it is then removed
+    /// and asked for whole with the next sync.
     pub(super) fn prepare(&self, n: i64, id: DocId) -> Result<bool> {
+        let stored = self.stored(id)?;
+        let ready = self.prepare_with(n, id, build_one(id, stored, &self.actor))?;
+        if ready {
+            self.prepared_on_demand.borrow_mut().push(id);
+        }
+        Ok(ready)
+    }
+
+    /// The documents prepared on demand since the last call.
+    pub(crate) fn take_prepared_on_demand(&mut self) -> Vec<DocId> {
+        std::mem::take(self.prepared_on_demand.get_mut())
+    }
+
+    /// Stores what [`build`] made of document row `n`, or deals with why it could not.
+    fn prepare_with(&self, n: i64, id: DocId, built: Result<Built>) -> Result<bool> {
         self.conn.execute_batch("SAVEPOINT prepare")?;
-        let result = self.prepare_in(n, id);
+        let result = built.and_then(|b| self.store_prepared(n, id, b));
         if self.conn.is_autocommit() {
             // SQLite rolled the whole transaction back (a full disk, an interruption).
             return Err(result.err().unwrap_or_else(|| {
@@ -99,27 +115,25 @@ impl Store {
         }
     }
 
-    fn prepare_in(&self, n: i64, id: DocId) -> Result<()> {
-        let mut doc = self.read_from_disk(id)?;
-        let header = read_header(&doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
-        if header.id != id {
-            return Err(CoreError::invalid(
-                "header.id",
-                format!("changes are for document {}, not {id}", header.id),
-            ));
-        }
+    fn store_prepared(&self, n: i64, id: DocId, mut built: Built) -> Result<()> {
+        let header = &built.header;
         self.conn.execute(
             "UPDATE documents SET kind = ?2, owner = ?3 WHERE n = ?1",
             params![n, header.kind.as_str(), header.owner.to_bytes().to_vec()],
         )?;
-        if header.schema_version > SCHEMA_VERSION {
+        match &built.typed {
             // Written by a newer app: stored, not shown.
-            self.newer_app_problem(id)?;
-        } else {
-            index::refresh_from_doc(&self.conn, n, id, &mut doc)?;
-            index::refresh_receipt_times(&self.conn, n, &mut doc)?;
+            None => self.newer_app_problem(id)?,
+            Some(typed) => {
+                typed.refresh(&self.conn, n)?;
+                index::refresh_receipt_times(&self.conn, n, &mut built.doc)?;
+            }
         }
         self.conn.prepare_cached("DELETE FROM unprepared WHERE doc = ?1")?.execute(params![n])?;
+        // Read at last: no longer a document to ask for again.
+        self.conn
+            .prepare_cached("DELETE FROM sync_problems WHERE doc = ?1 AND kind != 'newer_app'")?
+            .execute(params![id.to_bytes().to_vec()])?;
         Ok(())
     }
 
@@ -168,16 +182,24 @@ impl Store {
         if waiting.is_empty() {
             return Ok(Vec::new());
         }
+        let mut ids = Vec::with_capacity(waiting.len());
+        let mut stored = Vec::with_capacity(waiting.len());
+        for (n, id) in waiting {
+            let id = DocId::from_slice(&id).map_err(|e| CoreError::DamagedStore {
+                detail: format!("a stored document id is unreadable ({e})"),
+            })?;
+            ids.push((n, id));
+            stored.push((id, self.stored(id)?));
+        }
+        // Automerge's part, most of the cost, on several threads; the tables on this one.
+        let built = build_all(stored, &self.actor);
         self.write(|s| {
-            let mut ready = Vec::with_capacity(waiting.len());
-            for (n, id) in &waiting {
-                let id = DocId::from_slice(id).map_err(|e| CoreError::DamagedStore {
-                    detail: format!("a stored document id is unreadable ({e})"),
-                })?;
-                if s.prepare(*n, id)? {
-                    ready.push(id);
+            let mut ready = Vec::with_capacity(ids.len());
+            for ((n, id), built) in ids.iter().zip(built) {
+                if s.prepare_with(*n, *id, built)? {
+                    ready.push(*id);
                 } else {
-                    s.cache.remove(id);
+                    s.cache.remove(*id);
                 }
             }
             Ok(ready)
@@ -191,6 +213,77 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// What building a stored document makes of it: the Automerge document, its header and,
+/// unless a newer app wrote it, its typed value.
+struct Built {
+    doc: AutoCommit,
+    header: Header,
+    typed: Option<Typed>,
+}
+
+/// Builds a stored document and reads its header and typed value. No SQLite: any thread may
+/// do it.
+fn build(id: DocId, stored: Stored, actor: &ActorId) -> Result<Built> {
+    let doc = stored.build(id, actor)?;
+    let header = read_header(&doc).map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
+    if header.id != id {
+        return Err(CoreError::invalid(
+            "header.id",
+            format!("changes are for document {}, not {id}", header.id),
+        ));
+    }
+    let typed = if header.schema_version > SCHEMA_VERSION { None } else { Some(Typed::hydrate(id, &doc)?) };
+    Ok(Built { doc, header, typed })
+}
+
+/// [`build`], with a panic inside Automerge (a bug it has on some input) taken as the
+/// document being unreadable: it is then asked for whole, and shown as a problem if it
+/// keeps failing, instead of stopping every sync.
+fn build_one(id: DocId, stored: Stored, actor: &ActorId) -> Result<Built> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(id, stored, actor))).unwrap_or_else(|_| {
+        Err(CoreError::Corrupt { id, detail: "Automerge failed while building the document".into() })
+    })
+}
+
+/// [`build_one`] for each document, in order, spread over up to four threads.
+fn build_all(batch: Vec<(DocId, Stored)>, actor: &ActorId) -> Vec<Result<Built>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if threads < 2 || batch.len() < 4 {
+        return batch.into_iter().map(|(id, st)| build_one(id, st, actor)).collect();
+    }
+    let per = batch.len().div_ceil(threads);
+    let mut parts: Vec<Vec<(DocId, Stored)>> = Vec::with_capacity(threads);
+    let mut rest = batch.into_iter().peekable();
+    while rest.peek().is_some() {
+        parts.push(rest.by_ref().take(per).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let ids: Vec<DocId> = part.iter().map(|(id, _)| *id).collect();
+                let handle = scope.spawn(move || {
+                    part.into_iter().map(|(id, st)| build_one(id, st, actor)).collect::<Vec<_>>()
+                });
+                (ids, handle)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (ids, handle) in handles {
+            match handle.join() {
+                Ok(built) => out.extend(built),
+                Err(_) => out.extend(ids.into_iter().map(|id| {
+                    Err(CoreError::Corrupt {
+                        id,
+                        detail: "Automerge failed while building the document".into(),
+                    })
+                })),
+            }
+        }
+        out
+    })
 }
 
 /// How a document's header writes its kind (the variant's name, as autosurgeon reconciles a

@@ -24,6 +24,9 @@ pub(crate) struct Applied {
     pub newer: bool,
     /// Sections were marked as edited on two devices at once: a new change of this device's.
     pub flagged: bool,
+    /// Stored as it came, to be read later (`store/prepare.rs`): whether it is readable is
+    /// known only then.
+    pub later: bool,
 }
 
 /// The hash of `bytes` and the hashes of the changes it depends on, if they are exactly one
@@ -273,7 +276,6 @@ impl Store {
         // A document new here whose whole history is in hand: its hashes and heads.
         let whole = if existing.is_none() { whole_history(changes) } else { None };
         let mut applied = Applied::default();
-        let mut prepared_later = false;
         let hashes: Vec<ChangeHash>;
         let n = match (existing, whole) {
             (Some(row), _) => {
@@ -314,7 +316,7 @@ impl Store {
                 // A copy of an earlier document of this id (found unreadable and removed) goes.
                 self.cache.remove(id);
                 applied.changed = true;
-                prepared_later = true;
+                applied.later = true;
                 n
             }
             (None, None) => {
@@ -347,7 +349,7 @@ impl Store {
                 n
             }
         };
-        if prepared_later {
+        if applied.later {
             // Receipt times and what derives from them are read when the document is prepared.
             if !meta.is_empty() {
                 self.keep_receipts(n, &hashes, meta, false, |_| false)?;

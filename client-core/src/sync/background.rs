@@ -139,14 +139,60 @@ pub(crate) fn run_sync<A: StoreAccess>(
     cancel: &AtomicBool,
     prepare_more: &dyn Fn() -> bool,
 ) -> Result<SyncReport> {
+    let (report, result) = run_sync_reporting(store, progress, cancel, prepare_more);
+    result.map(|()| report)
+}
+
+/// [`run_sync`], with what it changed even when it failed (documents prepared offline, pages
+/// applied before the link dropped).
+fn run_sync_reporting<A: StoreAccess>(
+    store: &A,
+    progress: &dyn Fn(SyncState),
+    cancel: &AtomicBool,
+    prepare_more: &dyn Fn() -> bool,
+) -> (SyncReport, Result<()>) {
+    let mut report = SyncReport::default();
     let gate = store.with(|s| s.sync_gate());
     let _one_at_a_time = gate.lock().unwrap_or_else(|p| p.into_inner());
     if cancel.load(Ordering::SeqCst) {
-        return Err(CoreError::Cancelled);
+        return (report, Err(CoreError::Cancelled));
     }
+    let exchanged = exchange(store, progress, cancel, &mut report);
+    if matches!(exchanged, Err(CoreError::Cancelled)) {
+        return (report, exchanged);
+    }
+    // Whether the sync finished or not (offline, cut off, refused), what its answers and
+    // earlier ones stored goes into the lists, newest first: a phone that went out of reach
+    // midway still shows what it got.
+    let prepared = (|| -> Result<()> {
+        loop {
+            let left = store.with(|s| s.documents_to_prepare())?;
+            if left == 0 || cancel.load(Ordering::SeqCst) || !prepare_more() {
+                return Ok(());
+            }
+            progress(SyncState::Preparing { left });
+            for id in store.with(|s| s.prepare_waiting(PREPARE_BATCH))? {
+                report.note_changed(id);
+            }
+        }
+    })();
+    // Documents read on demand meanwhile (opened, edited, a unit tree looked up).
+    for id in store.with(|s| s.take_prepared_on_demand()) {
+        report.note_changed(id);
+    }
+    let result = exchanged.and(prepared);
+    (report, result)
+}
+
+/// The round trips of one sync, and what a good one leaves for later.
+fn exchange<A: StoreAccess>(
+    store: &A,
+    progress: &dyn Fn(SyncState),
+    cancel: &AtomicBool,
+    report: &mut SyncReport,
+) -> Result<()> {
     let (client, mut session) =
         store.with(|s| -> Result<_> { Ok((s.relay_client()?, s.sync_session()?)) })?;
-    let mut report = SyncReport::default();
     loop {
         if cancel.load(Ordering::SeqCst) {
             return Err(CoreError::Cancelled);
@@ -190,7 +236,7 @@ pub(crate) fn run_sync<A: StoreAccess>(
         report.round_trips += 1;
         let RelayMessage::Sync(resp) = wire::decode(&body)
             .map_err(|e| CoreError::Protocol(format!("cannot read the relay's answer: {e}")))?;
-        let again = store.with(|s| s.apply_sync_response(&mut session, resp, &sent, sent_at, &mut report))?;
+        let again = store.with(|s| s.apply_sync_response(&mut session, resp, &sent, sent_at, report))?;
         progress(SyncState::Syncing { round_trips: report.round_trips });
         if !again || report.round_trips >= super::MAX_ROUND_TRIPS {
             break;
@@ -199,17 +245,6 @@ pub(crate) fn run_sync<A: StoreAccess>(
     // Compactions keystrokes left for later, of reports nobody is typing in, one document per
     // turn of the lock.
     while store.with(|s| s.compact_one_waiting(Duration::from_secs(20)))? {}
-    // Documents the download stored as they came, into the lists, newest first.
-    loop {
-        let left = store.with(|s| s.documents_to_prepare())?;
-        if left == 0 || cancel.load(Ordering::SeqCst) || !prepare_more() {
-            break;
-        }
-        progress(SyncState::Preparing { left });
-        for id in store.with(|s| s.prepare_waiting(PREPARE_BATCH))? {
-            report.note_changed(id);
-        }
-    }
     store.with(|s| -> Result<()> {
         s.meta_set("last_sync_ok", &s.now().0.to_le_bytes())?;
         // After a good sync, pages grow back towards the default.
@@ -223,8 +258,7 @@ pub(crate) fn run_sync<A: StoreAccess>(
         } else {
             Ok(())
         }
-    })?;
-    Ok(report)
+    })
 }
 
 /// One HTTP round trip that the caller can abandon: the request runs on its own thread and
@@ -289,7 +323,9 @@ impl SyncHandle {
         on_file: impl Fn(BlobHash, &FileState) + Send + Sync + 'static,
     ) -> SyncHandle {
         let (state, pending, last_success, problems) = match counts(&store) {
-            Ok((pending, last, problems)) => (SyncState::Syncing { round_trips: 0 }, pending, last, problems),
+            Ok((pending, last, problems, _)) => {
+                (SyncState::Syncing { round_trips: 0 }, pending, last, problems)
+            }
             Err(e) => (SyncState::Error { message: e.to_string() }, 0, None, Vec::new()),
         };
         let shared = Arc::new(Shared {
@@ -460,9 +496,9 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// What the status shows besides the state: pending documents, the last good sync, problems.
-fn counts(store: &Mutex<Store>) -> Result<(u64, Option<Timestamp>, Vec<SyncProblem>)> {
+fn counts(store: &Mutex<Store>) -> Result<(u64, Option<Timestamp>, Vec<SyncProblem>, u64)> {
     let s = lock(store);
-    Ok((s.pending_changes_count()?, s.last_sync()?, s.sync_problems()?))
+    Ok((s.pending_changes_count()?, s.last_sync()?, s.sync_problems()?, s.documents_to_prepare()?))
 }
 
 fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
@@ -473,14 +509,14 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
         let progress = |state: SyncState| set_status(&shared, |s| s.state = state);
         // Stopping the loop also stops a sync between round trips. Preparing what a download
         // stored gives way to the next sync as soon as one is wanted (an edit, news).
+        // A wish for a sync from now on is one this sync may not cover.
+        *shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = false;
         let wanted = || *shared.wake.lock().unwrap_or_else(|p| p.into_inner());
-        let result = run_sync(&*store, &progress, &shared.stop, &|| !wanted());
-        if let Ok(report) = &result
-            && !report.changed.is_empty()
-        {
+        let (report, result) = run_sync_reporting(&*store, &progress, &shared.stop, &|| !wanted());
+        if !report.changed.is_empty() {
             (shared.on_changes)(&report.changed);
         }
-        let (pending, last, problems) = match counts(&store) {
+        let (pending, last, problems, waiting) = match counts(&store) {
             Ok(c) => c,
             Err(e) => {
                 set_status(&shared, |s| s.state = SyncState::Error { message: e.to_string() });
@@ -498,7 +534,12 @@ fn run(store: Arc<Mutex<Store>>, shared: Arc<Shared>) {
                 // Records referring to new files are on the relay, or new ones arrived here.
                 wake_files(&shared);
                 set_status(&shared, |s| {
-                    s.state = SyncState::UpToDate;
+                    // Given way to a sync asked for meanwhile: the next turn carries on.
+                    s.state = if waiting > 0 {
+                        SyncState::Preparing { left: waiting }
+                    } else {
+                        SyncState::UpToDate
+                    };
                     s.pending = pending;
                     s.last_success = last;
                     s.problems = problems;

@@ -452,7 +452,8 @@ impl Store {
                             )?;
                         } else if applied.newer {
                             self.newer_app_problem(rc.doc)?;
-                        } else {
+                        } else if !applied.later {
+                            // (One stored to be read later stops being a problem once read.)
                             self.conn().execute(
                                 "DELETE FROM sync_problems WHERE doc = ?1 AND kind != 'newer_app'",
                                 params![rc.doc.to_bytes().to_vec()],
