@@ -160,6 +160,14 @@ pub fn answer(
     }
 }
 
+/// Whether answering `answer` costs the device none of its rate limit: a page of a paged
+/// download (`more` set) that takes the device further than any page before it in this epoch
+/// (`furthest`). A download of many pages then goes at the speed of the link, while a device
+/// that keeps starting over, or asks again and again with nothing new, is held to its limit.
+pub fn page_is_free(answer: &SyncResponse, furthest: Option<(Epoch, u64)>) -> bool {
+    answer.more && furthest.is_none_or(|(epoch, cursor)| epoch != answer.epoch || answer.cursor > cursor)
+}
+
 /// The page size a device gets for the size it asked.
 pub fn page_bytes(asked: u32) -> u32 {
     asked.clamp(MIN_PAGE_BYTES, MAX_PAGE_BYTES)
@@ -168,6 +176,29 @@ pub fn page_bytes(asked: u32) -> u32 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn only_a_page_that_takes_a_device_further_is_free() {
+        let page = |more: bool, cursor: u64| SyncResponse {
+            epoch: Epoch(7),
+            now: 0,
+            acks: vec![],
+            rejects: vec![],
+            changes: vec![],
+            cursor,
+            witness: Witness { pos: cursor, digest: [0; 16] },
+            own_held: 0,
+            more,
+            wanted: vec![],
+            reconcile: false,
+        };
+        assert!(page_is_free(&page(true, 10), None), "the first page of a download");
+        assert!(page_is_free(&page(true, 20), Some((Epoch(7), 10))), "the next one");
+        assert!(!page_is_free(&page(true, 10), Some((Epoch(7), 20))), "starting over");
+        assert!(!page_is_free(&page(true, 20), Some((Epoch(7), 20))), "the same page again");
+        assert!(!page_is_free(&page(false, 30), Some((Epoch(7), 20))), "the last page");
+        assert!(page_is_free(&page(true, 5), Some((Epoch(6), 20))), "a new epoch starts afresh");
+    }
+
     use super::*;
     use crate::wire::Witness;
 

@@ -23,7 +23,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use giaoban_protocol::relay_session;
-use giaoban_protocol::wire::{self, DeviceMessage, EnrollRequest, FileHeld, FrameError, RelayMessage};
+use giaoban_protocol::wire::{
+    self, DeviceMessage, EnrollRequest, Epoch, FileHeld, FrameError, RelayMessage, SyncResponse,
+};
 use giaoban_protocol::{BlobHash, DeviceId, UnitId};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -113,10 +115,14 @@ struct Activity {
     syncs: std::sync::Mutex<HashMap<DeviceId, u64>>,
 }
 
-/// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously.
+/// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously. A page
+/// of a download that takes the device further than before gives its token back
+/// (`relay_session::page_is_free`).
 #[derive(Default)]
 struct RateLimits {
     buckets: std::sync::Mutex<HashMap<DeviceId, (f64, Instant)>>,
+    /// The furthest a paged download has taken each device: (epoch, cursor).
+    furthest: std::sync::Mutex<HashMap<DeviceId, (Epoch, u64)>>,
 }
 
 impl RateLimits {
@@ -138,6 +144,26 @@ impl RateLimits {
             Ok(())
         } else {
             Err(((1.0 - *tokens) / per_second).ceil() as u64)
+        }
+    }
+
+    /// Gives `device` back the token its request took if `answer` is a page that takes it
+    /// further than before.
+    fn after_answer(&self, device: DeviceId, per_minute: u32, answer: &SyncResponse) {
+        {
+            // Held only for this lookup; never across an await.
+            let mut furthest = self.furthest.lock().unwrap_or_else(|p| p.into_inner());
+            if !relay_session::page_is_free(answer, furthest.get(&device).copied()) {
+                return;
+            }
+            if furthest.len() > 100_000 {
+                furthest.clear();
+            }
+            furthest.insert(device, (answer.epoch, answer.cursor));
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((tokens, _)) = buckets.get_mut(&device) {
+            *tokens = (*tokens + 1.0).min(f64::from(per_minute.max(1)));
         }
     }
 }
@@ -404,14 +430,9 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         wanted: outcome.wanted,
         own_top_before: outcome.own_top_before,
     });
-    let resp = RelayMessage::Sync(relay_session::answer(
-        start,
-        epoch,
-        state.store.now().0,
-        pushed,
-        wanted_from_have,
-        page,
-    ));
+    let answer = relay_session::answer(start, epoch, state.store.now().0, pushed, wanted_from_have, page);
+    state.limits.after_answer(device, state.config.max_syncs_per_minute, &answer);
+    let resp = RelayMessage::Sync(answer);
     *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
 }

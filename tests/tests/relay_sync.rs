@@ -353,3 +353,44 @@ fn bad_requests_get_clear_errors_and_the_relay_keeps_serving() {
     sync(&mut city);
     assert_eq!(city.delivery_state(directive).unwrap(), DeliveryState::OnRelay);
 }
+
+#[test]
+fn a_download_of_many_pages_is_not_held_to_the_rate_limit() {
+    use giaoban_e2e::workload;
+    use rand::SeedableRng;
+    let dir = tempfile::tempdir().unwrap();
+    let config = giaoban_relay::Config {
+        data_dir: dir.path().join("relay"),
+        max_syncs_per_minute: 5,
+        ..giaoban_relay::Config::default()
+    };
+    let relay = Relay::start_with(&dir.path().join("relay"), config, true);
+    let ward = relay.org.units[1].id;
+    let mut office = relay.device(&dir.path().join("office.sqlite"), 0, "văn phòng");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut issued = Vec::new();
+    for i in 0..800 {
+        issued.push(
+            office.issue_directive(workload::directive(&mut rng, 100 + i, vec![ward], "08/02/2030")).unwrap(),
+        );
+    }
+    office.sync_now().unwrap();
+    // Far more pages than the limit allows requests in a minute: each page that takes the
+    // device further gives its request back.
+    let mut phone = relay.device(&dir.path().join("phone.sqlite"), 1, "điện thoại phường");
+    let report = phone.sync_now().unwrap();
+    assert!(report.round_trips > 6, "only {} round trips: make the download longer", report.round_trips);
+    for id in &issued {
+        assert!(phone.directive(*id).is_ok());
+    }
+    // Syncs with nothing new still count.
+    let mut refused = false;
+    for _ in 0..8 {
+        if let Err(e) = phone.sync_now() {
+            assert!(e.to_string().contains("too many"), "{e}");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "no-change syncs were never limited");
+}
