@@ -45,6 +45,13 @@ pub(crate) fn date_field(field: &str, input: &str) -> Result<NaiveDate> {
     parse_date(input).map_err(|e| CoreError::invalid(field, e.to_string()))
 }
 
+/// Reads a deadline as a dispatch writes it ("trước ngày 08/02/2022", "chậm nhất ngày 11 tháng
+/// 02 năm 2022"), as [`Store::issue_directive`] will: for a form to show the due date and
+/// whether the day itself counts before anything is saved.
+pub fn parse_deadline(d: &NewDeadline) -> Result<Deadline> {
+    deadline_field("deadline", d)
+}
+
 /// Builds a deadline from the dispatch's words. The date comes from `due` when given, else from
 /// the words themselves ("trước ngày 08/02/2022"). "trước" (before) makes it exclusive unless the
 /// issuer says otherwise.
