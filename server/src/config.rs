@@ -34,6 +34,10 @@ pub struct Config {
     /// How long an attached file no record refers to any more (or a send abandoned half way)
     /// is kept before the collector removes it, in hours. Default 168 (a week).
     pub file_grace_hours: u64,
+    /// Whether the desk's cookies are marked Secure (sent only over HTTPS): set it when the
+    /// relay is reached through a TLS front such as Caddy. Default false; env
+    /// `GIAOBAN_RELAY_DESK_SECURE_COOKIE` (`true`/`false`).
+    pub desk_secure_cookie: bool,
 }
 
 impl Default for Config {
@@ -49,6 +53,7 @@ impl Default for Config {
             max_file_bytes: 25 * 1024 * 1024,
             max_unit_file_bytes: 2 * 1024 * 1024 * 1024,
             file_grace_hours: 168,
+            desk_secure_cookie: false,
         }
     }
 }
@@ -97,6 +102,11 @@ impl Config {
         if let Ok(v) = std::env::var("GIAOBAN_RELAY_MAX_UNIT_FILE_BYTES") {
             config.max_unit_file_bytes = v.parse().map_err(|_| {
                 anyhow::anyhow!("GIAOBAN_RELAY_MAX_UNIT_FILE_BYTES must be a number of bytes, not '{v}'")
+            })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_DESK_SECURE_COOKIE") {
+            config.desk_secure_cookie = v.parse().map_err(|_| {
+                anyhow::anyhow!("GIAOBAN_RELAY_DESK_SECURE_COOKIE must be true or false, not '{v}'")
             })?;
         }
         Ok(config)

@@ -58,6 +58,8 @@ pub struct AppState {
     /// Whether a device's witness is checked against the unit's log (always, outside tests
     /// that show what the check prevents).
     check_witnesses: bool,
+    /// The office's pages and its staff's stores.
+    pub(crate) desk: Arc<crate::desk::Desk>,
     /// The folder of attached files.
     pub files: FileFolder,
     /// One lock per file being sent: its partial file has one writer at a time.
@@ -172,7 +174,9 @@ impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
         let (live, _) = watch::channel(0);
-        let folder = store.path().parent().unwrap_or(std::path::Path::new(".")).join("files");
+        let data = store.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
+        let folder = data.join("files");
+        let desk_dir = data.join("desk");
         let files = FileFolder::open(&folder).map_err(|e| {
             StoreError::Invalid(format!(
                 "cannot create the folder of attached files {} ({e}); let the user running the relay write the data folder",
@@ -190,7 +194,21 @@ impl AppState {
             file_limits: Arc::default(),
             activity: Arc::default(),
             check_witnesses: true,
+            desk: Arc::new(crate::desk::Desk::new(desk_dir)),
         })
+    }
+
+    /// The same state without the desk's stores, for the stores' own round trips (a store
+    /// holding the state that holds it would never be dropped).
+    pub(crate) fn without_desk(&self) -> AppState {
+        let mut s = self.clone();
+        s.desk = Arc::new(crate::desk::Desk::new(std::path::PathBuf::new()));
+        s
+    }
+
+    /// A receiver that changes whenever `unit`'s log grows.
+    pub(crate) fn unit_changes(&self, unit: UnitId) -> watch::Receiver<u64> {
+        self.unit_live.subscribe(unit)
     }
 
     /// Sync requests this relay has answered, per device, since it started.
@@ -224,6 +242,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/files/{hash}", put(put_file).get(get_file))
         .route("/v1/files/{hash}/status", get(file_status))
+        .merge(crate::desk::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(TraceLayer::new_for_http())
@@ -380,6 +399,20 @@ async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, 
 async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let auth = authenticate(&state, &headers).await?;
     state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(ApiError::TooMany)?;
+    let answer = answer_sync(&state, auth, body).await?;
+    state.limits.after_answer(auth.device, state.config.max_syncs_per_minute, &answer);
+    let resp = RelayMessage::Sync(answer);
+    Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
+}
+
+/// The answer to an authenticated device's sync request: its push checked and stored, then
+/// the page it may read. The desk's stores are answered by this too, in process
+/// (`desk::stores`), so there is one way into the relay's storage.
+pub(crate) async fn answer_sync(
+    state: &AppState,
+    auth: DeviceAuth,
+    body: Bytes,
+) -> Result<giaoban_protocol::wire::SyncResponse, ApiError> {
     let msg: DeviceMessage = wire::decode(&body).map_err(|e| match e {
         FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
         e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
@@ -431,10 +464,8 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         own_top_before: outcome.own_top_before,
     });
     let answer = relay_session::answer(start, epoch, state.store.now().0, pushed, wanted_from_have, page);
-    state.limits.after_answer(device, state.config.max_syncs_per_minute, &answer);
-    let resp = RelayMessage::Sync(answer);
     *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
-    Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
+    Ok(answer)
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

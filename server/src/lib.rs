@@ -6,6 +6,8 @@
 //! `127.0.0.1:0`.
 
 pub mod config;
+pub mod demo;
+pub mod desk;
 pub mod files;
 pub mod http;
 pub mod store;
@@ -63,7 +65,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let collector = tokio::spawn(collect_files_hourly(state.clone()));
-    let service = TowerToHyperService::new(app(state));
+    let router = app(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -82,10 +84,18 @@ pub async fn run(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
+        // Each request knows its connection's peer (the desk limits sign-ins per address).
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(desk::auth::Peer(peer));
+                req
+            },
+        ));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service.clone());
+            .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -90,6 +90,9 @@ enum Admin {
         #[arg(long)]
         device: DeviceId,
     },
+    /// Staff accounts of the desk (the office's pages at /desk).
+    #[command(subcommand)]
+    Staff(Staff),
     /// Write a consistent copy of the database while the relay runs.
     Backup {
         /// The new file to write.
@@ -102,6 +105,37 @@ enum Admin {
     NewEpoch,
 }
 
+#[derive(Subcommand)]
+enum Staff {
+    /// Create an account for a person of a unit; its password is printed once.
+    Add {
+        /// The unit: its id or part of its name.
+        #[arg(long)]
+        unit: String,
+        /// The name they sign in with: one word, such as "muoi.nv".
+        #[arg(long)]
+        login: String,
+        /// Their full name, as the history shows it ("Nguyễn Văn Muối").
+        #[arg(long)]
+        name: String,
+    },
+    /// List the accounts.
+    List,
+    /// Disable an account: its sessions end at once.
+    Disable {
+        /// The login.
+        #[arg(long)]
+        login: String,
+    },
+    /// Give an account a new password (printed once), end its sessions, lift a lock and enable
+    /// it again.
+    Reset {
+        /// The login.
+        #[arg(long)]
+        login: String,
+    },
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
@@ -112,16 +146,25 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("opening the relay store in {}", config.data_dir.display()))?;
     match cli.command {
         Command::Serve { demo, demo_province } => {
-            if demo && store.units()?.is_empty() {
-                create_demo(&store, &config, &demo_province)?;
-            }
-            serve(store, config)
+            let demo = if demo && store.units()?.is_empty() {
+                Some(create_demo(&store, &config, &demo_province)?)
+            } else {
+                None
+            };
+            serve(store, config, demo)
         }
         Command::Admin(a) => admin(&store, &config, a),
     }
 }
 
-fn create_demo(store: &RelayStore, config: &Config, province: &str) -> anyhow::Result<()> {
+/// The demo staff member's login.
+const DEMO_LOGIN: &str = "vanphong";
+
+fn create_demo(
+    store: &RelayStore,
+    config: &Config,
+    province: &str,
+) -> anyhow::Result<giaoban_protocol::schema::UnitDirectory> {
     let dir = store.create_units_from_reference(province)?;
     println!("Tổ chức mẫu: {} và {} xã, phường.", dir.units[0].name, dir.units.len() - 1);
     println!("Mã đăng ký thiết bị (dùng một lần, hiệu lực {} giờ):", config.enrollment_valid_hours);
@@ -129,10 +172,16 @@ fn create_demo(store: &RelayStore, config: &Config, province: &str) -> anyhow::R
         let code = store.create_enrollment(u.id, config.enrollment_valid_hours)?;
         println!("  {:<48} {}", u.name, code.code);
     }
-    Ok(())
+    let (account, password) = store.add_staff(dir.units[0].id, DEMO_LOGIN, "Văn phòng Ban Thường trực")?;
+    println!("Bàn làm việc của {}: đăng nhập {} / {password}", dir.units[0].name, account.login);
+    Ok(dir)
 }
 
-fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
+fn serve(
+    store: RelayStore,
+    config: Config,
+    demo: Option<giaoban_protocol::schema::UnitDirectory>,
+) -> anyhow::Result<()> {
     // Reads the store, so it runs here, before any async worker exists.
     let state = AppState::new(store, config.clone())?;
     let runtime =
@@ -144,6 +193,18 @@ fn serve(store: RelayStore, config: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %config.data_dir.display(), "relay serving");
         println!("Giao Ban relay: http://{addr} (dữ liệu: {})", config.data_dir.display());
+        println!("Bàn làm việc của văn phòng: http://{addr}/desk");
+        if let Some(dir) = demo {
+            let (state, handle, url) = (state.clone(), tokio::runtime::Handle::current(), format!("http://{addr}"));
+            tokio::task::spawn_blocking(move || {
+                match giaoban_relay::demo::play(&state, &handle, &url, &dir, DEMO_LOGIN) {
+                    Ok(()) => println!(
+                        "Văn bản mẫu 305/MTTQ-BTT đã giao cho 4 xã, phường; 3 điện thoại mẫu đã nhận, một đã báo cáo. Mở http://{addr}/desk để xem."
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "the demo's dispatch could not be played; the relay serves without it"),
+                }
+            });
+        }
         giaoban_relay::run(listener, state, async {
             if tokio::signal::ctrl_c().await.is_err() {
                 std::future::pending::<()>().await;
@@ -258,6 +319,7 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
             store.revoke_device(device)?;
             println!("device {device} revoked");
         }
+        Admin::Staff(cmd) => staff(store, cmd)?,
         Admin::Backup { to } => {
             store.backup_to(&to)?;
             println!("backup written to {}", to.display());
@@ -265,6 +327,48 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
         Admin::NewEpoch => {
             let e = store.new_epoch_blocking()?;
             println!("new epoch {}: every device lists what it holds on its next sync", e.0);
+        }
+    }
+    Ok(())
+}
+
+fn staff(store: &RelayStore, cmd: Staff) -> anyhow::Result<()> {
+    match cmd {
+        Staff::Add { unit, login, name } => {
+            let (unit, unit_name) = store.find_unit(&unit)?;
+            let (account, password) = store.add_staff(unit, &login, &name)?;
+            println!("Tài khoản {} ({}, {unit_name}) đã tạo.", account.login, account.name);
+            println!("Mật khẩu (chỉ hiện lần này, hãy trao tận tay): {password}");
+        }
+        Staff::List => {
+            let units = store.units()?;
+            let name_of = |u: &giaoban_protocol::UnitId| {
+                units
+                    .iter()
+                    .find(|(id, _, _)| id == u)
+                    .map(|(_, _, n)| n.clone())
+                    .unwrap_or_else(|| u.to_string())
+            };
+            let now = store.now().0;
+            for a in store.staff()? {
+                let state = if a.disabled {
+                    "  [disabled]"
+                } else if a.locked_until > now {
+                    "  [locked after wrong passwords]"
+                } else {
+                    ""
+                };
+                println!("{:<20} {}  ({}){state}", a.login, a.name, name_of(&a.unit));
+            }
+        }
+        Staff::Disable { login } => {
+            store.disable_staff(&login)?;
+            println!("{login}: disabled; its sessions have ended");
+        }
+        Staff::Reset { login } => {
+            let password = store.reset_staff(&login)?;
+            println!("{login}: new password (shown only now): {password}");
+            println!("its sessions have ended; a lock, if any, is lifted");
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! own SQLite files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod desk;
 pub mod proxy;
 pub mod sim;
 pub mod workload;

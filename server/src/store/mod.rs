@@ -12,8 +12,10 @@
 
 mod admin;
 mod clock;
+mod drafts;
 mod files;
 pub mod schema;
+mod staff;
 mod units;
 mod writer;
 
@@ -28,7 +30,9 @@ use sha2::{Digest, Sha256};
 
 pub use admin::EnrollmentCode;
 pub use clock::RelayClock;
+pub use drafts::{Draft, DraftSummary};
 pub use files::FileAccess;
+pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};
 pub use units::TreeChange;
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push};
 

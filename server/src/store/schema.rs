@@ -154,6 +154,47 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (hash, unit)
     ) WITHOUT ROWID;
     "#,
+    // 6: the desk's staff accounts and their sessions.
+    r#"
+    -- A staff member of a unit who signs in to the desk. `login` is NFC and lower case;
+    -- `password_hash` an argon2id PHC string; `device` the desk's store of this member, a
+    -- device of `unit` in `devices` whose token nobody holds.
+    CREATE TABLE staff (
+        id            BLOB PRIMARY KEY,
+        unit          BLOB NOT NULL,
+        login         TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        disabled_at   INTEGER,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        locked_until  INTEGER NOT NULL DEFAULT 0,
+        device        BLOB
+    ) WITHOUT ROWID;
+
+    -- Signed-in sessions, kept only as SHA-256 hashes of the cookie's token.
+    CREATE TABLE staff_sessions (
+        token_hash BLOB PRIMARY KEY,
+        staff      BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        seen_at    INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX staff_sessions_by_staff ON staff_sessions(staff);
+
+    -- Dispatches a staff member is writing, as the form holds them (JSON pairs of field
+    -- names and values), until issued; `issued` is the directive issued from one, so a form
+    -- sent twice issues it once.
+    CREATE TABLE desk_drafts (
+        id       BLOB PRIMARY KEY,
+        staff    BLOB NOT NULL,
+        saved_at INTEGER NOT NULL,
+        title    TEXT NOT NULL,
+        fields   TEXT NOT NULL,
+        issued   BLOB
+    ) WITHOUT ROWID;
+    CREATE INDEX desk_drafts_by_staff ON desk_drafts(staff, saved_at);
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

@@ -1,0 +1,514 @@
+//! The form that issues a dispatch: its fields as the browser sends them, read back into
+//! client-core's `NewDirective`, with every problem named beside its field in Vietnamese.
+//! Nothing is issued while any field is wrong; the deadlines are read exactly as client-core
+//! will read them (`parse_deadline`), and shown back before issuing.
+
+use std::collections::BTreeMap;
+
+use giaoban_client_core::{NewConsolidation, NewDeadline, NewDirective, NewTask, parse_deadline};
+use giaoban_protocol::UnitId;
+use giaoban_protocol::schema::Unit;
+use giaoban_vietnamese_text::{clean_input, clean_multiline, format_date, parse_date, search_key};
+
+/// Tasks a form starts with.
+pub const DEFAULT_TASKS: usize = 3;
+/// Most tasks one dispatch may have.
+pub const MAX_TASKS: usize = 40;
+/// Longest one-line field, in characters.
+const MAX_LINE: usize = 500;
+/// Longest prose field, in characters.
+const MAX_PROSE: usize = 20_000;
+
+/// One task's fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFields {
+    /// Its words.
+    pub text: String,
+    /// A report is asked for.
+    pub report: bool,
+    /// The deadline as the dispatch writes it.
+    pub deadline: String,
+    /// Who to contact.
+    pub contact: String,
+    /// Figures to report, comma-separated.
+    pub indicators: String,
+    /// The office's own step after the reports ("Giao đ/c Muối tổng hợp …").
+    pub consolidation: String,
+    /// Its deadline.
+    pub consolidation_deadline: String,
+}
+
+impl TaskFields {
+    fn is_blank(&self) -> bool {
+        self.text.trim().is_empty()
+            && self.deadline.trim().is_empty()
+            && self.contact.trim().is_empty()
+            && self.indicators.trim().is_empty()
+            && self.consolidation.trim().is_empty()
+            && self.consolidation_deadline.trim().is_empty()
+    }
+}
+
+/// The form's fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchFields {
+    /// The draft this form is (hex of 16 random bytes).
+    pub draft: String,
+    /// "305/MTTQ-BTT".
+    pub number: String,
+    /// The issuing body as printed.
+    pub issuer: String,
+    /// "Long Khánh".
+    pub place: String,
+    /// "24/01/2022".
+    pub issued_on: String,
+    /// "V/v …".
+    pub subject: String,
+    /// The documents it implements, one per line.
+    pub basis: String,
+    /// The "Kính gửi" line.
+    pub recipients_label: String,
+    /// Every unit below the issuer receives it.
+    pub all_children: bool,
+    /// The units picked (ids).
+    pub recipients: Vec<String>,
+    /// The signer's title ("TM. BAN THƯỜNG TRỰC").
+    pub signer_title: String,
+    /// The signer's name.
+    pub signer_name: String,
+    /// The prose before the tasks.
+    pub body: String,
+    /// The numbered tasks.
+    pub tasks: Vec<TaskFields>,
+}
+
+/// What the staff member pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// One more task block.
+    AddTask,
+    /// Keep the draft.
+    Save,
+    /// Check everything and show it back.
+    Preview,
+    /// Issue it.
+    Issue,
+    /// Back from the preview to the form.
+    Edit,
+}
+
+/// Problems by field name, in Vietnamese.
+pub type Problems = BTreeMap<String, String>;
+
+/// A task's deadline as it will be read: (words, last day, whether the named day counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineShown {
+    /// The dispatch's words.
+    pub words: String,
+    /// The last day work may be received (dd/mm/yyyy).
+    pub last_day: String,
+    /// "trước ngày": the named day itself is too late.
+    pub exclusive: bool,
+    /// The named day (dd/mm/yyyy).
+    pub named_day: String,
+}
+
+fn shown(d: &giaoban_protocol::Deadline) -> DeadlineShown {
+    DeadlineShown {
+        words: d.original_text.clone(),
+        last_day: format_date(d.last_day()),
+        exclusive: d.exclusive,
+        named_day: format_date(d.due_date),
+    }
+}
+
+impl DispatchFields {
+    /// A new form for a unit named `issuer`, dated `today` (dd/mm/yyyy).
+    pub fn blank(issuer: &str, today: &str) -> DispatchFields {
+        DispatchFields {
+            draft: hex::encode(rand::random::<[u8; 16]>()),
+            issuer: format!("Ban Thường trực {issuer}"),
+            issued_on: today.to_string(),
+            recipients_label: "Kính gửi: Ban Thường trực Ủy ban MTTQ Việt Nam các xã, phường.".into(),
+            signer_title: "TM. BAN THƯỜNG TRỰC".into(),
+            tasks: vec![TaskFields::default(); DEFAULT_TASKS],
+            ..DispatchFields::default()
+        }
+    }
+
+    /// The fields of a form as sent (pairs in order) and the button pressed.
+    pub fn from_pairs(pairs: &[(String, String)]) -> (DispatchFields, Action) {
+        let mut f = DispatchFields::default();
+        let mut action = Action::Save;
+        let mut tasks: BTreeMap<usize, TaskFields> = BTreeMap::new();
+        let mut task_count = 0usize;
+        for (k, v) in pairs {
+            match k.as_str() {
+                "draft" => f.draft = v.clone(),
+                "number" => f.number = v.clone(),
+                "issuer" => f.issuer = v.clone(),
+                "place" => f.place = v.clone(),
+                "issued_on" => f.issued_on = v.clone(),
+                "subject" => f.subject = v.clone(),
+                "basis" => f.basis = v.clone(),
+                "recipients_label" => f.recipients_label = v.clone(),
+                "all_children" => f.all_children = !v.is_empty(),
+                "recipient" => {
+                    if f.recipients.len() < 10_000 {
+                        f.recipients.push(v.clone());
+                    }
+                }
+                "signer_title" => f.signer_title = v.clone(),
+                "signer_name" => f.signer_name = v.clone(),
+                "body" => f.body = v.clone(),
+                "tasks" => task_count = v.parse().unwrap_or(0).min(MAX_TASKS),
+                "action" => {
+                    action = match v.as_str() {
+                        "add-task" => Action::AddTask,
+                        "preview" => Action::Preview,
+                        "issue" => Action::Issue,
+                        "edit" => Action::Edit,
+                        _ => Action::Save,
+                    }
+                }
+                other => {
+                    let Some(rest) = other.strip_prefix("task") else { continue };
+                    let Some((n, field)) = rest.split_once('_') else { continue };
+                    let Ok(n) = n.parse::<usize>() else { continue };
+                    if n == 0 || n > MAX_TASKS {
+                        continue;
+                    }
+                    let t = tasks.entry(n).or_default();
+                    match field {
+                        "text" => t.text = v.clone(),
+                        "report" => t.report = !v.is_empty(),
+                        "deadline" => t.deadline = v.clone(),
+                        "contact" => t.contact = v.clone(),
+                        "indicators" => t.indicators = v.clone(),
+                        "consolidation" => t.consolidation = v.clone(),
+                        "consolidationdeadline" => t.consolidation_deadline = v.clone(),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let count = task_count.max(tasks.keys().next_back().copied().unwrap_or(0)).clamp(1, MAX_TASKS);
+        f.tasks = (1..=count).map(|n| tasks.remove(&n).unwrap_or_default()).collect();
+        if action == Action::AddTask && f.tasks.len() < MAX_TASKS {
+            f.tasks.push(TaskFields::default());
+        }
+        (f, action)
+    }
+
+    /// The fields as pairs, for keeping a draft.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = [
+            ("draft", &self.draft),
+            ("number", &self.number),
+            ("issuer", &self.issuer),
+            ("place", &self.place),
+            ("issued_on", &self.issued_on),
+            ("subject", &self.subject),
+            ("basis", &self.basis),
+            ("recipients_label", &self.recipients_label),
+            ("signer_title", &self.signer_title),
+            ("signer_name", &self.signer_name),
+            ("body", &self.body),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+        if self.all_children {
+            out.push(("all_children".into(), "on".into()));
+        }
+        out.extend(self.recipients.iter().map(|r| ("recipient".to_string(), r.clone())));
+        out.push(("tasks".into(), self.tasks.len().to_string()));
+        for (i, t) in self.tasks.iter().enumerate() {
+            let n = i + 1;
+            let mut push = |field: &str, v: &str| out.push((format!("task{n}_{field}"), v.to_string()));
+            push("text", &t.text);
+            if t.report {
+                push("report", "on");
+            }
+            push("deadline", &t.deadline);
+            push("contact", &t.contact);
+            push("indicators", &t.indicators);
+            push("consolidation", &t.consolidation);
+            push("consolidationdeadline", &t.consolidation_deadline);
+        }
+        out
+    }
+
+    /// The draft's title on the first page: number and subject so far.
+    pub fn title(&self) -> String {
+        let t = format!("{} {}", clean_input(&self.number), clean_input(&self.subject)).trim().to_string();
+        if t.is_empty() { "(chưa có số và trích yếu)".into() } else { t.chars().take(200).collect() }
+    }
+
+    /// The draft id as bytes, if the form carries a well-formed one.
+    pub fn draft_id(&self) -> Option<[u8; 16]> {
+        let bytes = hex::decode(self.draft.trim()).ok()?;
+        bytes.try_into().ok()
+    }
+
+    /// Reads the form into a directive to `children` (the units below the issuer), or says
+    /// what is wrong with each field. Also returns each task's deadline as it will be read.
+    pub fn check(&self, children: &[Unit]) -> Result<(NewDirective, Vec<Option<DeadlineShown>>), Problems> {
+        let mut p = Problems::new();
+        let line = |p: &mut Problems, name: &str, v: &str, required: Option<&str>| -> String {
+            let v = clean_input(v);
+            if v.chars().count() > MAX_LINE {
+                p.insert(name.into(), format!("Dài quá {MAX_LINE} ký tự; hãy viết gọn lại."));
+            } else if v.is_empty()
+                && let Some(msg) = required
+            {
+                p.insert(name.into(), msg.into());
+            }
+            v
+        };
+        let number =
+            line(&mut p, "number", &self.number, Some("Nhập số và ký hiệu văn bản, ví dụ 305/MTTQ-BTT."));
+        let issuer = line(&mut p, "issuer", &self.issuer, Some("Nhập tên cơ quan ban hành."));
+        let place = line(&mut p, "place", &self.place, Some("Nhập địa danh, ví dụ Long Khánh."));
+        let subject = line(
+            &mut p,
+            "subject",
+            &self.subject,
+            Some("Nhập trích yếu, ví dụ “V/v thực hiện Thông báo số 161-TB/TU”."),
+        );
+        let recipients_label = line(&mut p, "recipients_label", &self.recipients_label, None);
+        let signer_title = line(&mut p, "signer_title", &self.signer_title, None);
+        let signer_name = line(&mut p, "signer_name", &self.signer_name, None);
+        let issued_on = clean_input(&self.issued_on);
+        if issued_on.is_empty() {
+            p.insert("issued_on".into(), "Nhập ngày ban hành, ví dụ 24/01/2022.".into());
+        } else if parse_date(&issued_on).is_err() {
+            p.insert(
+                "issued_on".into(),
+                format!(
+                    "Không đọc được ngày “{issued_on}”; viết theo dạng ngày/tháng/năm, ví dụ 24/01/2022."
+                ),
+            );
+        }
+        let body = clean_multiline(&self.body);
+        if body.chars().count() > MAX_PROSE {
+            p.insert("body".into(), format!("Dài quá {MAX_PROSE} ký tự."));
+        }
+        let basis: Vec<String> = self.basis.lines().map(clean_input).filter(|l| !l.is_empty()).collect();
+        if basis.iter().any(|b| b.chars().count() > MAX_LINE) {
+            p.insert("basis".into(), format!("Mỗi dòng căn cứ tối đa {MAX_LINE} ký tự."));
+        }
+
+        let recipients: Vec<UnitId> = if self.all_children {
+            children.iter().filter(|u| u.valid_to.is_none()).map(|u| u.id).collect()
+        } else {
+            let mut out = Vec::new();
+            for r in &self.recipients {
+                match r.parse::<UnitId>() {
+                    Ok(id) if children.iter().any(|u| u.id == id) => out.push(id),
+                    _ => {
+                        p.insert(
+                            "recipients".into(),
+                            "Có đơn vị nhận không thuộc cấp dưới của đơn vị bạn.".into(),
+                        );
+                    }
+                }
+            }
+            out
+        };
+        if recipients.is_empty() && !p.contains_key("recipients") {
+            p.insert(
+                "recipients".into(),
+                "Chọn ít nhất một đơn vị nhận, hoặc chọn tất cả các xã, phường.".into(),
+            );
+        }
+
+        let mut tasks = Vec::new();
+        let mut shown_deadlines = Vec::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            let n = i + 1;
+            if t.is_blank() {
+                shown_deadlines.push(None);
+                continue;
+            }
+            let f = |field: &str| format!("task{n}_{field}");
+            let text = clean_multiline(&t.text);
+            if text.is_empty() {
+                p.insert(f("text"), "Nhập nội dung nhiệm vụ, hoặc xóa hết các ô của nhiệm vụ này.".into());
+            } else if text.chars().count() > MAX_PROSE {
+                p.insert(f("text"), format!("Dài quá {MAX_PROSE} ký tự."));
+            }
+            let deadline = read_deadline(&mut p, &f("deadline"), &t.deadline);
+            if t.report && t.deadline.trim().is_empty() {
+                p.insert(
+                    f("deadline"),
+                    "Nhiệm vụ có yêu cầu báo cáo: nhập thời hạn, ví dụ “trước ngày 08/02/2022”.".into(),
+                );
+            }
+            shown_deadlines.push(deadline.as_ref().and_then(|d| parse_deadline(d).ok()).map(|d| shown(&d)));
+            let consolidation = if t.consolidation.trim().is_empty() {
+                if !t.consolidation_deadline.trim().is_empty() {
+                    p.insert(
+                        f("consolidation"),
+                        "Có thời hạn tổng hợp: nhập cả nội dung bước tổng hợp.".into(),
+                    );
+                }
+                None
+            } else {
+                if t.consolidation_deadline.trim().is_empty() {
+                    p.insert(
+                        f("consolidationdeadline"),
+                        "Nhập thời hạn tổng hợp, ví dụ “trước ngày 11/02/2022”.".into(),
+                    );
+                }
+                read_deadline(&mut p, &f("consolidationdeadline"), &t.consolidation_deadline).map(
+                    |deadline| NewConsolidation {
+                        text: clean_multiline(&t.consolidation),
+                        contact: None,
+                        deadline,
+                        report_to: Vec::new(),
+                    },
+                )
+            };
+            let contact = line(&mut p, &f("contact"), &t.contact, None);
+            let indicators: Vec<String> =
+                t.indicators.split([',', ';', '\n']).map(clean_input).filter(|s| !s.is_empty()).collect();
+            tasks.push(NewTask {
+                ordinal: n as u64,
+                text,
+                report_required: t.report,
+                deadline,
+                contact: (!contact.is_empty()).then_some(contact),
+                indicators,
+                consolidation,
+            });
+        }
+        if tasks.is_empty() {
+            p.insert("task1_text".into(), "Một văn bản giao việc cần ít nhất một nhiệm vụ.".into());
+        }
+        if !p.is_empty() {
+            return Err(p);
+        }
+        let signer = (!signer_name.is_empty()).then_some((signer_title, signer_name));
+        let directive = NewDirective {
+            number,
+            issuer_name: issuer,
+            place,
+            issued_on,
+            subject,
+            basis,
+            recipients,
+            recipients_label,
+            signer,
+            body,
+            tasks,
+        };
+        Ok((directive, shown_deadlines))
+    }
+}
+
+fn read_deadline(p: &mut Problems, field: &str, words: &str) -> Option<NewDeadline> {
+    let words = clean_input(words);
+    if words.is_empty() {
+        return None;
+    }
+    let d = NewDeadline { text: words.clone(), due: None, exclusive: None };
+    match parse_deadline(&d) {
+        Ok(_) => Some(d),
+        Err(_) => {
+            p.insert(
+                field.into(),
+                format!(
+                    "Không đọc được ngày trong “{words}”; viết như văn bản vẫn viết: “trước ngày 08/02/2022” hoặc “chậm nhất ngày 11/02/2022”."
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A unit the form offers, with the key its filter box matches (diacritics ignored).
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its search key ("xa an phuoc").
+    pub key: String,
+    /// Picked.
+    pub checked: bool,
+}
+
+/// The units a form offers, in Vietnamese order, marked as picked.
+pub fn choices(children: &[Unit], picked: &[String]) -> Vec<Choice> {
+    children
+        .iter()
+        .filter(|u| u.valid_to.is_none())
+        .map(|u| {
+            let id = u.id.to_string();
+            Choice { checked: picked.contains(&id), key: search_key(&u.name), name: u.name.clone(), id }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_form_goes_to_pairs_and_back_unchanged() {
+        let mut f = DispatchFields::blank("Ủy ban MTTQ Việt Nam thành phố Long Khánh", "24/01/2022");
+        f.number = "305/MTTQ-BTT".into();
+        f.recipients = vec!["a".into(), "b".into()];
+        f.tasks[1].report = true;
+        f.tasks[1].deadline = "trước ngày 08/02/2022".into();
+        let (back, action) = DispatchFields::from_pairs(&f.to_pairs());
+        assert_eq!(back, f);
+        assert_eq!(action, Action::Save);
+    }
+
+    #[test]
+    fn adding_a_task_keeps_what_was_typed_and_the_count_is_bounded() {
+        let (f, a) = DispatchFields::from_pairs(&pairs(&[
+            ("tasks", "2"),
+            ("task2_text", "Rà soát các mô hình"),
+            ("action", "add-task"),
+        ]));
+        assert_eq!(a, Action::AddTask);
+        assert_eq!(f.tasks.len(), 3);
+        assert_eq!(f.tasks[1].text, "Rà soát các mô hình");
+        let (f, _) = DispatchFields::from_pairs(&pairs(&[("tasks", "100000"), ("task99999_text", "x")]));
+        assert!(f.tasks.len() <= MAX_TASKS);
+    }
+
+    #[test]
+    fn every_wrong_field_is_named_in_vietnamese() {
+        let (f, _) = DispatchFields::from_pairs(&pairs(&[
+            ("issued_on", "31/02/2022"),
+            ("tasks", "2"),
+            ("task1_text", "Báo cáo kết quả"),
+            ("task1_report", "on"),
+            ("task2_deadline", "sớm nhất có thể"),
+        ]));
+        let p = f.check(&[]).unwrap_err();
+        for field in [
+            "number",
+            "place",
+            "subject",
+            "issued_on",
+            "recipients",
+            "task1_deadline",
+            "task2_text",
+            "task2_deadline",
+        ] {
+            assert!(p.contains_key(field), "{field} not named: {p:?}");
+        }
+        assert!(p["task2_deadline"].contains("sớm nhất có thể"));
+    }
+}

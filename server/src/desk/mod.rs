@@ -1,0 +1,846 @@
+//! The desk: the office's pages in the browser, served by the relay itself under `/desk`.
+//!
+//! Staff sign in with an account the operator made (`admin staff add`); the session lives in
+//! an HttpOnly, SameSite=Strict cookie, and every form carries a token derived from the
+//! session. What a page shows is read from the staff member's own client-core store
+//! (`stores.rs`), synced with the relay in this process before each page, so it is what the
+//! member's unit may read, by the same rule as a device. Pages are compiled in (askama), with
+//! one stylesheet and one small script, also compiled in; nothing is fetched from elsewhere.
+//!
+//! Invariant: the desk writes only through a staff member's store, whose pushes the relay
+//! checks like any device's; there is no other way from here into the relay's storage.
+//! Invariant: a device token never opens a page here, and a session never syncs as a device.
+
+pub mod auth;
+pub mod dispatch_form;
+pub mod report_page;
+pub mod stores;
+pub mod views;
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use giaoban_client_core::Store;
+use giaoban_protocol::DocId;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::WatchStream;
+
+use crate::http::AppState;
+use crate::store::{SignIn, StaffSession, StoreError};
+use auth::{AddressLimiter, PRE_SESSION_COOKIE, PeerAddr, SESSION_COOKIE};
+use dispatch_form::{Action, DispatchFields};
+use stores::{DeskStoreError, DeskStores};
+use views::{Issued, Matrix, RowFilter};
+
+/// The desk's state inside the relay's.
+pub struct Desk {
+    pub(crate) stores: DeskStores,
+    sign_ins: AddressLimiter,
+}
+
+impl Desk {
+    /// The desk keeping its staff's stores in `dir`.
+    pub fn new(dir: std::path::PathBuf) -> Desk {
+        Desk { stores: DeskStores::new(dir), sign_ins: AddressLimiter::default() }
+    }
+}
+
+/// The desk's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/desk") }))
+        .route("/desk", get(home))
+        .route("/desk/", get(|| async { Redirect::to("/desk") }))
+        .route("/desk/sign-in", get(sign_in_page).post(sign_in))
+        .route("/desk/sign-out", post(sign_out))
+        .route("/desk/dispatch/new", get(dispatch_form_page).post(dispatch_form_sent))
+        .route("/desk/dispatch/{id}", get(matrix_page))
+        .route("/desk/dispatch/{id}/table", get(matrix_table))
+        .route("/desk/report/{id}", get(report_page::report_page))
+        .route("/desk/report/{id}/review", post(report_page::review_sent))
+        .route("/desk/events", get(events))
+        .route(
+            "/desk/static/desk.css",
+            get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/desk.css")) }),
+        )
+        .route(
+            "/desk/static/desk.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/desk.js")) }),
+        )
+}
+
+/// What every page's frame shows.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    /// The page's title.
+    pub title: String,
+    /// The staff member's unit.
+    pub unit: String,
+    /// The staff member.
+    pub staff: String,
+    /// The session's form token.
+    pub csrf: String,
+    /// Signed in (the sign-out form is shown).
+    pub signed_in: bool,
+    /// A problem to show above the page ("the store could not sync").
+    pub warning: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    form_token: String,
+    login: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/home.html")]
+struct HomePage {
+    chrome: Chrome,
+    issued: Vec<Issued>,
+    drafts: Vec<DraftLine>,
+    query: String,
+}
+
+/// A draft on the first page.
+struct DraftLine {
+    id: String,
+    title: String,
+    saved: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/matrix.html")]
+struct MatrixPage {
+    chrome: Chrome,
+    m: Matrix,
+}
+
+#[derive(Template)]
+#[template(path = "desk/matrix_table.html")]
+struct MatrixTable {
+    m: Matrix,
+}
+
+#[derive(Template)]
+#[template(path = "desk/message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+    link: String,
+}
+
+/// Headers every desk page carries: no script or style from elsewhere, never framed, never
+/// cached.
+fn html(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
+}
+
+fn render(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => html(status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "a desk page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the operator can find the cause in the relay log",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    resp
+}
+
+fn message(status: StatusCode, heading: &str, text: &str, link: &str) -> Response {
+    let chrome = Chrome { title: heading.to_string(), ..Chrome::default() };
+    render(status, &MessagePage { chrome, heading: heading.into(), text: text.into(), link: link.into() })
+}
+
+/// Every failure of a desk page, as a page in Vietnamese.
+#[derive(Debug)]
+enum DeskError {
+    /// Not signed in (or the session ended).
+    SignedOut,
+    /// A form without this session's token, or sent from another site.
+    BadForm,
+    /// Not here, or not for this unit: the same answer.
+    NotFound,
+    /// The relay's storage or the staff member's store failed.
+    Store(String),
+}
+
+impl From<StoreError> for DeskError {
+    fn from(e: StoreError) -> Self {
+        DeskError::Store(e.to_string())
+    }
+}
+
+impl From<giaoban_client_core::CoreError> for DeskError {
+    fn from(e: giaoban_client_core::CoreError) -> Self {
+        DeskError::Store(e.to_string())
+    }
+}
+
+impl From<DeskStoreError> for DeskError {
+    fn from(e: DeskStoreError) -> Self {
+        DeskError::Store(e.to_string())
+    }
+}
+
+impl IntoResponse for DeskError {
+    fn into_response(self) -> Response {
+        match self {
+            DeskError::SignedOut => Redirect::to("/desk/sign-in").into_response(),
+            DeskError::BadForm => message(
+                StatusCode::FORBIDDEN,
+                "Biểu mẫu không hợp lệ",
+                "Biểu mẫu này đã hết hạn hoặc không gửi từ trang của Giao Ban. Không có gì được lưu. Hãy mở lại trang và làm lại.",
+                "/desk",
+            ),
+            DeskError::NotFound => message(
+                StatusCode::NOT_FOUND,
+                "Không tìm thấy",
+                "Không có văn bản này, hoặc văn bản không thuộc phạm vi của đơn vị bạn.",
+                "/desk",
+            ),
+            DeskError::Store(detail) => {
+                tracing::error!(error = %detail, "a desk page could not be served");
+                message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Máy chủ đang gặp sự cố",
+                    "Máy chủ không đọc hoặc ghi được dữ liệu lúc này. Không có gì bị mất; hãy thử lại sau ít phút. Nếu vẫn vậy, báo người quản trị máy chủ (chi tiết trong nhật ký của máy chủ).",
+                    "/desk",
+                )
+            }
+        }
+    }
+}
+
+/// A signed-in request: the cookie's token and its session.
+struct Signed {
+    token: String,
+    session: StaffSession,
+}
+
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Signed, DeskError> {
+    let token = auth::cookie(headers, SESSION_COOKIE).ok_or(DeskError::SignedOut)?;
+    let store = state.store.clone();
+    let t = token.clone();
+    let session = tokio::task::spawn_blocking(move || store.staff_session(&t))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??
+        .ok_or(DeskError::SignedOut)?;
+    Ok(Signed { token, session })
+}
+
+/// Checks a form of a signed-in page: sent from this relay's pages, with this session's token.
+fn check_form(headers: &HeaderMap, signed: &Signed, token: &str) -> Result<(), DeskError> {
+    if auth::same_origin(headers) && auth::tokens_equal(token, &signed.session.csrf) {
+        Ok(())
+    } else {
+        Err(DeskError::BadForm)
+    }
+}
+
+/// Runs `f` on the staff member's store after syncing it with the relay, on a blocking
+/// thread. A failed sync leaves the page to show what the store holds, with a warning.
+async fn with_store<T: Send + 'static>(
+    state: &AppState,
+    session: &StaffSession,
+    f: impl FnOnce(&mut Store) -> Result<T, DeskError> + Send + 'static,
+) -> Result<(T, String, String), DeskError> {
+    let handle = tokio::runtime::Handle::current();
+    let state = state.clone();
+    let session = session.clone();
+    tokio::task::spawn_blocking(move || -> Result<(T, String, String), DeskError> {
+        let store = state.desk.stores.store_for(&state, &handle, &session)?;
+        let warning = match DeskStores::sync(&store) {
+            Ok(_) => String::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "a desk store could not sync; its page shows what it holds");
+                "Chưa cập nhật được dữ liệu mới nhất từ máy chủ; trang này có thể chưa đủ. Hãy tải lại sau ít phút."
+                    .to_string()
+            }
+        };
+        let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+        let unit = views::unit_names(&mut s).remove(&session.unit).unwrap_or_default();
+        let value = f(&mut s)?;
+        Ok((value, unit, warning))
+    })
+    .await
+    .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
+}
+
+/// Syncs a member's store now (after a desk write), on a blocking thread.
+async fn push_now(state: &AppState, session: &StaffSession) -> Result<(), DeskError> {
+    with_store(state, session, |_| Ok(())).await.map(|_| ())
+}
+
+fn chrome(title: &str, signed: &Signed, unit: String, warning: String) -> Chrome {
+    Chrome {
+        title: title.to_string(),
+        unit,
+        staff: signed.session.name.clone(),
+        csrf: signed.session.csrf.clone(),
+        signed_in: true,
+        warning,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let q = giaoban_vietnamese_text::clean_input(&query.q);
+    let q_for_store = q.clone();
+    let (issued, unit, warning) =
+        with_store(&state, &signed.session, move |s| Ok(views::issued(s, &q_for_store)?)).await?;
+    let relay = state.store.clone();
+    let staff = signed.session.staff;
+    let drafts = tokio::task::spawn_blocking(move || relay.drafts(staff))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??
+        .into_iter()
+        .map(|d| DraftLine { id: hex::encode(d.id), title: d.title, saved: local_time(d.saved_at) })
+        .collect();
+    let page =
+        HomePage {
+            chrome: chrome("Văn bản đã ban hành", &signed, unit, warning), issued, drafts, query: q
+        };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct MatrixQuery {
+    #[serde(default)]
+    show: Option<String>,
+}
+
+async fn load_matrix(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    query: &MatrixQuery,
+) -> Result<(Matrix, String, String), DeskError> {
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let filter = RowFilter::parse(query.show.as_deref());
+    let (m, unit, warning) =
+        with_store(state, &signed.session, move |s| Ok(views::matrix(s, id, filter)?)).await?;
+    Ok((m.ok_or(DeskError::NotFound)?, unit, warning))
+}
+
+async fn matrix_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<MatrixQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let (m, unit, warning) = load_matrix(&state, &signed, &id, &query).await?;
+    let title = m.title.clone();
+    Ok(render(StatusCode::OK, &MatrixPage { chrome: chrome(&title, &signed, unit, warning), m }))
+}
+
+/// The matrix's table alone, for the page's script to put in place when units sync.
+async fn matrix_table(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<MatrixQuery>,
+) -> Result<Response, Response> {
+    let signed = signed_in(&state, &headers)
+        .await
+        .map_err(|_| (StatusCode::UNAUTHORIZED, "signed out").into_response())?;
+    let (m, _, _) = load_matrix(&state, &signed, &id, &query).await.map_err(IntoResponse::into_response)?;
+    Ok(render(StatusCode::OK, &MatrixTable { m }))
+}
+
+/// Told whenever the staff member's unit receives changes: the open matrix fetches its table
+/// again.
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Response> {
+    let signed = signed_in(&state, &headers)
+        .await
+        .map_err(|_| (StatusCode::UNAUTHORIZED, "signed out").into_response())?;
+    let stream = WatchStream::new(state.unit_changes(signed.session.unit))
+        .map(|_| Ok::<_, std::convert::Infallible>(Event::default().event("changed").data("")));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
+}
+
+async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if signed_in(&state, &headers).await.is_ok() {
+        return Redirect::to("/desk").into_response();
+    }
+    sign_in_form(&state, &headers, StatusCode::OK, String::new(), String::new())
+}
+
+fn sign_in_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    login: String,
+    error: String,
+) -> Response {
+    let pre = auth::cookie(headers, PRE_SESSION_COOKIE).unwrap_or_else(auth::new_token);
+    let page = SignInPage {
+        chrome: Chrome { title: "Đăng nhập".into(), ..Chrome::default() },
+        form_token: auth::pre_session_form_token(&pre),
+        login,
+        error,
+    };
+    let mut resp = render(status, &page);
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        auth::set_cookie(PRE_SESSION_COOKIE, &pre, 3600, state.config.desk_secure_cookie),
+    );
+    resp
+}
+
+#[derive(serde::Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// How long a wrong password's answer is held back: half a second per failure in a row, at
+/// most three seconds.
+fn slowdown(failures: i64) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(failures.clamp(1, 6) as u64))
+}
+
+/// A relay time as the desk says it, in Asia/Ho_Chi_Minh (UTC+7 all year): "14:05 ngày 02/12/2026".
+fn local_time(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms.saturating_add(7 * 3600 * 1000)) {
+        Some(t) => t.format("%H:%M ngày %d/%m/%Y").to_string(),
+        None => String::new(),
+    }
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let pre = auth::cookie(&headers, PRE_SESSION_COOKIE);
+    let form_ok = auth::same_origin(&headers)
+        && pre.as_deref().is_some_and(|p| auth::tokens_equal(&form.csrf, &auth::pre_session_form_token(p)));
+    if !form_ok {
+        return sign_in_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            String::new(),
+            "Trang đăng nhập đã hết hạn. Hãy nhập lại tên đăng nhập và mật khẩu.".into(),
+        );
+    }
+    let login = giaoban_vietnamese_text::clean_input(&form.login);
+    if let Err(wait) = state.desk.sign_ins.attempt(peer) {
+        tracing::warn!(address = ?peer, "too many sign-in attempts from one address");
+        return sign_in_form(
+            &state,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            login,
+            format!("Có quá nhiều lần đăng nhập từ máy này. Hãy thử lại sau {} phút.", wait.div_ceil(60)),
+        );
+    }
+    if login.is_empty() || form.password.is_empty() || form.password.len() > 1024 {
+        return sign_in_form(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            login,
+            "Hãy nhập tên đăng nhập và mật khẩu.".into(),
+        );
+    }
+    let store = state.store.clone();
+    let (l, p) = (login.clone(), form.password);
+    let outcome = match tokio::task::spawn_blocking(move || store.sign_in(&l, &p)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return DeskError::from(e).into_response(),
+        Err(_) => return DeskError::Store("the relay is shutting down".into()).into_response(),
+    };
+    let secure = state.config.desk_secure_cookie;
+    match outcome {
+        SignIn::Ok { token, staff } => {
+            tracing::info!(%staff, "staff signed in to the desk");
+            let mut resp = Redirect::to("/desk").into_response();
+            let max_age = crate::store::SESSION_MAX_MS / 1000;
+            resp.headers_mut()
+                .append(header::SET_COOKIE, auth::set_cookie(SESSION_COOKIE, &token, max_age, secure));
+            resp.headers_mut().append(header::SET_COOKIE, auth::clear_cookie(PRE_SESSION_COOKIE, secure));
+            resp
+        }
+        SignIn::Wrong { failures } => {
+            tokio::time::sleep(slowdown(failures)).await;
+            sign_in_form(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                login,
+                "Tên đăng nhập hoặc mật khẩu không đúng.".into(),
+            )
+        }
+        SignIn::Locked { until } => {
+            tracing::warn!(login = %crate::store::normalise_login(&login), "a staff account is locked after wrong passwords");
+            sign_in_form(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                login,
+                format!(
+                    "Tài khoản tạm khóa đến {} vì nhập sai mật khẩu nhiều lần. Hãy chờ đến lúc đó, hoặc nhờ người quản trị đặt lại mật khẩu.",
+                    local_time(until)
+                ),
+            )
+        }
+        SignIn::Disabled => sign_in_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            login,
+            "Tài khoản này đã bị người quản trị khóa.".into(),
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    check_form(&headers, &signed, &form.csrf)?;
+    let store = state.store.clone();
+    let token = signed.token.clone();
+    tokio::task::spawn_blocking(move || store.sign_out(&token))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let mut resp = Redirect::to("/desk/sign-in").into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, auth::clear_cookie(SESSION_COOKIE, state.config.desk_secure_cookie));
+    Ok(resp)
+}
+
+#[derive(Template)]
+#[template(path = "desk/dispatch_form.html")]
+struct DispatchFormPage {
+    chrome: Chrome,
+    fields: DispatchFields,
+    tasks: Vec<TaskBlock>,
+    choices: Vec<dispatch_form::Choice>,
+    problems: dispatch_form::Problems,
+    notice: String,
+}
+
+impl DispatchFormPage {
+    fn err(&self, field: &str) -> &str {
+        self.problems.get(field).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// One task's block of the form, with its field names and problems.
+struct TaskBlock {
+    n: usize,
+    f: dispatch_form::TaskFields,
+    name_text: String,
+    name_report: String,
+    name_deadline: String,
+    name_contact: String,
+    name_indicators: String,
+    name_consolidation: String,
+    name_consolidationdeadline: String,
+    err_text: String,
+    err_deadline: String,
+    err_contact: String,
+    err_consolidation: String,
+    err_consolidationdeadline: String,
+}
+
+fn task_blocks(fields: &DispatchFields, problems: &dispatch_form::Problems) -> Vec<TaskBlock> {
+    fields
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let n = i + 1;
+            let name = |f: &str| format!("task{n}_{f}");
+            let err = |f: &str| problems.get(&name(f)).cloned().unwrap_or_default();
+            TaskBlock {
+                n,
+                f: t.clone(),
+                name_text: name("text"),
+                name_report: name("report"),
+                name_deadline: name("deadline"),
+                name_contact: name("contact"),
+                name_indicators: name("indicators"),
+                name_consolidation: name("consolidation"),
+                name_consolidationdeadline: name("consolidationdeadline"),
+                err_text: err("text"),
+                err_deadline: err("deadline"),
+                err_contact: err("contact"),
+                err_consolidation: err("consolidation"),
+                err_consolidationdeadline: err("consolidationdeadline"),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "desk/dispatch_preview.html")]
+struct DispatchPreviewPage {
+    chrome: Chrome,
+    fields: DispatchFields,
+    issued_long: String,
+    recipients: Vec<String>,
+    tasks: Vec<PreviewTask>,
+    pairs: Vec<(String, String)>,
+}
+
+struct PreviewTask {
+    n: u64,
+    text: String,
+    report: bool,
+    deadline: Option<dispatch_form::DeadlineShown>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct DraftQuery {
+    #[serde(default)]
+    draft: Option<String>,
+}
+
+fn today_in_vietnam() -> String {
+    local_time(chrono::Utc::now().timestamp_millis()).rsplit(' ').next().unwrap_or_default().to_string()
+}
+
+/// The units below the member's unit, and the unit's name.
+fn children_of(s: &mut Store, unit: giaoban_protocol::UnitId) -> Vec<giaoban_protocol::schema::Unit> {
+    s.child_units(unit).unwrap_or_default()
+}
+
+fn form_page(
+    signed: &Signed,
+    unit: String,
+    warning: String,
+    fields: DispatchFields,
+    children: &[giaoban_protocol::schema::Unit],
+    problems: dispatch_form::Problems,
+    notice: String,
+) -> Response {
+    let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let choices = dispatch_form::choices(children, &fields.recipients);
+    let tasks = task_blocks(&fields, &problems);
+    let page = DispatchFormPage {
+        chrome: chrome("Ban hành văn bản", signed, unit, warning),
+        fields,
+        tasks,
+        choices,
+        problems,
+        notice,
+    };
+    render(status, &page)
+}
+
+async fn dispatch_form_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DraftQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let unit_id = signed.session.unit;
+    let (children, unit, warning) =
+        with_store(&state, &signed.session, move |s| Ok(children_of(s, unit_id))).await?;
+    let mut fields = DispatchFields::blank(&unit, &today_in_vietnam());
+    if let Some(id) =
+        q.draft.as_deref().and_then(|d| hex::decode(d).ok()).and_then(|b| <[u8; 16]>::try_from(b).ok())
+    {
+        let relay = state.store.clone();
+        let staff = signed.session.staff;
+        let draft = tokio::task::spawn_blocking(move || relay.draft(staff, id))
+            .await
+            .map_err(|_| DeskError::Store("the relay is shutting down".into()))??
+            .ok_or(DeskError::NotFound)?;
+        if let Some(doc) = draft.issued {
+            return Ok(Redirect::to(&format!("/desk/dispatch/{doc}")).into_response());
+        }
+        fields = DispatchFields::from_pairs(&draft.fields).0;
+    }
+    Ok(form_page(&signed, unit, warning, fields, &children, Default::default(), String::new()))
+}
+
+/// What a sent dispatch form leads to, decided under the member's store lock.
+enum Sent {
+    Form {
+        fields: DispatchFields,
+        problems: dispatch_form::Problems,
+        notice: String,
+    },
+    Preview {
+        fields: DispatchFields,
+        directive: Box<giaoban_client_core::NewDirective>,
+        deadlines: Vec<Option<dispatch_form::DeadlineShown>>,
+    },
+    Issued(DocId),
+}
+
+async fn dispatch_form_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    check_form(&headers, &signed, csrf)?;
+    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
+    let (mut fields, action) = DispatchFields::from_pairs(&pairs);
+    if fields.draft_id().is_none() {
+        fields.draft = hex::encode(rand::random::<[u8; 16]>());
+    }
+    let unit_id = signed.session.unit;
+    let staff = signed.session.staff;
+    let relay = state.store.clone();
+    let ((sent, children), unit, warning) = with_store(&state, &signed.session, move |s| {
+        let children = children_of(s, unit_id);
+        let draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
+        // Under the store's lock, so a form sent twice at once issues one dispatch.
+        if let Some(d) = relay.draft(staff, draft_id)?
+            && let Some(doc) = d.issued
+        {
+            return Ok((Sent::Issued(doc), children));
+        }
+        let checked = match action {
+            Action::Preview | Action::Issue => Some(fields.check(&children)),
+            _ => None,
+        };
+        if action != Action::Issue {
+            relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs())?;
+        }
+        let sent = match (action, checked) {
+            (_, Some(Err(problems))) => Sent::Form { fields, problems, notice: String::new() },
+            (Action::Preview, Some(Ok((directive, deadlines)))) => {
+                Sent::Preview { fields, directive: Box::new(directive), deadlines }
+            }
+            (Action::Issue, Some(Ok((directive, _)))) => match s.issue_directive(directive) {
+                Ok(doc) => {
+                    relay.mark_draft_issued(staff, draft_id, doc).or_else(|_| {
+                        relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs())?;
+                        relay.mark_draft_issued(staff, draft_id, doc)
+                    })?;
+                    Sent::Issued(doc)
+                }
+                Err(giaoban_client_core::CoreError::Invalid(inv)) => {
+                    let mut problems = dispatch_form::Problems::new();
+                    problems.insert(
+                        "number".into(),
+                        format!("Không ban hành được: {} ({})", inv.reason, inv.field),
+                    );
+                    Sent::Form { fields, problems, notice: String::new() }
+                }
+                Err(e) => return Err(e.into()),
+            },
+            (Action::Save, _) => Sent::Form {
+                fields,
+                problems: Default::default(),
+                notice: format!("Đã lưu nháp lúc {}.", local_time(chrono::Utc::now().timestamp_millis())),
+            },
+            (_, _) => Sent::Form { fields, problems: Default::default(), notice: String::new() },
+        };
+        Ok((sent, children))
+    })
+    .await?;
+    match sent {
+        Sent::Issued(doc) => {
+            // Sent to the relay before the office is told it is issued. Should that fail, the
+            // dispatch is kept in the member's store and goes with the next page's sync.
+            push_now(&state, &signed.session).await?;
+            Ok(Redirect::to(&format!("/desk/dispatch/{doc}")).into_response())
+        }
+        Sent::Form { fields, problems, notice } => {
+            Ok(form_page(&signed, unit, warning, fields, &children, problems, notice))
+        }
+        Sent::Preview { fields, directive, deadlines } => {
+            let names: std::collections::HashMap<_, _> =
+                children.iter().map(|u| (u.id, u.name.clone())).collect();
+            let mut recipients: Vec<String> = directive
+                .recipients
+                .iter()
+                .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_string()))
+                .collect();
+            giaoban_vietnamese_text::collator().sort_by_name(&mut recipients, |n| n);
+            let issued_long = giaoban_vietnamese_text::parse_date(&directive.issued_on)
+                .map(giaoban_vietnamese_text::format_long_date)
+                .unwrap_or_default();
+            let tasks = directive
+                .tasks
+                .iter()
+                .map(|t| PreviewTask {
+                    n: t.ordinal,
+                    text: t.text.clone(),
+                    report: t.report_required,
+                    deadline: deadlines.get(t.ordinal as usize - 1).cloned().flatten(),
+                })
+                .collect();
+            let pairs = fields.to_pairs();
+            let page = DispatchPreviewPage {
+                chrome: chrome("Xem lại trước khi ban hành", &signed, unit, warning),
+                fields,
+                issued_long,
+                recipients,
+                tasks,
+                pairs,
+            };
+            Ok(render(StatusCode::OK, &page))
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! A report on the desk: its sections and figures as the unit wrote them, who changed it and
+//! when (by device or staff name), and the office's verdict: accept, or return with a note.
+//! The verdict is a review written through the staff member's store (`review_report`), so it
+//! reaches the ward's devices like any record.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use giaoban_client_core::format_figure;
+use giaoban_protocol::schema::{Report, Verdict};
+use giaoban_protocol::{DeviceId, DocId};
+use giaoban_vietnamese_text::clean_multiline;
+
+use super::{Chrome, DeskError, Signed, check_form, chrome, push_now, render, signed_in, with_store};
+use crate::http::AppState;
+
+/// A section as shown.
+struct SectionView {
+    heading: String,
+    body: String,
+    edited_concurrently: bool,
+}
+
+/// A figure: its indicator, the words a reader reads ("gần 850 triệu đồng") and its note.
+struct FigureView {
+    indicator: String,
+    written: String,
+    note: String,
+}
+
+/// One step of the history: who, when, what.
+pub struct HistoryLine {
+    /// "02/12/2026 14:05".
+    pub when: String,
+    /// A device's label or "Bàn làm việc: <staff name>".
+    pub who: String,
+    /// What changed, in words.
+    pub what: String,
+}
+
+/// A verdict given.
+struct VerdictView {
+    accepted: bool,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "desk/report.html")]
+struct ReportPage {
+    chrome: Chrome,
+    id: String,
+    title: String,
+    unit: String,
+    period: String,
+    submitted: bool,
+    sections: Vec<SectionView>,
+    figures: Vec<FigureView>,
+    history: Vec<HistoryLine>,
+    verdicts: Vec<VerdictView>,
+    may_review: bool,
+    dispatch: Option<String>,
+    note: String,
+    error: String,
+    notice: String,
+}
+
+/// What the history groups: a run of changes by one author within this many seconds.
+const RUN_SECS: i64 = 600;
+
+/// The report's history: its changes in causal order, a run of one author's changes within
+/// ten minutes told as one line, each with the parts of the report it changed.
+pub fn history(doc: &mut automerge::AutoCommit, label_of: &dyn Fn(&[u8]) -> String) -> Vec<HistoryLine> {
+    let changes: Vec<(Vec<u8>, i64, automerge::ChangeHash)> = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| (c.actor_id().to_bytes().to_vec(), c.timestamp(), c.hash()))
+        .collect();
+    let mut out = Vec::new();
+    let mut seen: Vec<automerge::ChangeHash> = Vec::new();
+    let mut i = 0;
+    while i < changes.len() {
+        let (actor, start, _) = &changes[i];
+        let author = &actor[..actor.len().min(16)];
+        let mut j = i;
+        while j + 1 < changes.len() {
+            let (next_actor, t, _) = &changes[j + 1];
+            if &next_actor[..next_actor.len().min(16)] != author || t - start > RUN_SECS {
+                break;
+            }
+            j += 1;
+        }
+        let before = doc.get_heads_of(&seen);
+        seen.extend(changes[i..=j].iter().map(|c| c.2));
+        let after = doc.get_heads_of(&seen);
+        let what = describe(doc, &before, &after, i == 0);
+        let when = chrono::DateTime::from_timestamp(start.saturating_add(7 * 3600), 0)
+            .map(|t| t.format("%d/%m/%Y %H:%M").to_string())
+            .unwrap_or_default();
+        out.push(HistoryLine { when, who: label_of(author), what });
+        i = j + 1;
+    }
+    out
+}
+
+/// Heads of the document made of `changes` (those not depended on by another of them).
+trait HeadsOf {
+    fn get_heads_of(&mut self, changes: &[automerge::ChangeHash]) -> Vec<automerge::ChangeHash>;
+}
+
+impl HeadsOf for automerge::AutoCommit {
+    fn get_heads_of(&mut self, changes: &[automerge::ChangeHash]) -> Vec<automerge::ChangeHash> {
+        let mut depended: std::collections::HashSet<automerge::ChangeHash> = std::collections::HashSet::new();
+        for h in changes {
+            if let Some(c) = self.get_change_by_hash(h) {
+                depended.extend(c.deps().iter().copied());
+            }
+        }
+        changes.iter().copied().filter(|h| !depended.contains(h)).collect()
+    }
+}
+
+/// Whether the report was submitted as of `heads`.
+fn submitted_at(doc: &automerge::AutoCommit, heads: &[automerge::ChangeHash]) -> bool {
+    use automerge::ReadDoc;
+    matches!(
+        doc.get_at(automerge::ROOT, "submitted_at_device", heads),
+        Ok(Some((automerge::Value::Scalar(v), _))) if !matches!(v.as_ref(), automerge::ScalarValue::Null)
+    )
+}
+
+/// The parts of a report a run of changes touched, in words.
+fn describe(
+    doc: &mut automerge::AutoCommit,
+    before: &[automerge::ChangeHash],
+    after: &[automerge::ChangeHash],
+    first: bool,
+) -> String {
+    let mut parts: Vec<&'static str> = Vec::new();
+    if first {
+        parts.push("tạo báo cáo");
+    } else {
+        for p in &doc.diff(before, after) {
+            let root_key =
+                p.path.first().map(|(_, prop)| prop.to_string()).unwrap_or_else(|| match &p.action {
+                    automerge::PatchAction::PutMap { key, .. } => key.clone(),
+                    _ => String::new(),
+                });
+            let word = match root_key.as_str() {
+                "sections" => "sửa nội dung",
+                "figures" => "sửa số liệu",
+                "submitted_at_device" => continue,
+                "attachments" => "sửa tệp đính kèm",
+                "title" | "period" | "kind" => "sửa tên, kỳ báo cáo",
+                _ => "thay đổi khác",
+            };
+            if !parts.contains(&word) {
+                parts.push(word);
+            }
+        }
+    }
+    if submitted_at(doc, after) && (first || !submitted_at(doc, before)) {
+        parts.push("nộp báo cáo");
+    }
+    if parts.is_empty() {
+        return "Không đổi gì thấy được".into();
+    }
+    let s = parts.join(", ");
+    match s.get(..1) {
+        Some(first) => first.to_uppercase() + &s[1..],
+        None => s,
+    }
+}
+
+struct Loaded {
+    report: Report,
+    history: Vec<HistoryLine>,
+    verdicts: Vec<VerdictView>,
+    unit_name: String,
+}
+
+async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, String, String), DeskError> {
+    let relay = state.store.clone();
+    let me = signed.session.unit;
+    with_store(state, &signed.session, move |s| {
+        let report: Report = match s.report(id) {
+            Ok(r) => r,
+            Err(giaoban_client_core::CoreError::NotFound { .. }) => return Err(DeskError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let labels: std::collections::HashMap<Vec<u8>, String> =
+            relay.devices()?.into_iter().map(|(d, _, label, _)| (d.to_bytes().to_vec(), label)).collect();
+        let label_of = |actor: &[u8]| match labels.get(actor) {
+            Some(l) => l.clone(),
+            None => match DeviceId::from_slice(actor) {
+                Ok(d) => format!("Thiết bị {d}"),
+                Err(_) => "Không rõ".into(),
+            },
+        };
+        let bytes = s.save_document(id)?;
+        let mut doc = automerge::AutoCommit::load(&bytes)
+            .map_err(|e| DeskError::Store(format!("the report {id} cannot be read: {e}")))?;
+        let history = history(&mut doc, &label_of);
+        let verdicts = s
+            .review_of(id, me)?
+            .map(|r| {
+                r.rounds
+                    .into_iter()
+                    .map(|round| VerdictView {
+                        accepted: round.verdict == Verdict::Accepted,
+                        note: round.note,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let unit_name = super::views::unit_names(s).remove(&report.header.owner).unwrap_or_default();
+        Ok(Loaded { report, history, verdicts, unit_name })
+    })
+    .await
+}
+
+/// What the review form says back: the note typed, a problem with it, or what was done.
+#[derive(Default)]
+struct Said {
+    note: String,
+    error: String,
+    notice: String,
+}
+
+fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: String, said: Said) -> ReportPage {
+    let r = loaded.report;
+    let me = signed.session.unit;
+    ReportPage {
+        chrome: chrome(&r.title, signed, unit, warning),
+        id: id.to_string(),
+        title: r.title.clone(),
+        unit: loaded.unit_name,
+        period: r.period.as_ref().map(|p| p.label.clone()).unwrap_or_default(),
+        submitted: r.submitted_at_device.is_some(),
+        may_review: r.submitted_at_device.is_some() && r.header.audience.contains(&me),
+        dispatch: r.directive.map(|d| d.to_string()),
+        sections: r
+            .sections
+            .iter()
+            .map(|s| SectionView {
+                heading: s.heading.clone(),
+                body: s.body.as_str().to_string(),
+                edited_concurrently: s.edited_concurrently,
+            })
+            .collect(),
+        figures: r
+            .figures
+            .iter()
+            .map(|f| FigureView {
+                indicator: f.indicator.clone(),
+                written: format_figure(f),
+                note: f.note.clone(),
+            })
+            .collect(),
+        history: loaded.history,
+        verdicts: loaded.verdicts,
+        note: said.note,
+        error: said.error,
+        notice: said.notice,
+    }
+}
+
+pub(super) async fn report_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let (loaded, unit, warning) = load(&state, &signed, id).await?;
+    let notice = match q.done.as_deref() {
+        Some("accepted") => "Đã duyệt báo cáo. Đơn vị sẽ thấy khi thiết bị của họ đồng bộ.",
+        Some("returned") => "Đã trả lại báo cáo kèm ghi chú. Đơn vị sẽ thấy khi thiết bị của họ đồng bộ.",
+        _ => "",
+    };
+    let p = page(&signed, id, loaded, unit, warning, Said { notice: notice.into(), ..Said::default() });
+    Ok(render(StatusCode::OK, &p))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct NoticeQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ReviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    verdict: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub(super) async fn review_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    check_form(&headers, &signed, &form.csrf)?;
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let note = clean_multiline(&form.note);
+    let verdict = match form.verdict.as_str() {
+        "accept" => Verdict::Accepted,
+        "return" => Verdict::Returned,
+        _ => return Err(DeskError::BadForm),
+    };
+    let problem = if verdict == Verdict::Returned && note.is_empty() {
+        "Khi trả lại, hãy ghi rõ đơn vị cần sửa hoặc bổ sung gì."
+    } else if note.chars().count() > 5000 {
+        "Ghi chú dài quá 5.000 ký tự."
+    } else {
+        ""
+    };
+    if !problem.is_empty() {
+        let (loaded, unit, warning) = load(&state, &signed, id).await?;
+        let p =
+            page(&signed, id, loaded, unit, warning, Said { note, error: problem.into(), ..Said::default() });
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    }
+    let written = note.clone();
+    let (outcome, _, _) =
+        with_store(&state, &signed.session, move |s| match s.review_report(id, verdict, &written) {
+            Ok(_) => Ok(Ok(())),
+            Err(giaoban_client_core::CoreError::NotFound { .. }) => Err(DeskError::NotFound),
+            Err(giaoban_client_core::CoreError::Invalid(inv)) => Ok(Err(inv.reason)),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    if let Err(reason) = outcome {
+        let (loaded, unit, warning) = load(&state, &signed, id).await?;
+        let text = if reason.contains("not addressed") {
+            "Báo cáo này không gửi cho đơn vị bạn nên bạn không duyệt được.".to_string()
+        } else if reason.contains("draft") {
+            "Báo cáo còn là bản nháp, đơn vị chưa nộp.".to_string()
+        } else {
+            format!("Không ghi được ý kiến: {reason}")
+        };
+        let p = page(&signed, id, loaded, unit, warning, Said { note, error: text, ..Said::default() });
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &p));
+    }
+    push_now(&state, &signed.session).await?;
+    let done = if verdict == Verdict::Accepted { "accepted" } else { "returned" };
+    Ok(Redirect::to(&format!("/desk/report/{id}?done={done}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    #[test]
+    fn a_run_of_one_authors_changes_is_one_line_and_says_what_it_touched() {
+        let a = automerge::ActorId::from([1u8; 24].as_slice());
+        let b = automerge::ActorId::from([2u8; 24].as_slice());
+        let mut doc = automerge::AutoCommit::new().with_actor(a);
+        doc.put(automerge::ROOT, "title", "Báo cáo").unwrap();
+        doc.commit_with(automerge::transaction::CommitOptions::default().with_time(1000));
+        let sections = doc.put_object(automerge::ROOT, "sections", automerge::ObjType::List).unwrap();
+        doc.insert(&sections, 0, "x").unwrap();
+        doc.commit_with(automerge::transaction::CommitOptions::default().with_time(1100));
+        let mut other = doc.fork().with_actor(b);
+        other.put(automerge::ROOT, "submitted_at_device", 5).unwrap();
+        other.commit_with(automerge::transaction::CommitOptions::default().with_time(5000));
+        doc.merge(&mut other).unwrap();
+        let label = |actor: &[u8]| {
+            if actor[0] == 1 { "Máy phường".to_string() } else { "Bàn làm việc".to_string() }
+        };
+        let h = history(&mut doc, &label);
+        assert_eq!(h.len(), 2, "two runs");
+        assert_eq!(h[0].what, "Tạo báo cáo");
+        assert!(!submitted_at(&doc, &[]));
+        assert_eq!(h[0].who, "Máy phường");
+        assert_eq!(h[1].what, "Nộp báo cáo");
+        assert_eq!(h[1].who, "Bàn làm việc");
+    }
+}

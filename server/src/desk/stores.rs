@@ -1,0 +1,142 @@
+//! The desk's stores: one client-core store per staff member, in `desk/` beside the relay's
+//! database, registered with the relay as a device of the member's unit.
+//!
+//! A store syncs in this process, with no socket and no token: its requests are answered by
+//! the same code as a device's (`http::answer_sync`), so every desk edit is checked by
+//! `check_push` under the owner rule, and the history names the member (the store writes as
+//! its own device). What a staff member sees is what their unit may read, by the same rule as
+//! a device.
+//!
+//! Invariant: a desk action is answered only after the sync that carried it was acknowledged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::response::IntoResponse;
+use giaoban_client_core::{InProcessExchange, Store, SyncReport};
+use giaoban_protocol::wire::{self, RelayMessage};
+
+use crate::http::{self, AppState};
+use crate::store::{DeviceAuth, StaffId, StaffSession};
+
+/// What opening or syncing a desk store can fail with, in the operator's words.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskStoreError {
+    /// The relay's own storage failed.
+    #[error("{0}")]
+    Relay(#[from] crate::store::StoreError),
+    /// The member's store failed.
+    #[error("{0}")]
+    Core(#[from] giaoban_client_core::CoreError),
+}
+
+/// The open stores of the desk, one per staff member.
+pub struct DeskStores {
+    dir: PathBuf,
+    open: Mutex<HashMap<StaffId, Arc<Mutex<Store>>>>,
+}
+
+impl DeskStores {
+    /// The stores kept in `dir` (created when first needed).
+    pub fn new(dir: PathBuf) -> DeskStores {
+        DeskStores { dir, open: Mutex::new(HashMap::new()) }
+    }
+
+    fn path_of(&self, staff: StaffId) -> PathBuf {
+        self.dir.join(format!("{staff}.sqlite"))
+    }
+
+    /// The store of a signed-in member, opened (and registered with the relay) if needed.
+    /// Blocking: call it from a blocking thread of the runtime that serves `state`.
+    pub fn store_for(
+        &self,
+        state: &AppState,
+        handle: &tokio::runtime::Handle,
+        session: &StaffSession,
+    ) -> Result<Arc<Mutex<Store>>, DeskStoreError> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = open.get(&session.staff) {
+            return Ok(s.clone());
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| giaoban_client_core::CoreError::DamagedStore {
+            detail: format!("cannot create the desk's folder {}: {e}", self.dir.display()),
+        })?;
+        let path = self.path_of(session.staff);
+        let mut store = Store::open(&path)?;
+        if !state.store.register_desk_device(session.staff, store.device_id())? {
+            // This store was retired (its account disabled, or the operator revoked it):
+            // what it held is on the relay; a new store starts afresh.
+            drop(store);
+            retire(&path)?;
+            store = Store::open(&path)?;
+            if !state.store.register_desk_device(session.staff, store.device_id())? {
+                return Err(crate::store::StoreError::Internal(
+                    "a new desk store's id is already known to the relay".into(),
+                )
+                .into());
+            }
+        }
+        let auth = DeviceAuth { device: store.device_id(), unit: session.unit };
+        store.join_in_process(session.unit, exchange(state, handle.clone(), auth))?;
+        let store = Arc::new(Mutex::new(store));
+        open.insert(session.staff, store.clone());
+        Ok(store)
+    }
+
+    /// Brings a member's store up to date with the relay (every round trip the relay has for
+    /// it, and pushes anything it holds that the relay lacks).
+    pub fn sync(store: &Mutex<Store>) -> Result<SyncReport, DeskStoreError> {
+        Ok(giaoban_client_core::sync_shared(store, &|_| {}, &AtomicBool::new(false))?)
+    }
+
+    /// Forgets the open store of a member (after the operator disabled the account).
+    pub fn close(&self, staff: StaffId) {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&staff);
+    }
+}
+
+/// Moves a retired store (and its write-ahead log) aside, keeping it for the operator.
+fn retire(path: &Path) -> Result<(), DeskStoreError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+        if from.exists() {
+            let to = PathBuf::from(format!("{}.retired-{stamp}{suffix}", path.display()));
+            std::fs::rename(&from, &to).map_err(|e| giaoban_client_core::CoreError::DamagedStore {
+                detail: format!("cannot move the retired desk store {} aside: {e}", from.display()),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The in-process round trip of one desk store: the relay's sync answer, as HTTP would carry
+/// it. A store the operator revoked is refused as a device would be.
+fn exchange(state: &AppState, handle: tokio::runtime::Handle, auth: DeviceAuth) -> Arc<InProcessExchange> {
+    let state = state.without_desk();
+    Arc::new(move |frame: &[u8]| {
+        let body = Bytes::copy_from_slice(frame);
+        handle.block_on(async {
+            let answer = match state.store.device_active(auth.device) {
+                Ok(true) => http::answer_sync(&state, auth, body).await,
+                Ok(false) => Err(http::ApiError::Forbidden("this desk store was revoked by the office")),
+                Err(e) => Err(e.into()),
+            };
+            match answer {
+                Ok(answer) => (200, wire::encode(&RelayMessage::Sync(answer))),
+                Err(e) => {
+                    let resp = e.into_response();
+                    let status = resp.status().as_u16();
+                    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+                    (status, body.to_vec())
+                }
+            }
+        })
+    })
+}

@@ -1,0 +1,287 @@
+//! What the desk's pages show, read from a staff member's store through client-core's domain
+//! API and derived tables (never from the relay's tables): the dispatches the unit issued, and
+//! for one dispatch the matrix of units and tasks.
+
+use std::collections::{BTreeMap, HashMap};
+
+use giaoban_client_core::{Store, TaskFilter, TaskScope, TaskView};
+use giaoban_protocol::schema::{TaskState, Verdict};
+use giaoban_protocol::{DeadlineStanding, DocId, UnitId};
+use giaoban_vietnamese_text::{collator, format_date, search_key};
+
+/// One cell's words, icon and style class: where a unit stands on a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// What the unit has done ("Đã báo cáo").
+    pub state: &'static str,
+    /// A symbol beside the words (never the only sign).
+    pub icon: &'static str,
+    /// A class for the cell's colour.
+    pub class: &'static str,
+    /// The deadline standing in the Government Office's terms, when the task has a deadline.
+    pub standing: Option<&'static str>,
+    /// When the relay received the submission (dd/mm/yyyy).
+    pub received: Option<String>,
+    /// The report answering the task.
+    pub report: Option<String>,
+}
+
+/// The four terms offices report deadlines in.
+pub const ON_TIME: &str = "Hoàn thành đúng hạn";
+/// Done after the deadline.
+pub const LATE: &str = "Hoàn thành quá hạn";
+/// Not done, deadline not yet passed.
+pub const OPEN_IN_TIME: &str = "Chưa hoàn thành – trong hạn";
+/// Not done, deadline passed.
+pub const OPEN_OVERDUE: &str = "Chưa hoàn thành – quá hạn";
+
+fn standing_words(s: DeadlineStanding) -> &'static str {
+    match s {
+        DeadlineStanding::DoneOnTime => ON_TIME,
+        DeadlineStanding::DoneLate => LATE,
+        DeadlineStanding::Upcoming | DeadlineStanding::DueSoon => OPEN_IN_TIME,
+        DeadlineStanding::Overdue => OPEN_OVERDUE,
+    }
+}
+
+/// The cell of one task view.
+pub fn cell(t: &TaskView) -> Cell {
+    let (state, icon, class) = match (t.state, &t.review) {
+        (None, _) => ("Chưa phản hồi", "○", "none"),
+        (Some(TaskState::Received), _) => ("Đã nhận", "◔", "received"),
+        (Some(TaskState::Acknowledged), _) => ("Đã tiếp nhận", "◑", "acknowledged"),
+        (Some(TaskState::InProgress), _) => ("Đang thực hiện", "◕", "progress"),
+        (Some(TaskState::NotApplicable), _) => ("Không áp dụng", "—", "na"),
+        (Some(TaskState::Submitted), Some((Verdict::Accepted, _))) => ("Đã duyệt", "✔", "accepted"),
+        (Some(TaskState::Submitted), Some((Verdict::Returned, _))) => ("Trả lại", "↩", "returned"),
+        (Some(TaskState::Submitted), None) => ("Đã báo cáo", "✉", "reported"),
+    };
+    Cell {
+        state,
+        icon,
+        class,
+        standing: t.standing.map(standing_words),
+        received: t.received_at.map(|r| format_date(r.local_date())),
+        report: t.report.map(|r| r.to_string()),
+    }
+}
+
+/// A task as the matrix's column head shows it.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Its number.
+    pub ordinal: u64,
+    /// Its words.
+    pub text: String,
+    /// The deadline as the dispatch wrote it, and its last day.
+    pub deadline: Option<(String, String)>,
+    /// Cells in each of the four terms: on time, late, open in time, open overdue.
+    pub totals: [usize; 4],
+}
+
+/// A unit's row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The unit's name.
+    pub unit: String,
+    /// One cell per column, `None` where the task is not addressed to this unit.
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// Which rows to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowFilter {
+    /// All units.
+    #[default]
+    All,
+    /// Units with a task past its deadline and not done.
+    Overdue,
+    /// Units that have not answered a task at all.
+    NoAnswer,
+    /// Units with a report waiting for the office's verdict.
+    AwaitingReview,
+}
+
+impl RowFilter {
+    /// From the page's `?show=`.
+    pub fn parse(s: Option<&str>) -> RowFilter {
+        match s {
+            Some("overdue") => RowFilter::Overdue,
+            Some("no-answer") => RowFilter::NoAnswer,
+            Some("review") => RowFilter::AwaitingReview,
+            _ => RowFilter::All,
+        }
+    }
+
+    /// The `?show=` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowFilter::All => "",
+            RowFilter::Overdue => "overdue",
+            RowFilter::NoAnswer => "no-answer",
+            RowFilter::AwaitingReview => "review",
+        }
+    }
+
+    fn keeps(self, cells: &[Option<Cell>]) -> bool {
+        let any = |f: &dyn Fn(&Cell) -> bool| cells.iter().flatten().any(f);
+        match self {
+            RowFilter::All => true,
+            RowFilter::Overdue => any(&|c| c.standing == Some(OPEN_OVERDUE)),
+            RowFilter::NoAnswer => any(&|c| c.class == "none"),
+            RowFilter::AwaitingReview => any(&|c| c.class == "reported"),
+        }
+    }
+}
+
+/// A dispatch's matrix.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// The dispatch.
+    pub id: DocId,
+    /// "305/MTTQ-BTT V/v …".
+    pub title: String,
+    /// Task columns.
+    pub columns: Vec<Column>,
+    /// Unit rows (after the filter), in Vietnamese name order.
+    pub rows: Vec<Row>,
+    /// Units addressed in all.
+    pub units: usize,
+    /// The filter applied.
+    pub filter: RowFilter,
+}
+
+impl Matrix {
+    /// Per deadline term, the count of each column's cells in it (tasks with a deadline).
+    pub fn totals(&self) -> Vec<(&'static str, Vec<usize>)> {
+        [ON_TIME, LATE, OPEN_IN_TIME, OPEN_OVERDUE]
+            .iter()
+            .enumerate()
+            .map(|(i, term)| (*term, self.columns.iter().map(|c| c.totals[i]).collect()))
+            .collect()
+    }
+}
+
+/// A unit's name as this store knows it from the unit directory.
+pub fn unit_names(store: &mut Store) -> HashMap<UnitId, String> {
+    match store.unit_directory() {
+        Ok(dir) => dir.units.into_iter().map(|u| (u.id, u.name)).collect(),
+        Err(_) => HashMap::new(),
+    }
+}
+
+fn name_of(names: &HashMap<UnitId, String>, u: UnitId) -> String {
+    names.get(&u).cloned().unwrap_or_else(|| format!("Đơn vị {u}"))
+}
+
+/// The matrix of a dispatch this store's unit issued; `None` when there is no such dispatch
+/// here (or it is not this unit's).
+pub fn matrix(
+    store: &mut Store,
+    id: DocId,
+    filter: RowFilter,
+) -> giaoban_client_core::Result<Option<Matrix>> {
+    let tasks = store.list_tasks(&TaskFilter {
+        scope: TaskScope::IssuedByMe,
+        source: Some(id),
+        ..TaskFilter::default()
+    })?;
+    let Some(first) = tasks.first() else { return Ok(None) };
+    let title = first.source_title.clone();
+    let names = unit_names(store);
+    let mut columns: BTreeMap<u64, Column> = BTreeMap::new();
+    let mut by_unit: HashMap<UnitId, HashMap<u64, Cell>> = HashMap::new();
+    for t in &tasks {
+        let c = cell(t);
+        let col = columns.entry(t.ordinal).or_insert_with(|| Column {
+            ordinal: t.ordinal,
+            text: t.text.clone(),
+            deadline: t.deadline.as_ref().map(|d| (d.original_text.clone(), format_date(d.last_day()))),
+            totals: [0; 4],
+        });
+        if let Some(s) = c.standing {
+            let i = [ON_TIME, LATE, OPEN_IN_TIME, OPEN_OVERDUE].iter().position(|w| *w == s).unwrap_or(2);
+            col.totals[i] += 1;
+        }
+        by_unit.entry(t.assignee).or_default().insert(t.ordinal, c);
+    }
+    let ordinals: Vec<u64> = columns.keys().copied().collect();
+    let mut rows: Vec<Row> = by_unit
+        .into_iter()
+        .map(|(u, mut cells)| Row {
+            unit: name_of(&names, u),
+            cells: ordinals.iter().map(|o| cells.remove(o)).collect(),
+        })
+        .collect();
+    let units = rows.len();
+    collator().sort_by_name(&mut rows, |r| &r.unit);
+    rows.retain(|r| filter.keeps(&r.cells));
+    Ok(Some(Matrix { id, title, columns: columns.into_values().collect(), rows, units, filter }))
+}
+
+/// A dispatch on the desk's first page.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The dispatch.
+    pub id: String,
+    /// "305/MTTQ-BTT V/v …".
+    pub title: String,
+    /// Units addressed.
+    pub units: usize,
+    /// Tasks.
+    pub tasks: usize,
+    /// Assignments done (submitted or not applicable) of all.
+    pub done: usize,
+    /// Of all assignments.
+    pub assignments: usize,
+    /// Assignments past their deadline and not done.
+    pub overdue: usize,
+    /// Reports waiting for a verdict.
+    pub to_review: usize,
+}
+
+/// The dispatches this store's unit issued, newest deadline first as the task list orders
+/// them; `query` keeps those whose title holds it, diacritics ignored.
+pub fn issued(store: &Store, query: &str) -> giaoban_client_core::Result<Vec<Issued>> {
+    let tasks = store.list_tasks(&TaskFilter { scope: TaskScope::IssuedByMe, ..TaskFilter::default() })?;
+    let key = search_key(query);
+    let mut order: Vec<DocId> = Vec::new();
+    let mut by_source: HashMap<DocId, Vec<&TaskView>> = HashMap::new();
+    for t in &tasks {
+        by_source
+            .entry(t.source)
+            .or_insert_with(|| {
+                order.push(t.source);
+                Vec::new()
+            })
+            .push(t);
+    }
+    let mut out = Vec::new();
+    for id in order {
+        let ts = &by_source[&id];
+        let title = ts[0].source_title.clone();
+        if !key.is_empty() && !search_key(&title).contains(&key) {
+            continue;
+        }
+        let mut units: Vec<UnitId> = ts.iter().map(|t| t.assignee).collect();
+        units.sort_unstable();
+        units.dedup();
+        let mut ordinals: Vec<u64> = ts.iter().map(|t| t.ordinal).collect();
+        ordinals.sort_unstable();
+        ordinals.dedup();
+        out.push(Issued {
+            id: id.to_string(),
+            title,
+            units: units.len(),
+            tasks: ordinals.len(),
+            done: ts.iter().filter(|t| t.is_done()).count(),
+            assignments: ts.len(),
+            overdue: ts.iter().filter(|t| t.standing == Some(DeadlineStanding::Overdue)).count(),
+            to_review: ts
+                .iter()
+                .filter(|t| t.state == Some(TaskState::Submitted) && t.review.is_none())
+                .count(),
+        });
+    }
+    Ok(out)
+}

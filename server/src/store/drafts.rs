@@ -1,0 +1,127 @@
+//! Drafts of the desk: dispatches a staff member is writing, kept as the form holds them until
+//! issued. A draft is the desk's own state, not a record: nothing in it syncs, and issuing one
+//! goes through the member's store like every desk write.
+
+use giaoban_protocol::DocId;
+use rusqlite::{OptionalExtension, params};
+
+use super::{RelayStore, Result, StaffId, StoreError};
+
+/// A draft as the desk's first page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftSummary {
+    /// Its id (random, made when the form was first shown).
+    pub id: [u8; 16],
+    /// When last saved (UTC ms).
+    pub saved_at: i64,
+    /// Its number and subject so far.
+    pub title: String,
+}
+
+/// A draft's fields, and the directive issued from it if it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The form's fields, in order, as (name, value).
+    pub fields: Vec<(String, String)>,
+    /// The directive issued from this draft.
+    pub issued: Option<DocId>,
+}
+
+/// Largest draft kept, in bytes of JSON: far more than any dispatch's words.
+pub const MAX_DRAFT_BYTES: usize = 1024 * 1024;
+
+impl RelayStore {
+    /// Saves (or replaces) a member's draft. A draft already issued is left as it is.
+    pub fn save_draft(
+        &self,
+        staff: StaffId,
+        id: [u8; 16],
+        title: &str,
+        fields: &[(String, String)],
+    ) -> Result<()> {
+        let json = serde_json::to_string(fields).map_err(|e| StoreError::Internal(e.to_string()))?;
+        if json.len() > MAX_DRAFT_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "the draft is {} KB, more than the {} KB a draft may hold",
+                json.len() / 1024,
+                MAX_DRAFT_BYTES / 1024
+            )));
+        }
+        let title = title.to_string();
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "INSERT INTO desk_drafts(id, staff, saved_at, title, fields) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, title = excluded.title,
+                     fields = excluded.fields
+                 WHERE desk_drafts.staff = excluded.staff AND desk_drafts.issued IS NULL",
+                params![id.to_vec(), staff.0.to_vec(), ctx.now, title, json],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A member's draft, if it is theirs.
+    pub fn draft(&self, staff: StaffId, id: [u8; 16]) -> Result<Option<Draft>> {
+        let row: Option<(String, Option<Vec<u8>>)> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT fields, issued FROM desk_drafts WHERE id = ?1 AND staff = ?2",
+                params![id.to_vec(), staff.0.to_vec()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })?;
+        let Some((json, issued)) = row else { return Ok(None) };
+        let fields = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Invalid(format!("a stored draft is damaged: {e}")))?;
+        let issued = issued
+            .map(|b| DocId::from_slice(&b))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Some(Draft { fields, issued }))
+    }
+
+    /// A member's drafts not yet issued, newest first.
+    pub fn drafts(&self, staff: StaffId) -> Result<Vec<DraftSummary>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, saved_at, title FROM desk_drafts WHERE staff = ?1 AND issued IS NULL
+                 ORDER BY saved_at DESC LIMIT 100",
+            )?;
+            let rows = stmt.query_map(params![staff.0.to_vec()], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, saved_at, title) = row?;
+                let id: [u8; 16] = id
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Invalid("a stored draft id is damaged".into()))?;
+                out.push(DraftSummary { id, saved_at, title });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records that `doc` was issued from a member's draft.
+    pub fn mark_draft_issued(&self, staff: StaffId, id: [u8; 16], doc: DocId) -> Result<()> {
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "UPDATE desk_drafts SET issued = ?3, saved_at = ?4 WHERE id = ?1 AND staff = ?2",
+                params![id.to_vec(), staff.0.to_vec(), doc.to_bytes().to_vec(), ctx.now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes a member's draft not yet issued.
+    pub fn delete_draft(&self, staff: StaffId, id: [u8; 16]) -> Result<()> {
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "DELETE FROM desk_drafts WHERE id = ?1 AND staff = ?2 AND issued IS NULL",
+                params![id.to_vec(), staff.0.to_vec()],
+            )?;
+            Ok(())
+        })
+    }
+}

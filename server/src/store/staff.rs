@@ -1,0 +1,503 @@
+//! Staff accounts of the desk: who may sign in, for which unit, their sessions, and the limits
+//! on guessing a password.
+//!
+//! Passwords are kept only as argon2id hashes and session tokens only as SHA-256 hashes; a
+//! password is shown once, when it is made. Each staff member writes through a store of their
+//! own, registered here as a device of their unit whose token nobody holds: the desk's changes
+//! go through the same checks as a device's, and the history names the staff member.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use giaoban_protocol::{DeviceId, UnitId};
+use rusqlite::{OptionalExtension, params};
+
+use super::{RelayStore, Result, StoreError, sha256};
+
+/// After this many wrong passwords in a row, an account is locked for [`LOCK_MS`].
+pub const FAILURES_BEFORE_LOCK: i64 = 5;
+/// How long a lock lasts: 15 minutes.
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+/// A session not used for this long has ended: 12 hours.
+pub const SESSION_IDLE_MS: i64 = 12 * 3600 * 1000;
+/// No session lasts longer than this: 7 days.
+pub const SESSION_MAX_MS: i64 = 7 * 24 * 3600 * 1000;
+/// A session's last use is written at most this often.
+const SEEN_EVERY_MS: i64 = 5 * 60 * 1000;
+
+/// A staff account's id (random, not a device id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StaffId(pub [u8; 16]);
+
+impl std::fmt::Display for StaffId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl StaffId {
+    fn from_slice(b: &[u8]) -> Result<StaffId> {
+        b.try_into().map(StaffId).map_err(|_| StoreError::Invalid("a stored staff id is damaged".into()))
+    }
+}
+
+/// A staff account as the operator lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffAccount {
+    /// Its id.
+    pub id: StaffId,
+    /// The unit it works for.
+    pub unit: UnitId,
+    /// The name it signs in with (NFC, lower case).
+    pub login: String,
+    /// The person's name, as the history shows it.
+    pub name: String,
+    /// Disabled by the operator.
+    pub disabled: bool,
+    /// Locked after wrong passwords until this time (UTC ms), if in the future.
+    pub locked_until: i64,
+    /// The desk's store of this member, once it was first opened.
+    pub device: Option<DeviceId>,
+}
+
+/// A signed-in staff member, as each desk request sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffSession {
+    /// The account.
+    pub staff: StaffId,
+    /// Its unit.
+    pub unit: UnitId,
+    /// The person's name.
+    pub name: String,
+    /// The desk's store of this member, once opened.
+    pub device: Option<DeviceId>,
+    /// The token the form of this session must carry (derived from the session's token, so a
+    /// form of another session, or of an ended one, never passes).
+    pub csrf: String,
+}
+
+/// How a sign-in went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// Signed in: the session token for the cookie, shown to nobody else.
+    Ok { token: String, staff: StaffId },
+    /// Wrong login or password (the same answer for both); `failures` in a row so far on this
+    /// account, 0 when the login is unknown.
+    Wrong { failures: i64 },
+    /// The account is locked until this time (UTC ms) after too many wrong passwords.
+    Locked { until: i64 },
+    /// The operator disabled the account.
+    Disabled,
+}
+
+/// A made-up password: 4 groups of 4 unambiguous letters and digits (about 80 bits).
+fn new_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    (0..4)
+        .map(|_| (0..4).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// argon2id with the OWASP minimum for a server (19 MiB, 2 passes): about 40 ms here.
+fn hasher() -> Argon2<'static> {
+    // The parameters are constants that argon2 accepts; a failure would be a bug here.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| StoreError::Internal(e.to_string()))?;
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Internal(format!("cannot hash a password: {e}")))
+}
+
+fn password_matches(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(h) => hasher().verify_password(password.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash nobody's password matches, verified for unknown logins so that they take as long as
+/// known ones.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&new_password()).unwrap_or_default())
+}
+
+/// A login as stored: NFC, trimmed, lower case.
+pub fn normalise_login(login: &str) -> String {
+    giaoban_vietnamese_text::clean_input(login).to_lowercase()
+}
+
+/// The form token of a session.
+fn csrf_of(token: &str) -> String {
+    hex::encode(&sha256(&format!("giaoban desk form:{token}"))[..16])
+}
+
+type StaffRow = (Vec<u8>, Vec<u8>, String, String, Option<i64>, i64, Option<Vec<u8>>);
+
+fn account(row: StaffRow) -> Result<StaffAccount> {
+    let (id, unit, login, name, disabled, locked_until, device) = row;
+    Ok(StaffAccount {
+        id: StaffId::from_slice(&id)?,
+        unit: UnitId::from_slice(&unit).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        login,
+        name,
+        disabled: disabled.is_some(),
+        locked_until,
+        device: device
+            .map(|d| DeviceId::from_slice(&d))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, unit, login, name, disabled_at, locked_until, device";
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+impl RelayStore {
+    /// Creates a staff account of `unit` and returns it with its password, shown only now.
+    pub fn add_staff(&self, unit: UnitId, login: &str, name: &str) -> Result<(StaffAccount, String)> {
+        let login = normalise_login(login);
+        let name = giaoban_vietnamese_text::clean_input(name);
+        if login.is_empty() || login.chars().count() > 64 || login.chars().any(char::is_whitespace) {
+            return Err(StoreError::Invalid(
+                "a login is one word of at most 64 letters, digits or signs (no spaces), such as 'muoi.nv'"
+                    .into(),
+            ));
+        }
+        if name.is_empty() || name.chars().count() > 120 {
+            return Err(StoreError::Invalid("give the person's full name (at most 120 letters)".into()));
+        }
+        let password = new_password();
+        let hash = hash_password(&password)?;
+        let id = StaffId(rand::random());
+        let for_writer = (login.clone(), name.clone());
+        self.writer().run_blocking(move |ctx| {
+            let (login, name) = for_writer;
+            let known: bool = ctx
+                .tx
+                .query_row("SELECT 1 FROM units WHERE id = ?1", params![unit.to_bytes().to_vec()], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if !known {
+                return Err(StoreError::NotFound(format!("no unit has id {unit}")));
+            }
+            let taken: bool = ctx
+                .tx
+                .query_row("SELECT 1 FROM staff WHERE login = ?1", params![login], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if taken {
+                return Err(StoreError::Invalid(format!(
+                    "the login '{login}' is taken; choose another, or reset that account's password"
+                )));
+            }
+            ctx.tx.execute(
+                "INSERT INTO staff(id, unit, login, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.0.to_vec(), unit.to_bytes().to_vec(), login, name, hash, ctx.now],
+            )?;
+            Ok(())
+        })?;
+        let account = StaffAccount { id, unit, login, name, disabled: false, locked_until: 0, device: None };
+        Ok((account, password))
+    }
+
+    /// Every staff account, by login.
+    pub fn staff(&self) -> Result<Vec<StaffAccount>> {
+        let rows: Vec<StaffRow> = self.read(|c| {
+            let mut stmt = c.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM staff ORDER BY login"))?;
+            let rows = stmt.query_map([], account_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        rows.into_iter().map(account).collect()
+    }
+
+    /// The account signing in as `login`.
+    pub fn staff_by_login(&self, login: &str) -> Result<StaffAccount> {
+        let login = normalise_login(login);
+        let row: Option<StaffRow> = self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM staff WHERE login = ?1"),
+                params![login],
+                account_row,
+            )
+            .optional()?)
+        })?;
+        row.map(account).transpose()?.ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "no staff account signs in as '{login}'; list them with `admin staff list`"
+            ))
+        })
+    }
+
+    /// Disables an account: its sessions end at once and its desk store can no longer sync.
+    pub fn disable_staff(&self, login: &str) -> Result<()> {
+        let account = self.staff_by_login(login)?;
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "UPDATE staff SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
+                params![account.id.0.to_vec(), ctx.now],
+            )?;
+            ctx.tx.execute("DELETE FROM staff_sessions WHERE staff = ?1", params![account.id.0.to_vec()])?;
+            if let Some(device) = account.device {
+                ctx.tx.execute(
+                    "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                    params![device.to_bytes().to_vec(), ctx.now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Gives an account a new password (returned, shown only now), ends its sessions, lifts a
+    /// lock and enables it again.
+    pub fn reset_staff(&self, login: &str) -> Result<String> {
+        let account = self.staff_by_login(login)?;
+        let password = new_password();
+        let hash = hash_password(&password)?;
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "UPDATE staff SET password_hash = ?2, disabled_at = NULL, failures = 0, locked_until = 0
+                 WHERE id = ?1",
+                params![account.id.0.to_vec(), hash],
+            )?;
+            ctx.tx.execute("DELETE FROM staff_sessions WHERE staff = ?1", params![account.id.0.to_vec()])?;
+            // A disabled account's desk store was revoked: the next opening registers a new one.
+            if let Some(device) = account.device {
+                ctx.tx.execute(
+                    "UPDATE staff SET device = NULL WHERE id = ?1 AND EXISTS
+                     (SELECT 1 FROM devices WHERE id = ?2 AND revoked_at IS NOT NULL)",
+                    params![account.id.0.to_vec(), device.to_bytes().to_vec()],
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(password)
+    }
+
+    /// Checks a login and password; on success opens a session. Wrong passwords count towards
+    /// the account's lock; an unknown login costs the same time as a known one. Blocking (the
+    /// hash takes tens of milliseconds).
+    pub fn sign_in(&self, login: &str, password: &str) -> Result<SignIn> {
+        let login = normalise_login(login);
+        // id, password hash, disabled at, failures, locked until.
+        type Row = (Vec<u8>, String, Option<i64>, i64, i64);
+        let row: Option<Row> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT id, password_hash, disabled_at, failures, locked_until FROM staff WHERE login = ?1",
+                params![login],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?)
+        })?;
+        let now = self.now().0;
+        let Some((id, hash, disabled, _, locked_until)) = row else {
+            password_matches(password, decoy_hash());
+            return Ok(SignIn::Wrong { failures: 0 });
+        };
+        let staff = StaffId::from_slice(&id)?;
+        if disabled.is_some() {
+            return Ok(SignIn::Disabled);
+        }
+        if locked_until > now {
+            return Ok(SignIn::Locked { until: locked_until });
+        }
+        if !password_matches(password, &hash) {
+            let failures = self.writer().run_blocking(move |ctx| {
+                let failures: i64 = ctx.tx.query_row(
+                    "UPDATE staff SET failures = failures + 1 WHERE id = ?1 RETURNING failures",
+                    params![staff.0.to_vec()],
+                    |r| r.get(0),
+                )?;
+                if failures % FAILURES_BEFORE_LOCK == 0 {
+                    ctx.tx.execute(
+                        "UPDATE staff SET locked_until = ?2 WHERE id = ?1",
+                        params![staff.0.to_vec(), ctx.now + LOCK_MS],
+                    )?;
+                }
+                Ok(failures)
+            })?;
+            return Ok(if failures % FAILURES_BEFORE_LOCK == 0 {
+                SignIn::Locked { until: now + LOCK_MS }
+            } else {
+                SignIn::Wrong { failures }
+            });
+        }
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let token_hash = sha256(&token);
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute("UPDATE staff SET failures = 0 WHERE id = ?1", params![staff.0.to_vec()])?;
+            // Ended sessions of everyone go when anyone signs in.
+            ctx.tx.execute("DELETE FROM staff_sessions WHERE expires_at <= ?1 OR seen_at <= ?2", params![ctx.now, ctx.now - SESSION_IDLE_MS])?;
+            ctx.tx.execute(
+                "INSERT INTO staff_sessions(token_hash, staff, created_at, seen_at, expires_at) VALUES (?1, ?2, ?3, ?3, ?4)",
+                params![token_hash, staff.0.to_vec(), ctx.now, ctx.now + SESSION_MAX_MS],
+            )?;
+            Ok(())
+        })?;
+        Ok(SignIn::Ok { token, staff })
+    }
+
+    /// The session a desk cookie holds, if it is current and its account enabled. Blocking.
+    pub fn staff_session(&self, token: &str) -> Result<Option<StaffSession>> {
+        let token_hash = sha256(token);
+        let now = self.now().0;
+        type Row = (Vec<u8>, Vec<u8>, String, Option<Vec<u8>>, i64);
+        let row: Option<Row> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT s.id, s.unit, s.name, s.device, ss.seen_at FROM staff_sessions ss
+                 JOIN staff s ON s.id = ss.staff
+                 WHERE ss.token_hash = ?1 AND ss.expires_at > ?2 AND ss.seen_at > ?3 AND s.disabled_at IS NULL",
+                params![token_hash, now, now - SESSION_IDLE_MS],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?)
+        })?;
+        let Some((id, unit, name, device, seen_at)) = row else { return Ok(None) };
+        if now - seen_at > SEEN_EVERY_MS {
+            let token_hash = token_hash.clone();
+            self.writer().run_blocking(move |ctx| {
+                ctx.tx.execute(
+                    "UPDATE staff_sessions SET seen_at = ?2 WHERE token_hash = ?1",
+                    params![token_hash, ctx.now],
+                )?;
+                Ok(())
+            })?;
+        }
+        Ok(Some(StaffSession {
+            staff: StaffId::from_slice(&id)?,
+            unit: UnitId::from_slice(&unit).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            name,
+            device: device
+                .map(|d| DeviceId::from_slice(&d))
+                .transpose()
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            csrf: csrf_of(token),
+        }))
+    }
+
+    /// Ends the session a desk cookie holds.
+    pub fn sign_out(&self, token: &str) -> Result<()> {
+        let token_hash = sha256(token);
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute("DELETE FROM staff_sessions WHERE token_hash = ?1", params![token_hash])?;
+            Ok(())
+        })
+    }
+
+    /// Registers `device`, the desk's new store for a staff member, as a device of their unit
+    /// that no token opens, and retires the member's previous store, if any. False when the
+    /// relay knows `device` already as something else (a store retired earlier): the desk
+    /// then starts a new store.
+    pub fn register_desk_device(&self, staff: StaffId, device: DeviceId) -> Result<bool> {
+        let nobody_holds = sha256(&hex::encode(rand::random::<[u8; 32]>()));
+        self.writer().run_blocking(move |ctx| {
+            let (unit, name, old): (Vec<u8>, String, Option<Vec<u8>>) = ctx
+                .tx
+                .query_row(
+                    "SELECT unit, name, device FROM staff WHERE id = ?1 AND disabled_at IS NULL",
+                    params![staff.0.to_vec()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound("this staff account is disabled or gone".into()))?;
+            let current: Option<Option<i64>> = ctx
+                .tx
+                .query_row(
+                    "SELECT revoked_at FROM devices WHERE id = ?1",
+                    params![device.to_bytes().to_vec()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if old.as_deref() == Some(device.to_bytes().as_slice()) && current == Some(None) {
+                return Ok(true);
+            }
+            if current.is_some() {
+                return Ok(false);
+            }
+            if let Some(old) = old {
+                ctx.tx.execute(
+                    "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                    params![old, ctx.now],
+                )?;
+            }
+            ctx.tx.execute(
+                "INSERT INTO devices(id, unit, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    device.to_bytes().to_vec(),
+                    unit,
+                    nobody_holds,
+                    format!("Bàn làm việc: {name}"),
+                    ctx.now
+                ],
+            )?;
+            ctx.tx.execute(
+                "UPDATE staff SET device = ?2 WHERE id = ?1",
+                params![staff.0.to_vec(), device.to_bytes().to_vec()],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Whether `device` is enrolled and not revoked. Blocking.
+    pub fn device_active(&self, device: DeviceId) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM devices WHERE id = ?1 AND revoked_at IS NULL",
+                params![device.to_bytes().to_vec()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+    }
+
+    /// Whether `device` is a desk store (so its sync requests come only from this process).
+    pub fn is_desk_device(&self, device: DeviceId) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM staff WHERE device = ?1",
+                params![device.to_bytes().to_vec()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_password_is_hashed_with_argon2id_and_checked() {
+        let h = hash_password("mật khẩu").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(password_matches("mật khẩu", &h));
+        assert!(!password_matches("mat khau", &h));
+        assert!(!password_matches("mật khẩu", "not a hash"));
+    }
+
+    #[test]
+    fn logins_are_kept_in_one_form() {
+        assert_eq!(normalise_login("  Muoi.NV "), "muoi.nv");
+        // Decomposed "ố" (o + U+0302 + U+0301) is the same login as the composed one.
+        assert_eq!(normalise_login("to\u{302}\u{301}"), normalise_login("tố"));
+    }
+
+    #[test]
+    fn form_tokens_differ_per_session() {
+        assert_ne!(csrf_of("a"), csrf_of("b"));
+        assert_eq!(csrf_of("a").len(), 32);
+    }
+}

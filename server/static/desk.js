@@ -1,0 +1,55 @@
+// Live matrix: when the office's unit receives changes, the table is fetched again from the
+// relay (rendered there, already escaped) and put in place. Without JavaScript the page is
+// complete; reloading it shows the same.
+(function () {
+  "use strict";
+  // The unit picker's filter: names matched without diacritics, đ as d.
+  var filter = document.querySelector(".unit-filter");
+  if (filter) {
+    var key = function (s) {
+      return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d")
+        .replace(/['’]/g, "").toLowerCase().replace(/\s+/g, " ").trim();
+    };
+    filter.hidden = false;
+    var input = filter.querySelector("input");
+    var items = document.querySelectorAll(".unit-list li");
+    input.addEventListener("input", function () {
+      var k = key(input.value);
+      for (var i = 0; i < items.length; i++) {
+        items[i].hidden = k !== "" && items[i].getAttribute("data-key").indexOf(k) < 0;
+      }
+    });
+  }
+})();
+
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-live]");
+  if (!box || !window.EventSource || !window.fetch) return;
+  var status = document.getElementById("live-status");
+  var busy = false, again = false;
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(box.getAttribute("data-live"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (r.status === 401 || r.status === 303) { window.location.reload(); return null; }
+        return r.ok ? r.text() : null;
+      })
+      .then(function (html) {
+        if (html === null) return;
+        box.innerHTML = html;
+        if (status) {
+          var t = new Date();
+          status.textContent = "Đã cập nhật lúc " + t.toLocaleTimeString("vi-VN");
+        }
+      })
+      .catch(function () {})
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+  var events = new EventSource("/desk/events");
+  events.addEventListener("changed", refresh);
+})();

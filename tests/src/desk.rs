@@ -1,0 +1,164 @@
+//! A client of the desk's pages as a browser without JavaScript uses them: cookies kept,
+//! redirects not followed (so a test sees them), forms posted with the token the page gave.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// An answer of the desk.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Location`, on a redirect.
+    pub location: Option<String>,
+    /// Every `Set-Cookie` value.
+    pub set_cookies: Vec<String>,
+    /// Other headers, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// The page.
+    pub body: String,
+}
+
+impl Answer {
+    /// The value of the first `<input name="csrf" value="…">` of the page.
+    pub fn form_token(&self) -> Option<String> {
+        let at = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        Some(self.body[at..].split('"').next()?.to_string())
+    }
+}
+
+impl Answer {
+    /// Every `<input type="hidden" name=… value=…>` of the page, in order, unescaped.
+    pub fn hidden_fields(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut rest = self.body.as_str();
+        while let Some(at) = rest.find("<input type=\"hidden\" name=\"") {
+            rest = &rest[at + "<input type=\"hidden\" name=\"".len()..];
+            let Some((name, after)) = rest.split_once('"') else { break };
+            let Some(v) = after.strip_prefix(" value=\"") else { continue };
+            let Some((value, _)) = v.split_once('"') else { break };
+            out.push((unescape(name), unescape(value)));
+        }
+        out
+    }
+
+    /// The text of the element with `id="…"`'s first text run (for errors beside fields).
+    pub fn text_of_id(&self, id: &str) -> Option<String> {
+        let at = self.body.find(&format!("id=\"{id}\""))?;
+        let from = self.body[at..].find('>')? + at + 1;
+        let to = self.body[from..].find('<')? + from;
+        Some(unescape(&self.body[from..to]))
+    }
+}
+
+/// Undoes the page's HTML escaping of text.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// A browser session on one relay.
+pub struct Browser {
+    base: String,
+    agent: ureq::Agent,
+    /// Cookies as the browser keeps them.
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    /// A new browser with no cookies, on the relay at `base`.
+    pub fn new(base: &str) -> Browser {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        Browser { base: base.trim_end_matches('/').to_string(), agent, cookies: BTreeMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, resp: &mut ureq::http::Response<ureq::Body>) -> Answer {
+        let mut set_cookies = Vec::new();
+        for v in resp.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap_or_default().to_string();
+            if let Some((name, rest)) = text.split_once('=') {
+                let value = rest.split(';').next().unwrap_or_default().to_string();
+                if value.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_string(), value);
+                }
+            }
+            set_cookies.push(text);
+        }
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let location = resp.headers().get("location").map(|v| v.to_str().unwrap_or_default().to_string());
+        let mut body = String::new();
+        let _ = resp.body_mut().as_reader().read_to_string(&mut body);
+        Answer { status: resp.status().as_u16(), location, set_cookies, headers, body }
+    }
+
+    /// GET `path`.
+    pub fn get(&mut self, path: &str) -> Answer {
+        let mut req = self.agent.get(&format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.header("Cookie", &self.cookie_header());
+        }
+        let mut resp = req.call().unwrap();
+        self.keep(&mut resp)
+    }
+
+    /// POST a form to `path` with `fields` (form-encoded), as the desk's own page would.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        self.post_with(path, fields, &[])
+    }
+
+    /// POST a form with extra request headers (`Origin` of another site, say).
+    pub fn post_with(&mut self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Answer {
+        let body =
+            fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let mut req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        if !self.cookies.is_empty() {
+            req = req.header("Cookie", &self.cookie_header());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.send(body.as_bytes()).unwrap();
+        self.keep(&mut resp)
+    }
+
+    /// Signs in as `login` with `password` through the sign-in page; the answer to the form.
+    pub fn sign_in(&mut self, login: &str, password: &str) -> Answer {
+        let page = self.get("/desk/sign-in");
+        let token = page.form_token().unwrap_or_default();
+        self.post("/desk/sign-in", &[("login", login), ("password", password), ("csrf", &token)])
+    }
+}
+
+/// Percent-encoding of a form field.
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
