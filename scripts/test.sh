@@ -39,6 +39,9 @@ scripts/fuzz.sh 20
 step "mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
 ./scripts/ffi-test.sh
 
+step "the office desk in a real browser: Chromium, keyboard alone, axe-core on every page"
+./scripts/desk-browser-test.sh
+
 step "benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-relay --bench sync; cargo bench -p giaoban-e2e --bench scale)"
 cargo test -p giaoban-client-core -p giaoban-relay -p giaoban-e2e --benches --locked
 step "all checks passed"

@@ -251,7 +251,8 @@ fn the_matrix_shows_where_each_ward_stands_and_changes_while_open() {
         let reader = std::io::BufReader::new(stream.body_mut().as_reader());
         for line in reader.lines() {
             let Ok(line) = line else { return };
-            if line.starts_with("event: changed") && tx.send(()).is_err() {
+            // A browser dispatches an event only if it carries data.
+            if line.starts_with("data: ") && line.len() > "data: ".len() && tx.send(()).is_err() {
                 return;
             }
         }

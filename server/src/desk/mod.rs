@@ -55,6 +55,7 @@ impl Desk {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/desk") }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/desk", get(home))
         .route("/desk/", get(|| async { Redirect::to("/desk") }))
         .route("/desk/sign-in", get(sign_in_page).post(sign_in))
@@ -394,13 +395,13 @@ async fn matrix_table(
 }
 
 /// Told whenever the staff member's unit receives changes: the open matrix fetches its table
-/// again.
+/// again. Each event carries data: a browser does not dispatch an event whose data is empty.
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Response> {
     let signed = signed_in(&state, &headers)
         .await
         .map_err(|_| (StatusCode::UNAUTHORIZED, "signed out").into_response())?;
     let stream = WatchStream::new(state.unit_changes(signed.session.unit))
-        .map(|_| Ok::<_, std::convert::Infallible>(Event::default().event("changed").data("")));
+        .map(|_| Ok::<_, std::convert::Infallible>(Event::default().event("changed").data("1")));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
 }
 
