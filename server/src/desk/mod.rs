@@ -74,6 +74,9 @@ pub fn routes() -> Router<AppState> {
             "/desk/static/desk.js",
             get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/desk.js")) }),
         )
+        // Pages gzipped for browsers that ask (every one does); live events are never held
+        // back by it (tower-http leaves text/event-stream alone).
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
 }
 
 /// What every page's frame shows.
