@@ -115,6 +115,28 @@ impl UnitLive {
 #[derive(Default)]
 struct Activity {
     syncs: std::sync::Mutex<HashMap<DeviceId, u64>>,
+    /// What was last written of each device's sync: (when, how far it had applied).
+    noted: std::sync::Mutex<HashMap<DeviceId, (Instant, u64)>>,
+}
+
+/// A device's sync is written down when it applied further (or less far) than last written,
+/// or this long after the last write: enough for "last sync" on the desk without a write per
+/// sync with nothing new.
+const NOTE_SYNC_EVERY: Duration = Duration::from_secs(60);
+
+impl Activity {
+    /// Whether this sync of `device`, which had applied its log up to `upto`, is worth writing.
+    fn worth_noting(&self, device: DeviceId, upto: u64) -> bool {
+        let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match noted.get(&device) {
+            Some((at, was)) if *was == upto && now.duration_since(*at) < NOTE_SYNC_EVERY => false,
+            _ => {
+                noted.insert(device, (now, upto));
+                true
+            }
+        }
+    }
 }
 
 /// A token bucket per device: `max_syncs_per_minute` requests, refilled continuously. A page
@@ -438,6 +460,7 @@ pub(crate) async fn answer_sync(
     })
     .await?;
     let start = relay_session::start(&req, epoch, witness_holds);
+
     if start.reconcile && !witness_holds {
         tracing::warn!(%device, pos = req.witness.pos, "a device saw history this relay does not hold (restored from an older backup?); it starts over and reconciles");
     }
@@ -464,6 +487,19 @@ pub(crate) async fn answer_sync(
         own_top_before: outcome.own_top_before,
     });
     let answer = relay_session::answer(start, epoch, state.store.now().0, pushed, wanted_from_have, page);
+    // How far into its log this answer takes the device, for the desk ("delivered", "last
+    // sync"). Should the answer be lost on the way, the device's next request says where it
+    // is and that is written instead. Not part of the answer: written on the side, a failure
+    // only logged.
+    if state.activity.worth_noting(device, answer.cursor) {
+        let store = state.store.clone();
+        let upto = answer.cursor;
+        tokio::spawn(async move {
+            if let Err(e) = store.note_device_sync(device, upto).await {
+                tracing::debug!(%device, error = %e, "a device's last sync was not written");
+            }
+        });
+    }
     *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
     Ok(answer)
 }

@@ -194,7 +194,8 @@ fn the_matrix_shows_where_each_ward_stands_and_changes_while_open() {
     let mut province = relay.device(&dir.path().join("province.sqlite"), 0, "văn phòng");
     let mut wards: Vec<_> =
         (1..=3).map(|i| relay.device(&dir.path().join(format!("ward{i}.sqlite")), i, "phường")).collect();
-    let recipients: Vec<_> = (1..=3).map(|i| units[i].id).collect();
+    // The fourth ward has no device yet.
+    let recipients: Vec<_> = (1..=4).map(|i| units[i].id).collect();
     // Task 3's report was due yesterday in Vietnam.
     let directive =
         province.issue_directive(dispatch_305(recipients, &local_date(-1), &local_date(2))).unwrap();
@@ -228,11 +229,16 @@ fn the_matrix_shows_where_each_ward_stands_and_changes_while_open() {
     let mut names = vec![units[1].name.clone(), units[2].name.clone(), units[3].name.clone()];
     giaoban_vietnamese_text::collator().sort_by_name(&mut names, |n| n);
     let at: Vec<usize> =
-        names.iter().map(|n| body.find(&format!("<th scope=\"row\">{n}</th>")).unwrap()).collect();
+        names.iter().map(|n| body.find(&format!("<th scope=\"row\">{n}<")).unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "rows not in Vietnamese order");
     assert!(body.contains("Đã tiếp nhận"));
     assert!(body.contains("Đã báo cáo"));
-    assert!(body.contains("Chưa phản hồi"));
+    // The third ward's phone has the dispatch but nobody answered; the fourth has no phone.
+    assert!(body.contains("Đã đến máy, chưa phản hồi"));
+    assert!(body.contains("Chưa đến máy nào") && body.contains("chưa có thiết bị nào"));
+    assert!(body.contains("đồng bộ lần cuối"));
+    let undelivered = b.get(&format!("{path}?show=not-delivered")).body;
+    assert!(undelivered.contains(units[4].name.as_str()) && !undelivered.contains(units[3].name.as_str()));
     // The report came after its deadline; the third ward has not done it and it is past due.
     assert!(body.contains("Hoàn thành quá hạn"));
     assert!(body.contains("Chưa hoàn thành – quá hạn"));
@@ -266,7 +272,7 @@ fn the_matrix_shows_where_each_ward_stands_and_changes_while_open() {
     let table = b.get(&format!("{path}/table"));
     assert_eq!(table.status, 200);
     assert!(!table.body.contains("<html"), "the table alone");
-    assert!(!table.body.contains("Chưa phản hồi"), "every ward has answered now");
+    assert!(!table.body.contains("Đã đến máy, chưa phản hồi"), "every ward with a phone has answered now");
     // Signed out, the table is not given.
     let mut stranger = Browser::new(&relay.url);
     assert_eq!(stranger.get(&format!("{path}/table")).status, 401);

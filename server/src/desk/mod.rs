@@ -366,8 +366,18 @@ async fn load_matrix(
 ) -> Result<(Matrix, String, String), DeskError> {
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let filter = RowFilter::parse(query.show.as_deref());
-    let (m, unit, warning) =
-        with_store(state, &signed.session, move |s| Ok(views::matrix(s, id, filter)?)).await?;
+    let relay = state.store.clone();
+    let (m, unit, warning) = with_store(state, &signed.session, move |s| {
+        let deliveries = |units: &[giaoban_protocol::UnitId]| match relay.deliveries(id, units) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "what reached the units' devices could not be read");
+                Default::default()
+            }
+        };
+        Ok(views::matrix(s, id, filter, &deliveries)?)
+    })
+    .await?;
     Ok((m.ok_or(DeskError::NotFound)?, unit, warning))
 }
 

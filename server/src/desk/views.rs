@@ -44,10 +44,12 @@ fn standing_words(s: DeadlineStanding) -> &'static str {
     }
 }
 
-/// The cell of one task view.
-pub fn cell(t: &TaskView) -> Cell {
+/// The cell of one task view; `delivered` says whether the dispatch reached any device of the
+/// unit (it matters only while the unit has not answered).
+pub fn cell(t: &TaskView, delivered: bool) -> Cell {
     let (state, icon, class) = match (t.state, &t.review) {
-        (None, _) => ("Chưa phản hồi", "○", "none"),
+        (None, _) if delivered => ("Đã đến máy, chưa phản hồi", "◌", "delivered"),
+        (None, _) => ("Chưa đến máy nào", "○", "none"),
         (Some(TaskState::Received), _) => ("Đã nhận", "◔", "received"),
         (Some(TaskState::Acknowledged), _) => ("Đã tiếp nhận", "◑", "acknowledged"),
         (Some(TaskState::InProgress), _) => ("Đang thực hiện", "◕", "progress"),
@@ -84,6 +86,8 @@ pub struct Column {
 pub struct Row {
     /// The unit's name.
     pub unit: String,
+    /// "đồng bộ lần cuối 02/12/2026 10:05", or why there is none.
+    pub last_sync: String,
     /// One cell per column, `None` where the task is not addressed to this unit.
     pub cells: Vec<Option<Cell>>,
 }
@@ -98,6 +102,8 @@ pub enum RowFilter {
     Overdue,
     /// Units that have not answered a task at all.
     NoAnswer,
+    /// Units whose devices have not received the dispatch.
+    NotDelivered,
     /// Units with a report waiting for the office's verdict.
     AwaitingReview,
 }
@@ -108,6 +114,7 @@ impl RowFilter {
         match s {
             Some("overdue") => RowFilter::Overdue,
             Some("no-answer") => RowFilter::NoAnswer,
+            Some("not-delivered") => RowFilter::NotDelivered,
             Some("review") => RowFilter::AwaitingReview,
             _ => RowFilter::All,
         }
@@ -119,6 +126,7 @@ impl RowFilter {
             RowFilter::All => "",
             RowFilter::Overdue => "overdue",
             RowFilter::NoAnswer => "no-answer",
+            RowFilter::NotDelivered => "not-delivered",
             RowFilter::AwaitingReview => "review",
         }
     }
@@ -128,7 +136,8 @@ impl RowFilter {
         match self {
             RowFilter::All => true,
             RowFilter::Overdue => any(&|c| c.standing == Some(OPEN_OVERDUE)),
-            RowFilter::NoAnswer => any(&|c| c.class == "none"),
+            RowFilter::NoAnswer => any(&|c| c.class == "none" || c.class == "delivered"),
+            RowFilter::NotDelivered => any(&|c| c.class == "none"),
             RowFilter::AwaitingReview => any(&|c| c.class == "reported"),
         }
     }
@@ -174,12 +183,28 @@ fn name_of(names: &HashMap<UnitId, String>, u: UnitId) -> String {
     names.get(&u).cloned().unwrap_or_else(|| format!("Đơn vị {u}"))
 }
 
+/// How the relay saw each unit's devices for one dispatch.
+pub type Deliveries = HashMap<UnitId, crate::store::UnitDelivery>;
+
+fn last_sync_words(d: Option<&crate::store::UnitDelivery>) -> String {
+    match d {
+        None => String::new(),
+        Some(d) if d.devices == 0 => "chưa có thiết bị nào".into(),
+        Some(crate::store::UnitDelivery { last_sync_at: Some(t), .. }) => {
+            format!("đồng bộ lần cuối {}", super::local_time(*t))
+        }
+        Some(_) => "chưa đồng bộ lần nào".into(),
+    }
+}
+
 /// The matrix of a dispatch this store's unit issued; `None` when there is no such dispatch
-/// here (or it is not this unit's).
+/// here (or it is not this unit's). `deliveries` tells, for the units addressed, what reached
+/// their devices.
 pub fn matrix(
     store: &mut Store,
     id: DocId,
     filter: RowFilter,
+    deliveries: &dyn Fn(&[UnitId]) -> Deliveries,
 ) -> giaoban_client_core::Result<Option<Matrix>> {
     let tasks = store.list_tasks(&TaskFilter {
         scope: TaskScope::IssuedByMe,
@@ -189,10 +214,14 @@ pub fn matrix(
     let Some(first) = tasks.first() else { return Ok(None) };
     let title = first.source_title.clone();
     let names = unit_names(store);
+    let mut assignees: Vec<UnitId> = tasks.iter().map(|t| t.assignee).collect();
+    assignees.sort_unstable();
+    assignees.dedup();
+    let delivered = deliveries(&assignees);
     let mut columns: BTreeMap<u64, Column> = BTreeMap::new();
     let mut by_unit: HashMap<UnitId, HashMap<u64, Cell>> = HashMap::new();
     for t in &tasks {
-        let c = cell(t);
+        let c = cell(t, delivered.get(&t.assignee).is_some_and(|d| d.delivered));
         let col = columns.entry(t.ordinal).or_insert_with(|| Column {
             ordinal: t.ordinal,
             text: t.text.clone(),
@@ -210,6 +239,7 @@ pub fn matrix(
         .into_iter()
         .map(|(u, mut cells)| Row {
             unit: name_of(&names, u),
+            last_sync: last_sync_words(delivered.get(&u)),
             cells: ordinals.iter().map(|o| cells.remove(o)).collect(),
         })
         .collect();

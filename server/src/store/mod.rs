@@ -12,6 +12,7 @@
 
 mod admin;
 mod clock;
+mod deliveries;
 mod drafts;
 mod files;
 pub mod schema;
@@ -30,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 pub use admin::EnrollmentCode;
 pub use clock::RelayClock;
+pub use deliveries::{DeviceRow, UnitDelivery};
 pub use drafts::{Draft, DraftSummary};
 pub use files::FileAccess;
 pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};

@@ -194,6 +194,13 @@ pub const MIGRATIONS: &[&str] = &[
         issued   BLOB
     ) WITHOUT ROWID;
     CREATE INDEX desk_drafts_by_staff ON desk_drafts(staff, saved_at);
+
+    -- Each device's last sync (relay clock) and how far into its unit's log the answer took
+    -- it: what the desk says was delivered.
+    ALTER TABLE devices ADD COLUMN last_sync_at INTEGER;
+    ALTER TABLE devices ADD COLUMN synced_upto INTEGER NOT NULL DEFAULT 0;
+    -- Where a change sits in each unit's log: when a record reached a unit's log.
+    CREATE INDEX unit_log_by_change ON unit_log(change);
     "#,
 ];
 

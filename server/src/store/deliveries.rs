@@ -1,0 +1,132 @@
+//! What reached which unit's devices: each device's last sync and how far into its unit's log
+//! the relay's last answer took it, and from that whether a record was delivered to any device
+//! of a unit. For the desk; nothing here is part of a sync's answer.
+
+use std::collections::HashMap;
+
+use giaoban_protocol::{DeviceId, DocId, UnitId};
+use rusqlite::params;
+
+use super::{RelayStore, Result, StoreError};
+
+/// Where a unit stands with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnitDelivery {
+    /// Some device of the unit (not a desk store, not revoked) has applied the record.
+    pub delivered: bool,
+    /// The last sync of any of its devices (relay clock, UTC ms).
+    pub last_sync_at: Option<i64>,
+    /// Devices it has enrolled and not revoked (desk stores not counted).
+    pub devices: usize,
+}
+
+/// A device as the desk lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// The device.
+    pub id: DeviceId,
+    /// Its unit.
+    pub unit: UnitId,
+    /// The label it enrolled with.
+    pub label: String,
+    /// When it enrolled (UTC ms).
+    pub enrolled_at: i64,
+    /// Its last sync (UTC ms).
+    pub last_sync_at: Option<i64>,
+    /// Revoked.
+    pub revoked: bool,
+    /// A desk store of a staff member.
+    pub desk: bool,
+}
+
+impl RelayStore {
+    /// Records a device's sync: the answer took it up to `upto` in its unit's log. Through the
+    /// writer.
+    pub async fn note_device_sync(&self, device: DeviceId, upto: u64) -> Result<()> {
+        self.writer()
+            .run(move |ctx| {
+                ctx.tx.execute(
+                    "UPDATE devices SET last_sync_at = ?2, synced_upto = ?3 WHERE id = ?1",
+                    params![device.to_bytes().to_vec(), ctx.now, upto as i64],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Where each of `units` stands with record `doc`. Blocking.
+    pub fn deliveries(&self, doc: DocId, units: &[UnitId]) -> Result<HashMap<UnitId, UnitDelivery>> {
+        self.read(|c| {
+            let mut first_pos: HashMap<Vec<u8>, i64> = HashMap::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT ul.unit, MIN(ul.pos) FROM unit_log ul
+                 WHERE ul.change IN (SELECT seq FROM changes WHERE doc = (SELECT n FROM docs WHERE id = ?1))
+                 GROUP BY ul.unit",
+            )?;
+            let mut rows = stmt.query(params![doc.to_bytes().to_vec()])?;
+            while let Some(r) = rows.next()? {
+                first_pos.insert(r.get(0)?, r.get(1)?);
+            }
+            let mut stmt = c.prepare_cached(
+                "SELECT MAX(synced_upto), MAX(last_sync_at), COUNT(*) FROM devices
+                 WHERE unit = ?1 AND revoked_at IS NULL
+                   AND id NOT IN (SELECT device FROM staff WHERE device IS NOT NULL)",
+            )?;
+            let mut out = HashMap::new();
+            for u in units {
+                let key = u.to_bytes().to_vec();
+                let (upto, last, devices): (Option<i64>, Option<i64>, i64) =
+                    stmt.query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let delivered = match (first_pos.get(&key), upto) {
+                    (Some(pos), Some(upto)) => upto >= *pos,
+                    _ => false,
+                };
+                out.insert(*u, UnitDelivery { delivered, last_sync_at: last, devices: devices as usize });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The devices of `units`, oldest enrollment first. Blocking.
+    pub fn devices_of(&self, units: &[UnitId]) -> Result<Vec<DeviceRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, unit, label, created_at, last_sync_at, revoked_at IS NOT NULL,
+                        id IN (SELECT device FROM staff WHERE device IS NOT NULL)
+                 FROM devices WHERE unit = ?1 ORDER BY created_at",
+            )?;
+            let mut out = Vec::new();
+            for u in units {
+                let mut rows = stmt.query(params![u.to_bytes().to_vec()])?;
+                while let Some(r) = rows.next()? {
+                    let id = DeviceId::from_slice(&r.get::<_, Vec<u8>>(0)?)
+                        .map_err(|e| StoreError::Invalid(format!("a stored device id is damaged: {e}")))?;
+                    out.push(DeviceRow {
+                        id,
+                        unit: *u,
+                        label: r.get(2)?,
+                        enrolled_at: r.get(3)?,
+                        last_sync_at: r.get(4)?,
+                        revoked: r.get(5)?,
+                        desk: r.get(6)?,
+                    });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The unit of `device`, if it is enrolled. Blocking.
+    pub fn unit_of_device(&self, device: DeviceId) -> Result<Option<UnitId>> {
+        use rusqlite::OptionalExtension;
+        let unit: Option<Vec<u8>> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT unit FROM devices WHERE id = ?1",
+                params![device.to_bytes().to_vec()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        unit.map(|u| UnitId::from_slice(&u).map_err(|e| StoreError::Invalid(e.to_string()))).transpose()
+    }
+}
