@@ -27,7 +27,10 @@ const data = path.join(scratch, "relay");
 const env = { ...process.env, GIAOBAN_RELAY_DATA_DIR: data, RUST_LOG: "warn" };
 const admin = (...args) => execFileSync(RELAY, ["admin", ...args], { env, encoding: "utf8" });
 const device = (store, ...args) =>
-  execFileSync(DEVICE, ["--store", path.join(scratch, store), ...args], { encoding: "utf8" });
+  execFileSync(DEVICE, ["--store", path.join(scratch, store), ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 
 /** A date `days` from today in Vietnam, dd/mm/yyyy. */
 function vnDate(days) {
@@ -227,6 +230,22 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   device("ward1.sqlite", "sync");
   assert.match(device("ward0.sqlite", "tasks"), /\[đã tiếp nhận báo cáo\]/);
   assert.match(device("ward1.sqlite", "tasks"), /\[trả lại: Đề nghị bổ sung danh sách hộ thoát nghèo\.\]/);
+
+  // Devices: make an enrollment code for the third ward and enroll a new phone with it; revoke
+  // the third ward's first phone: its next sync is refused.
+  await activate(page, "a[href='/desk/devices']");
+  await axeCheck(page, "devices");
+  await activate(page, `button[aria-label='Tạo mã đăng ký cho ${wards[2].name}']`);
+  await axeCheck(page, "enrollment code");
+  assert.ok(await page.isVisible(".qr svg"), "the QR code is shown");
+  const code = (await page.textContent(".code")).trim();
+  device("ward2-new.sqlite", "enroll", base, code, "Máy mới");
+  device("ward2-new.sqlite", "sync");
+  await page.goto(`${base}/desk/devices?q=${encodeURIComponent(key(wards[2].name))}`);
+  await activate(page, `button[aria-label='Thu hồi Điện thoại ${wards[2].name}']`);
+  assert.match(await page.textContent(".notice"), /Đã thu hồi/);
+  assert.throws(() => device("ward2.sqlite", "sync"), "a revoked phone cannot sync");
+  device("ward2-new.sqlite", "sync");
 
   // Sign out with the keyboard: the desk is closed to this browser.
   await activate(page, ".who button");

@@ -556,3 +556,70 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
     let tried = w.post(&path1, &[("csrf", &token), ("verdict", "accept")]);
     assert_eq!(tried.status, 404, "{}", tried.body);
 }
+
+#[test]
+fn devices_are_revoked_and_enrolled_from_the_desk_within_reach_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let units = &relay.org.units;
+    let mut phone =
+        relay.device(&dir.path().join("phone.sqlite"), 1, "<script>alert('máy')</script> chị Lan");
+    phone.sync_now().unwrap();
+    let mut other = relay.device(&dir.path().join("other.sqlite"), 2, "Máy anh Hùng");
+    other.sync_now().unwrap();
+    let (_, password) = relay.store.add_staff(units[0].id, "muoi.nv", "Nguyễn Văn Muối").unwrap();
+    let mut b = Browser::new(&relay.url);
+    b.sign_in("muoi.nv", &password);
+
+    let page = b.get("/desk/devices");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("&#60;script&#62;alert(&#39;máy&#39;)&#60;/script&#62; chị Lan"),
+        "labels are words"
+    );
+    assert!(!page.body.contains("<script>alert"));
+    // Searchable without diacritics.
+    let found = b.get("/desk/devices?q=an+loc").body;
+    assert!(found.contains(units[1].name.as_str()) || !units[1].name.contains("An Lộc"));
+    let csrf = page.form_token().unwrap();
+
+    // A ward's staff cannot revoke a device of another ward: the same answer as no device.
+    let (_, ward_password) = relay.store.add_staff(units[2].id, "phuong.2", "Lê Văn Hai").unwrap();
+    let mut w = Browser::new(&relay.url);
+    w.sign_in("phuong.2", &ward_password);
+    let wcsrf = w.get("/desk/devices").form_token().unwrap();
+    let (device, _) = phone.relay().unwrap().map(|_| (phone.device_id(), ())).unwrap();
+    let refused = w.post("/desk/devices/revoke", &[("csrf", &wcsrf), ("device", &device.to_string())]);
+    assert_eq!(refused.status, 404);
+    phone.sync_now().expect("still enrolled");
+    // Nor make a code for a unit outside its reach.
+    assert_eq!(
+        w.post("/desk/devices/enroll", &[("csrf", &wcsrf), ("unit", &units[1].id.to_string())]).status,
+        404
+    );
+
+    // The office revokes it: its next sync is refused.
+    let done = b.post("/desk/devices/revoke", &[("csrf", &csrf), ("device", &device.to_string())]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(b.get(done.location.as_deref().unwrap()).body.contains("Đã thu hồi"));
+    let err = phone.sync_now().unwrap_err();
+    assert!(matches!(err, giaoban_client_core::CoreError::Unauthorized(_)), "{err}");
+    other.sync_now().expect("the other ward's phone carries on");
+
+    // A code made on the desk, shown with its QR, enrolls a new phone once.
+    let code_page = b.post("/desk/devices/enroll", &[("csrf", &csrf), ("unit", &units[1].id.to_string())]);
+    assert_eq!(code_page.status, 200, "{}", code_page.body);
+    assert_eq!(code_page.headers["cache-control"], "no-store");
+    assert!(code_page.body.contains("<svg role=\"img\""), "a QR code");
+    let code = code_page.text_of_id("code").or_else(|| {
+        let at = code_page.body.find("<p class=\"code\">")? + "<p class=\"code\">".len();
+        Some(code_page.body[at..].split('<').next()?.to_string())
+    });
+    let code = code.unwrap();
+    assert!(code_page.body.contains(&format!("code={code}")), "the QR's link holds the code");
+    let mut new_phone = giaoban_client_core::Store::open(dir.path().join("new.sqlite")).unwrap();
+    new_phone.enroll(&relay.url, &code, "Máy mới chị Lan").unwrap();
+    new_phone.sync_now().unwrap();
+    let mut third = giaoban_client_core::Store::open(dir.path().join("third.sqlite")).unwrap();
+    assert!(third.enroll(&relay.url, &code, "máy thứ ba").is_err(), "a code enrolls one device");
+}

@@ -12,6 +12,7 @@
 //! Invariant: a device token never opens a page here, and a session never syncs as a device.
 
 pub mod auth;
+pub mod devices_page;
 pub mod dispatch_form;
 pub mod report_page;
 pub mod stores;
@@ -65,6 +66,9 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}/table", get(matrix_table))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
+        .route("/desk/devices", get(devices_page::devices_page))
+        .route("/desk/devices/revoke", post(devices_page::revoke_sent))
+        .route("/desk/devices/enroll", post(devices_page::enroll_sent))
         .route("/desk/events", get(events))
         .route(
             "/desk/static/desk.css",

@@ -1,0 +1,275 @@
+//! Devices and enrollment on the desk: for each unit within the staff member's reach (their
+//! unit and every unit below it), its devices with their last sync, revoking one, and a
+//! one-time enrollment code shown with a QR code that holds the relay's address and the code,
+//! so a cadre enrolls by scanning.
+
+use std::collections::{HashMap, HashSet};
+
+use askama::Template;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use giaoban_protocol::schema::Unit;
+use giaoban_protocol::{DeviceId, UnitId};
+use giaoban_vietnamese_text::search_key;
+
+use super::{Chrome, DeskError, check_form, chrome, local_time, render, signed_in, with_store};
+use crate::http::AppState;
+use crate::store::DeviceRow;
+
+/// The units a staff member of `unit` may manage: it and everything below it, in tree order
+/// (siblings in Vietnamese name order).
+pub fn reach(units: &[Unit], unit: UnitId) -> Vec<Unit> {
+    let mut children: HashMap<Option<UnitId>, Vec<&Unit>> = HashMap::new();
+    for u in units {
+        children.entry(u.parent).or_default().push(u);
+    }
+    for list in children.values_mut() {
+        giaoban_vietnamese_text::collator().sort_by_name(list, |u| &u.name);
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<&Unit> = units.iter().filter(|u| u.id == unit).collect();
+    while let Some(u) = stack.pop() {
+        if !seen.insert(u.id) {
+            continue;
+        }
+        out.push(u.clone());
+        if let Some(kids) = children.get(&Some(u.id)) {
+            stack.extend(kids.iter().rev());
+        }
+    }
+    out
+}
+
+struct DeviceLine {
+    id: String,
+    label: String,
+    enrolled: String,
+    last_sync: String,
+    revoked: bool,
+    desk: bool,
+}
+
+struct UnitBlock {
+    id: String,
+    name: String,
+    devices: Vec<DeviceLine>,
+}
+
+#[derive(Template)]
+#[template(path = "desk/devices.html")]
+struct DevicesPage {
+    chrome: Chrome,
+    units: Vec<UnitBlock>,
+    query: String,
+    notice: String,
+    total: usize,
+}
+
+#[derive(Template)]
+#[template(path = "desk/enrollment.html")]
+struct EnrollmentPage {
+    chrome: Chrome,
+    unit: String,
+    code: String,
+    expires: String,
+    link: String,
+    qr_svg: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct DevicesQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// The units within reach of the signed-in member, from their store's unit directory.
+async fn units_in_reach(
+    state: &AppState,
+    signed: &super::Signed,
+) -> Result<(Vec<Unit>, String, String), DeskError> {
+    let me = signed.session.unit;
+    with_store(state, &signed.session, move |s| {
+        let dir = s.unit_directory()?;
+        Ok(reach(&dir.units, me))
+    })
+    .await
+}
+
+pub(super) async fn devices_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DevicesQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let (units, unit, warning) = units_in_reach(&state, &signed).await?;
+    let query = giaoban_vietnamese_text::clean_input(&q.q);
+    let key = search_key(&query);
+    let shown: Vec<Unit> =
+        units.into_iter().filter(|u| key.is_empty() || search_key(&u.name).contains(&key)).collect();
+    let ids: Vec<UnitId> = shown.iter().map(|u| u.id).collect();
+    let relay = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || relay.devices_of(&ids))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let mut by_unit: HashMap<UnitId, Vec<DeviceRow>> = HashMap::new();
+    for r in rows {
+        by_unit.entry(r.unit).or_default().push(r);
+    }
+    let total = shown.len();
+    let blocks = shown
+        .into_iter()
+        .map(|u| UnitBlock {
+            id: u.id.to_string(),
+            devices: by_unit
+                .remove(&u.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| DeviceLine {
+                    id: d.id.to_string(),
+                    label: d.label,
+                    enrolled: local_time(d.enrolled_at),
+                    last_sync: d.last_sync_at.map(local_time).unwrap_or_else(|| "chưa đồng bộ".into()),
+                    revoked: d.revoked,
+                    desk: d.desk,
+                })
+                .collect(),
+            name: u.name,
+        })
+        .collect();
+    let notice = match q.done.as_deref() {
+        Some("revoked") => "Đã thu hồi thiết bị: lần đồng bộ sau của nó bị từ chối.",
+        _ => "",
+    };
+    let page = DevicesPage {
+        chrome: chrome("Thiết bị và đăng ký", &signed, unit, warning),
+        units: blocks,
+        query,
+        notice: notice.into(),
+        total,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    device: String,
+}
+
+pub(super) async fn revoke_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    check_form(&headers, &signed, &form.csrf)?;
+    let device: DeviceId = form.device.trim().parse().map_err(|_| DeskError::NotFound)?;
+    let (units, _, _) = units_in_reach(&state, &signed).await?;
+    let relay = state.store.clone();
+    let unit = tokio::task::spawn_blocking(move || relay.unit_of_device(device))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    // A device outside the member's reach is answered as one that does not exist.
+    if !unit.is_some_and(|u| units.iter().any(|r| r.id == u)) {
+        return Err(DeskError::NotFound);
+    }
+    let relay = state.store.clone();
+    match tokio::task::spawn_blocking(move || relay.revoke_device(device)).await {
+        Ok(Ok(())) | Ok(Err(crate::store::StoreError::NotFound(_))) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(DeskError::Store("the relay is shutting down".into())),
+    }
+    tracing::info!(%device, staff = %signed.session.staff, "device revoked from the desk");
+    Ok(Redirect::to("/desk/devices?done=revoked").into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct EnrollForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    unit: String,
+}
+
+/// The address devices reach this relay at, as the office's browser does.
+fn relay_address(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = if state.config.desk_secure_cookie { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+/// What the QR code holds: the relay's address and the code, for the app to enroll with.
+pub fn enrollment_link(relay: &str, code: &str) -> String {
+    let mut link = String::from("giaoban:enroll?relay=");
+    link.extend(form_urlencoded::byte_serialize(relay.as_bytes()));
+    link.push_str("&code=");
+    link.extend(form_urlencoded::byte_serialize(code.as_bytes()));
+    link
+}
+
+pub(super) async fn enroll_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<EnrollForm>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    check_form(&headers, &signed, &form.csrf)?;
+    let unit: UnitId = form.unit.trim().parse().map_err(|_| DeskError::NotFound)?;
+    let (units, my_unit, warning) = units_in_reach(&state, &signed).await?;
+    let Some(target) = units.into_iter().find(|u| u.id == unit) else { return Err(DeskError::NotFound) };
+    let relay = state.store.clone();
+    let hours = state.config.enrollment_valid_hours;
+    let code = tokio::task::spawn_blocking(move || relay.create_enrollment(unit, hours))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    tracing::info!(%unit, staff = %signed.session.staff, "enrollment code made from the desk");
+    let link = enrollment_link(&relay_address(&state, &headers), &code.code);
+    let qr_svg = match qrcode::QrCode::new(link.as_bytes()) {
+        Ok(qr) => qr
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build()
+            .replacen("<svg ", "<svg role=\"img\" aria-label=\"Mã QR đăng ký thiết bị\" ", 1),
+        Err(e) => {
+            tracing::warn!(error = %e, "the enrollment QR code could not be made");
+            String::new()
+        }
+    };
+    let page = EnrollmentPage {
+        chrome: chrome("Mã đăng ký thiết bị", &signed, my_unit, warning),
+        unit: target.name,
+        code: code.code,
+        expires: local_time(code.expires_at),
+        link,
+        qr_svg,
+    };
+    let mut resp = render(StatusCode::OK, &page);
+    // A code shown once: never kept by a cache or the browser's history.
+    resp.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_link_carries_the_address_and_code_encoded() {
+        assert_eq!(
+            enrollment_link("http://10.0.0.5:8080", "KH7QW-3MZPA"),
+            "giaoban:enroll?relay=http%3A%2F%2F10.0.0.5%3A8080&code=KH7QW-3MZPA"
+        );
+    }
+}
