@@ -144,8 +144,12 @@ fn run() -> Res {
                     Some((Verdict::Returned, note)) => format!(" [trả lại: {note}]"),
                     None => String::new(),
                 };
+                let reminded = match &t.reminded {
+                    Some((_, note)) => format!(" [đôn đốc: {note}]"),
+                    None => String::new(),
+                };
                 let title: String = t.source_title.chars().take(40).collect();
-                println!("{} {} | {title} | {state} {due}{review}", t.source, t.ordinal);
+                println!("{} {} | {title} | {state} {due}{review}{reminded}", t.source, t.ordinal);
             }
         }
         "issue-305" => {

@@ -225,6 +225,16 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   const after = await page.textContent("#matrix");
   assert.ok(after.includes("Đã duyệt") && after.includes("Trả lại"));
 
+  // Prod the late: the ward that has only acknowledged is ticked already; its phone shows the
+  // reminder on its tasks.
+  assert.ok(await page.isChecked(`#remind-${wards[2].id}`), "the ward with open tasks is ticked");
+  await typeInto(page, "#remind-note", "Đề nghị phường khẩn trương rà soát và báo cáo.");
+  await activate(page, "section.remind button[type='submit']");
+  assert.match(await page.textContent(".notice"), /Đã gửi nhắc nhở/);
+  await axeCheck(page, "matrix after a reminder");
+  device("ward2.sqlite", "sync");
+  assert.match(device("ward2.sqlite", "tasks"), /\[đôn đốc: Đề nghị phường khẩn trương rà soát và báo cáo\.\]/);
+
   // The wards' phones see the verdicts.
   device("ward0.sqlite", "sync");
   device("ward1.sqlite", "sync");

@@ -623,3 +623,71 @@ fn devices_are_revoked_and_enrolled_from_the_desk_within_reach_only() {
     let mut third = giaoban_client_core::Store::open(dir.path().join("third.sqlite")).unwrap();
     assert!(third.enroll(&relay.url, &code, "máy thứ ba").is_err(), "a code enrolls one device");
 }
+
+#[test]
+fn a_reminder_reaches_the_late_wards_phones_and_the_desk_says_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let units = &relay.org.units;
+    let mut province = relay.device(&dir.path().join("province.sqlite"), 0, "văn phòng");
+    let mut late = relay.device(&dir.path().join("late.sqlite"), 1, "Máy phường chậm");
+    let mut done = relay.device(&dir.path().join("done.sqlite"), 2, "Máy phường xong");
+    let directive = province
+        .issue_directive(dispatch_305(vec![units[1].id, units[2].id], &local_date(-2), &local_date(1)))
+        .unwrap();
+    province.sync_now().unwrap();
+    late.sync_now().unwrap();
+    done.sync_now().unwrap();
+    for n in 1..=4 {
+        done.acknowledge_task(directive, n).unwrap();
+    }
+    done.sync_now().unwrap();
+
+    let (_, password) = relay.store.add_staff(units[0].id, "muoi.nv", "Nguyễn Văn Muối").unwrap();
+    let mut b = Browser::new(&relay.url);
+    b.sign_in("muoi.nv", &password);
+    let path = format!("/desk/dispatch/{directive}");
+    let page = b.get(&path);
+    // The late ward is ticked already; the one that took everything on is not (its report is
+    // overdue, so it is ticked too only if a task is past due and not done).
+    assert!(
+        page.body.contains(&format!(
+            "id=\"remind-{}\" name=\"unit\" value=\"{}\" checked",
+            units[1].id, units[1].id
+        ))
+    );
+    let csrf = page.form_token().unwrap();
+
+    let none = b.post(&format!("{path}/remind"), &[("csrf", &csrf), ("note", "Nhắc")]);
+    assert_eq!(none.status, 422);
+    assert!(none.text_of_id("remind-error").unwrap().contains("Chọn ít nhất một đơn vị"));
+    let note = "Đề nghị phường khẩn trương báo cáo kết quả rà soát.";
+    let sent = b.post(
+        &format!("{path}/remind"),
+        &[("csrf", &csrf), ("unit", &units[1].id.to_string()), ("note", note)],
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let shown = b.get(sent.location.as_deref().unwrap()).body;
+    assert!(shown.contains("Đã gửi nhắc nhở"));
+    assert!(shown.contains("đã đôn đốc lúc") && shown.contains("chưa đến máy"), "{shown}");
+
+    late.sync_now().unwrap();
+    let tasks = late.list_tasks(&giaoban_client_core::TaskFilter::default()).unwrap();
+    assert!(tasks.iter().all(|t| t.reminded.as_ref().map(|(_, n)| n.as_str()) == Some(note)), "{tasks:?}");
+    done.sync_now().unwrap();
+    let others = done.list_tasks(&giaoban_client_core::TaskFilter::default()).unwrap();
+    assert!(others.iter().all(|t| t.reminded.is_none()), "only the ward reminded sees it on its tasks");
+    let shown = b.get(&path).body;
+    assert!(shown.contains("đã đôn đốc lúc") && shown.contains("đã đến máy"), "{shown}");
+
+    // A ward's staff cannot remind for a dispatch it did not issue.
+    let (_, ward_password) = relay.store.add_staff(units[1].id, "phuong.1", "Lê Văn Một").unwrap();
+    let mut w = Browser::new(&relay.url);
+    w.sign_in("phuong.1", &ward_password);
+    let wcsrf = w.get("/desk").form_token().unwrap();
+    let refused = w.post(
+        &format!("{path}/remind"),
+        &[("csrf", &wcsrf), ("unit", &units[2].id.to_string()), ("note", "x")],
+    );
+    assert_eq!(refused.status, 404, "{}", refused.body);
+}

@@ -128,11 +128,48 @@ impl Store {
             body: Text::with_value(clean_multiline(&input.body)),
             tasks,
             attachments: Vec::new(),
+            reminders: Vec::new(),
         };
         let id = directive.header.id;
         self.create(&directive, false)?;
         tracing::info!(%id, tasks = directive.tasks.len(), "directive issued");
         Ok(id)
+    }
+
+    /// Reminds `units` (recipients of directive `id`, issued by this device's unit) of it with
+    /// `note`: their devices show the reminder on the dispatch's tasks.
+    pub fn remind(&mut self, id: DocId, units: &[UnitId], note: &str) -> Result<()> {
+        let note = clean_multiline(note);
+        giaoban_protocol::schema::prose_input("note", 0, &note)?;
+        let mut units = units.to_vec();
+        units.sort();
+        units.dedup();
+        if units.is_empty() {
+            return Err(CoreError::invalid("units", "name at least one recipient to remind"));
+        }
+        let at_device = self.now();
+        self.modify::<Directive, _>(id, |d| {
+            if let Some(u) = units.iter().find(|u| !d.header.audience.contains(u)) {
+                return Err(CoreError::invalid(
+                    "units",
+                    format!("unit {u} is not a recipient of this dispatch"),
+                ));
+            }
+            if d.reminders.len() >= giaoban_protocol::schema::MAX_REMINDERS {
+                return Err(CoreError::invalid(
+                    "reminders",
+                    "this dispatch has had as many reminders as it may",
+                ));
+            }
+            d.reminders.push(giaoban_protocol::schema::Reminder {
+                units: units.clone(),
+                note: note.clone(),
+                at_device,
+            });
+            Ok(())
+        })?;
+        tracing::info!(%id, units = units.len(), "reminder sent");
+        Ok(())
     }
 
     /// The directive `id`.

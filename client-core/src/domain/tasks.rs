@@ -93,6 +93,9 @@ pub struct TaskView {
     pub received_at: Option<Timestamp>,
     /// Where it stands against its deadline; `None` without a deadline.
     pub standing: Option<DeadlineStanding>,
+    /// The issuer's latest reminder to the assignee (đôn đốc): when (the issuing device's
+    /// clock) and its words.
+    pub reminded: Option<(Timestamp, String)>,
 }
 
 impl TaskView {
@@ -135,7 +138,8 @@ impl Store {
         let source_clause = if filter.source.is_some() { "AND source_id = ?2" } else { "AND ?2 IS NULL" };
         let sql = format!(
             "SELECT source_id, source_kind, source_title, ordinal, assignee, issuer, text, report_required,
-                    deadline_text, due_day, exclusive, state, report, received_at, verdict, review_note
+                    deadline_text, due_day, exclusive, state, report, received_at, verdict, review_note,
+                    reminded_at, reminder_note
              FROM tasks {scope_clause} {source_clause}
              ORDER BY sort_key, source, ordinal, assignee"
         );
@@ -192,6 +196,12 @@ impl Store {
                 review,
                 received_at,
                 standing,
+                reminded: r
+                    .get::<_, Option<i64>>(16)?
+                    .map(|at| -> rusqlite::Result<_> {
+                        Ok((Timestamp(at), r.get::<_, Option<String>>(17)?.unwrap_or_default()))
+                    })
+                    .transpose()?,
             };
             if keep(&view, filter) {
                 out.push(view);

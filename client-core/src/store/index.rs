@@ -177,6 +177,15 @@ impl Indexable for Directive {
             n,
             self.attachments.iter().chain(self.tasks.iter().flat_map(|t| t.attachments.iter())),
         )?;
+        // The latest reminder of each assignee (the list is oldest first).
+        let mut remind = tx.prepare_cached(
+            "UPDATE tasks SET reminded_at = ?3, reminder_note = ?4 WHERE source = ?1 AND assignee = ?2",
+        )?;
+        for r in &self.reminders {
+            for u in &r.units {
+                remind.execute(params![n, u.to_bytes().to_vec(), r.at_device.0, r.note])?;
+            }
+        }
         copy_states_into_tasks(tx, n, None)
     }
 }

@@ -236,6 +236,14 @@ pub const MIGRATIONS: &[&str] = &[
         doc INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE
     );
     "#,
+    // 13 (derived): a dispatch's reminders (đôn đốc) on its tasks' rows: the latest reminder
+    // of each assignee, when and with what words. Rows are rebuilt from the documents.
+    r#"
+    ALTER TABLE tasks ADD COLUMN reminded_at INTEGER;
+    ALTER TABLE tasks ADD COLUMN reminder_note TEXT;
+    INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
+        ON CONFLICT(key) DO UPDATE SET value = 1;
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.
@@ -264,10 +272,17 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
 
 fn apply(tx: &Transaction<'_>, sql: &str, version: i64) -> Result<()> {
     // A store set back to an older version (a restored copy, a test) runs the later migrations
-    // again: 7 adds its column only once.
+    // again: 7 and 13 add their columns only once.
     let has_give_back = || -> Result<bool> {
         Ok(tx.prepare("SELECT 1 FROM pragma_table_info('receipts') WHERE name = 'give_back'")?.exists([])?)
     };
+    let has_reminders = || -> Result<bool> {
+        Ok(tx.prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'reminded_at'")?.exists([])?)
+    };
+    if version == 13 && has_reminders()? {
+        tx.pragma_update(None, "user_version", version)?;
+        return Ok(());
+    }
     if version == 7 && has_give_back()? {
         tx.pragma_update(None, "user_version", version)?;
         return Ok(());

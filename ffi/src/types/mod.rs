@@ -177,6 +177,10 @@ pub struct TaskItem {
     pub received_at_ms: Option<i64>,
     /// Where it stands against its deadline; `None` without a deadline.
     pub standing: Option<Standing>,
+    /// The issuer's latest reminder (đôn đốc) to the assignee: its words. Show it on the task.
+    pub reminder_note: Option<String>,
+    /// When that reminder was sent (ms since 1970 UTC, the issuer's clock).
+    pub reminded_at_ms: Option<i64>,
 }
 
 impl From<core::TaskView> for TaskItem {
@@ -195,6 +199,8 @@ impl From<core::TaskView> for TaskItem {
             review: t.review.map(|(v, note)| ReviewInfo { verdict: v.into(), note }),
             received_at_ms: t.received_at.map(|t| t.0),
             standing: t.standing.map(Standing::from),
+            reminded_at_ms: t.reminded.as_ref().map(|(at, _)| at.0),
+            reminder_note: t.reminded.map(|(_, note)| note),
         }
     }
 }

@@ -138,7 +138,26 @@ pub struct Directive {
     /// attachments read as having none.
     #[autosurgeon(missing = "Vec::new")]
     pub attachments: Vec<Attachment>,
+    /// Reminders (đôn đốc) the issuer sent to recipients that were late or had not answered,
+    /// oldest first. Dispatches written before reminders read as having none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub reminders: Vec<Reminder>,
 }
+
+/// A reminder of a dispatch to some of its recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Reminder {
+    /// The recipients reminded.
+    pub units: Vec<crate::UnitId>,
+    /// What the issuer says ("Đề nghị khẩn trương báo cáo trước ngày 10/02/2022.").
+    pub note: String,
+    /// The issuing device's clock when sent: informational (the relay's receipt time of the
+    /// change is what the desk shows as delivered).
+    pub at_device: crate::Timestamp,
+}
+
+/// Most reminders one dispatch keeps.
+pub const MAX_REMINDERS: usize = 1000;
 
 impl Directive {
     /// The task with `ordinal`.
@@ -174,6 +193,21 @@ impl DocumentSchema for Directive {
         }
         if self.tasks.is_empty() {
             return Err(Invalid::new("tasks", "a directive needs at least one task"));
+        }
+        // Two devices of the issuer reminding at once merge into both lists' sum: bounded
+        // loosely, never to be refused for a merge of valid edits.
+        if self.reminders.len() > 2 * MAX_REMINDERS {
+            return Err(Invalid::new("reminders", "too many reminders on one dispatch"));
+        }
+        for (i, r) in self.reminders.iter().enumerate() {
+            let f = format!("reminders[{i}]");
+            validate::text(&format!("{f}.note"), &r.note, PROSE_MAX)?;
+            if r.units.is_empty() {
+                return Err(Invalid::new(f, "a reminder names at least one recipient"));
+            }
+            if let Some(u) = r.units.iter().find(|u| !self.header.audience.contains(u)) {
+                return Err(Invalid::new(f, format!("unit {u} is not a recipient of this dispatch")));
+            }
         }
         let mut seen = HashSet::new();
         for t in &self.tasks {

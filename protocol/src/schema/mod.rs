@@ -24,7 +24,9 @@ pub use attachment::{
     ATTACHMENTS_INPUT_MAX, ATTACHMENTS_MAX, Attachment, FILE_NAME_MAX, attachment_refs, file_name,
     media_type_ok,
 };
-pub use directive::{Consolidation, Directive, DocumentNumber, NumberScheme, Signer, TaskSpec};
+pub use directive::{
+    Consolidation, Directive, DocumentNumber, MAX_REMINDERS, NumberScheme, Reminder, Signer, TaskSpec,
+};
 pub use meeting::{Conclusion, Meeting};
 pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};
 pub use response::{Response, TaskProgress, TaskState};

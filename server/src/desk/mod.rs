@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/new", get(dispatch_form_page).post(dispatch_form_sent))
         .route("/desk/dispatch/{id}", get(matrix_page))
         .route("/desk/dispatch/{id}/table", get(matrix_table))
+        .route("/desk/dispatch/{id}/remind", post(remind_sent))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
         .route("/desk/devices", get(devices_page::devices_page))
@@ -130,6 +131,8 @@ struct DraftLine {
 struct MatrixPage {
     chrome: Chrome,
     m: Matrix,
+    notice: String,
+    error: String,
 }
 
 #[derive(Template)]
@@ -360,6 +363,8 @@ async fn home(
 struct MatrixQuery {
     #[serde(default)]
     show: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
 }
 
 async fn load_matrix(
@@ -394,7 +399,19 @@ async fn matrix_page(
     let signed = signed_in(&state, &headers).await?;
     let (m, unit, warning) = load_matrix(&state, &signed, &id, &query).await?;
     let title = m.title.clone();
-    Ok(render(StatusCode::OK, &MatrixPage { chrome: chrome(&title, &signed, unit, warning), m }))
+    let notice = match query.done.as_deref() {
+        Some("reminded") => {
+            "Đã gửi nhắc nhở. Mỗi đơn vị thấy lời nhắc trên nhiệm vụ khi điện thoại của họ đồng bộ; cột đơn vị ghi khi lời nhắc đã đến máy."
+        }
+        _ => "",
+    };
+    let page = MatrixPage {
+        chrome: chrome(&title, &signed, unit, warning),
+        m,
+        notice: notice.into(),
+        error: String::new(),
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// The matrix's table alone, for the page's script to put in place when units sync.
@@ -859,6 +876,67 @@ async fn dispatch_form_sent(
                 pairs,
             };
             Ok(render(StatusCode::OK, &page))
+        }
+    }
+}
+
+/// Sends a reminder (đôn đốc) of a dispatch to the units ticked, through the member's store.
+async fn remind_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    check_form(&headers, &signed, csrf)?;
+    let doc: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let units: Vec<giaoban_protocol::UnitId> =
+        pairs.iter().filter(|(k, _)| k == "unit").filter_map(|(_, v)| v.parse().ok()).take(10_000).collect();
+    let note = pairs.iter().find(|(k, _)| k == "note").map(|(_, v)| v.clone()).unwrap_or_default();
+    let problem = if units.is_empty() {
+        "Chọn ít nhất một đơn vị để nhắc."
+    } else if giaoban_vietnamese_text::clean_multiline(&note).is_empty() {
+        "Viết lời nhắc."
+    } else {
+        ""
+    };
+    let outcome = if problem.is_empty() {
+        let (outcome, _, _) =
+            with_store(&state, &signed.session, move |s| match s.remind(doc, &units, &note) {
+                Ok(()) => Ok(Ok(())),
+                Err(giaoban_client_core::CoreError::NotFound { .. }) => Err(DeskError::NotFound),
+                Err(giaoban_client_core::CoreError::NotOwner { .. }) => Err(DeskError::NotFound),
+                Err(giaoban_client_core::CoreError::Invalid(inv)) => Ok(Err(inv.reason)),
+                Err(e) => Err(e.into()),
+            })
+            .await?;
+        outcome
+    } else {
+        Err(problem.to_string())
+    };
+    match outcome {
+        Ok(()) => {
+            push_now(&state, &signed.session).await?;
+            Ok(Redirect::to(&format!("/desk/dispatch/{doc}?done=reminded")).into_response())
+        }
+        Err(reason) => {
+            let (m, unit, warning) = load_matrix(&state, &signed, &id, &MatrixQuery::default()).await?;
+            let title = m.title.clone();
+            let error = if reason.contains("not a recipient") {
+                "Có đơn vị được chọn không nhận văn bản này.".to_string()
+            } else {
+                reason
+            };
+            let page = MatrixPage {
+                chrome: chrome(&title, &signed, unit, warning),
+                m,
+                notice: String::new(),
+                error,
+            };
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
 }

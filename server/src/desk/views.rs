@@ -84,8 +84,15 @@ pub struct Column {
 /// A unit's row.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The unit's id.
+    pub id: String,
     /// The unit's name.
     pub unit: String,
+    /// A task past its deadline not done, or one nobody at the unit has taken on: a unit to
+    /// remind.
+    pub to_remind: bool,
+    /// "Đã đôn đốc lúc …" and whether it reached a phone; empty when never reminded.
+    pub reminded: String,
     /// "đồng bộ lần cuối 02/12/2026 10:05", or why there is none.
     pub last_sync: String,
     /// One cell per column, `None` where the task is not addressed to this unit.
@@ -220,7 +227,11 @@ pub fn matrix(
     let delivered = deliveries(&assignees);
     let mut columns: BTreeMap<u64, Column> = BTreeMap::new();
     let mut by_unit: HashMap<UnitId, HashMap<u64, Cell>> = HashMap::new();
+    let mut reminded: HashMap<UnitId, giaoban_protocol::Timestamp> = HashMap::new();
     for t in &tasks {
+        if let Some((at, _)) = &t.reminded {
+            reminded.insert(t.assignee, *at);
+        }
         let c = cell(t, delivered.get(&t.assignee).is_some_and(|d| d.delivered));
         let col = columns.entry(t.ordinal).or_insert_with(|| Column {
             ordinal: t.ordinal,
@@ -237,10 +248,30 @@ pub fn matrix(
     let ordinals: Vec<u64> = columns.keys().copied().collect();
     let mut rows: Vec<Row> = by_unit
         .into_iter()
-        .map(|(u, mut cells)| Row {
-            unit: name_of(&names, u),
-            last_sync: last_sync_words(delivered.get(&u)),
-            cells: ordinals.iter().map(|o| cells.remove(o)).collect(),
+        .map(|(u, mut cells)| {
+            let cells: Vec<Option<Cell>> = ordinals.iter().map(|o| cells.remove(o)).collect();
+            let to_remind = cells.iter().flatten().any(|c| {
+                c.standing == Some(OPEN_OVERDUE) || matches!(c.class, "none" | "delivered" | "received")
+            });
+            let reminded = match reminded.get(&u) {
+                None => String::new(),
+                Some(at) => {
+                    let reached = if delivered.get(&u).is_some_and(|d| d.latest_delivered) {
+                        "đã đến máy"
+                    } else {
+                        "chưa đến máy"
+                    };
+                    format!("đã đôn đốc lúc {}, {reached}", super::local_time(at.0))
+                }
+            };
+            Row {
+                id: u.to_string(),
+                unit: name_of(&names, u),
+                to_remind,
+                reminded,
+                last_sync: last_sync_words(delivered.get(&u)),
+                cells,
+            }
         })
         .collect();
     let units = rows.len();

@@ -12,8 +12,10 @@ use super::{RelayStore, Result, StoreError};
 /// Where a unit stands with one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UnitDelivery {
-    /// Some device of the unit (not a desk store, not revoked) has applied the record.
+    /// Some device of the unit (not a desk store, not revoked) has the record.
     pub delivered: bool,
+    /// Some device of the unit has the record's latest change (a reminder, say).
+    pub latest_delivered: bool,
     /// The last sync of any of its devices (relay clock, UTC ms).
     pub last_sync_at: Option<i64>,
     /// Devices it has enrolled and not revoked (desk stores not counted).
@@ -57,15 +59,15 @@ impl RelayStore {
     /// Where each of `units` stands with record `doc`. Blocking.
     pub fn deliveries(&self, doc: DocId, units: &[UnitId]) -> Result<HashMap<UnitId, UnitDelivery>> {
         self.read(|c| {
-            let mut first_pos: HashMap<Vec<u8>, i64> = HashMap::new();
+            let mut first_pos: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
             let mut stmt = c.prepare_cached(
-                "SELECT ul.unit, MIN(ul.pos) FROM unit_log ul
+                "SELECT ul.unit, MIN(ul.pos), MAX(ul.pos) FROM unit_log ul
                  WHERE ul.change IN (SELECT seq FROM changes WHERE doc = (SELECT n FROM docs WHERE id = ?1))
                  GROUP BY ul.unit",
             )?;
             let mut rows = stmt.query(params![doc.to_bytes().to_vec()])?;
             while let Some(r) = rows.next()? {
-                first_pos.insert(r.get(0)?, r.get(1)?);
+                first_pos.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
             }
             let mut stmt = c.prepare_cached(
                 "SELECT MAX(synced_upto), MAX(last_sync_at), COUNT(*) FROM devices
@@ -77,11 +79,19 @@ impl RelayStore {
                 let key = u.to_bytes().to_vec();
                 let (upto, last, devices): (Option<i64>, Option<i64>, i64) =
                     stmt.query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                let delivered = match (first_pos.get(&key), upto) {
-                    (Some(pos), Some(upto)) => upto >= *pos,
-                    _ => false,
+                let (delivered, latest_delivered) = match (first_pos.get(&key), upto) {
+                    (Some((first, latest)), Some(upto)) => (upto >= *first, upto >= *latest),
+                    _ => (false, false),
                 };
-                out.insert(*u, UnitDelivery { delivered, last_sync_at: last, devices: devices as usize });
+                out.insert(
+                    *u,
+                    UnitDelivery {
+                        delivered,
+                        latest_delivered,
+                        last_sync_at: last,
+                        devices: devices as usize,
+                    },
+                );
             }
             Ok(out)
         })
