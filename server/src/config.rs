@@ -38,6 +38,16 @@ pub struct Config {
     /// relay is reached through a TLS front such as Caddy. Default false; env
     /// `GIAOBAN_RELAY_DESK_SECURE_COOKIE` (`true`/`false`).
     pub desk_secure_cookie: bool,
+    /// The address staff and devices reach the relay at through a front such as Caddy or nginx
+    /// ("https://giaoban.dongnai.example"). The desk accepts forms whose browser says they come
+    /// from it, and puts it in enrollment QR codes. Default none: the request's Host is used.
+    /// Env `GIAOBAN_RELAY_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// Whether the relay sits behind a front that sets `X-Forwarded-For`: sign-in attempts are
+    /// then limited per address the front saw, not per front. Leave it off when the relay is
+    /// reached directly (anyone could set the header). Default false; env
+    /// `GIAOBAN_RELAY_TRUST_FORWARDED_FOR`.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -54,6 +64,8 @@ impl Default for Config {
             max_unit_file_bytes: 2 * 1024 * 1024 * 1024,
             file_grace_hours: 168,
             desk_secure_cookie: false,
+            public_url: None,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -108,6 +120,25 @@ impl Config {
             config.desk_secure_cookie = v.parse().map_err(|_| {
                 anyhow::anyhow!("GIAOBAN_RELAY_DESK_SECURE_COOKIE must be true or false, not '{v}'")
             })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_PUBLIC_URL") {
+            config.public_url = Some(v).filter(|v| !v.trim().is_empty());
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_TRUST_FORWARDED_FOR") {
+            config.trust_forwarded_for = v.parse().map_err(|_| {
+                anyhow::anyhow!("GIAOBAN_RELAY_TRUST_FORWARDED_FOR must be true or false, not '{v}'")
+            })?;
+        }
+        if let Some(url) = &config.public_url {
+            let url = url.trim().trim_end_matches('/').to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://"))
+                || url[url.find("//").unwrap_or(0) + 2..].contains('/')
+            {
+                anyhow::bail!(
+                    "public_url must be a scheme and host such as https://giaoban.dongnai.example, not '{url}'"
+                );
+            }
+            config.public_url = Some(url);
         }
         Ok(config)
     }

@@ -7,7 +7,7 @@
   var filter = document.querySelector(".unit-filter");
   if (filter) {
     var key = function (s) {
-      return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d")
+      return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐðÐ]/g, "d")
         .replace(/['’]/g, "").toLowerCase().replace(/\s+/g, " ").trim();
     };
     filter.hidden = false;

@@ -135,8 +135,14 @@ impl Relay {
         let served = state.clone();
         let kept = config.clone();
         let thread = std::thread::spawn(move || {
-            let rt =
-                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            // As the relay binary runs: 16 blocking threads (main.rs), so a test sees what
+            // running out of them does.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .max_blocking_threads(16)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let addr = if config.listen == Config::default().listen {
                     "127.0.0.1:0".to_string()

@@ -27,7 +27,8 @@ pub fn search_key(s: &str) -> String {
             pending_space = false;
         }
         match c {
-            'đ' | 'Đ' => out.push('d'),
+            // Đ is often typed as the look-alike Ð (U+00D0, Icelandic eth) from a wrong keyboard.
+            'đ' | 'Đ' | 'ð' | 'Ð' => out.push('d'),
             c => out.extend(c.to_lowercase()),
         }
     }

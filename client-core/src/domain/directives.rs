@@ -82,7 +82,23 @@ pub struct NewDirective {
 impl Store {
     /// Issues a directive from this device's unit to `recipients`. Returns its id.
     pub fn issue_directive(&mut self, input: NewDirective) -> Result<DocId> {
+        let id = self.new_doc_id();
+        self.issue_directive_as(id, input)
+    }
+
+    /// Issues a directive with the id `id`, chosen by the caller so that issuing the same
+    /// thing twice (a form sent again after a crash) issues it once: if this unit's directive
+    /// `id` exists already, nothing is written and `id` is returned. The desk derives `id` from
+    /// its draft's.
+    pub fn issue_directive_as(&mut self, id: DocId, input: NewDirective) -> Result<DocId> {
         let owner = self.my_unit()?;
+        if self.exists(id)? {
+            let existing: Directive = self.get(id)?;
+            if existing.header.owner == owner {
+                return Ok(id);
+            }
+            return Err(CoreError::invalid("id", "another unit's record has this id"));
+        }
         let mut tasks = Vec::with_capacity(input.tasks.len());
         for t in &input.tasks {
             let f = format!("tasks[{}]", t.ordinal);
@@ -113,7 +129,7 @@ impl Store {
         recipients.dedup();
         giaoban_protocol::schema::prose_input("body", 0, &clean_multiline(&input.body))?;
         let directive = Directive {
-            header: Header::new(self.new_doc_id(), DocKind::Directive, owner, recipients),
+            header: Header::new(id, DocKind::Directive, owner, recipients),
             number: DocumentNumber::parse(&clean_input(&input.number)),
             issuer_name: clean_input(&input.issuer_name),
             place: clean_input(&input.place),

@@ -82,7 +82,10 @@ pub fn pre_session_form_token(pre: &str) -> String {
 /// Whether a form was sent by a page of this relay: a browser says where a request comes
 /// from (`Sec-Fetch-Site`, `Origin`); one that says "another site" is refused even with a
 /// valid form token.
-pub fn same_origin(headers: &HeaderMap) -> bool {
+///
+/// `public` is the relay's public address when it sits behind a front (`public_url`): an
+/// `Origin` equal to it passes even when the front does not pass the browser's Host on.
+pub fn same_origin(headers: &HeaderMap, public: Option<&str>) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
@@ -90,6 +93,7 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
     match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST)) {
         (Some("null"), _) => false,
+        (Some(origin), _) if public == Some(origin) => true,
         (Some(origin), Some(host)) => {
             let host = host.to_str().unwrap_or_default();
             origin.split_once("://").map(|(_, rest)| rest) == Some(host)
@@ -97,6 +101,31 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         (Some(_), None) => false,
         (None, _) => true,
     }
+}
+
+/// The address sign-in attempts are counted against: the TCP peer, or, behind a front that
+/// says so (`trust_forwarded_for`), the last address in `X-Forwarded-For` (the one the front
+/// itself added).
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        // The rightmost entry is the one the front added; anything left of it the client
+        // wrote. An entry that is not an address is not trusted either.
+        let rightmost = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|a| a.trim().parse::<IpAddr>().ok());
+        if rightmost.is_some() {
+            return rightmost;
+        }
+    }
+    peer
 }
 
 /// Compares two tokens in time that does not depend on where they differ.
@@ -153,16 +182,29 @@ mod tests {
     fn forms_from_other_sites_are_refused() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://giaoban.example"));
+        assert!(!same_origin(&h, None));
+        assert!(same_origin(&h, Some("https://giaoban.example")), "behind a front that rewrites Host");
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, Some("https://giaoban.example")));
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
+    }
+
+    #[test]
+    fn the_front_says_who_signs_in_only_when_trusted() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 10.0.0.9"));
+        let proxy = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(client_address(&h, proxy, false), proxy);
+        assert_eq!(client_address(&h, proxy, true), Some("10.0.0.9".parse().unwrap()));
+        assert_eq!(client_address(&HeaderMap::new(), proxy, true), proxy);
     }
 
     #[test]

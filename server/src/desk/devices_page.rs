@@ -168,7 +168,7 @@ pub(super) async fn revoke_sent(
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    check_form(&headers, &signed, &form.csrf)?;
+    check_form(&state, &headers, &signed, &form.csrf)?;
     let device: DeviceId = form.device.trim().parse().map_err(|_| DeskError::NotFound)?;
     let (units, _, _) = units_in_reach(&state, &signed).await?;
     let relay = state.store.clone();
@@ -199,6 +199,9 @@ pub(super) struct EnrollForm {
 
 /// The address devices reach this relay at, as the office's browser does.
 fn relay_address(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -223,7 +226,7 @@ pub(super) async fn enroll_sent(
     Form(form): Form<EnrollForm>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    check_form(&headers, &signed, &form.csrf)?;
+    check_form(&state, &headers, &signed, &form.csrf)?;
     let unit: UnitId = form.unit.trim().parse().map_err(|_| DeskError::NotFound)?;
     let (units, my_unit, warning) = units_in_reach(&state, &signed).await?;
     let Some(target) = units.into_iter().find(|u| u.id == unit) else { return Err(DeskError::NotFound) };

@@ -95,6 +95,8 @@ pub enum Action {
     Issue,
     /// Back from the preview to the form.
     Edit,
+    /// Throw the draft away.
+    Delete,
 }
 
 /// Problems by field name, in Vietnamese.
@@ -126,7 +128,7 @@ impl DispatchFields {
     /// A new form for a unit named `issuer`, dated `today` (dd/mm/yyyy).
     pub fn blank(issuer: &str, today: &str) -> DispatchFields {
         DispatchFields {
-            draft: hex::encode(rand::random::<[u8; 16]>()),
+            draft: new_draft_id(),
             issuer: format!("Ban Thường trực {issuer}"),
             issued_on: today.to_string(),
             recipients_label: "Kính gửi: Ban Thường trực Ủy ban MTTQ Việt Nam các xã, phường.".into(),
@@ -168,6 +170,7 @@ impl DispatchFields {
                         "preview" => Action::Preview,
                         "issue" => Action::Issue,
                         "edit" => Action::Edit,
+                        "delete" => Action::Delete,
                         _ => Action::Save,
                     }
                 }
@@ -339,13 +342,26 @@ impl DispatchFields {
                 p.insert(f("text"), format!("Dài quá {MAX_PROSE} ký tự."));
             }
             let deadline = read_deadline(&mut p, &f("deadline"), &t.deadline);
+            let read = deadline.as_ref().and_then(|d| parse_deadline(d).ok());
+            if let (Some(d), Ok(issued)) = (&read, parse_date(&issued_on))
+                && d.last_day() < issued
+            {
+                p.insert(
+                    f("deadline"),
+                    format!(
+                        "Hạn cuối ({}) sớm hơn ngày ban hành ({}); kiểm tra lại ngày.",
+                        format_date(d.last_day()),
+                        format_date(issued)
+                    ),
+                );
+            }
             if t.report && t.deadline.trim().is_empty() {
                 p.insert(
                     f("deadline"),
                     "Nhiệm vụ có yêu cầu báo cáo: nhập thời hạn, ví dụ “trước ngày 08/02/2022”.".into(),
                 );
             }
-            shown_deadlines.push(deadline.as_ref().and_then(|d| parse_deadline(d).ok()).map(|d| shown(&d)));
+            shown_deadlines.push(read.as_ref().map(shown));
             let consolidation = if t.consolidation.trim().is_empty() {
                 if !t.consolidation_deadline.trim().is_empty() {
                     p.insert(
@@ -361,18 +377,31 @@ impl DispatchFields {
                         "Nhập thời hạn tổng hợp, ví dụ “trước ngày 11/02/2022”.".into(),
                     );
                 }
-                read_deadline(&mut p, &f("consolidationdeadline"), &t.consolidation_deadline).map(
-                    |deadline| NewConsolidation {
-                        text: clean_multiline(&t.consolidation),
-                        contact: None,
-                        deadline,
-                        report_to: Vec::new(),
-                    },
-                )
+                let c = read_deadline(&mut p, &f("consolidationdeadline"), &t.consolidation_deadline);
+                if let (Some(cd), Some(td)) = (c.as_ref().and_then(|c| parse_deadline(c).ok()), &read)
+                    && cd.cutoff() < td.cutoff()
+                {
+                    p.insert(
+                        f("consolidationdeadline"),
+                        "Hạn tổng hợp phải sau hạn báo cáo của các đơn vị.".into(),
+                    );
+                }
+                c.map(|deadline| NewConsolidation {
+                    text: clean_multiline(&t.consolidation),
+                    contact: None,
+                    deadline,
+                    report_to: Vec::new(),
+                })
             };
             let contact = line(&mut p, &f("contact"), &t.contact, None);
+            if t.consolidation.chars().count() > MAX_PROSE {
+                p.insert(f("consolidation"), format!("Dài quá {MAX_PROSE} ký tự."));
+            }
             let indicators: Vec<String> =
                 t.indicators.split([',', ';', '\n']).map(clean_input).filter(|s| !s.is_empty()).collect();
+            if indicators.len() > 100 || indicators.iter().any(|i| i.chars().count() > 120) {
+                p.insert(f("indicators"), "Tối đa 100 chỉ tiêu, mỗi chỉ tiêu tối đa 120 ký tự.".into());
+            }
             tasks.push(NewTask {
                 ordinal: n as u64,
                 text,
@@ -412,6 +441,19 @@ fn read_deadline(p: &mut Problems, field: &str, words: &str) -> Option<NewDeadli
     if words.is_empty() {
         return None;
     }
+    // "không trước ngày", "sau ngày": a start, not a deadline; read as one it would be wrong.
+    let key = search_key(&words);
+    if key.contains("khong truoc")
+        || key.starts_with("sau ")
+        || key.contains(" sau ngay")
+        || key.starts_with("tu ngay")
+    {
+        p.insert(
+            field.into(),
+            format!("“{words}” không phải một thời hạn; viết “trước ngày 08/02/2022” hoặc “chậm nhất ngày 11/02/2022”."),
+        );
+        return None;
+    }
     let d = NewDeadline { text: words.clone(), due: None, exclusive: None };
     match parse_deadline(&d) {
         Ok(_) => Some(d),
@@ -424,6 +466,78 @@ fn read_deadline(p: &mut Problems, field: &str, words: &str) -> Option<NewDeadli
             );
             None
         }
+    }
+}
+
+/// A new draft id: the time it was made (ms, 6 bytes) and 10 random bytes, so the dispatch
+/// issued from it (`dispatch_id`) sorts by when its form was begun.
+pub fn new_draft_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let mut id = [0u8; 16];
+    id[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    id[6..].copy_from_slice(&rand::random::<[u8; 10]>());
+    hex::encode(id)
+}
+
+/// The id of the dispatch `unit` issues from draft `draft`: the same every time, so a form
+/// issued twice (sent again, or after a crash) is one dispatch. Time-ordered like any new
+/// record's id (a name-based id is reserved by the relay for responses and reviews).
+pub fn dispatch_id(unit: UnitId, draft: [u8; 16]) -> giaoban_protocol::DocId {
+    use sha2::Digest;
+    let mut ms = [0u8; 8];
+    ms[2..].copy_from_slice(&draft[..6]);
+    let mut h = sha2::Sha256::new();
+    h.update(b"giaoban desk dispatch");
+    h.update(unit.to_bytes());
+    h.update(draft);
+    let digest = h.finalize();
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&digest[..10]);
+    giaoban_protocol::DocId::from_parts(u64::from_be_bytes(ms), random)
+}
+
+/// The form's field for a field path of client-core's validation ("tasks[3].deadline" is
+/// "task3_deadline"); "form" for one that has no field of its own.
+pub fn field_of(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("tasks[")
+        && let Some((n, tail)) = rest.split_once(']')
+        && n.parse::<usize>().is_ok()
+    {
+        let field = match tail.trim_start_matches('.') {
+            "deadline" => "deadline",
+            "consolidation.deadline" => "consolidationdeadline",
+            "consolidation" | "consolidation.text" => "consolidation",
+            "contact" => "contact",
+            _ => "text",
+        };
+        return format!("task{n}_{field}");
+    }
+    match path {
+        "number" | "issuer" | "place" | "issued_on" | "subject" | "basis" | "recipients_label" | "body" => {
+            path.into()
+        }
+        "issuer_name" => "issuer".into(),
+        "recipients" => "recipients".into(),
+        _ => "form".into(),
+    }
+}
+
+/// A reason client-core gave, in the desk's words where it is one the form can meet.
+pub fn in_vietnamese(reason: &str) -> String {
+    let known = [
+        ("the deadline is before the dispatch's own date", "Thời hạn sớm hơn ngày ban hành."),
+        (
+            "consolidation cannot be due before the units' reports",
+            "Hạn tổng hợp phải sau hạn báo cáo của các đơn vị.",
+        ),
+        ("text must be in Unicode NFC form", "Văn bản chứa ký tự không hợp lệ."),
+    ];
+    match known.iter().find(|(en, _)| reason.contains(en)) {
+        Some((_, vi)) => (*vi).to_string(),
+        None => format!("Không ban hành được: {reason}"),
     }
 }
 
@@ -459,6 +573,16 @@ mod tests {
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_draft_gives_one_time_ordered_dispatch_id() {
+        let unit = UnitId::from_slice(&[1; 16]).unwrap();
+        let draft: [u8; 16] = hex::decode(new_draft_id()).unwrap().try_into().unwrap();
+        let id = dispatch_id(unit, draft);
+        assert_eq!(id, dispatch_id(unit, draft));
+        assert_ne!(id, dispatch_id(UnitId::from_slice(&[2; 16]).unwrap(), draft));
+        assert_eq!(id.as_uuid().get_version_num(), 7, "not a name-based id");
     }
 
     #[test]

@@ -43,12 +43,23 @@ use views::{Issued, Matrix, RowFilter};
 pub struct Desk {
     pub(crate) stores: DeskStores,
     sign_ins: AddressLimiter,
+    /// Desk pages working on staff members' stores at once. Each holds a blocking thread while
+    /// its store syncs, and the sync's answer needs blocking threads of its own: bounded well
+    /// below the runtime's blocking threads, so many open pages never starve the relay.
+    work: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Desk pages that work on stores at once; the others wait their turn without a thread.
+pub const DESK_WORKERS: usize = 4;
 
 impl Desk {
     /// The desk keeping its staff's stores in `dir`.
     pub fn new(dir: std::path::PathBuf) -> Desk {
-        Desk { stores: DeskStores::new(dir), sign_ins: AddressLimiter::default() }
+        Desk {
+            stores: DeskStores::new(dir),
+            sign_ins: AddressLimiter::default(),
+            work: std::sync::Arc::new(tokio::sync::Semaphore::new(DESK_WORKERS)),
+        }
     }
 }
 
@@ -208,6 +219,10 @@ enum DeskError {
     NotFound,
     /// The relay's storage or the staff member's store failed.
     Store(String),
+    /// The member's store could not sync before a write: nothing was written.
+    NotSynced,
+    /// Written in the member's store, not yet received by the relay.
+    NotSent,
 }
 
 impl From<StoreError> for DeskError {
@@ -244,6 +259,18 @@ impl IntoResponse for DeskError {
                 "Không có văn bản này, hoặc văn bản không thuộc phạm vi của đơn vị bạn.",
                 "/desk",
             ),
+            DeskError::NotSynced => message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Chưa ghi được",
+                "Bàn làm việc chưa liên lạc được với dữ liệu của máy chủ nên chưa ghi gì. Hãy thử lại sau ít phút; nếu vẫn vậy, báo người quản trị máy chủ.",
+                "/desk",
+            ),
+            DeskError::NotSent => message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Đã ghi, chưa gửi được",
+                "Việc vừa làm đã được ghi ở bàn làm việc nhưng máy chủ chưa nhận. Bàn làm việc sẽ gửi lại mỗi lần mở trang; đừng làm lại. Nếu sau ít phút vẫn chưa thấy, báo người quản trị máy chủ.",
+                "/desk",
+            ),
             DeskError::Store(detail) => {
                 tracing::error!(error = %detail, "a desk page could not be served");
                 message(
@@ -275,28 +302,61 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Signed, Desk
 }
 
 /// Checks a form of a signed-in page: sent from this relay's pages, with this session's token.
-fn check_form(headers: &HeaderMap, signed: &Signed, token: &str) -> Result<(), DeskError> {
-    if auth::same_origin(headers) && auth::tokens_equal(token, &signed.session.csrf) {
+fn check_form(state: &AppState, headers: &HeaderMap, signed: &Signed, token: &str) -> Result<(), DeskError> {
+    if auth::same_origin(headers, state.config.public_url.as_deref())
+        && auth::tokens_equal(token, &signed.session.csrf)
+    {
         Ok(())
     } else {
         Err(DeskError::BadForm)
     }
 }
 
+/// Whether a desk page only reads the member's store or writes to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// A failed sync leaves the page to show what the store holds, with a warning.
+    Read,
+    /// Nothing is written unless the store synced first: a write into a store the relay no
+    /// longer answers would be answered as done and never reach anyone.
+    Write,
+}
+
 /// Runs `f` on the staff member's store after syncing it with the relay, on a blocking
-/// thread. A failed sync leaves the page to show what the store holds, with a warning.
+/// thread, at most [`DESK_WORKERS`] at once.
 async fn with_store<T: Send + 'static>(
     state: &AppState,
     session: &StaffSession,
     f: impl FnOnce(&mut Store) -> Result<T, DeskError> + Send + 'static,
 ) -> Result<(T, String, String), DeskError> {
+    with_store_for(state, session, Use::Read, f).await
+}
+
+async fn with_store_for<T: Send + 'static>(
+    state: &AppState,
+    session: &StaffSession,
+    usage: Use,
+    f: impl FnOnce(&mut Store) -> Result<T, DeskError> + Send + 'static,
+) -> Result<(T, String, String), DeskError> {
+    let permit = state
+        .desk
+        .work
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))?;
     let handle = tokio::runtime::Handle::current();
     let state = state.clone();
     let session = session.clone();
     tokio::task::spawn_blocking(move || -> Result<(T, String, String), DeskError> {
+        let _permit = permit;
         let store = state.desk.stores.store_for(&state, &handle, &session)?;
         let warning = match DeskStores::sync(&store) {
             Ok(_) => String::new(),
+            Err(e) if usage == Use::Write => {
+                tracing::warn!(error = %e, "a desk store could not sync; nothing written");
+                return Err(DeskError::NotSynced);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "a desk store could not sync; its page shows what it holds");
                 "Chưa cập nhật được dữ liệu mới nhất từ máy chủ; trang này có thể chưa đủ. Hãy tải lại sau ít phút."
@@ -312,9 +372,14 @@ async fn with_store<T: Send + 'static>(
     .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
 }
 
-/// Syncs a member's store now (after a desk write), on a blocking thread.
+/// Sends a member's store's new changes now (after a desk write). A desk write is answered as
+/// done only once the relay has it; otherwise the page says it waits on the desk.
 async fn push_now(state: &AppState, session: &StaffSession) -> Result<(), DeskError> {
-    with_store(state, session, |_| Ok(())).await.map(|_| ())
+    match with_store_for(state, session, Use::Write, |_| Ok(())).await {
+        Ok(_) => Ok(()),
+        Err(DeskError::NotSynced) => Err(DeskError::NotSent),
+        Err(e) => Err(e),
+    }
 }
 
 fn chrome(title: &str, signed: &Signed, unit: String, warning: String) -> Chrome {
@@ -434,7 +499,22 @@ async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     let signed = signed_in(&state, &headers)
         .await
         .map_err(|_| (StatusCode::UNAUTHORIZED, "signed out").into_response())?;
+    // The session is checked again at each change: once it has ended (signed out, the account
+    // disabled), the stream ends.
+    let (store, token) = (state.store.clone(), signed.token.clone());
     let stream = WatchStream::new(state.unit_changes(signed.session.unit))
+        .then(move |_| {
+            let (store, token) = (store.clone(), token.clone());
+            async move {
+                tokio::task::spawn_blocking(move || store.staff_session(&token))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .is_some()
+            }
+        })
+        .take_while(|current| *current)
         .map(|_| Ok::<_, std::convert::Infallible>(Event::default().event("changed").data("1")));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
 }
@@ -499,7 +579,7 @@ async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let pre = auth::cookie(&headers, PRE_SESSION_COOKIE);
-    let form_ok = auth::same_origin(&headers)
+    let form_ok = auth::same_origin(&headers, state.config.public_url.as_deref())
         && pre.as_deref().is_some_and(|p| auth::tokens_equal(&form.csrf, &auth::pre_session_form_token(p)));
     if !form_ok {
         return sign_in_form(
@@ -511,6 +591,7 @@ async fn sign_in(
         );
     }
     let login = giaoban_vietnamese_text::clean_input(&form.login);
+    let peer = auth::client_address(&headers, peer, state.config.trust_forwarded_for);
     if let Err(wait) = state.desk.sign_ins.attempt(peer) {
         tracing::warn!(address = ?peer, "too many sign-in attempts from one address");
         return sign_in_form(
@@ -521,7 +602,16 @@ async fn sign_in(
             format!("Có quá nhiều lần đăng nhập từ máy này. Hãy thử lại sau {} phút.", wait.div_ceil(60)),
         );
     }
-    if login.is_empty() || form.password.is_empty() || form.password.len() > 1024 {
+    if form.password.len() > 1024 {
+        return sign_in_form(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            login,
+            "Mật khẩu dài quá 1.024 ký tự.".into(),
+        );
+    }
+    if login.is_empty() || form.password.is_empty() {
         return sign_in_form(
             &state,
             &headers,
@@ -593,7 +683,7 @@ async fn sign_out(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    check_form(&headers, &signed, &form.csrf)?;
+    check_form(&state, &headers, &signed, &form.csrf)?;
     let store = state.store.clone();
     let token = signed.token.clone();
     tokio::task::spawn_blocking(move || store.sign_out(&token))
@@ -765,6 +855,7 @@ enum Sent {
         deadlines: Vec<Option<dispatch_form::DeadlineShown>>,
     },
     Issued(DocId),
+    Deleted,
 }
 
 async fn dispatch_form_sent(
@@ -776,16 +867,17 @@ async fn dispatch_form_sent(
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-    check_form(&headers, &signed, csrf)?;
+    check_form(&state, &headers, &signed, csrf)?;
     let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
     let (mut fields, action) = DispatchFields::from_pairs(&pairs);
     if fields.draft_id().is_none() {
-        fields.draft = hex::encode(rand::random::<[u8; 16]>());
+        fields.draft = dispatch_form::new_draft_id();
     }
     let unit_id = signed.session.unit;
     let staff = signed.session.staff;
     let relay = state.store.clone();
-    let ((sent, children), unit, warning) = with_store(&state, &signed.session, move |s| {
+    let usage = if action == Action::Issue { Use::Write } else { Use::Read };
+    let ((sent, children), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
         let children = children_of(s, unit_id);
         let draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
         // Under the store's lock, so a form sent twice at once issues one dispatch.
@@ -798,28 +890,42 @@ async fn dispatch_form_sent(
             Action::Preview | Action::Issue => Some(fields.check(&children)),
             _ => None,
         };
+        if action == Action::Delete {
+            relay.delete_draft(staff, draft_id)?;
+            return Ok((Sent::Deleted, children));
+        }
         if action != Action::Issue {
-            relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs())?;
+            match relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs()) {
+                Ok(()) => {}
+                // Too long to keep: said beside the form, which still holds every word typed.
+                Err(crate::store::StoreError::Invalid(why)) => {
+                    let mut problems = checked.and_then(Result::err).unwrap_or_default();
+                    problems.insert(
+                        "form".into(),
+                        format!("Không lưu được bản nháp: văn bản quá dài ({why}). Nội dung vẫn ở trên trang; hãy rút gọn."),
+                    );
+                    return Ok((Sent::Form { fields, problems, notice: String::new() }, children));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let sent = match (action, checked) {
             (_, Some(Err(problems))) => Sent::Form { fields, problems, notice: String::new() },
             (Action::Preview, Some(Ok((directive, deadlines)))) => {
                 Sent::Preview { fields, directive: Box::new(directive), deadlines }
             }
-            (Action::Issue, Some(Ok((directive, _)))) => match s.issue_directive(directive) {
+            // The dispatch's id comes from the draft's: the same form issued again (sent
+            // twice, or after a crash between issuing and marking the draft) is issued once.
+            (Action::Issue, Some(Ok((directive, _)))) => match s
+                .issue_directive_as(dispatch_form::dispatch_id(unit_id, draft_id), directive)
+            {
                 Ok(doc) => {
-                    relay.mark_draft_issued(staff, draft_id, doc).or_else(|_| {
-                        relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs())?;
-                        relay.mark_draft_issued(staff, draft_id, doc)
-                    })?;
+                    relay.mark_draft_issued(staff, draft_id, &fields.title(), &fields.to_pairs(), doc)?;
                     Sent::Issued(doc)
                 }
                 Err(giaoban_client_core::CoreError::Invalid(inv)) => {
                     let mut problems = dispatch_form::Problems::new();
-                    problems.insert(
-                        "number".into(),
-                        format!("Không ban hành được: {} ({})", inv.reason, inv.field),
-                    );
+                    problems.insert(dispatch_form::field_of(&inv.field), dispatch_form::in_vietnamese(&inv.reason));
                     Sent::Form { fields, problems, notice: String::new() }
                 }
                 Err(e) => return Err(e.into()),
@@ -829,12 +935,18 @@ async fn dispatch_form_sent(
                 problems: Default::default(),
                 notice: format!("Đã lưu nháp lúc {}.", local_time(chrono::Utc::now().timestamp_millis())),
             },
+            (Action::AddTask, _) if fields.tasks.len() >= dispatch_form::MAX_TASKS => Sent::Form {
+                fields,
+                problems: Default::default(),
+                notice: format!("Một văn bản có tối đa {} nhiệm vụ.", dispatch_form::MAX_TASKS),
+            },
             (_, _) => Sent::Form { fields, problems: Default::default(), notice: String::new() },
         };
         Ok((sent, children))
     })
     .await?;
     match sent {
+        Sent::Deleted => Ok(Redirect::to("/desk").into_response()),
         Sent::Issued(doc) => {
             // Sent to the relay before the office is told it is issued. Should that fail, the
             // dispatch is kept in the member's store and goes with the next page's sync.
@@ -891,7 +1003,7 @@ async fn remind_sent(
     let pairs: Vec<(String, String)> =
         form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-    check_form(&headers, &signed, csrf)?;
+    check_form(&state, &headers, &signed, csrf)?;
     let doc: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let units: Vec<giaoban_protocol::UnitId> =
         pairs.iter().filter(|(k, _)| k == "unit").filter_map(|(_, v)| v.parse().ok()).take(10_000).collect();
@@ -904,15 +1016,16 @@ async fn remind_sent(
         ""
     };
     let outcome = if problem.is_empty() {
-        let (outcome, _, _) =
-            with_store(&state, &signed.session, move |s| match s.remind(doc, &units, &note) {
+        let (outcome, _, _) = with_store_for(&state, &signed.session, Use::Write, move |s| {
+            match s.remind(doc, &units, &note) {
                 Ok(()) => Ok(Ok(())),
                 Err(giaoban_client_core::CoreError::NotFound { .. }) => Err(DeskError::NotFound),
                 Err(giaoban_client_core::CoreError::NotOwner { .. }) => Err(DeskError::NotFound),
                 Err(giaoban_client_core::CoreError::Invalid(inv)) => Ok(Err(inv.reason)),
                 Err(e) => Err(e.into()),
-            })
-            .await?;
+            }
+        })
+        .await?;
         outcome
     } else {
         Err(problem.to_string())

@@ -12,7 +12,10 @@ use giaoban_protocol::schema::{Report, Verdict};
 use giaoban_protocol::{DeviceId, DocId};
 use giaoban_vietnamese_text::clean_multiline;
 
-use super::{Chrome, DeskError, Signed, check_form, chrome, push_now, render, signed_in, with_store};
+use super::{
+    Chrome, DeskError, Signed, Use, check_form, chrome, push_now, render, signed_in, with_store,
+    with_store_for,
+};
 use crate::http::AppState;
 
 /// A section as shown.
@@ -185,7 +188,12 @@ async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, S
     with_store(state, &signed.session, move |s| {
         let report: Report = match s.report(id) {
             Ok(r) => r,
-            Err(giaoban_client_core::CoreError::NotFound { .. }) => return Err(DeskError::NotFound),
+            Err(
+                giaoban_client_core::CoreError::NotFound { .. }
+                | giaoban_client_core::CoreError::WrongKind { .. },
+            ) => {
+                return Err(DeskError::NotFound);
+            }
             Err(e) => return Err(e.into()),
         };
         let labels: std::collections::HashMap<Vec<u8>, String> =
@@ -201,18 +209,19 @@ async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, S
         let mut doc = automerge::AutoCommit::load(&bytes)
             .map_err(|e| DeskError::Store(format!("the report {id} cannot be read: {e}")))?;
         let history = history(&mut doc, &label_of);
-        let verdicts = s
-            .review_of(id, me)?
-            .map(|r| {
-                r.rounds
-                    .into_iter()
-                    .map(|round| VerdictView {
-                        accepted: round.verdict == Verdict::Accepted,
-                        note: round.note,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        // The reviewer sees its own verdicts; the reporting unit sees those of the units it
+        // reports to.
+        let reviewers: Vec<giaoban_protocol::UnitId> =
+            if report.header.owner == me { report.header.audience.clone() } else { vec![me] };
+        let mut verdicts = Vec::new();
+        for reviewer in reviewers {
+            if let Some(r) = s.review_of(id, reviewer)? {
+                verdicts.extend(r.rounds.into_iter().map(|round| VerdictView {
+                    accepted: round.verdict == Verdict::Accepted,
+                    note: round.note,
+                }));
+            }
+        }
         let unit_name = super::views::unit_names(s).remove(&report.header.owner).unwrap_or_default();
         Ok(Loaded { report, history, verdicts, unit_name })
     })
@@ -306,7 +315,7 @@ pub(super) async fn review_sent(
     Form(form): Form<ReviewForm>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    check_form(&headers, &signed, &form.csrf)?;
+    check_form(&state, &headers, &signed, &form.csrf)?;
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let note = clean_multiline(&form.note);
     let verdict = match form.verdict.as_str() {
@@ -328,14 +337,27 @@ pub(super) async fn review_sent(
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &p));
     }
     let written = note.clone();
-    let (outcome, _, _) =
-        with_store(&state, &signed.session, move |s| match s.review_report(id, verdict, &written) {
+    let me = signed.session.unit;
+    let (outcome, _, _) = with_store_for(&state, &signed.session, Use::Write, move |s| {
+        // The same verdict and note again (a double click, a form sent twice) is one round.
+        let same = s
+            .review_of(id, me)?
+            .and_then(|r| r.rounds.last().map(|l| l.verdict == verdict && l.note == written))
+            .unwrap_or(false);
+        if same {
+            return Ok(Ok(()));
+        }
+        match s.review_report(id, verdict, &written) {
             Ok(_) => Ok(Ok(())),
-            Err(giaoban_client_core::CoreError::NotFound { .. }) => Err(DeskError::NotFound),
+            Err(
+                giaoban_client_core::CoreError::NotFound { .. }
+                | giaoban_client_core::CoreError::WrongKind { .. },
+            ) => Err(DeskError::NotFound),
             Err(giaoban_client_core::CoreError::Invalid(inv)) => Ok(Err(inv.reason)),
             Err(e) => Err(e.into()),
-        })
-        .await?;
+        }
+    })
+    .await?;
     if let Err(reason) = outcome {
         let (loaded, unit, warning) = load(&state, &signed, id).await?;
         let text = if reason.contains("not addressed") {

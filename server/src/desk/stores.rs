@@ -51,6 +51,12 @@ impl DeskStores {
 
     /// The store of a signed-in member, opened (and registered with the relay) if needed.
     /// Blocking: call it from a blocking thread of the runtime that serves `state`.
+    ///
+    /// The store kept open is used only while the relay still has it as the member's active
+    /// desk store: one the operator revoked, or that a disabled and reset account left behind,
+    /// is retired and a new one starts (its writes were all sent: a desk write is answered
+    /// only once pushed). A store file that cannot be opened (damaged) is moved aside the same
+    /// way; what it held is on the relay.
     pub fn store_for(
         &self,
         state: &AppState,
@@ -58,19 +64,35 @@ impl DeskStores {
         session: &StaffSession,
     ) -> Result<Arc<Mutex<Store>>, DeskStoreError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let registered = state.store.staff_device(session.staff)?;
         if let Some(s) = open.get(&session.staff) {
-            return Ok(s.clone());
+            let id = s.lock().unwrap_or_else(|p| p.into_inner()).device_id();
+            if registered == Some((id, true)) {
+                return Ok(s.clone());
+            }
+            // Revoked or replaced since it was opened.
+            open.remove(&session.staff);
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| giaoban_client_core::CoreError::DamagedStore {
             detail: format!("cannot create the desk's folder {}: {e}", self.dir.display()),
         })?;
         let path = self.path_of(session.staff);
-        let mut store = Store::open(&path)?;
+        let mut store = match Store::open(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "a desk store cannot be opened; it is moved aside and a new one downloads what the relay holds");
+                retire(&path, "damaged")?;
+                Store::open(&path)?
+            }
+        };
         if !state.store.register_desk_device(session.staff, store.device_id())? {
-            // This store was retired (its account disabled, or the operator revoked it):
-            // what it held is on the relay; a new store starts afresh.
+            // This store was retired (its account disabled, or the operator revoked it).
+            let unsent = store.pending_changes_count().unwrap_or(0);
             drop(store);
-            retire(&path)?;
+            let kept = retire(&path, "retired")?;
+            if unsent > 0 {
+                tracing::error!(path = %kept.display(), unsent, "a retired desk store held changes the relay never received; they are kept in that file");
+            }
             store = Store::open(&path)?;
             if !state.store.register_desk_device(session.staff, store.device_id())? {
                 return Err(crate::store::StoreError::Internal(
@@ -98,22 +120,24 @@ impl DeskStores {
     }
 }
 
-/// Moves a retired store (and its write-ahead log) aside, keeping it for the operator.
-fn retire(path: &Path) -> Result<(), DeskStoreError> {
+/// Moves a store (and its write-ahead log) aside as `<file>.<why>-<time>`, keeping it for the
+/// operator; returns where it went.
+fn retire(path: &Path, why: &str) -> Result<PathBuf, DeskStoreError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis())
         .unwrap_or_default();
+    let kept = PathBuf::from(format!("{}.{why}-{stamp}", path.display()));
     for suffix in ["", "-wal", "-shm"] {
         let from = PathBuf::from(format!("{}{suffix}", path.display()));
         if from.exists() {
-            let to = PathBuf::from(format!("{}.retired-{stamp}{suffix}", path.display()));
+            let to = PathBuf::from(format!("{}{suffix}", kept.display()));
             std::fs::rename(&from, &to).map_err(|e| giaoban_client_core::CoreError::DamagedStore {
-                detail: format!("cannot move the retired desk store {} aside: {e}", from.display()),
+                detail: format!("cannot move the desk store {} aside: {e}", from.display()),
             })?;
         }
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// The in-process round trip of one desk store: the relay's sync answer, as HTTP would carry

@@ -28,7 +28,7 @@ pub struct Draft {
 }
 
 /// Largest draft kept, in bytes of JSON: far more than any dispatch's words.
-pub const MAX_DRAFT_BYTES: usize = 1024 * 1024;
+pub const MAX_DRAFT_BYTES: usize = 4 * 1024 * 1024;
 
 impl RelayStore {
     /// Saves (or replaces) a member's draft. A draft already issued is left as it is.
@@ -42,7 +42,7 @@ impl RelayStore {
         let json = serde_json::to_string(fields).map_err(|e| StoreError::Internal(e.to_string()))?;
         if json.len() > MAX_DRAFT_BYTES {
             return Err(StoreError::Invalid(format!(
-                "the draft is {} KB, more than the {} KB a draft may hold",
+                "{} KB, tối đa {} KB",
                 json.len() / 1024,
                 MAX_DRAFT_BYTES / 1024
             )));
@@ -103,12 +103,24 @@ impl RelayStore {
         })
     }
 
-    /// Records that `doc` was issued from a member's draft.
-    pub fn mark_draft_issued(&self, staff: StaffId, id: [u8; 16], doc: DocId) -> Result<()> {
+    /// Records that `doc` was issued from a member's draft (keeping the draft as it was issued,
+    /// even if it was never saved before).
+    pub fn mark_draft_issued(
+        &self,
+        staff: StaffId,
+        id: [u8; 16],
+        title: &str,
+        fields: &[(String, String)],
+        doc: DocId,
+    ) -> Result<()> {
+        let json = serde_json::to_string(fields).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let title = title.to_string();
         self.writer().run_blocking(move |ctx| {
             ctx.tx.execute(
-                "UPDATE desk_drafts SET issued = ?3, saved_at = ?4 WHERE id = ?1 AND staff = ?2",
-                params![id.to_vec(), staff.0.to_vec(), doc.to_bytes().to_vec(), ctx.now],
+                "INSERT INTO desk_drafts(id, staff, saved_at, title, fields, issued) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET issued = excluded.issued, saved_at = excluded.saved_at
+                 WHERE desk_drafts.staff = excluded.staff",
+                params![id.to_vec(), staff.0.to_vec(), ctx.now, title, json, doc.to_bytes().to_vec()],
             )?;
             Ok(())
         })

@@ -128,6 +128,14 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&new_password()).unwrap_or_default())
 }
 
+/// Wrong attempts at logins nobody has, as (failures, locked until): they lock like real
+/// accounts, so the answers do not tell which logins exist.
+fn unknown_logins() -> &'static std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>> {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>> =
+        std::sync::OnceLock::new();
+    SEEN.get_or_init(Default::default)
+}
+
 /// A login as stored: NFC, trimmed, lower case.
 pub fn normalise_login(login: &str) -> String {
     giaoban_vietnamese_text::clean_input(login).to_lowercase()
@@ -283,60 +291,79 @@ impl RelayStore {
         Ok(password)
     }
 
-    /// Checks a login and password; on success opens a session. Wrong passwords count towards
-    /// the account's lock; an unknown login costs the same time as a known one. Blocking (the
-    /// hash takes tens of milliseconds).
+    /// Checks a login and password; on success opens a session. Blocking (the hash takes tens
+    /// of milliseconds).
+    ///
+    /// Each attempt is counted before its password is checked, so attempts sent at once are
+    /// held to the lock like attempts one by one: at most [`FAILURES_BEFORE_LOCK`] are checked
+    /// before the account locks. A login nobody has is counted and locked alike (in memory),
+    /// and a disabled account says so only to the right password: the answers never tell
+    /// which logins exist.
     pub fn sign_in(&self, login: &str, password: &str) -> Result<SignIn> {
         let login = normalise_login(login);
+        let for_writer = login.clone();
         // id, password hash, disabled at, failures, locked until.
-        type Row = (Vec<u8>, String, Option<i64>, i64, i64);
-        let row: Option<Row> = self.read(|c| {
-            Ok(c.query_row(
-                "SELECT id, password_hash, disabled_at, failures, locked_until FROM staff WHERE login = ?1",
-                params![login],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?)
+        type AttemptRow = (Vec<u8>, String, Option<i64>, i64, i64);
+        // (id, hash, disabled) of the account, with its attempt counted; or why not checked.
+        type Reserved = Option<std::result::Result<(Vec<u8>, String, bool, i64), i64>>;
+        let reserved: Reserved = self.writer().run_blocking(move |ctx| {
+            let row: Option<AttemptRow> = ctx
+                .tx
+                .query_row(
+                    "SELECT id, password_hash, disabled_at, failures, locked_until FROM staff WHERE login = ?1",
+                    params![for_writer],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            let Some((id, hash, disabled, failures, locked_until)) = row else { return Ok(None) };
+            if locked_until > ctx.now {
+                return Ok(Some(Err(locked_until)));
+            }
+            let failures = failures + 1;
+            let lock = if failures % FAILURES_BEFORE_LOCK == 0 { ctx.now + LOCK_MS } else { 0 };
+            ctx.tx.execute(
+                "UPDATE staff SET failures = ?2, locked_until = ?3 WHERE id = ?1",
+                params![id, failures, lock],
+            )?;
+            Ok(Some(Ok((id, hash, disabled.is_some(), failures))))
         })?;
         let now = self.now().0;
-        let Some((id, hash, disabled, _, locked_until)) = row else {
-            password_matches(password, decoy_hash());
-            return Ok(SignIn::Wrong { failures: 0 });
+        let (id, hash, disabled, failures) = match reserved {
+            Some(Ok(r)) => r,
+            Some(Err(until)) => return Ok(SignIn::Locked { until }),
+            None => {
+                password_matches(password, decoy_hash());
+                return Ok(self.inner_unknown_login(&login, now));
+            }
         };
         let staff = StaffId::from_slice(&id)?;
-        if disabled.is_some() {
-            return Ok(SignIn::Disabled);
-        }
-        if locked_until > now {
-            return Ok(SignIn::Locked { until: locked_until });
-        }
         if !password_matches(password, &hash) {
-            let failures = self.writer().run_blocking(move |ctx| {
-                let failures: i64 = ctx.tx.query_row(
-                    "UPDATE staff SET failures = failures + 1 WHERE id = ?1 RETURNING failures",
-                    params![staff.0.to_vec()],
-                    |r| r.get(0),
-                )?;
-                if failures % FAILURES_BEFORE_LOCK == 0 {
-                    ctx.tx.execute(
-                        "UPDATE staff SET locked_until = ?2 WHERE id = ?1",
-                        params![staff.0.to_vec(), ctx.now + LOCK_MS],
-                    )?;
-                }
-                Ok(failures)
-            })?;
             return Ok(if failures % FAILURES_BEFORE_LOCK == 0 {
                 SignIn::Locked { until: now + LOCK_MS }
             } else {
                 SignIn::Wrong { failures }
             });
         }
+        // The right password: the attempts before it no longer count, and a lock this very
+        // attempt set is lifted.
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "UPDATE staff SET failures = 0, locked_until = 0 WHERE id = ?1",
+                params![staff.0.to_vec()],
+            )?;
+            Ok(())
+        })?;
+        if disabled {
+            return Ok(SignIn::Disabled);
+        }
         let token = hex::encode(rand::random::<[u8; 32]>());
         let token_hash = sha256(&token);
         self.writer().run_blocking(move |ctx| {
-            ctx.tx.execute("UPDATE staff SET failures = 0 WHERE id = ?1", params![staff.0.to_vec()])?;
             // Ended sessions of everyone go when anyone signs in.
-            ctx.tx.execute("DELETE FROM staff_sessions WHERE expires_at <= ?1 OR seen_at <= ?2", params![ctx.now, ctx.now - SESSION_IDLE_MS])?;
+            ctx.tx.execute(
+                "DELETE FROM staff_sessions WHERE expires_at <= ?1 OR seen_at <= ?2",
+                params![ctx.now, ctx.now - SESSION_IDLE_MS],
+            )?;
             ctx.tx.execute(
                 "INSERT INTO staff_sessions(token_hash, staff, created_at, seen_at, expires_at) VALUES (?1, ?2, ?3, ?3, ?4)",
                 params![token_hash, staff.0.to_vec(), ctx.now, ctx.now + SESSION_MAX_MS],
@@ -344,6 +371,27 @@ impl RelayStore {
             Ok(())
         })?;
         Ok(SignIn::Ok { token, staff })
+    }
+
+    /// A sign-in with a login nobody has, answered as a wrong password would be, lock included.
+    fn inner_unknown_login(&self, login: &str, now: i64) -> SignIn {
+        let mut seen = unknown_logins().lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() > 10_000 {
+            seen.retain(|_, (_, until)| *until > now);
+            if seen.len() > 10_000 {
+                seen.clear();
+            }
+        }
+        let entry = seen.entry(login.to_string()).or_insert((0, 0));
+        if entry.1 > now {
+            return SignIn::Locked { until: entry.1 };
+        }
+        entry.0 += 1;
+        if entry.0 % FAILURES_BEFORE_LOCK == 0 {
+            entry.1 = now + LOCK_MS;
+            return SignIn::Locked { until: entry.1 };
+        }
+        SignIn::Wrong { failures: entry.0 }
     }
 
     /// The session a desk cookie holds, if it is current and its account enabled. Blocking.
@@ -445,6 +493,27 @@ impl RelayStore {
             )?;
             Ok(true)
         })
+    }
+
+    /// The desk store a staff member is registered with, and whether it is still active.
+    /// Blocking.
+    pub fn staff_device(&self, staff: StaffId) -> Result<Option<(DeviceId, bool)>> {
+        let row: Option<(Option<Vec<u8>>, Option<bool>)> = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT s.device, d.revoked_at IS NULL FROM staff s LEFT JOIN devices d ON d.id = s.device
+                 WHERE s.id = ?1",
+                params![staff.0.to_vec()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })?;
+        match row {
+            Some((Some(d), active)) => Ok(Some((
+                DeviceId::from_slice(&d).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                active.unwrap_or(false),
+            ))),
+            _ => Ok(None),
+        }
     }
 
     /// Whether `device` is enrolled and not revoked. Blocking.
