@@ -487,18 +487,16 @@ pub(crate) async fn answer_sync(
         own_top_before: outcome.own_top_before,
     });
     let answer = relay_session::answer(start, epoch, state.store.now().0, pushed, wanted_from_have, page);
-    // How far into its log this answer takes the device, for the desk ("delivered", "last
-    // sync"). Should the answer be lost on the way, the device's next request says where it
-    // is and that is written instead. Not part of the answer: written on the side, a failure
-    // only logged.
-    if state.activity.worth_noting(device, answer.cursor) {
-        let store = state.store.clone();
-        let upto = answer.cursor;
-        tokio::spawn(async move {
-            if let Err(e) = store.note_device_sync(device, upto).await {
-                tracing::debug!(%device, error = %e, "a device's last sync was not written");
-            }
-        });
+    // How far into its log this sync takes the device, for the desk ("delivered", "last
+    // sync"): written at a sync's last page (not each page of a download), and when nothing
+    // moved at most once a minute. Should the answer be lost on the way, the device's next sync
+    // says where it is and that is written instead. Not part of the answer: a failure is only
+    // logged. Awaited here rather than spawned, so nothing outlives the request holding the
+    // store.
+    if !answer.more && state.activity.worth_noting(device, answer.cursor) {
+        if let Err(e) = state.store.note_device_sync(device, answer.cursor).await {
+            tracing::debug!(%device, error = %e, "a device's last sync was not written");
+        }
     }
     *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
     Ok(answer)
