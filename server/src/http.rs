@@ -493,10 +493,11 @@ pub(crate) async fn answer_sync(
     // says where it is and that is written instead. Not part of the answer: a failure is only
     // logged. Awaited here rather than spawned, so nothing outlives the request holding the
     // store.
-    if !answer.more && state.activity.worth_noting(device, answer.cursor) {
-        if let Err(e) = state.store.note_device_sync(device, answer.cursor).await {
-            tracing::debug!(%device, error = %e, "a device's last sync was not written");
-        }
+    if !answer.more
+        && state.activity.worth_noting(device, answer.cursor)
+        && let Err(e) = state.store.note_device_sync(device, answer.cursor).await
+    {
+        tracing::debug!(%device, error = %e, "a device's last sync was not written");
     }
     *state.activity.syncs.lock().unwrap_or_else(|p| p.into_inner()).entry(device).or_default() += 1;
     Ok(answer)
