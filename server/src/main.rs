@@ -30,6 +30,10 @@ enum Command {
         /// The province of the demo organisation.
         #[arg(long, default_value = "Đồng Nai")]
         demo_province: String,
+        /// With --demo: the organisation, codes and staff account only, without playing the
+        /// demo dispatch (for scripts that bring their own records).
+        #[arg(long)]
+        demo_without_dispatch: bool,
     },
     /// Administer units and devices.
     #[command(subcommand)]
@@ -145,9 +149,10 @@ fn main() -> anyhow::Result<()> {
     let store = RelayStore::open_with_quota(&config.data_dir, config.max_database_kb)
         .with_context(|| format!("opening the relay store in {}", config.data_dir.display()))?;
     match cli.command {
-        Command::Serve { demo, demo_province } => {
+        Command::Serve { demo, demo_province, demo_without_dispatch } => {
             let demo = if demo && store.units()?.is_empty() {
-                Some(create_demo(&store, &config, &demo_province)?)
+                let dir = create_demo(&store, &config, &demo_province)?;
+                (!demo_without_dispatch).then_some(dir)
             } else {
                 None
             };

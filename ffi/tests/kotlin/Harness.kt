@@ -23,7 +23,7 @@ class Relay(private val binary: String, dataDir: File) {
     val url: String
 
     init {
-        val pb = ProcessBuilder(binary, "serve", "--demo").redirectErrorStream(true)
+        val pb = ProcessBuilder(binary, "serve", "--demo", "--demo-without-dispatch").redirectErrorStream(true)
         pb.environment().putAll(env)
         process = pb.start()
         val reader = process.inputStream.bufferedReader(Charsets.UTF_8)

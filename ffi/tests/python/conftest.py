@@ -23,7 +23,7 @@ class Relay:
         self.binary = binary
         self.env = dict(os.environ, GIAOBAN_RELAY_LISTEN="127.0.0.1:0", GIAOBAN_RELAY_DATA_DIR=str(data_dir),
                         RUST_LOG="warn")
-        self.proc = subprocess.Popen([binary, "serve", "--demo"], env=self.env, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([binary, "serve", "--demo", "--demo-without-dispatch"], env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, encoding="utf-8")
         self.codes = []  # (unit name, code)
         self.url = None
