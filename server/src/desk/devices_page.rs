@@ -13,7 +13,7 @@ use giaoban_protocol::schema::Unit;
 use giaoban_protocol::{DeviceId, UnitId};
 use giaoban_vietnamese_text::search_key;
 
-use super::{Chrome, DeskError, check_form, chrome, local_time, render, signed_in, with_store};
+use super::{Chrome, DeskError, check_form, chrome, local_time, on_relay, render, signed_in, with_store};
 use crate::http::AppState;
 use crate::store::DeviceRow;
 
@@ -111,10 +111,7 @@ pub(super) async fn devices_page(
     let shown: Vec<Unit> =
         units.into_iter().filter(|u| key.is_empty() || search_key(&u.name).contains(&key)).collect();
     let ids: Vec<UnitId> = shown.iter().map(|u| u.id).collect();
-    let relay = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || relay.devices_of(&ids))
-        .await
-        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let rows = on_relay(&state, move |relay| relay.devices_of(&ids)).await?;
     let mut by_unit: HashMap<UnitId, Vec<DeviceRow>> = HashMap::new();
     for r in rows {
         by_unit.entry(r.unit).or_default().push(r);
@@ -171,10 +168,7 @@ pub(super) async fn revoke_sent(
     check_form(&state, &headers, &signed, &form.csrf)?;
     let device: DeviceId = form.device.trim().parse().map_err(|_| DeskError::NotFound)?;
     let (units, _, _) = units_in_reach(&state, &signed).await?;
-    let relay = state.store.clone();
-    let unit = tokio::task::spawn_blocking(move || relay.unit_of_device(device))
-        .await
-        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let unit = on_relay(&state, move |relay| relay.unit_of_device(device)).await?;
     // A device outside the member's reach is answered as one that does not exist.
     if !unit.is_some_and(|u| units.iter().any(|r| r.id == u)) {
         return Err(DeskError::NotFound);
@@ -230,11 +224,8 @@ pub(super) async fn enroll_sent(
     let unit: UnitId = form.unit.trim().parse().map_err(|_| DeskError::NotFound)?;
     let (units, my_unit, warning) = units_in_reach(&state, &signed).await?;
     let Some(target) = units.into_iter().find(|u| u.id == unit) else { return Err(DeskError::NotFound) };
-    let relay = state.store.clone();
     let hours = state.config.enrollment_valid_hours;
-    let code = tokio::task::spawn_blocking(move || relay.create_enrollment(unit, hours))
-        .await
-        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let code = on_relay(&state, move |relay| relay.create_enrollment(unit, hours)).await?;
     tracing::info!(%unit, staff = %signed.session.staff, "enrollment code made from the desk");
     let link = enrollment_link(&relay_address(&state, &headers), &code.code);
     let qr_svg = match qrcode::QrCode::new(link.as_bytes()) {

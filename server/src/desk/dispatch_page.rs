@@ -1,0 +1,299 @@
+//! The pages of the dispatch form: a new or drafted form, and what a sent form leads to
+//! (saved, refused beside its fields, previewed, issued once, deleted). The fields and their
+//! checks are `dispatch_form.rs`'s.
+
+use super::*;
+
+#[derive(Template)]
+#[template(path = "desk/dispatch_form.html")]
+struct DispatchFormPage {
+    chrome: Chrome,
+    fields: DispatchFields,
+    tasks: Vec<TaskBlock>,
+    choices: Vec<dispatch_form::Choice>,
+    problems: dispatch_form::Problems,
+    notice: String,
+}
+
+impl DispatchFormPage {
+    fn err(&self, field: &str) -> &str {
+        self.problems.get(field).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// One task's block of the form, with its field names and problems.
+struct TaskBlock {
+    n: usize,
+    f: dispatch_form::TaskFields,
+    name_text: String,
+    name_report: String,
+    name_deadline: String,
+    name_contact: String,
+    name_indicators: String,
+    name_consolidation: String,
+    name_consolidationdeadline: String,
+    err_text: String,
+    err_deadline: String,
+    err_contact: String,
+    err_consolidation: String,
+    err_consolidationdeadline: String,
+}
+
+fn task_blocks(fields: &DispatchFields, problems: &dispatch_form::Problems) -> Vec<TaskBlock> {
+    fields
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let n = i + 1;
+            let name = |f: &str| format!("task{n}_{f}");
+            let err = |f: &str| problems.get(&name(f)).cloned().unwrap_or_default();
+            TaskBlock {
+                n,
+                f: t.clone(),
+                name_text: name("text"),
+                name_report: name("report"),
+                name_deadline: name("deadline"),
+                name_contact: name("contact"),
+                name_indicators: name("indicators"),
+                name_consolidation: name("consolidation"),
+                name_consolidationdeadline: name("consolidationdeadline"),
+                err_text: err("text"),
+                err_deadline: err("deadline"),
+                err_contact: err("contact"),
+                err_consolidation: err("consolidation"),
+                err_consolidationdeadline: err("consolidationdeadline"),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "desk/dispatch_preview.html")]
+struct DispatchPreviewPage {
+    chrome: Chrome,
+    fields: DispatchFields,
+    issued_long: String,
+    recipients: Vec<String>,
+    tasks: Vec<PreviewTask>,
+    pairs: Vec<(String, String)>,
+}
+
+struct PreviewTask {
+    n: u64,
+    text: String,
+    report: bool,
+    deadline: Option<dispatch_form::DeadlineShown>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct DraftQuery {
+    #[serde(default)]
+    draft: Option<String>,
+}
+
+fn today_in_vietnam() -> String {
+    local_time(chrono::Utc::now().timestamp_millis()).rsplit(' ').next().unwrap_or_default().to_string()
+}
+
+/// The units below the member's unit, and the unit's name.
+fn children_of(s: &mut Store, unit: giaoban_protocol::UnitId) -> Vec<giaoban_protocol::schema::Unit> {
+    s.child_units(unit).unwrap_or_default()
+}
+
+fn form_page(
+    signed: &Signed,
+    unit: String,
+    warning: String,
+    fields: DispatchFields,
+    children: &[giaoban_protocol::schema::Unit],
+    problems: dispatch_form::Problems,
+    notice: String,
+) -> Response {
+    let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let choices = dispatch_form::choices(children, &fields.recipients);
+    let tasks = task_blocks(&fields, &problems);
+    let page = DispatchFormPage {
+        chrome: chrome("Ban hành văn bản", signed, unit, warning),
+        fields,
+        tasks,
+        choices,
+        problems,
+        notice,
+    };
+    render(status, &page)
+}
+
+pub(super) async fn dispatch_form_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DraftQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let unit_id = signed.session.unit;
+    let (children, unit, warning) =
+        with_store(&state, &signed.session, move |s| Ok(children_of(s, unit_id))).await?;
+    let mut fields = DispatchFields::blank(&unit, &today_in_vietnam());
+    if let Some(id) =
+        q.draft.as_deref().and_then(|d| hex::decode(d).ok()).and_then(|b| <[u8; 16]>::try_from(b).ok())
+    {
+        let staff = signed.session.staff;
+        let draft =
+            on_relay(&state, move |relay| relay.draft(staff, id)).await?.ok_or(DeskError::NotFound)?;
+        if let Some(doc) = draft.issued {
+            return Ok(Redirect::to(&format!("/desk/dispatch/{doc}")).into_response());
+        }
+        fields = DispatchFields::from_pairs(&draft.fields).0;
+    }
+    Ok(form_page(&signed, unit, warning, fields, &children, Default::default(), String::new()))
+}
+
+/// What a sent dispatch form leads to, decided under the member's store lock.
+enum Sent {
+    Form {
+        fields: DispatchFields,
+        problems: dispatch_form::Problems,
+        notice: String,
+    },
+    Preview {
+        fields: DispatchFields,
+        directive: Box<giaoban_client_core::NewDirective>,
+        deadlines: Vec<Option<dispatch_form::DeadlineShown>>,
+    },
+    Issued(DocId),
+    Deleted,
+}
+
+pub(super) async fn dispatch_form_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    check_form(&state, &headers, &signed, csrf)?;
+    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
+    let (mut fields, action) = DispatchFields::from_pairs(&pairs);
+    if fields.draft_id().is_none() {
+        fields.draft = dispatch_form::new_draft_id();
+    }
+    let unit_id = signed.session.unit;
+    let staff = signed.session.staff;
+    let relay = state.store.clone();
+    let usage = if action == Action::Issue { Use::Write } else { Use::Read };
+    let ((sent, children), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
+        let children = children_of(s, unit_id);
+        let draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
+        // Under the store's lock, so a form sent twice at once issues one dispatch.
+        if let Some(d) = relay.draft(staff, draft_id)?
+            && let Some(doc) = d.issued
+        {
+            return Ok((Sent::Issued(doc), children));
+        }
+        let checked = match action {
+            Action::Preview | Action::Issue => Some(fields.check(&children)),
+            _ => None,
+        };
+        if action == Action::Delete {
+            relay.delete_draft(staff, draft_id)?;
+            return Ok((Sent::Deleted, children));
+        }
+        if action != Action::Issue {
+            match relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs()) {
+                Ok(()) => {}
+                // Too long to keep: said beside the form, which still holds every word typed.
+                Err(crate::store::StoreError::Invalid(why)) => {
+                    let mut problems = checked.and_then(Result::err).unwrap_or_default();
+                    problems.insert(
+                        "form".into(),
+                        format!("Không lưu được bản nháp: văn bản quá dài ({why}). Nội dung vẫn ở trên trang; hãy rút gọn."),
+                    );
+                    return Ok((Sent::Form { fields, problems, notice: String::new() }, children));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let sent = match (action, checked) {
+            (_, Some(Err(problems))) => Sent::Form { fields, problems, notice: String::new() },
+            (Action::Preview, Some(Ok((directive, deadlines)))) => {
+                Sent::Preview { fields, directive: Box::new(directive), deadlines }
+            }
+            // The dispatch's id comes from the draft's: the same form issued again (sent
+            // twice, or after a crash between issuing and marking the draft) is issued once.
+            (Action::Issue, Some(Ok((directive, _)))) => match s
+                .issue_directive_as(dispatch_form::dispatch_id(unit_id, draft_id), directive)
+            {
+                Ok(doc) => {
+                    relay.mark_draft_issued(staff, draft_id, &fields.title(), &fields.to_pairs(), doc)?;
+                    Sent::Issued(doc)
+                }
+                Err(giaoban_client_core::CoreError::Invalid(inv)) => {
+                    let mut problems = dispatch_form::Problems::new();
+                    problems.insert(dispatch_form::field_of(&inv.field), dispatch_form::in_vietnamese(&inv.reason));
+                    Sent::Form { fields, problems, notice: String::new() }
+                }
+                Err(e) => return Err(e.into()),
+            },
+            (Action::Save, _) => Sent::Form {
+                fields,
+                problems: Default::default(),
+                notice: format!("Đã lưu nháp lúc {}.", local_time(chrono::Utc::now().timestamp_millis())),
+            },
+            (Action::AddTask, _) if fields.tasks.len() >= dispatch_form::MAX_TASKS => Sent::Form {
+                fields,
+                problems: Default::default(),
+                notice: format!("Một văn bản có tối đa {} nhiệm vụ.", dispatch_form::MAX_TASKS),
+            },
+            (_, _) => Sent::Form { fields, problems: Default::default(), notice: String::new() },
+        };
+        Ok((sent, children))
+    })
+    .await?;
+    match sent {
+        Sent::Deleted => Ok(Redirect::to("/desk").into_response()),
+        Sent::Issued(doc) => {
+            // Sent to the relay before the office is told it is issued. Should that fail, the
+            // dispatch is kept in the member's store and goes with the next page's sync.
+            push_now(&state, &signed.session).await?;
+            Ok(Redirect::to(&format!("/desk/dispatch/{doc}")).into_response())
+        }
+        Sent::Form { fields, problems, notice } => {
+            Ok(form_page(&signed, unit, warning, fields, &children, problems, notice))
+        }
+        Sent::Preview { fields, directive, deadlines } => {
+            let names: std::collections::HashMap<_, _> =
+                children.iter().map(|u| (u.id, u.name.clone())).collect();
+            let mut recipients: Vec<String> = directive
+                .recipients
+                .iter()
+                .map(|r| names.get(r).cloned().unwrap_or_else(|| r.to_string()))
+                .collect();
+            giaoban_vietnamese_text::collator().sort_by_name(&mut recipients, |n| n);
+            let issued_long = giaoban_vietnamese_text::parse_date(&directive.issued_on)
+                .map(giaoban_vietnamese_text::format_long_date)
+                .unwrap_or_default();
+            let tasks = directive
+                .tasks
+                .iter()
+                .map(|t| PreviewTask {
+                    n: t.ordinal,
+                    text: t.text.clone(),
+                    report: t.report_required,
+                    deadline: deadlines.get(t.ordinal as usize - 1).cloned().flatten(),
+                })
+                .collect();
+            let pairs = fields.to_pairs();
+            let page = DispatchPreviewPage {
+                chrome: chrome("Xem lại trước khi ban hành", &signed, unit, warning),
+                fields,
+                issued_long,
+                recipients,
+                tasks,
+                pairs,
+            };
+            Ok(render(StatusCode::OK, &page))
+        }
+    }
+}
