@@ -165,6 +165,8 @@ pub struct Checked {
     /// Why the rest of the push was not let in, when only part of it was: a change in another
     /// device's name that no voucher covers, and whatever was built on it.
     pub refused: Option<DocReject>,
+    /// The document's header (the same before and after the push).
+    pub header: Header,
 }
 
 /// Checks changes a device of `unit` pushed for `doc` and applies them to `current` (the
@@ -190,14 +192,15 @@ pub fn check_push(
     device: DeviceId,
     unit: UnitId,
 ) -> Result<Checked, DocReject> {
-    check_push_in(&UnitTree::new(), current, doc, changes, carried, device, unit)
+    check_push_in(&UnitTree::new(), current.cloned(), doc, changes, carried, device, unit)
 }
 
 /// [`check_push`] in the unit tree `tree`: a device of a unit that succeeds the document's
-/// owner writes it too ([`UnitTree::may_write`]).
+/// owner writes it too ([`UnitTree::may_write`]). It takes the relay's copy itself, so a
+/// relay checking many pushes does not copy each document first; a refused push consumes it.
 pub fn check_push_in(
     tree: &UnitTree,
-    current: Option<&AutoCommit>,
+    current: Option<AutoCommit>,
     doc: DocId,
     changes: &[Vec<u8>],
     carried: &HashSet<ChangeHash>,
@@ -212,7 +215,7 @@ pub fn check_push_in(
 
 fn check(
     tree: &UnitTree,
-    current: Option<&AutoCommit>,
+    current: Option<AutoCommit>,
     doc: DocId,
     changes: &[Vec<u8>],
     carried: &HashSet<ChangeHash>,
@@ -228,11 +231,8 @@ fn check(
     // The first change of a response or review is written by an actor derived from the
     // document's id so that every device of the unit writes the same one (see Response::id_for).
     let genesis_actor = automerge::ActorId::from(doc.to_bytes().as_slice());
-    let mut next = match current {
-        Some(d) => d.clone(),
-        None => AutoCommit::new(),
-    };
-    let before = current.map(|d| read_header_of(d, doc)).transpose()?;
+    let before = current.as_ref().map(|d| read_header_of(d, doc)).transpose()?;
+    let mut next = current.unwrap_or_default();
     let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
     let mut only_carried = true;
     // Whether a new change is let in only as a genesis change: allowed for the kinds whose
@@ -371,7 +371,7 @@ fn check_accepted(
     if !causal {
         new = next.get_changes(&heads_before);
     }
-    Ok(Checked { doc: next, new, refused: None })
+    Ok(Checked { doc: next, new, refused: None, header })
 }
 
 fn read_header_of(d: &AutoCommit, doc: DocId) -> Result<Header, DocReject> {

@@ -125,7 +125,8 @@ fn upgrading_from_the_first_schema_equals_a_relay_that_wrote_its_logs_live() {
     {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
-            "DROP TABLE staff; DROP TABLE staff_sessions; DROP TABLE desk_drafts;
+            "DROP TABLE doc_snapshots;
+             DROP TABLE staff; DROP TABLE staff_sessions; DROP TABLE desk_drafts;
              DROP INDEX unit_log_by_change;
              ALTER TABLE devices DROP COLUMN last_sync_at; ALTER TABLE devices DROP COLUMN synced_upto;
              DROP TABLE file_refs; DROP TABLE files;
@@ -174,7 +175,8 @@ fn upgrading_from_the_second_schema_keeps_every_log_and_adds_successions() {
     {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
-            "DROP TABLE staff; DROP TABLE staff_sessions; DROP TABLE desk_drafts;
+            "DROP TABLE doc_snapshots;
+             DROP TABLE staff; DROP TABLE staff_sessions; DROP TABLE desk_drafts;
              DROP INDEX unit_log_by_change;
              ALTER TABLE devices DROP COLUMN last_sync_at; ALTER TABLE devices DROP COLUMN synced_upto;
              DROP TABLE file_refs; DROP TABLE files;

@@ -77,7 +77,7 @@ impl RelayStore {
             let new = next.get_changes(&current_heads);
             // The tree was just written: readers of the directory need it.
             ctx.refresh_tree()?;
-            ctx.store(id, row, &new, next, relay, &Default::default())?;
+            ctx.store(id, row, &new, &for_writer.header, next, relay, &Default::default())?;
             Ok(())
         })?;
         Ok(dir)

@@ -202,6 +202,18 @@ pub const MIGRATIONS: &[&str] = &[
     -- Where a change sits in each unit's log: when a record reached a unit's log.
     CREATE INDEX unit_log_by_change ON unit_log(change);
     "#,
+    // 7: a compacted copy of each document, so the writer loads a document without replaying
+    // its whole history.
+    r#"
+    -- Document row `doc` as Automerge saves it, holding exactly its changes with `seq` up to
+    -- `upto`; its later changes are applied on top when it is loaded. Only ever a cache of
+    -- `changes`: a missing or unreadable copy is rebuilt from them.
+    CREATE TABLE doc_snapshots (
+        doc   INTEGER PRIMARY KEY REFERENCES docs(n),
+        upto  INTEGER NOT NULL,
+        bytes BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

@@ -362,7 +362,8 @@ fn update_directories(
         autosurgeon::reconcile(&mut next, &dir).map_err(|e| StoreError::Invalid(e.to_string()))?;
         next.commit_with(CommitOptions::default().with_time(ctx.now / 1000));
         let new = next.get_changes(&heads);
-        let (_, readers) = ctx.store(id, Some(n), &new, next, relay, &Default::default())?;
+        let header = read_header(&next).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (_, readers) = ctx.store(id, Some(n), &new, &header, next, relay, &Default::default())?;
         grown.extend(readers);
     }
     Ok(grown)

@@ -6,12 +6,11 @@
 //! with an error; a batch SQLite rolled back (a full disk does that) answers every job in it.
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroUsize;
 use std::sync::mpsc;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, Change, ChangeHash, ReadDoc};
 use giaoban_protocol::authz::{UnitTree, check_push_in};
-use giaoban_protocol::schema::{DocKind, Review, read_header};
+use giaoban_protocol::schema::{DocKind, Header, Review, read_header};
 use giaoban_protocol::seal::{RelayKey, chain_digest};
 use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
 use giaoban_protocol::{DeviceId, DocId, UnitId};
@@ -21,8 +20,13 @@ use tokio::sync::oneshot;
 
 use super::{Result, StoreError, clock::RelayClock};
 
-/// Loaded documents the writer keeps (about 18 KB each).
-const CACHE_DOCS: usize = 32;
+/// Documents one batch keeps in memory at most (a first upload of thousands must not hold
+/// them all).
+const BATCH_DOCS: usize = 32;
+/// Memory the writer's cache of loaded documents may take, by [`DocCache::weight`].
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// A document loaded with more changes than this after its compacted copy gets a new copy.
+const SNAPSHOT_AFTER: usize = 64;
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 256;
 
@@ -79,6 +83,11 @@ where
 }
 
 /// What a writer job sees: the open transaction, the unit tree, the document cache.
+///
+/// Invariant: `cache` holds only committed documents, and never an older state of a document
+/// this batch stored; `batch` holds the newest state of documents the batch's earlier jobs
+/// stored (or not the document at all). A job reads its own staged copy, then the batch's,
+/// then the cache's, then the database (which its transaction sees whole).
 pub struct Ctx<'a> {
     /// The batch's transaction (each job runs in its own savepoint inside it).
     pub tx: &'a Transaction<'a>,
@@ -88,7 +97,8 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// The relay's key, for vouchers.
     pub key: &'a RelayKey,
-    cache: &'a mut LruCache<DocId, AutoCommit>,
+    cache: &'a mut DocCache,
+    batch: &'a HashMap<DocId, AutoCommit>,
     staged: Vec<(DocId, AutoCommit)>,
     fresh_tree: Option<UnitTree>,
     /// Set when the job panicked: cached documents may be half-changed.
@@ -206,8 +216,7 @@ fn blob_error(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> 
 }
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock, key: RelayKey) {
-    let mut cache: LruCache<DocId, AutoCommit> =
-        LruCache::new(NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN));
+    let mut cache = DocCache::new(CACHE_BYTES);
     let mut tree: Option<UnitTree> = None;
     let mut data_version: Option<i64> = None;
     while let Ok(first) = rx.recv() {
@@ -278,7 +287,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
     }
 }
 
-type BatchResult = (Vec<Finish>, Vec<(DocId, AutoCommit)>, std::result::Result<(), StoreError>);
+type BatchResult = (Vec<Finish>, HashMap<DocId, AutoCommit>, std::result::Result<(), StoreError>);
 
 fn run_batch(
     conn: &mut Connection,
@@ -286,10 +295,10 @@ fn run_batch(
     tree: &UnitTree,
     now: i64,
     key: &RelayKey,
-    cache: &mut LruCache<DocId, AutoCommit>,
+    cache: &mut DocCache,
 ) -> BatchResult {
     let mut finishes = Vec::with_capacity(batch.len());
-    let mut staged_all = Vec::new();
+    let mut staged_all: HashMap<DocId, AutoCommit> = HashMap::new();
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -320,6 +329,7 @@ fn run_batch(
             now,
             key,
             cache,
+            batch: &staged_all,
             staged: Vec::new(),
             fresh_tree: None,
             poisoned: false,
@@ -345,12 +355,20 @@ fn run_batch(
             for rest in jobs.by_ref() {
                 rest.abort(error.for_caller());
             }
-            return (Vec::new(), Vec::new(), Ok(()));
+            return (Vec::new(), HashMap::new(), Ok(()));
         }
         let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
         match tx.execute_batch(end) {
             Ok(()) if ok => {
-                staged_all.extend(staged);
+                for (id, doc) in staged {
+                    // A document the batch holds no copy of is read from the database, which
+                    // has it as stored; a copy it holds is always the newest.
+                    if staged_all.len() < BATCH_DOCS || staged_all.contains_key(&id) {
+                        staged_all.insert(id, doc);
+                    } else {
+                        staged_all.remove(&id);
+                    }
+                }
                 if fresh_tree.is_some() {
                     newer_tree = fresh_tree;
                 }
@@ -369,13 +387,64 @@ fn run_batch(
                     rest.abort(error.for_caller());
                 }
                 drop(tx);
-                return (Vec::new(), Vec::new(), Ok(()));
+                return (Vec::new(), HashMap::new(), Ok(()));
             }
         }
         finishes.push(finish);
     }
     let commit = tx.commit().map_err(StoreError::from);
     (finishes, staged_all, commit)
+}
+
+/// The writer's committed documents, least recently used first out, bounded by an estimate
+/// of their memory rather than their number: a report of fifty long sections takes the room
+/// of hundreds of small tasks.
+pub(crate) struct DocCache {
+    docs: LruCache<DocId, AutoCommit>,
+    weight: usize,
+    budget: usize,
+}
+
+impl DocCache {
+    fn new(budget: usize) -> DocCache {
+        DocCache { docs: LruCache::unbounded(), weight: 0, budget }
+    }
+
+    /// About how much memory `doc` takes (measured with Automerge 0.12: some 260 bytes a
+    /// change and 3.5 an operation, besides a few kilobytes of its own).
+    fn weight(doc: &AutoCommit) -> usize {
+        let stats = doc.stats();
+        4096 + 300 * stats.num_changes as usize + 4 * stats.num_ops as usize
+    }
+
+    fn get(&mut self, id: &DocId) -> Option<&AutoCommit> {
+        self.docs.get(id)
+    }
+
+    fn pop(&mut self, id: &DocId) -> Option<AutoCommit> {
+        let doc = self.docs.pop(id)?;
+        self.weight = self.weight.saturating_sub(Self::weight(&doc));
+        Some(doc)
+    }
+
+    fn put(&mut self, id: DocId, doc: AutoCommit) {
+        self.pop(&id);
+        let w = Self::weight(&doc);
+        if w > self.budget {
+            return;
+        }
+        self.weight += w;
+        self.docs.put(id, doc);
+        while self.weight > self.budget {
+            let Some((_, old)) = self.docs.pop_lru() else { break };
+            self.weight = self.weight.saturating_sub(Self::weight(&old));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.docs.clear();
+        self.weight = 0;
+    }
 }
 
 /// One unit's log top as a job sees it.
@@ -396,51 +465,111 @@ impl Ctx<'_> {
         self.fresh_tree.as_ref().unwrap_or(self.tree)
     }
 
-    /// The relay's copy of `doc` (row number and document), if it has one.
-    pub fn load(&mut self, doc: DocId) -> Result<Option<(i64, AutoCommit)>> {
-        let n: Option<i64> = self
+    fn row_of(&self, doc: DocId) -> Result<Option<i64>> {
+        Ok(self
             .tx
             .prepare_cached("SELECT n FROM docs WHERE id = ?1")?
             .query_row(params![doc.to_bytes().to_vec()], |r| r.get(0))
-            .optional()?;
-        let Some(n) = n else { return Ok(None) };
+            .optional()?)
+    }
+
+    /// The relay's copy of `doc` (row number and document), if it has one, to read.
+    pub fn load(&mut self, doc: DocId) -> Result<Option<(i64, AutoCommit)>> {
+        let Some(n) = self.row_of(doc)? else { return Ok(None) };
         if let Some((_, d)) = self.staged.iter().rev().find(|(id, _)| *id == doc) {
+            return Ok(Some((n, d.clone())));
+        }
+        if let Some(d) = self.batch.get(&doc) {
             return Ok(Some((n, d.clone())));
         }
         if let Some(d) = self.cache.get(&doc) {
             return Ok(Some((n, d.clone())));
         }
-        let mut stmt = self.tx.prepare_cached("SELECT bytes FROM changes WHERE doc = ?1 ORDER BY seq")?;
-        let rows = stmt.query_map(params![n], |r| r.get::<_, Vec<u8>>(0))?;
+        // Not put in the cache: the transaction may yet be rolled back.
+        Ok(Some((n, self.read_doc(n, doc)?)))
+    }
+
+    /// The relay's copy of `doc`, to change: taken out of the cache rather than copied (the
+    /// job stages the changed document; one it refuses is read again next time).
+    pub fn take(&mut self, doc: DocId) -> Result<Option<(i64, AutoCommit)>> {
+        let Some(n) = self.row_of(doc)? else { return Ok(None) };
+        if let Some(i) = self.staged.iter().position(|(id, _)| *id == doc) {
+            return Ok(Some((n, self.staged.swap_remove(i).1)));
+        }
+        if let Some(d) = self.batch.get(&doc) {
+            // Copied: the batch's copy stays right if this job is rolled back.
+            return Ok(Some((n, d.clone())));
+        }
+        if let Some(d) = self.cache.pop(&doc) {
+            return Ok(Some((n, d)));
+        }
+        Ok(Some((n, self.read_doc(n, doc)?)))
+    }
+
+    /// Builds document row `n` from the database: its compacted copy and the changes stored
+    /// after it, so the cost follows the changes since the copy, not the whole history. A copy
+    /// left behind by many changes is written anew (in this job's savepoint); a copy that
+    /// cannot be read is ignored and rebuilt from every change.
+    fn read_doc(&mut self, n: i64, doc: DocId) -> Result<AutoCommit> {
+        let snapshot: Option<(i64, Vec<u8>)> = self
+            .tx
+            .prepare_cached("SELECT upto, bytes FROM doc_snapshots WHERE doc = ?1")?
+            .query_row(params![n], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let mut damaged = false;
+        let (mut d, upto) = match snapshot {
+            Some((upto, bytes)) => match AutoCommit::load(&bytes) {
+                Ok(d) => (d, upto),
+                Err(e) => {
+                    tracing::warn!(%doc, error = %e, "the compacted copy of a document is unreadable; rebuilding it from its changes");
+                    damaged = true;
+                    (AutoCommit::new(), 0)
+                }
+            },
+            None => (AutoCommit::new(), 0),
+        };
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT seq, bytes FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq")?;
+        let rows =
+            stmt.query_map(params![n, upto], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
         let mut changes = Vec::new();
+        let mut last = upto;
         for r in rows {
-            let bytes = r?;
+            let (seq, bytes) = r?;
+            last = seq;
             changes.push(
                 Change::from_bytes(bytes)
                     .map_err(|e| StoreError::Invalid(format!("stored change of {doc} unreadable: {e}")))?,
             );
         }
-        let mut d = AutoCommit::new();
+        drop(stmt);
+        let applied = changes.len();
         d.apply_changes(changes)
             .map_err(|e| StoreError::Invalid(format!("stored changes of {doc} do not apply: {e}")))?;
-        self.cache.put(doc, d.clone());
-        Ok(Some((n, d)))
+        if applied >= SNAPSHOT_AFTER || damaged {
+            self.tx
+                .prepare_cached("INSERT OR REPLACE INTO doc_snapshots(doc, upto, bytes) VALUES (?1, ?2, ?3)")?
+                .execute(params![n, last, d.save()])?;
+        }
+        Ok(d)
     }
 
     /// Stores a checked document: its new changes (in causal order) in the sequence and
     /// in the log of every unit that may read it, its row and readers. `received` overrides the
     /// receipt time of changes a voucher proved were received earlier. Returns the heads and
     /// the units whose logs grew.
+    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
         doc: DocId,
         row: Option<i64>,
         new_changes: &[Change],
+        header: &Header,
         mut next: AutoCommit,
         device: DeviceId,
         received: &HashMap<ChangeHash, i64>,
     ) -> Result<(Vec<ChangeHash>, Vec<UnitId>)> {
-        let header = read_header(&next).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let heads = next.get_heads();
         let heads_bytes: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
         let (n, readers) = match row {
@@ -460,7 +589,7 @@ impl Ctx<'_> {
                     heads_bytes
                 ])?;
                 let n = self.tx.last_insert_rowid();
-                let mut readers = self.tree().readers(&header);
+                let mut readers = self.tree().readers(header);
                 readers.sort();
                 let mut insert =
                     self.tx.prepare_cached("INSERT OR IGNORE INTO readers(unit, doc) VALUES (?1, ?2)")?;
@@ -613,12 +742,14 @@ impl Ctx<'_> {
     }
 
     fn stage(&mut self, doc: DocId, next: AutoCommit) {
+        // The cache's copy (if another path left one) is older now.
+        self.cache.pop(&doc);
         // Keep at most a cache's worth of documents from one batch: a first upload of thousands
         // of documents must not hold them all in memory.
-        if self.staged.len() < CACHE_DOCS {
+        if let Some(i) = self.staged.iter().position(|(id, _)| *id == doc) {
+            self.staged[i].1 = next;
+        } else if self.staged.len() < BATCH_DOCS {
             self.staged.push((doc, next));
-        } else {
-            self.cache.pop(&doc);
         }
     }
 
@@ -753,11 +884,10 @@ impl Ctx<'_> {
 /// derives from the owner (a unit cannot take another unit's), and the unit directory of a
 /// top-level unit. A directive, report or meeting, or a directory of a unit that has a parent,
 /// under such an id would take the place of another unit's future response or review.
-fn new_document_refusal(tree: &UnitTree, doc: DocId, checked: &AutoCommit) -> Option<DocReject> {
+fn new_document_refusal(tree: &UnitTree, doc: DocId, header: &Header) -> Option<DocReject> {
     if doc.as_uuid().get_version_num() != 5 {
         return None;
     }
-    let header = read_header(checked).ok()?;
     let allowed = match header.kind {
         DocKind::Response | DocKind::Review => true,
         DocKind::UnitDirectory => tree.contains(header.owner) && tree.lineage(header.owner).len() == 1,
@@ -816,7 +946,7 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                 tracing::info!(doc = %dc.doc, %device, "a voucher that this relay did not seal was ignored");
             }
         }
-        let current = ctx.load(dc.doc)?;
+        let current = ctx.take(dc.doc)?;
         let (row, current_doc) = match current {
             Some((n, d)) => (Some(n), Some(d)),
             None => (None, None),
@@ -831,10 +961,10 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
         let checked = if hidden {
             check_push_in(ctx.tree(), None, dc.doc, &dc.changes, &carried, device, unit)
         } else {
-            check_push_in(ctx.tree(), current_doc.as_ref(), dc.doc, &dc.changes, &carried, device, unit)
+            check_push_in(ctx.tree(), current_doc, dc.doc, &dc.changes, &carried, device, unit)
         };
         let checked = match checked {
-            Ok(c) if row.is_none() || hidden => match new_document_refusal(ctx.tree(), dc.doc, &c.doc) {
+            Ok(c) if row.is_none() || hidden => match new_document_refusal(ctx.tree(), dc.doc, &c.header) {
                 Some(refusal) => Err(refusal),
                 None if hidden => Err(DocReject {
                     doc: dc.doc,
@@ -847,7 +977,7 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
             other => other,
         };
         let checked = match checked {
-            Ok(c) if row.is_none() && read_header(&c.doc).is_ok_and(|h| h.kind == DocKind::Review) => {
+            Ok(c) if row.is_none() && c.header.kind == DocKind::Review => {
                 match review_refusal(ctx, dc.doc, &c.doc)? {
                     Some(refusal) => Err(refusal),
                     None => Ok(c),
@@ -869,9 +999,9 @@ pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChan
                     tracing::info!(doc = %dc.doc, %device, reason = %refusal.reason, "push stored in part");
                     out.rejects.push(refusal);
                 }
-                let kind = read_header(&checked.doc).map(|h| h.kind).ok();
+                let kind = Some(checked.header.kind);
                 let (heads, readers) =
-                    ctx.store(dc.doc, row, &checked.new, checked.doc, device, &received)?;
+                    ctx.store(dc.doc, row, &checked.new, &checked.header, checked.doc, device, &received)?;
                 grown.extend(readers);
                 let n = match row {
                     Some(n) => n,

@@ -1,0 +1,180 @@
+//! The writer's copies of documents: pushes of two devices to one report committed in one
+//! batch each see the other's changes; a document with a long history is loaded from its
+//! compacted copy after a restart, and a damaged copy is rebuilt from the changes, never
+//! trusted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use automerge::{AutoCommit, ROOT, ReadDoc, transaction::Transactable};
+use giaoban_client_core::protocol::schema::{DocKind, Header, Report, ReportKind, Section};
+use giaoban_client_core::protocol::wire::DocChanges;
+use giaoban_client_core::protocol::{DeviceId, DocId, UnitId};
+use giaoban_relay::RelayStore;
+use giaoban_relay::store::{PushOutcome, writer_push};
+
+/// A ward's report as a phone of the ward writes it, by the phone's own actor.
+fn report_of(ward: UnitId) -> (DocId, AutoCommit, DeviceId) {
+    let phone = DeviceId::from_bytes([0x9e; 16]);
+    let id = DocId::from_bytes([0x11; 16]);
+    let report = Report {
+        header: Header::new(id, DocKind::Report, ward, Vec::new()),
+        title: "Báo cáo kết quả vận động quỹ Vì người nghèo".into(),
+        kind: ReportKind::Thematic,
+        period: None,
+        directive: None,
+        task_ordinal: None,
+        sections: vec![Section {
+            key: "ket_qua".into(),
+            heading: "Kết quả thực hiện".into(),
+            body: autosurgeon::Text::with_value("Phường Xuân Hòa đã tiếp nhận gần 850 triệu đồng."),
+            edited_concurrently: false,
+        }],
+        figures: Vec::new(),
+        submitted_at_device: None,
+        attachments: Vec::new(),
+    };
+    let mut doc = AutoCommit::new().with_actor(phone.actor_id());
+    autosurgeon::reconcile(&mut doc, &report).unwrap();
+    doc.commit();
+    (id, doc, phone)
+}
+
+fn changes_since(doc: &mut AutoCommit, since: &[automerge::ChangeHash]) -> Vec<Vec<u8>> {
+    doc.get_changes(since).into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+}
+
+fn push(
+    store: &RelayStore,
+    device: DeviceId,
+    unit: UnitId,
+    doc: DocId,
+    changes: Vec<Vec<u8>>,
+) -> PushOutcome {
+    store
+        .writer()
+        .run_blocking(move |ctx| {
+            writer_push(ctx, device, unit, vec![DocChanges { doc, changes, vouchers: vec![] }])
+        })
+        .unwrap()
+}
+
+/// Edits the report's title as `device` would, returning the change.
+fn edit_title(doc: &mut AutoCommit, title: &str) -> Vec<Vec<u8>> {
+    let before = doc.get_heads();
+    doc.put(ROOT, "title", title).unwrap();
+    doc.commit();
+    changes_since(doc, &before)
+}
+
+#[test]
+fn two_pushes_to_one_document_in_one_batch_each_build_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RelayStore::open(&dir.path().join("relay")).unwrap();
+    let org = store.create_units_from_reference("Đồng Nai").unwrap();
+    let ward = org.units[1].id;
+    let (id, mut base, phone) = report_of(ward);
+    let out = push(&store, phone, ward, id, changes_since(&mut base, &[]));
+    assert_eq!(out.acks.len(), 1, "{out:?}");
+
+    // Two more phones of the ward, each with the report as the relay has it.
+    let (a, b) = (DeviceId::from_bytes([0xa1; 16]), DeviceId::from_bytes([0xb2; 16]));
+    let mut doc_a = base.fork().with_actor(a.actor_id());
+    let mut doc_b = base.fork().with_actor(b.actor_id());
+    let change_a = edit_title(&mut doc_a, "Báo cáo của đ/c Lan");
+    let change_b = edit_title(&mut doc_b, "Báo cáo của đ/c Hùng");
+
+    // Hold the writer so both pushes wait and are committed in one batch.
+    let held = store.writer().submit(|_ctx| {
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let first = store.writer().submit(move |ctx| {
+        writer_push(ctx, a, ward, vec![DocChanges { doc: id, changes: change_a, vouchers: vec![] }])
+    });
+    let second = store.writer().submit(move |ctx| {
+        writer_push(ctx, b, ward, vec![DocChanges { doc: id, changes: change_b, vouchers: vec![] }])
+    });
+    held.blocking_recv().unwrap().unwrap();
+    let first = first.blocking_recv().unwrap().unwrap();
+    let second = second.blocking_recv().unwrap().unwrap();
+    assert_eq!((first.acks.len(), second.acks.len()), (1, 1), "{first:?} {second:?}");
+    let both = {
+        let mut merged = doc_a.fork();
+        merged.merge(&mut doc_b.fork()).unwrap();
+        merged.get_heads()
+    };
+    let mut acked: Vec<[u8; 32]> = second.acks[0].heads.clone();
+    acked.sort();
+    let mut expected: Vec<[u8; 32]> = both.iter().map(|h| h.0).collect();
+    expected.sort();
+    assert_eq!(acked, expected, "the second push was checked against the report without the first");
+
+    // Each phone goes on from its own edit; the relay holds both and asks for nothing.
+    let next_a = edit_title(&mut doc_a, "Báo cáo của đ/c Lan (sửa)");
+    let out = push(&store, a, ward, id, next_a);
+    assert!(out.wanted.is_empty() && out.rejects.is_empty() && out.acks.len() == 1, "{out:?}");
+    let next_b = edit_title(&mut doc_b, "Báo cáo của đ/c Hùng (sửa)");
+    let out = push(&store, b, ward, id, next_b);
+    assert!(out.wanted.is_empty() && out.rejects.is_empty() && out.acks.len() == 1, "{out:?}");
+}
+
+#[test]
+fn a_long_history_is_loaded_from_its_compacted_copy_and_a_damaged_copy_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let (ward, id, mut doc, device) = {
+        let store = RelayStore::open(&data).unwrap();
+        let org = store.create_units_from_reference("Đồng Nai").unwrap();
+        let ward = org.units[1].id;
+        let (id, mut base, phone) = report_of(ward);
+        push(&store, phone, ward, id, changes_since(&mut base, &[]));
+        let device = DeviceId::from_bytes([0xc3; 16]);
+        let mut doc = base.fork().with_actor(device.actor_id());
+        // Two hundred edits, one push each.
+        for i in 0..200 {
+            let out =
+                push(&store, device, ward, id, edit_title(&mut doc, &format!("Báo cáo lần sửa thứ {i}")));
+            assert_eq!(out.acks.len(), 1, "{out:?}");
+        }
+        (ward, id, doc, device)
+    };
+    // After a restart the writer loads the report from the database: the copy is written then.
+    let copies = |data: &std::path::Path| -> Vec<(i64, i64)> {
+        let c = rusqlite::Connection::open(data.join("relay.sqlite")).unwrap();
+        let mut stmt = c.prepare("SELECT upto, length(bytes) FROM doc_snapshots").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    {
+        let store = RelayStore::open(&data).unwrap();
+        let out = push(&store, device, ward, id, edit_title(&mut doc, "Báo cáo sau khi khởi động lại"));
+        assert_eq!(out.acks.len(), 1, "{out:?}");
+    }
+    let written = copies(&data);
+    assert_eq!(written.len(), 1, "one compacted copy, of the report: {written:?}");
+    // Damage it: the writer must not trust it, and must store the next push whole.
+    {
+        let c = rusqlite::Connection::open(data.join("relay.sqlite")).unwrap();
+        c.execute("UPDATE doc_snapshots SET bytes = X'856f4a83deadbeef'", []).unwrap();
+    }
+    {
+        let store = RelayStore::open(&data).unwrap();
+        let out = push(&store, device, ward, id, edit_title(&mut doc, "Báo cáo sau khi bản sao hỏng"));
+        assert_eq!(out.acks.len(), 1, "{out:?}");
+        assert_eq!(
+            out.acks[0].heads,
+            doc.get_heads().iter().map(|h| h.0).collect::<Vec<_>>(),
+            "the relay's report is the phone's"
+        );
+    }
+    let rebuilt = copies(&data);
+    assert_eq!(rebuilt.len(), 1);
+    assert!(rebuilt[0].1 > 8, "the damaged copy was written anew");
+    // And a copy written after the damage loads: one more restart, one more edit, in full.
+    let store = RelayStore::open(&data).unwrap();
+    let out = push(&store, device, ward, id, edit_title(&mut doc, "Báo cáo hoàn chỉnh"));
+    assert_eq!(out.acks.len(), 1, "{out:?}");
+    let title = doc.get(ROOT, "title").unwrap().unwrap().0.into_string().unwrap();
+    assert_eq!(title, "Báo cáo hoàn chỉnh");
+}
