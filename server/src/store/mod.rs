@@ -13,6 +13,7 @@
 mod admin;
 mod clock;
 mod deliveries;
+mod doc_cache;
 mod drafts;
 mod files;
 pub mod schema;

@@ -8,13 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
 
-use automerge::{AutoCommit, Change, ChangeHash, ReadDoc};
+use super::doc_cache::DocCache;
+use automerge::{AutoCommit, Change, ChangeHash};
 use giaoban_protocol::authz::{UnitTree, check_push_in};
 use giaoban_protocol::schema::{DocKind, Header, Review, read_header};
 use giaoban_protocol::seal::{RelayKey, chain_digest};
 use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
 use giaoban_protocol::{DeviceId, DocId, UnitId};
-use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
@@ -23,7 +23,7 @@ use super::{Result, StoreError, clock::RelayClock};
 /// Documents one batch keeps in memory at most (a first upload of thousands must not hold
 /// them all).
 const BATCH_DOCS: usize = 32;
-/// Memory the writer's cache of loaded documents may take, by [`DocCache::weight`].
+/// Memory the writer's cache of loaded documents may take (see `DocCache`).
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// A document loaded with more changes than this after its compacted copy gets a new copy.
 const SNAPSHOT_AFTER: usize = 64;
@@ -394,57 +394,6 @@ fn run_batch(
     }
     let commit = tx.commit().map_err(StoreError::from);
     (finishes, staged_all, commit)
-}
-
-/// The writer's committed documents, least recently used first out, bounded by an estimate
-/// of their memory rather than their number: a report of fifty long sections takes the room
-/// of hundreds of small tasks.
-pub(crate) struct DocCache {
-    docs: LruCache<DocId, AutoCommit>,
-    weight: usize,
-    budget: usize,
-}
-
-impl DocCache {
-    fn new(budget: usize) -> DocCache {
-        DocCache { docs: LruCache::unbounded(), weight: 0, budget }
-    }
-
-    /// About how much memory `doc` takes (measured with Automerge 0.12: some 260 bytes a
-    /// change and 3.5 an operation, besides a few kilobytes of its own).
-    fn weight(doc: &AutoCommit) -> usize {
-        let stats = doc.stats();
-        4096 + 300 * stats.num_changes as usize + 4 * stats.num_ops as usize
-    }
-
-    fn get(&mut self, id: &DocId) -> Option<&AutoCommit> {
-        self.docs.get(id)
-    }
-
-    fn pop(&mut self, id: &DocId) -> Option<AutoCommit> {
-        let doc = self.docs.pop(id)?;
-        self.weight = self.weight.saturating_sub(Self::weight(&doc));
-        Some(doc)
-    }
-
-    fn put(&mut self, id: DocId, doc: AutoCommit) {
-        self.pop(&id);
-        let w = Self::weight(&doc);
-        if w > self.budget {
-            return;
-        }
-        self.weight += w;
-        self.docs.put(id, doc);
-        while self.weight > self.budget {
-            let Some((_, old)) = self.docs.pop_lru() else { break };
-            self.weight = self.weight.saturating_sub(Self::weight(&old));
-        }
-    }
-
-    fn clear(&mut self) {
-        self.docs.clear();
-        self.weight = 0;
-    }
 }
 
 /// One unit's log top as a job sees it.
