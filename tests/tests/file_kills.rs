@@ -117,7 +117,9 @@ fn sigkill_mid_send_and_mid_fetch_resumes_where_it_was() {
     let seen = kill_child_after(&ward_path, None, 1024 * 1024);
     assert!(seen > 1024 * 1024 && seen < bytes.len() as u64, "killed after {seen} bytes");
     let (url, token) = Store::open(&ward_path).unwrap().relay().unwrap().unwrap();
-    let held = status(&url, &token, &a.hash);
+    // Bytes the killed device had already written may still be on their way through the
+    // proxy and be appended after the kill: wait until what the relay holds stops changing.
+    let held = settled_status(&url, &token, &a.hash);
     assert!(!held.whole && held.have >= seen, "the relay holds {} after a kill at {seen}", held.have);
     let mut ward = Store::open(&ward_path).unwrap();
     let r = ward.sync_files().unwrap();
@@ -149,6 +151,21 @@ fn sigkill_mid_send_and_mid_fetch_resumes_where_it_was() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, vec![a.hash.to_hex()], "one whole file, no partial left");
+}
+
+/// The relay's answer once it has been the same for a second (read every 200 ms).
+fn settled_status(url: &str, token: &str, hash: &BlobHash) -> giaoban_client_core::protocol::wire::FileHeld {
+    let mut last = status(url, token, hash);
+    let mut same = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while same < 5 {
+        assert!(std::time::Instant::now() < deadline, "the relay's copy never settled: {last:?}");
+        std::thread::sleep(Duration::from_millis(200));
+        let now = status(url, token, hash);
+        same = if now.have == last.have && now.whole == last.whole { same + 1 } else { 0 };
+        last = now;
+    }
+    last
 }
 
 fn status(url: &str, token: &str, hash: &BlobHash) -> giaoban_client_core::protocol::wire::FileHeld {
