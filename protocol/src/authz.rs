@@ -26,7 +26,7 @@ use crate::wire::{DocReject, RejectCode};
 
 /// The unit tree as the relay knows it: each unit's parent, and the successors of units that
 /// were merged or split.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitTree {
     parents: HashMap<UnitId, Option<UnitId>>,
     successors: HashMap<UnitId, Vec<UnitId>>,

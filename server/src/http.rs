@@ -35,7 +35,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::files::{FileFolder, Held};
-use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, writer_push};
+use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, push_prechecked};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -445,7 +445,12 @@ pub(crate) async fn answer_sync(
     let push = std::mem::take(&mut req.push);
     let pushed = !push.is_empty();
     let outcome = if pushed {
-        state.store.writer().run(move |ctx| writer_push(ctx, device, unit, push)).await?
+        // Checked against the writer's copies on a thread of its own, so the writer only stores.
+        let prechecker = state.store.writer().prechecker().clone();
+        let pre = tokio::task::spawn_blocking(move || prechecker.precheck(device, unit, push))
+            .await
+            .map_err(|_| ApiError::Store(StoreError::Internal("the push could not be checked".into())))?;
+        state.store.writer().run(move |ctx| push_prechecked(ctx, pre)).await?
     } else {
         Default::default()
     };

@@ -1,7 +1,8 @@
 //! The writer's copies of documents: pushes of two devices to one report committed in one
 //! batch each see the other's changes; a document with a long history is loaded from its
 //! compacted copy after a restart, and a damaged copy is rebuilt from the changes, never
-//! trusted.
+//! trusted; a push checked before the writer's turn against a copy that another push made
+//! old is checked again, never stored on the old copy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use giaoban_client_core::protocol::schema::{DocKind, Header, Report, ReportKind,
 use giaoban_client_core::protocol::wire::DocChanges;
 use giaoban_client_core::protocol::{DeviceId, DocId, UnitId};
 use giaoban_relay::RelayStore;
-use giaoban_relay::store::{PushOutcome, writer_push};
+use giaoban_relay::store::{PushOutcome, push_prechecked, writer_push};
 
 /// A ward's report as a phone of the ward writes it, by the phone's own actor.
 fn report_of(ward: UnitId) -> (DocId, AutoCommit, DeviceId) {
@@ -177,4 +178,83 @@ fn a_long_history_is_loaded_from_its_compacted_copy_and_a_damaged_copy_is_rebuil
     assert_eq!(out.acks.len(), 1, "{out:?}");
     let title = doc.get(ROOT, "title").unwrap().unwrap().0.into_string().unwrap();
     assert_eq!(title, "Báo cáo hoàn chỉnh");
+}
+
+#[test]
+fn a_push_checked_against_a_copy_made_old_meanwhile_is_checked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RelayStore::open(&dir.path().join("relay")).unwrap();
+    let org = store.create_units_from_reference("Đồng Nai").unwrap();
+    let ward = org.units[1].id;
+    let (id, mut base, phone) = report_of(ward);
+    let out = push(&store, phone, ward, id, changes_since(&mut base, &[]));
+    assert_eq!(out.acks.len(), 1, "{out:?}");
+    // A second push puts the committed report in the writer's memory, where prechecks look.
+    let mut doc = base.fork().with_actor(phone.actor_id());
+    let out = push(&store, phone, ward, id, edit_title(&mut doc, "Báo cáo quý IV/2025"));
+    assert_eq!(out.acks.len(), 1, "{out:?}");
+
+    let (a, b) = (DeviceId::from_bytes([0xa1; 16]), DeviceId::from_bytes([0xb2; 16]));
+    let mut doc_a = doc.fork().with_actor(a.actor_id());
+    let mut doc_b = doc.fork().with_actor(b.actor_id());
+    let change_a = edit_title(&mut doc_a, "Báo cáo của đ/c Lan");
+    let change_b = edit_title(&mut doc_b, "Báo cáo của đ/c Hùng");
+    // Phone A's push is checked against the copy in memory; before its turn, phone B's push
+    // is stored.
+    let pre = store.writer().prechecker().precheck(
+        a,
+        ward,
+        vec![DocChanges { doc: id, changes: change_a, vouchers: vec![] }],
+    );
+    let out = push(&store, b, ward, id, change_b);
+    assert_eq!(out.acks.len(), 1, "{out:?}");
+    let out = store.writer().run_blocking(move |ctx| push_prechecked(ctx, pre)).unwrap();
+    assert!(out.rejects.is_empty() && out.wanted.is_empty() && out.acks.len() == 1, "{out:?}");
+    let mut acked = out.acks[0].heads.clone();
+    acked.sort();
+    let mut both: Vec<[u8; 32]> = {
+        let mut merged = doc_a.fork();
+        merged.merge(&mut doc_b.fork()).unwrap();
+        merged.get_heads().iter().map(|h| h.0).collect()
+    };
+    both.sort();
+    assert_eq!(acked, both, "phone A's push was stored on the copy without phone B's change");
+
+    // Both phones go on; the relay asks neither for the report in full.
+    for (device, d, title) in [(a, &mut doc_a, "Lan sửa"), (b, &mut doc_b, "Hùng sửa")] {
+        let next = edit_title(d, title);
+        let pre = store.writer().prechecker().precheck(
+            device,
+            ward,
+            vec![DocChanges { doc: id, changes: next, vouchers: vec![] }],
+        );
+        let out = store.writer().run_blocking(move |ctx| push_prechecked(ctx, pre)).unwrap();
+        assert!(out.wanted.is_empty() && out.rejects.is_empty() && out.acks.len() == 1, "{out:?}");
+    }
+}
+
+#[test]
+fn a_push_checked_early_is_refused_as_the_writer_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RelayStore::open(&dir.path().join("relay")).unwrap();
+    let org = store.create_units_from_reference("Đồng Nai").unwrap();
+    let (ward, other) = (org.units[1].id, org.units[2].id);
+    let (id, mut base, phone) = report_of(ward);
+    push(&store, phone, ward, id, changes_since(&mut base, &[]));
+    let mut doc = base.fork().with_actor(phone.actor_id());
+    push(&store, phone, ward, id, edit_title(&mut doc, "Báo cáo quý IV/2025"));
+    // A phone of another ward, that may neither read nor write the report.
+    let stranger = DeviceId::from_bytes([0xc3; 16]);
+    let mut theirs = doc.fork().with_actor(stranger.actor_id());
+    let change = edit_title(&mut theirs, "Sửa trộm");
+    let pre = store.writer().prechecker().precheck(
+        stranger,
+        other,
+        vec![DocChanges { doc: id, changes: change.clone(), vouchers: vec![] }],
+    );
+    let early = store.writer().run_blocking(move |ctx| push_prechecked(ctx, pre)).unwrap();
+    let late = push(&store, stranger, other, id, change);
+    assert_eq!(early.acks.len(), 0, "{early:?}");
+    assert_eq!(early.rejects, late.rejects, "the answer must not tell whether the report exists");
+    assert_eq!(early.wanted, late.wanted);
 }

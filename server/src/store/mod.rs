@@ -37,7 +37,7 @@ pub use drafts::{Draft, DraftSummary};
 pub use files::FileAccess;
 pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};
 pub use units::TreeChange;
-pub use writer::{Ctx, PushOutcome, Writer, push as writer_push};
+pub use writer::{Ctx, Prechecked, Prechecker, PushOutcome, Writer, push as writer_push, push_prechecked};
 
 /// What the relay store can fail with.
 #[derive(Debug, thiserror::Error)]

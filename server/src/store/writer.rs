@@ -6,11 +6,11 @@
 //! with an error; a batch SQLite rolled back (a full disk does that) answers every job in it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 use super::doc_cache::DocCache;
 use automerge::{AutoCommit, Change, ChangeHash};
-use giaoban_protocol::authz::{UnitTree, check_push_in};
+use giaoban_protocol::authz::{Checked, UnitTree, check_push_in};
 use giaoban_protocol::schema::{DocKind, Header, Review, read_header};
 use giaoban_protocol::seal::{RelayKey, chain_digest};
 use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
@@ -97,7 +97,10 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// The relay's key, for vouchers.
     pub key: &'a RelayKey,
-    cache: &'a mut DocCache,
+    cache: &'a SharedCache,
+    /// The generation of the published unit tree `tree` is, or `None` when an earlier job of
+    /// the batch changed the units (a push checked before its turn is then checked again).
+    tree_gen: Option<u64>,
     batch: &'a HashMap<DocId, AutoCommit>,
     staged: Vec<(DocId, AutoCommit)>,
     fresh_tree: Option<UnitTree>,
@@ -125,17 +128,151 @@ pub struct PushOutcome {
 pub struct Writer {
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    prechecker: Prechecker,
+}
+
+/// The writer's committed documents, shared with the threads that check pushes before the
+/// writer's turn. Only the writer puts a document in, and only once its batch has committed.
+pub struct SharedCache(Mutex<DocCache>);
+
+impl SharedCache {
+    /// The cache; one left poisoned by a panic is emptied, since a document in it may be
+    /// half-changed.
+    fn lock(&self) -> MutexGuard<'_, DocCache> {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                g.clear();
+                self.0.clear_poison();
+                g
+            }
+        }
+    }
+}
+
+/// What a push is checked with before the writer's turn: the writer's committed documents,
+/// the unit tree it checks with (and that tree's generation), the relay's key for vouchers.
+#[derive(Clone)]
+pub struct Prechecker {
+    cache: Arc<SharedCache>,
+    tree: Arc<Mutex<Option<PublishedTree>>>,
+    key: RelayKey,
+}
+
+/// The unit tree the writer checks with, and its generation (a new one whenever it changes).
+type PublishedTree = (u64, Arc<UnitTree>);
+
+/// A push checked before the writer's turn. Each document the writer held in memory was
+/// checked against that copy; the writer uses the result only if the document's heads are
+/// still those of the copy and the unit tree is the one it was checked in, and checks the
+/// document itself otherwise. So the single writer spends its time storing, while decoding,
+/// applying and validating run on as many threads as there are pushes.
+pub struct Prechecked {
+    device: DeviceId,
+    unit: UnitId,
+    tree_gen: Option<u64>,
+    docs: Vec<PreDoc>,
+}
+
+struct PreDoc {
+    changes: DocChanges,
+    /// Changes a voucher of this relay covers, and when the relay first had them.
+    received: HashMap<ChangeHash, i64>,
+    early: Option<Early>,
+}
+
+/// A document checked before the writer's turn: the heads of the copy it was checked against
+/// and the result.
+struct Early {
+    heads: Vec<u8>,
+    result: std::result::Result<Checked, DocReject>,
+}
+
+impl Prechecker {
+    /// Checks `docs` pushed by `device` of `unit` against the committed copies in memory.
+    /// A document not in memory (or being checked by another push right now) is left to the
+    /// writer.
+    pub fn precheck(&self, device: DeviceId, unit: UnitId, docs: Vec<DocChanges>) -> Prechecked {
+        let published = self.tree.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut seen: HashSet<DocId> = HashSet::new();
+        let docs = docs
+            .into_iter()
+            .map(|dc| {
+                let received = verified_vouchers(&self.key, device, &dc);
+                let mut pre = PreDoc { changes: dc, received, early: None };
+                let first = seen.insert(pre.changes.doc);
+                if let (true, Some((_, tree))) = (first, &published) {
+                    // Taken out rather than copied: the writer reads the database for a push
+                    // that arrives while this one holds the copy.
+                    let copy = self.cache.lock().pop(&pre.changes.doc);
+                    if let Some(mut copy) = copy {
+                        let heads: Vec<u8> = copy.get_heads().iter().flat_map(|h| h.0).collect();
+                        let carried: HashSet<ChangeHash> = pre.received.keys().copied().collect();
+                        let result = check_push_in(
+                            tree,
+                            Some(copy),
+                            pre.changes.doc,
+                            &pre.changes.changes,
+                            &carried,
+                            device,
+                            unit,
+                        );
+                        pre.early = Some(Early { heads, result });
+                    }
+                }
+                pre
+            })
+            .collect();
+        Prechecked { device, unit, tree_gen: published.map(|(g, _)| g), docs }
+    }
+}
+
+impl Prechecked {
+    /// A push the writer checks whole.
+    pub fn unchecked(key: &RelayKey, device: DeviceId, unit: UnitId, docs: Vec<DocChanges>) -> Prechecked {
+        let docs = docs
+            .into_iter()
+            .map(|dc| PreDoc { received: verified_vouchers(key, device, &dc), changes: dc, early: None })
+            .collect();
+        Prechecked { device, unit, tree_gen: None, docs }
+    }
+}
+
+/// Vouchers this relay sealed: the changes they name were accepted here before (by another
+/// device of the unit, or before a restore) and keep their receipt time.
+fn verified_vouchers(key: &RelayKey, device: DeviceId, dc: &DocChanges) -> HashMap<ChangeHash, i64> {
+    let mut received = HashMap::new();
+    for v in &dc.vouchers {
+        if key.verify(dc.doc, v) {
+            received.insert(ChangeHash(v.hash), v.received_at);
+        } else {
+            tracing::info!(doc = %dc.doc, %device, "a voucher that this relay did not seal was ignored");
+        }
+    }
+    received
 }
 
 impl Writer {
     /// Starts the thread on `conn`.
     pub fn start(conn: Connection, clock: RelayClock, key: RelayKey) -> Result<Writer> {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let prechecker = Prechecker {
+            cache: Arc::new(SharedCache(Mutex::new(DocCache::new(CACHE_BYTES)))),
+            tree: Arc::new(Mutex::new(None)),
+            key: key.clone(),
+        };
+        let shared = prechecker.clone();
         let thread = std::thread::Builder::new()
             .name("giaoban-relay-writer".into())
-            .spawn(move || run(conn, rx, clock, key))
+            .spawn(move || run(conn, rx, clock, shared))
             .map_err(|e| StoreError::Invalid(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs: Some(tx), thread: Some(thread) })
+        Ok(Writer { jobs: Some(tx), thread: Some(thread), prechecker })
+    }
+
+    /// What checks pushes before the writer's turn (see [`Prechecked`]).
+    pub fn prechecker(&self) -> &Prechecker {
+        &self.prechecker
     }
 
     /// Queues `f`; the receiver gets its result once the batch holding it has committed.
@@ -215,9 +352,34 @@ fn blob_error(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> 
     rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Blob, Box::new(e))
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock, key: RelayKey) {
-    let mut cache = DocCache::new(CACHE_BYTES);
-    let mut tree: Option<UnitTree> = None;
+/// Publishes the unit tree `loaded` for the prechecks: a new generation only when it differs
+/// from the one before (it is loaded again after every batch).
+fn publish_tree(
+    shared: &Prechecker,
+    loaded: Option<UnitTree>,
+    generation: &mut u64,
+) -> Option<Arc<UnitTree>> {
+    let mut published = shared.tree.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(loaded) = loaded else {
+        *published = None;
+        return None;
+    };
+    if let Some((_, t)) = published.as_ref()
+        && **t == loaded
+    {
+        return Some(t.clone());
+    }
+    *generation += 1;
+    let t = Arc::new(loaded);
+    *published = Some((*generation, t.clone()));
+    Some(t)
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock, shared: Prechecker) {
+    let cache = &*shared.cache;
+    let key = &shared.key;
+    let mut generation = 0u64;
+    let mut tree: Option<Arc<UnitTree>> = None;
     let mut data_version: Option<i64> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -237,12 +399,12 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
         if stale {
             // Documents it changed (an admin command adds a change to the unit directory) are
             // read again from the database.
-            cache.clear();
+            cache.lock().clear();
         }
         if stale || tree.is_none() {
             match load_tree(&conn) {
                 Ok(t) => {
-                    tree = Some(t);
+                    tree = publish_tree(&shared, Some(t), &mut generation);
                     data_version = version.ok();
                 }
                 Err(e) => {
@@ -253,24 +415,26 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
                     for job in batch {
                         job.abort(error.for_caller());
                     }
-                    tree = None;
+                    tree = publish_tree(&shared, None, &mut generation);
                     continue;
                 }
             }
         }
-        let Some(current_tree) = tree.as_ref() else { continue };
+        let Some(current_tree) = tree.clone() else { continue };
         let now = clock.now();
-        let (finishes, staged, commit) = run_batch(&mut conn, batch, current_tree, now, &key, &mut cache);
+        let (finishes, staged, commit) =
+            run_batch(&mut conn, batch, (&current_tree, generation), now, key, cache);
         let error = commit.err();
         match &error {
             None => {
+                let mut cache = cache.lock();
                 for (id, doc) in staged {
                     cache.put(id, doc);
                 }
             }
             Some(e) => {
                 tracing::error!(error = %e, "relay commit failed; nothing in the batch was acknowledged");
-                cache.clear();
+                cache.lock().clear();
             }
         }
         for f in finishes {
@@ -278,10 +442,10 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
         }
         // Units may have been written by this batch.
         match load_tree(&conn) {
-            Ok(t) => tree = Some(t),
+            Ok(t) => tree = publish_tree(&shared, Some(t), &mut generation),
             Err(e) => {
                 tracing::error!(error = %e, "cannot reload the unit tree");
-                tree = None;
+                tree = publish_tree(&shared, None, &mut generation);
             }
         }
     }
@@ -292,10 +456,10 @@ type BatchResult = (Vec<Finish>, HashMap<DocId, AutoCommit>, std::result::Result
 fn run_batch(
     conn: &mut Connection,
     batch: Vec<Box<dyn Job>>,
-    tree: &UnitTree,
+    (tree, tree_gen): (&UnitTree, u64),
     now: i64,
     key: &RelayKey,
-    cache: &mut DocCache,
+    cache: &SharedCache,
 ) -> BatchResult {
     let mut finishes = Vec::with_capacity(batch.len());
     let mut staged_all: HashMap<DocId, AutoCommit> = HashMap::new();
@@ -329,6 +493,7 @@ fn run_batch(
             now,
             key,
             cache,
+            tree_gen: newer_tree.is_none().then_some(tree_gen),
             batch: &staged_all,
             staged: Vec::new(),
             fresh_tree: None,
@@ -338,7 +503,7 @@ fn run_batch(
         let staged = std::mem::take(&mut ctx.staged);
         let fresh_tree = ctx.fresh_tree.take();
         if ctx.poisoned {
-            cache.clear();
+            cache.lock().clear();
         }
         if tx.is_autocommit() {
             // SQLite rolled the whole transaction back (a full disk does that): no job of this
@@ -431,7 +596,7 @@ impl Ctx<'_> {
         if let Some(d) = self.batch.get(&doc) {
             return Ok(Some((n, d.clone())));
         }
-        if let Some(d) = self.cache.get(&doc) {
+        if let Some(d) = self.cache.lock().get(&doc) {
             return Ok(Some((n, d.clone())));
         }
         // Not put in the cache: the transaction may yet be rolled back.
@@ -449,7 +614,8 @@ impl Ctx<'_> {
             // Copied: the batch's copy stays right if this job is rolled back.
             return Ok(Some((n, d.clone())));
         }
-        if let Some(d) = self.cache.pop(&doc) {
+        let cached = self.cache.lock().pop(&doc);
+        if let Some(d) = cached {
             return Ok(Some((n, d)));
         }
         Ok(Some((n, self.read_doc(n, doc)?)))
@@ -690,9 +856,30 @@ impl Ctx<'_> {
         Ok(rows.len() as u64)
     }
 
+    /// The early result for `doc` and its row, if the document is still as it was checked
+    /// (its heads in this transaction are the copy's) and `unit` may read it; `None` if the
+    /// writer must check it again.
+    fn still_current(
+        &mut self,
+        doc: DocId,
+        unit: UnitId,
+        early: Early,
+    ) -> Result<Option<(i64, std::result::Result<Checked, DocReject>)>> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .tx
+            .prepare_cached("SELECT n, heads FROM docs WHERE id = ?1")?
+            .query_row(params![doc.to_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((n, heads)) = row else { return Ok(None) };
+        if heads != early.heads || !self.may_read(n, unit)? {
+            return Ok(None);
+        }
+        Ok(Some((n, early.result)))
+    }
+
     fn stage(&mut self, doc: DocId, next: AutoCommit) {
         // The cache's copy (if another path left one) is older now.
-        self.cache.pop(&doc);
+        self.cache.lock().pop(&doc);
         // Keep at most a cache's worth of documents from one batch: a first upload of thousands
         // of documents must not hold them all in memory.
         if let Some(i) = self.staged.iter().position(|(id, _)| *id == doc) {
@@ -876,54 +1063,66 @@ fn unit_from(bytes: &[u8]) -> Result<UnitId> {
 
 /// Checks and stores one device's push.
 pub fn push(ctx: &mut Ctx<'_>, device: DeviceId, unit: UnitId, docs: Vec<DocChanges>) -> Result<PushOutcome> {
+    let pre = Prechecked::unchecked(ctx.key, device, unit, docs);
+    push_prechecked(ctx, pre)
+}
+
+/// Stores a push checked before the writer's turn ([`Prechecker::precheck`]): each document's
+/// early result is used when the document is still as it was checked, and it is checked here
+/// otherwise.
+pub fn push_prechecked(ctx: &mut Ctx<'_>, pre: Prechecked) -> Result<PushOutcome> {
+    let Prechecked { device, unit, tree_gen, docs } = pre;
     let mut out = PushOutcome { own_top_before: ctx.own_top(device)?, ..PushOutcome::default() };
     let mut seen: HashSet<DocId> = HashSet::new();
     let mut grown: HashSet<UnitId> = HashSet::new();
-    for dc in docs {
+    // An early result counts only if it was reached in the tree this job sees.
+    let same_tree = tree_gen.is_some() && tree_gen == ctx.tree_gen && ctx.fresh_tree.is_none();
+    for PreDoc { changes: dc, received, early } in docs {
         if !seen.insert(dc.doc) {
             continue;
         }
-        // Vouchers this relay sealed: the changes they name were accepted here before (by
-        // another device of the unit, or before a restore) and keep their receipt time.
-        let mut carried: HashSet<ChangeHash> = HashSet::new();
-        let mut received: HashMap<ChangeHash, i64> = HashMap::new();
-        for v in &dc.vouchers {
-            if ctx.key.verify(dc.doc, v) {
-                carried.insert(ChangeHash(v.hash));
-                received.insert(ChangeHash(v.hash), v.received_at);
-            } else {
-                tracing::info!(doc = %dc.doc, %device, "a voucher that this relay did not seal was ignored");
+        let carried: HashSet<ChangeHash> = received.keys().copied().collect();
+        let early = match early {
+            Some(e) if same_tree => ctx.still_current(dc.doc, unit, e)?,
+            _ => None,
+        };
+        let (row, checked) = match early {
+            Some((n, result)) => (Some(n), result),
+            None => {
+                let current = ctx.take(dc.doc)?;
+                let (row, current_doc) = match current {
+                    Some((n, d)) => (Some(n), Some(d)),
+                    None => (None, None),
+                };
+                // A document the pushing unit may not read is checked as if the relay did not
+                // hold it, so the answer (wanted, or the reason of a refusal) is the one an
+                // unknown id gets and tells nothing about whether it exists.
+                let hidden = match row {
+                    Some(n) => !ctx.may_read(n, unit)?,
+                    None => false,
+                };
+                let checked = if hidden {
+                    check_push_in(ctx.tree(), None, dc.doc, &dc.changes, &carried, device, unit)
+                } else {
+                    check_push_in(ctx.tree(), current_doc, dc.doc, &dc.changes, &carried, device, unit)
+                };
+                let checked = match checked {
+                    Ok(c) if row.is_none() || hidden => {
+                        match new_document_refusal(ctx.tree(), dc.doc, &c.header) {
+                            Some(refusal) => Err(refusal),
+                            None if hidden => Err(DocReject {
+                                doc: dc.doc,
+                                code: RejectCode::NotOwner,
+                                reason: "only devices of the owner unit (or of a unit that succeeds it) may write this document"
+                                    .into(),
+                            }),
+                            None => Ok(c),
+                        }
+                    }
+                    other => other,
+                };
+                (row, checked)
             }
-        }
-        let current = ctx.take(dc.doc)?;
-        let (row, current_doc) = match current {
-            Some((n, d)) => (Some(n), Some(d)),
-            None => (None, None),
-        };
-        // A document the pushing unit may not read is checked as if the relay did not hold it,
-        // so the answer (wanted, or the reason of a refusal) is the one an unknown id gets and
-        // tells nothing about whether it exists.
-        let hidden = match row {
-            Some(n) => !ctx.may_read(n, unit)?,
-            None => false,
-        };
-        let checked = if hidden {
-            check_push_in(ctx.tree(), None, dc.doc, &dc.changes, &carried, device, unit)
-        } else {
-            check_push_in(ctx.tree(), current_doc, dc.doc, &dc.changes, &carried, device, unit)
-        };
-        let checked = match checked {
-            Ok(c) if row.is_none() || hidden => match new_document_refusal(ctx.tree(), dc.doc, &c.header) {
-                Some(refusal) => Err(refusal),
-                None if hidden => Err(DocReject {
-                    doc: dc.doc,
-                    code: RejectCode::NotOwner,
-                    reason: "only devices of the owner unit (or of a unit that succeeds it) may write this document"
-                        .into(),
-                }),
-                None => Ok(c),
-            },
-            other => other,
         };
         let checked = match checked {
             Ok(c) if row.is_none() && c.header.kind == DocKind::Review => {
