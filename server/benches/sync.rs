@@ -9,14 +9,16 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use giaoban_client_core::demo::anchor_task;
 use giaoban_client_core::{Store, SyncReport};
 use giaoban_relay::RelayStore;
+
+mod relay_process;
+use relay_process::{RelayProcess, rss_kb};
 
 /// Counts bytes each way between devices and the relay.
 struct Proxy {
@@ -69,26 +71,6 @@ impl Proxy {
     }
 }
 
-struct RelayProcess(Child);
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn line(what: &str, up: u64, down: u64, r: &SyncReport, target: &str) {
     println!(
         "{what:<34} up {:>9} B  down {:>9} B  total {:>9} B  round trips {:>3}   {target}",
@@ -113,30 +95,12 @@ fn main() {
             (0..3).map(|i| store.create_enrollment(org.units[i.min(1)].id, 1).unwrap().code).collect();
         (org, codes)
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let relay = RelayProcess(
-        Command::new(env!("CARGO_BIN_EXE_giaoban-relay"))
-            .arg("serve")
-            .env("GIAOBAN_RELAY_DATA_DIR", &data)
-            .env("GIAOBAN_RELAY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            // The throughput run below sends thousands of syncs a second from one device.
-            .env("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE", "100000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let target = format!("127.0.0.1:{port}");
-    let t0 = Instant::now();
-    while TcpStream::connect(&target).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let relay = RelayProcess::start(&data);
+    let target = relay.addr.clone();
     let proxy = Proxy::start(target);
     let url = format!("http://{}", proxy.addr);
     println!("giaoban sync benchmark: {docs} task documents ({})", if full { "full" } else { "smoke" });
-    println!("relay RSS after start: {:.1} MB", rss_kb(relay.0.id()) as f64 / 1024.0);
+    println!("relay RSS after start: {:.1} MB", rss_kb(relay.pid()) as f64 / 1024.0);
 
     let mut city = Store::open(dir.path().join("city.sqlite")).unwrap();
     city.enroll(&url, &codes[0], "city").unwrap();
@@ -181,7 +145,7 @@ fn main() {
     line("10 of them edited: download", up, down, &r, "target ≤ 4 KB, 1 round trip");
     println!(
         "relay RSS with {docs} documents stored: {:.1} MB (target ≤ 30 MB)",
-        rss_kb(relay.0.id()) as f64 / 1024.0
+        rss_kb(relay.pid()) as f64 / 1024.0
     );
 
     // No-change syncs per second: raw frames over keep-alive connections, straight to the relay.
@@ -194,12 +158,13 @@ fn main() {
     );
     let seconds = if full { 5.0 } else { 1.0 };
     let clients = 4;
+    let direct = relay.addr.clone();
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|_| {
             let (frame, token, done) = (frame.clone(), token.clone(), done.clone());
-            let url = format!("http://127.0.0.1:{port}/v1/sync");
+            let url = format!("http://{direct}/v1/sync");
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
                 while start.elapsed().as_secs_f64() < seconds {

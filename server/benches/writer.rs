@@ -11,11 +11,9 @@
 //! `GIAOBAN_WRITER_RUNS` change those.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use automerge::{AutoCommit, ROOT, transaction::Transactable};
 use giaoban_client_core::Store;
@@ -26,14 +24,8 @@ use giaoban_client_core::protocol::wire::{self, DeviceMessage, DocChanges, Relay
 use giaoban_client_core::protocol::{DeviceId, DocId};
 use giaoban_relay::RelayStore;
 
-struct RelayProcess(Child);
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod relay_process;
+use relay_process::{RelayProcess, rss_kb};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -49,15 +41,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
+    rss_kb(pid) as f64 / 1024.0
 }
 
 /// One ward device speaking the protocol itself: its token, its place in its unit's log and
@@ -134,25 +118,8 @@ fn main() {
             (0..devices).map(|i| store.create_enrollment(org.units[1 + i].id, 1).unwrap().code).collect();
         (org, codes)
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let relay = RelayProcess(
-        Command::new(env!("CARGO_BIN_EXE_giaoban-relay"))
-            .arg("serve")
-            .env("GIAOBAN_RELAY_DATA_DIR", &data)
-            .env("GIAOBAN_RELAY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .env("GIAOBAN_RELAY_MAX_SYNCS_PER_MINUTE", "100000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let target = format!("127.0.0.1:{port}");
-    let t0 = Instant::now();
-    while TcpStream::connect(&target).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "the relay did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let relay = RelayProcess::start(&data);
+    let target = relay.addr.clone();
     let base = format!("http://{target}");
     let url = format!("{base}/v1/sync");
     println!(
@@ -206,10 +173,10 @@ fn main() {
         "set-up: {} changes stored in {:.1} s; relay RSS {:.1} MB",
         devices * 2 * (history + 1),
         started.elapsed().as_secs_f64(),
-        rss_mb(relay.0.id())
+        rss_mb(relay.pid())
     );
 
-    let pid = relay.0.id();
+    let pid = relay.pid();
     let mut rates = Vec::with_capacity(runs);
     for run in 1..=runs {
         let done = Arc::new(AtomicU64::new(0));
