@@ -20,7 +20,7 @@ impl DocCache {
 
     /// About how much memory `doc` takes (measured with Automerge 0.12: some 260 bytes a
     /// change and 3.5 an operation, besides a few kilobytes of its own).
-    fn weight(doc: &AutoCommit) -> usize {
+    pub fn weight(doc: &AutoCommit) -> usize {
         let stats = doc.stats();
         4096 + 300 * stats.num_changes as usize + 4 * stats.num_ops as usize
     }

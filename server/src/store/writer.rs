@@ -20,9 +20,12 @@ use tokio::sync::oneshot;
 
 use super::{Result, StoreError, clock::RelayClock};
 
-/// Documents one batch keeps in memory at most (a first upload of thousands must not hold
+/// Documents one job keeps in memory at most (a first upload of thousands must not hold
 /// them all).
 const BATCH_DOCS: usize = 32;
+/// Memory the documents one batch stored may take (see `DocCache`), so that a batch of many
+/// devices' pushes, each to its own document, hands every one of them to the cache.
+const BATCH_BYTES: usize = CACHE_BYTES / 2;
 /// Memory the writer's cache of loaded documents may take (see `DocCache`).
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// A document loaded with more changes than this after its compacted copy gets a new copy.
@@ -463,6 +466,7 @@ fn run_batch(
 ) -> BatchResult {
     let mut finishes = Vec::with_capacity(batch.len());
     let mut staged_all: HashMap<DocId, AutoCommit> = HashMap::new();
+    let mut batch_weight = 0usize;
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -528,10 +532,13 @@ fn run_batch(
                 for (id, doc) in staged {
                     // A document the batch holds no copy of is read from the database, which
                     // has it as stored; a copy it holds is always the newest.
-                    if staged_all.len() < BATCH_DOCS || staged_all.contains_key(&id) {
+                    let w = DocCache::weight(&doc);
+                    if let Some(old) = staged_all.remove(&id) {
+                        batch_weight = batch_weight.saturating_sub(DocCache::weight(&old));
+                    }
+                    if batch_weight + w <= BATCH_BYTES {
+                        batch_weight += w;
                         staged_all.insert(id, doc);
-                    } else {
-                        staged_all.remove(&id);
                     }
                 }
                 if fresh_tree.is_some() {
