@@ -264,7 +264,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/files/{hash}", put(put_file).get(get_file))
         .route("/v1/files/{hash}/status", get(file_status))
-        .merge(crate::desk::routes())
+        .merge(crate::desk::routes(state.config.max_file_bytes))
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(TraceLayer::new_for_http())
@@ -560,6 +560,24 @@ async fn put_file(
         .file_limits
         .take(auth.device, state.config.max_syncs_per_minute.saturating_mul(4))
         .map_err(ApiError::TooMany)?;
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let held = receive_piece(&state, auth, hash, access, offset, declared, body).await?;
+    Ok(axum::Json(held).into_response())
+}
+
+/// A piece of file `hash` from `offset` sent by an authenticated device (`declared`: the
+/// length its request said it carries), kept byte for byte; what the relay holds after it.
+/// `PUT /v1/files/{hash}` and the desk's stores, in process, are answered by this.
+pub(crate) async fn receive_piece(
+    state: &AppState,
+    auth: DeviceAuth,
+    hash: BlobHash,
+    access: crate::store::FileAccess,
+    offset: u64,
+    declared: Option<u64>,
+    body: axum::body::Body,
+) -> Result<FileHeld, ApiError> {
     let unit = auth.unit;
     let Some(size) = access.send_size else {
         drain(body).await;
@@ -568,7 +586,7 @@ async fn put_file(
                 .into(),
         ));
     };
-    within_limit(&state, size)?;
+    within_limit(state, size)?;
     let guard = state.file_locks.lock(hash).await;
     let folder = state.files.clone();
     // A file held whole counts for this unit only once it has sent every byte: until then
@@ -590,7 +608,7 @@ async fn put_file(
     let have = match held {
         Held::Whole => {
             drain(body).await;
-            return Ok(axum::Json(held_answer(held, size)).into_response());
+            return Ok(held_answer(held, size));
         }
         Held::Part(n) => n,
         Held::Nothing => 0,
@@ -614,8 +632,6 @@ async fn put_file(
     }
     // At most one piece per request, and never past the end of the file.
     let remaining = size.saturating_sub(have).min(giaoban_protocol::wire::FILE_PIECE_BYTES);
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > remaining) {
         return Err(ApiError::BadRequest(format!(
             "{} bytes sent from offset {offset}; at most {remaining} are taken (the rest of the file, and at most 1 MiB a request)",
@@ -694,7 +710,7 @@ async fn put_file(
         )));
     }
     let held = if finished == Some(true) { Held::Whole } else { Held::Part(now) };
-    Ok(axum::Json(held_answer(held, size)).into_response())
+    Ok(held_answer(held, size))
 }
 
 /// Who asks about which file, and what their unit may do with it.
@@ -708,6 +724,16 @@ async fn file_request(
     let unit = auth.unit;
     let access = blocking(&state.store, move |s| s.file_access(unit, hash)).await?;
     Ok((auth, hash, access))
+}
+
+/// What an authenticated device's unit may do with `hash` (the desk's stores ask in process).
+pub(crate) async fn access_of(
+    state: &AppState,
+    auth: DeviceAuth,
+    hash: BlobHash,
+) -> Result<crate::store::FileAccess, ApiError> {
+    let unit = auth.unit;
+    blocking(&state.store, move |s| s.file_access(unit, hash)).await
 }
 
 /// Refuses a file larger than the relay takes.
@@ -743,13 +769,24 @@ async fn file_status(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (auth, hash, access) = file_request(&state, &hash, &headers).await?;
+    Ok(axum::Json(status_of(&state, auth, hash, access).await?).into_response())
+}
+
+/// What the relay holds of `hash` for an authenticated device whose unit has `access` to it.
+/// `GET /v1/files/{hash}/status` and the desk's stores, in process, are answered by this.
+pub(crate) async fn status_of(
+    state: &AppState,
+    auth: DeviceAuth,
+    hash: BlobHash,
+    access: crate::store::FileAccess,
+) -> Result<FileHeld, ApiError> {
     let folder = state.files.clone();
     if let Some(size) = access.send_size {
         // A sender learns of the limit before it sends a byte, and sees its own send.
-        within_limit(&state, size)?;
+        within_limit(state, size)?;
         let (unit, proven) = (auth.unit, access.proven);
         let held = in_folder(move || folder.held_for_sender(&hash, unit, proven)).await?;
-        return Ok(axum::Json(held_answer(held, size)).into_response());
+        return Ok(held_answer(held, size));
     }
     access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
     // A reader: its document's owner holds the file, so it is whole (unless the folder lost it);
@@ -759,7 +796,7 @@ async fn file_status(
         Some(len) => FileHeld { size: len, have: len, whole: true },
         None => FileHeld { size: access.read_size.unwrap_or_default(), have: 0, whole: false },
     };
-    Ok(axum::Json(held).into_response())
+    Ok(held)
 }
 
 /// The bytes a `Range: bytes=N-` or `bytes=N-M` header asks for: first, and last if given
@@ -805,6 +842,23 @@ async fn get_file(
     // The last byte sent, inclusive.
     let end = range.and_then(|(_, to)| to).map_or(len.saturating_sub(1), |to| to.min(len.saturating_sub(1)));
     let count = if len == 0 { 0 } else { end + 1 - start };
+    let mut response = Response::new(stream_file(file, count));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(count));
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+/// `count` bytes of `file` from where it stands, read on a blocking thread 64 KiB at a time
+/// as the body is sent: never whole in memory.
+pub(crate) fn stream_file(file: std::fs::File, count: u64) -> axum::body::Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
@@ -828,19 +882,7 @@ async fn get_file(
             }
         }
     });
-    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
-    let mut response = Response::new(body);
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(count));
-    if range.is_some() {
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-            response.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-    }
-    Ok(response)
+    axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
 /// "3.2 MB".

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::response::IntoResponse;
-use giaoban_client_core::{InProcessExchange, Store, SyncReport};
+use giaoban_client_core::{InProcessExchange, InProcessFiles, Store, SyncReport};
+use giaoban_protocol::BlobHash;
 use giaoban_protocol::wire::{self, RelayMessage};
 
 use crate::http::{self, AppState};
@@ -103,6 +104,11 @@ impl DeskStores {
         }
         let auth = DeviceAuth { device: store.device_id(), unit: session.unit };
         store.join_in_process(session.unit, exchange(state, handle.clone(), auth))?;
+        store.send_files_in_process(Arc::new(DeskFiles {
+            state: state.without_desk(),
+            handle: handle.clone(),
+            auth,
+        }))?;
         let store = Arc::new(Mutex::new(store));
         open.insert(session.staff, store.clone());
         Ok(store)
@@ -112,6 +118,12 @@ impl DeskStores {
     /// it, and pushes anything it holds that the relay lacks).
     pub fn sync(store: &Mutex<Store>) -> Result<SyncReport, DeskStoreError> {
         Ok(giaoban_client_core::sync_shared(store, &|_| {}, &AtomicBool::new(false))?)
+    }
+
+    /// Sends the files a member's store attached that the relay does not hold whole yet, by
+    /// the lane a device's files take (`sync_files_shared`), answered in process.
+    pub fn send_files(store: &Mutex<Store>) -> Result<giaoban_client_core::FilesReport, DeskStoreError> {
+        Ok(giaoban_client_core::sync_files_shared(store, &|_, _| {}, &AtomicBool::new(false))?)
     }
 
     /// Forgets the open store of a member (after the operator disabled the account).
@@ -163,4 +175,54 @@ fn exchange(state: &AppState, handle: tokio::runtime::Handle, auth: DeviceAuth) 
             }
         })
     })
+}
+
+/// The file lane of one desk store, answered in process by the relay's own handlers for a
+/// file's status and its pieces (`http::status_of`, `http::receive_piece`), as HTTP would
+/// carry them. A store the operator revoked is refused as a device would be.
+struct DeskFiles {
+    state: AppState,
+    handle: tokio::runtime::Handle,
+    auth: DeviceAuth,
+}
+
+impl DeskFiles {
+    fn answer(&self, hash: BlobHash, piece: Option<(u64, Vec<u8>)>) -> (u16, Vec<u8>) {
+        let (state, auth) = (&self.state, self.auth);
+        self.handle.block_on(async {
+            let answer = async {
+                if !state.store.device_active(auth.device)? {
+                    return Err(http::ApiError::Forbidden("this desk store was revoked by the office"));
+                }
+                let access = http::access_of(state, auth, hash).await?;
+                match piece {
+                    None => http::status_of(state, auth, hash, access).await,
+                    Some((offset, bytes)) => {
+                        let declared = Some(bytes.len() as u64);
+                        let body = axum::body::Body::from(bytes);
+                        http::receive_piece(state, auth, hash, access, offset, declared, body).await
+                    }
+                }
+            };
+            match answer.await {
+                Ok(held) => (200, serde_json::to_vec(&held).unwrap_or_default()),
+                Err(e) => {
+                    let resp = e.into_response();
+                    let status = resp.status().as_u16();
+                    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+                    (status, body.to_vec())
+                }
+            }
+        })
+    }
+}
+
+impl InProcessFiles for DeskFiles {
+    fn status(&self, hash: &BlobHash) -> (u16, Vec<u8>) {
+        self.answer(*hash, None)
+    }
+
+    fn piece(&self, hash: &BlobHash, offset: u64, body: Vec<u8>) -> (u16, Vec<u8>) {
+        self.answer(*hash, Some((offset, body)))
+    }
 }
