@@ -105,6 +105,9 @@ fn every_download_the_member_may_not_have_is_the_same_not_found() {
     // Ward 2's own report, which refers to no file.
     let mut ward2 = relay.device(&dir.path().join("ward2.sqlite"), 2, "phường 2");
     let ours = ward2.create_report(house_report("Báo cáo nhà Đại đoàn kết phường 2")).unwrap();
+    // And one that names ward 1's photo as its own without ever sending its bytes.
+    let forged = ward2.create_report(house_report("Báo cáo mượn ảnh của phường 1")).unwrap();
+    ward2.attach_bytes(AttachTo::Report(forged), &bytes, jpeg("ảnh của tôi.jpg")).unwrap();
     ward2.sync_now().unwrap();
 
     let (mut office, _) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
@@ -119,6 +122,7 @@ fn every_download_the_member_may_not_have_is_the_same_not_found() {
         ("another unit's report", format!("/desk/files/{theirs}/{}/a.jpg", a.hash)),
         ("a report that does not refer to it", format!("/desk/files/{ours}/{}/a.jpg", a.hash)),
         ("no such document", format!("/desk/files/{missing_doc}/{}/a.jpg", a.hash)),
+        ("a reference to a file its unit never sent", format!("/desk/files/{forged}/{}/a.jpg", a.hash)),
         ("not a document id", format!("/desk/files/x/{}/a.jpg", a.hash)),
     ];
     let answers: Vec<(u16, Vec<u8>)> = cases
@@ -136,6 +140,11 @@ fn every_download_the_member_may_not_have_is_the_same_not_found() {
     // Ward 2's own report page lists nothing of ward 1's.
     let page = staff2.get(&format!("/desk/report/{ours}"));
     assert!(page.body.contains("Không có tệp đính kèm."), "{}", page.body);
+    // The borrowed reference is listed as not yet sent, with no link, though the relay holds
+    // ward 1's copy whole.
+    let page = staff2.get(&format!("/desk/report/{forged}"));
+    assert!(page.body.contains("ảnh của tôi.jpg") && page.body.contains("đang tải lên 0 %"), "{}", page.body);
+    assert_eq!(download_link(&page), None);
 }
 
 /// The dispatch form's fields, as the page gave them, filled in for the first two wards.
