@@ -225,6 +225,15 @@ fn a_form_attached_to_a_draft_goes_with_the_dispatch_to_the_wards_phone() {
     assert_eq!(b.post_multipart("/desk/dispatch/new", &forged).status, 403);
     assert!(draft_dir.join(sheet_hash.to_hex()).is_file());
 
+    // The preview says what goes with the dispatch.
+    let mut preview: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    preview.push(("action", "preview"));
+    let page = b.post("/desk/dispatch/new", &preview);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Xem lại trước khi ban hành") && page.body.contains("Mẫu danh sách hộ nghèo.xlsx")
+    );
+
     // Issued: the dispatch carries the form, the relay holds it whole, the draft's files go.
     let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     issue.push(("action", "issue"));
@@ -263,7 +272,13 @@ fn a_form_attached_to_a_draft_goes_with_the_dispatch_to_the_wards_phone() {
 fn a_file_over_the_relays_limit_is_refused_beside_its_field_and_nothing_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay");
-    let config = Config { data_dir: data.clone(), max_file_bytes: 256 * 1024, ..Config::default() };
+    // Requests elsewhere are held to less than one file: the form takes a whole file anyway.
+    let config = Config {
+        data_dir: data.clone(),
+        max_file_bytes: 256 * 1024,
+        max_body_bytes: 128 * 1024,
+        ..Config::default()
+    };
     let relay = Relay::start_with(&data, config, true);
     let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
     let form = b.get("/desk/dispatch/new");

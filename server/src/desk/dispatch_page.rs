@@ -78,6 +78,7 @@ struct DispatchPreviewPage {
     issued_long: String,
     recipients: Vec<String>,
     tasks: Vec<PreviewTask>,
+    files: Vec<DraftFileLine>,
     pairs: Vec<(String, String)>,
 }
 
@@ -374,12 +375,14 @@ pub(super) async fn dispatch_form_sent(
                 })
                 .collect();
             let pairs = fields.to_pairs();
+            let files = draft_file_lines(&state, &signed, &fields).await;
             let page = DispatchPreviewPage {
                 chrome: chrome("Xem lại trước khi ban hành", &signed, unit, warning),
                 fields,
                 issued_long,
                 recipients,
                 tasks,
+                files,
                 pairs,
             };
             Ok(render(StatusCode::OK, &page))
