@@ -4,13 +4,16 @@
 //! each is attached to the new dispatch through the member's store and the folder is removed.
 //!
 //! Invariant: a file is listed on its draft only once its bytes and its description are synced
-//! to disk; a file cut off or over the limit leaves nothing behind.
+//! to disk; a file cut off or over the limit leaves nothing behind. The relay's hourly
+//! collector removes the folders of drafts issued or deleted, and files cut off mid-way by a
+//! stop (`DraftFiles::collect`).
 //!
 //! Blocking: everything here does file I/O; async code calls it through `spawn_blocking`.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use giaoban_protocol::BlobHash;
 use sha2::{Digest, Sha256};
@@ -111,6 +114,59 @@ impl DraftFiles {
     }
 }
 
+impl DraftFiles {
+    /// Removes what no draft needs any more: the files of drafts issued or deleted (or never
+    /// kept) untouched for `grace`, and files cut off while arriving (a relay stopped mid-way)
+    /// older than a day. Returns how many drafts' folders and stray files went. Blocking.
+    pub fn collect(
+        &self,
+        store: &crate::RelayStore,
+        grace: Duration,
+    ) -> Result<usize, crate::store::StoreError> {
+        let io = |e: io::Error| crate::store::StoreError::Internal(format!("the desk's draft files: {e}"));
+        let old = |path: &Path, age: Duration| -> bool {
+            fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|d| d > age)
+        };
+        let mut removed = 0;
+        let staff_dirs = match fs::read_dir(&self.root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(e)),
+        };
+        for staff_dir in staff_dirs {
+            let staff_dir = staff_dir.map_err(io)?.path();
+            let Some(staff) = hex_16(&staff_dir).map(StaffId) else { continue };
+            for draft_dir in fs::read_dir(&staff_dir).map_err(io)? {
+                let draft_dir = draft_dir.map_err(io)?.path();
+                let Some(draft) = hex_16(&draft_dir) else { continue };
+                for f in fs::read_dir(&draft_dir).map_err(io)? {
+                    let f = f.map_err(io)?.path();
+                    let stray = f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+                    if stray && old(&f, Duration::from_secs(24 * 3600)) {
+                        fs::remove_file(&f).map_err(io)?;
+                        removed += 1;
+                    }
+                }
+                let open = matches!(store.draft(staff, draft)?, Some(d) if d.issued.is_none());
+                if !open && old(&draft_dir, grace) {
+                    self.remove_all(staff, draft).map_err(io)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn hex_16(path: &Path) -> Option<[u8; 16]> {
+    let name = path.file_name()?.to_str()?;
+    hex::decode(name).ok()?.try_into().ok()
+}
+
 /// A file being received: its bytes appended and hashed as they come.
 pub struct Incoming {
     file: File,
@@ -206,5 +262,20 @@ mod tests {
         files.remove(staff, draft, &kept.hash).unwrap();
         assert!(files.list(staff, draft).unwrap().is_empty());
         assert_eq!(fs::read_dir(files.dir(staff, draft)).unwrap().count(), 0, "nothing left behind");
+    }
+
+    #[test]
+    fn the_collector_removes_the_files_of_drafts_no_longer_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::RelayStore::open(&tmp.path().join("relay")).unwrap();
+        let files = DraftFiles::new(tmp.path().join("draft-files"));
+        let (staff, draft) = (StaffId([1; 16]), [2; 16]);
+        let mut i = files.incoming(staff, draft).unwrap();
+        i.write(b"bieu mau").unwrap();
+        i.keep(described("Biểu mẫu.docx"), 1).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(files.collect(&store, Duration::from_secs(3600)).unwrap(), 0, "kept for its grace");
+        assert_eq!(files.collect(&store, Duration::ZERO).unwrap(), 1);
+        assert!(!files.dir(staff, draft).exists(), "a draft the relay does not have keeps no files");
     }
 }
