@@ -264,9 +264,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/files/{hash}", put(put_file).get(get_file))
         .route("/v1/files/{hash}/status", get(file_status))
-        .merge(crate::desk::routes(state.config.max_file_bytes))
+        .merge(crate::desk::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        // A form with a file of up to `max_file_bytes` has limits of its own.
+        .merge(crate::desk::form_routes(state.config.max_file_bytes, timeout))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

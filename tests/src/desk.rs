@@ -163,6 +163,17 @@ impl Browser {
     /// POST a multipart form (`multipart/form-data`) to `path`, its parts in order, as a
     /// browser sends a form with a file.
     pub fn post_multipart(&mut self, path: &str, parts: &[Part<'_>]) -> Answer {
+        self.post_multipart_paced(path, parts, std::time::Duration::ZERO)
+    }
+
+    /// Like [`Browser::post_multipart`], the body sent 32 KiB at a time with `pause` between
+    /// pieces (a slow link).
+    pub fn post_multipart_paced(
+        &mut self,
+        path: &str,
+        parts: &[Part<'_>],
+        pause: std::time::Duration,
+    ) -> Answer {
         let boundary = "----giaoban-form-7d1f3a";
         let mut body: Vec<u8> = Vec::new();
         for part in parts {
@@ -194,7 +205,11 @@ impl Browser {
         if !self.cookies.is_empty() {
             req = req.header("Cookie", &self.cookie_header());
         }
-        let mut resp = req.send(&body[..]).unwrap();
+        let mut resp = if pause.is_zero() {
+            req.send(&body[..]).unwrap()
+        } else {
+            req.send(ureq::SendBody::from_owned_reader(Paced { body, at: 0, pause })).unwrap()
+        };
         self.keep(&mut resp)
     }
 
@@ -234,4 +249,24 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// A body handed out 32 KiB at a time, with a pause before each piece.
+struct Paced {
+    body: Vec<u8>,
+    at: usize,
+    pause: std::time::Duration,
+}
+
+impl Read for Paced {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.body.len() {
+            return Ok(0);
+        }
+        std::thread::sleep(self.pause);
+        let n = buf.len().min(32 * 1024).min(self.body.len() - self.at);
+        buf[..n].copy_from_slice(&self.body[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }

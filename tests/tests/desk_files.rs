@@ -326,3 +326,29 @@ fn a_file_over_the_relays_limit_is_refused_beside_its_field_and_nothing_is_kept(
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Bản quét.pdf"));
 }
+
+#[test]
+fn a_form_with_its_file_on_a_slow_link_is_not_cut_off_by_the_request_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let config = Config { data_dir: data.clone(), request_timeout_secs: 1, ..Config::default() };
+    let relay = Relay::start_with(&data, config, true);
+    let (mut b, _) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    let fields = dispatch_fields(&relay, &form);
+    let scan = photo(8 * 32 * 1024, 6);
+    let file = Part::File {
+        name: "file",
+        file_name: "Công văn đã ký.pdf",
+        media_type: "application/pdf",
+        bytes: &scan,
+    };
+    // About three seconds to arrive, three times the other requests' limit.
+    let page = b.post_multipart_paced(
+        "/desk/dispatch/new",
+        &with_file(&fields, file, "attach"),
+        std::time::Duration::from_millis(300),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Công văn đã ký.pdf"));
+}

@@ -4,8 +4,12 @@
 //! each file of the draft is attached to the new dispatch through the member's store
 //! (`attach_all`), so it reaches the relay by the same lane as a device's files.
 
+use std::time::Duration;
+
+use axum::Router;
 use axum::extract::FromRequest;
 use axum::extract::multipart::Field;
+use axum::routing::get;
 use giaoban_client_core::{AttachTo, CoreError, NewAttachment, Store};
 use giaoban_protocol::DocId;
 use giaoban_protocol::schema::{ATTACHMENTS_INPUT_MAX, file_name, media_type_ok};
@@ -15,6 +19,28 @@ use super::draft_files::{DraftFile, DraftFiles};
 use super::{DeskError, Signed, check_form};
 use crate::http::AppState;
 use crate::store::StaffId;
+
+/// The longest a dispatch form with its file may take to arrive: 25 MB over a link of
+/// 256 kbit/s, with room to spare.
+pub const FORM_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// The dispatch form's routes: a body of its fields and one file of up to `max_file_bytes`
+/// (a larger one is cut off and said so beside the field), given [`FORM_TIMEOUT`] (or
+/// `timeout`, if longer) to arrive rather than the other requests' `timeout`.
+pub fn form_routes(max_file_bytes: u64, timeout: Duration) -> Router<AppState> {
+    let limit = usize::try_from(max_file_bytes.saturating_add(2 * 1024 * 1024)).unwrap_or(usize::MAX);
+    Router::new()
+        .route(
+            "/desk/dispatch/new",
+            get(super::dispatch_page::dispatch_form_page).post(super::dispatch_page::dispatch_form_sent),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout.max(FORM_TIMEOUT),
+        ))
+}
 
 /// Reads a multipart dispatch form: its fields in order (with `csrf`, already checked) and,
 /// when a file came with it and could not be kept, what to say beside the file field.

@@ -18,6 +18,7 @@ pub mod dispatch_form;
 mod dispatch_page;
 pub mod draft_files;
 mod draft_upload;
+pub use draft_upload::form_routes;
 pub mod report_page;
 pub mod stores;
 pub mod views;
@@ -70,10 +71,8 @@ impl Desk {
     }
 }
 
-/// The desk's routes; a dispatch form may carry a file of up to `max_file_bytes`.
-pub fn routes(max_file_bytes: u64) -> Router<AppState> {
-    // The form's fields and one file; a larger body is cut off and said so beside the field.
-    let form_limit = usize::try_from(max_file_bytes.saturating_add(2 * 1024 * 1024)).unwrap_or(usize::MAX);
+/// The desk's routes but the dispatch form's (`draft_upload::form_routes`).
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/desk") }))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -81,12 +80,6 @@ pub fn routes(max_file_bytes: u64) -> Router<AppState> {
         .route("/desk/", get(|| async { Redirect::to("/desk") }))
         .route("/desk/sign-in", get(sign_in_page).post(sign_in))
         .route("/desk/sign-out", post(sign_out))
-        .route(
-            "/desk/dispatch/new",
-            get(dispatch_page::dispatch_form_page)
-                .post(dispatch_page::dispatch_form_sent)
-                .layer(axum::extract::DefaultBodyLimit::max(form_limit)),
-        )
         .route("/desk/dispatch/{id}", get(matrix_page))
         .route("/desk/dispatch/{id}/table", get(matrix_table))
         .route("/desk/dispatch/{id}/remind", post(remind_sent))
