@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::response::IntoResponse;
-use giaoban_client_core::{InProcessExchange, InProcessFiles, Store, SyncReport};
+use giaoban_client_core::{InProcessExchange, InProcessFiles, Store, StoreOptions, SyncReport};
 use giaoban_protocol::BlobHash;
 use giaoban_protocol::wire::{self, RelayMessage};
 
@@ -78,12 +78,19 @@ impl DeskStores {
             detail: format!("cannot create the desk's folder {}: {e}", self.dir.display()),
         })?;
         let path = self.path_of(session.staff);
-        let mut store = match Store::open(&path) {
+        // A desk store attaches what the relay takes: its limit on one file is the relay's.
+        let open_store = |path: &Path| {
+            Store::open_with(
+                path,
+                StoreOptions { max_file_bytes: state.config.max_file_bytes, ..StoreOptions::default() },
+            )
+        };
+        let mut store = match open_store(&path) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "a desk store cannot be opened; it is moved aside and a new one downloads what the relay holds");
                 retire(&path, "damaged")?;
-                Store::open(&path)?
+                open_store(&path)?
             }
         };
         if !state.store.register_desk_device(session.staff, store.device_id())? {
@@ -94,7 +101,7 @@ impl DeskStores {
             if unsent > 0 {
                 tracing::error!(path = %kept.display(), unsent, "a retired desk store held changes the relay never received; they are kept in that file");
             }
-            store = Store::open(&path)?;
+            store = open_store(&path)?;
             if !state.store.register_desk_device(session.staff, store.device_id())? {
                 return Err(crate::store::StoreError::Internal(
                     "a new desk store's id is already known to the relay".into(),
