@@ -68,6 +68,19 @@ fn a_wards_photo_is_listed_on_the_report_page_and_downloads_byte_for_byte() {
     }
     assert_eq!(download_link(&page), None, "no link before the file is whole");
 
+    // The first piece arrives: the page says how far the ward's send got.
+    let (url, token) = ward.relay().unwrap().unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let piece = agent
+        .put(&format!("{url}/v1/files/{}?offset=0", a.hash))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(&bytes[..1024 * 1024])
+        .unwrap();
+    assert_eq!(piece.status().as_u16(), 200);
+    let page = office.get(&format!("/desk/report/{report}"));
+    assert!(page.body.contains("đang tải lên 40 %"), "{}", page.body);
+    assert_eq!(download_link(&page), None);
+
     transfer_all(&mut ward);
     let page = office.get(&format!("/desk/report/{report}"));
     assert!(page.body.contains("đã có trên máy chủ"), "{}", page.body);
