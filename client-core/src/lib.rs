@@ -27,8 +27,8 @@ pub use domain::*;
 pub use error::{CoreError, Result};
 pub use store::{Clock, Durability, Store, StoreOptions};
 pub use sync::{
-    DeliveryState, FilesReport, InProcessExchange, RelayClient, SyncHandle, SyncProblem, SyncProblemKind,
-    SyncReport, SyncState, SyncStatus, sync_files_shared, sync_shared,
+    DeliveryState, FilesReport, InProcessExchange, InProcessFiles, RelayClient, SyncHandle, SyncProblem,
+    SyncProblemKind, SyncReport, SyncState, SyncStatus, sync_files_shared, sync_shared,
 };
 
 pub use giaoban_protocol as protocol;

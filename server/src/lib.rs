@@ -44,6 +44,15 @@ async fn collect_files_hourly(state: AppState) {
             }
             Err(_) => return,
         }
+        let (store, drafts) = (state.store.clone(), state.desk.draft_files.clone());
+        match tokio::task::spawn_blocking(move || drafts.collect(&store, grace)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "files of drafts no longer open removed"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the collector of draft files failed; it tries again in an hour")
+            }
+            Err(_) => return,
+        }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }

@@ -142,12 +142,100 @@ impl Browser {
         self.keep(&mut resp)
     }
 
+    /// GET `path`, its body as bytes (a downloaded file): status, headers (lower-case names),
+    /// body.
+    pub fn get_bytes(&mut self, path: &str) -> (u16, BTreeMap<String, String>, Vec<u8>) {
+        let mut req = self.agent.get(&format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            req = req.header("Cookie", &self.cookie_header());
+        }
+        let mut resp = req.call().unwrap();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let mut body = Vec::new();
+        resp.body_mut().as_reader().read_to_end(&mut body).unwrap();
+        (resp.status().as_u16(), headers, body)
+    }
+
+    /// POST a multipart form (`multipart/form-data`) to `path`, its parts in order, as a
+    /// browser sends a form with a file.
+    pub fn post_multipart(&mut self, path: &str, parts: &[Part<'_>]) -> Answer {
+        self.post_multipart_paced(path, parts, std::time::Duration::ZERO)
+    }
+
+    /// Like [`Browser::post_multipart`], the body sent 32 KiB at a time with `pause` between
+    /// pieces (a slow link).
+    pub fn post_multipart_paced(
+        &mut self,
+        path: &str,
+        parts: &[Part<'_>],
+        pause: std::time::Duration,
+    ) -> Answer {
+        let boundary = "----giaoban-form-7d1f3a";
+        let mut body: Vec<u8> = Vec::new();
+        for part in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match part {
+                Part::Text(name, value) => {
+                    body.extend_from_slice(
+                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                            .as_bytes(),
+                    );
+                }
+                Part::File { name, file_name, media_type, bytes } => {
+                    body.extend_from_slice(
+                        format!(
+                            "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {media_type}\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    body.extend_from_slice(bytes);
+                    body.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
+        if !self.cookies.is_empty() {
+            req = req.header("Cookie", &self.cookie_header());
+        }
+        let mut resp = if pause.is_zero() {
+            req.send(&body[..]).unwrap()
+        } else {
+            req.send(ureq::SendBody::from_owned_reader(Paced { body, at: 0, pause })).unwrap()
+        };
+        self.keep(&mut resp)
+    }
+
     /// Signs in as `login` with `password` through the sign-in page; the answer to the form.
     pub fn sign_in(&mut self, login: &str, password: &str) -> Answer {
         let page = self.get("/desk/sign-in");
         let token = page.form_token().unwrap_or_default();
         self.post("/desk/sign-in", &[("login", login), ("password", password), ("csrf", &token)])
     }
+}
+
+/// One part of a multipart form.
+pub enum Part<'a> {
+    /// A text field.
+    Text(&'a str, &'a str),
+    /// A file field.
+    File {
+        /// The field's name.
+        name: &'a str,
+        /// The file's name as picked.
+        file_name: &'a str,
+        /// Its media type, as the browser says it.
+        media_type: &'a str,
+        /// Its bytes.
+        bytes: &'a [u8],
+    },
 }
 
 /// Percent-encoding of a form field.
@@ -161,4 +249,24 @@ pub fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// A body handed out 32 KiB at a time, with a pause before each piece.
+struct Paced {
+    body: Vec<u8>,
+    at: usize,
+    pause: std::time::Duration,
+}
+
+impl Read for Paced {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.body.len() {
+            return Ok(0);
+        }
+        std::thread::sleep(self.pause);
+        let n = buf.len().min(32 * 1024).min(self.body.len() - self.at);
+        buf[..n].copy_from_slice(&self.body[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }

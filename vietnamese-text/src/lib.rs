@@ -11,6 +11,7 @@
 //!   periods read as written ([`parse_period`] "quý IV/2020").
 
 mod dates;
+mod files;
 mod input;
 mod key;
 mod order;
@@ -18,6 +19,7 @@ mod splice;
 mod vnd;
 
 pub use dates::{DateError, Period, PeriodKind, format_date, format_long_date, parse_date, parse_period};
+pub use files::{ascii_file_name, format_file_size};
 pub use input::{clean_input, clean_multiline, nfc, nfc_cow};
 pub use key::{search_key, search_tokens};
 pub use order::{VietnameseCollator, collator};

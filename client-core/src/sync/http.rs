@@ -11,6 +11,15 @@ use crate::error::{CoreError, Result};
 /// the HTTP status and body out, read exactly as an answer over HTTP would be.
 pub type InProcessExchange = dyn Fn(&[u8]) -> (u16, Vec<u8>) + Send + Sync;
 
+/// The file lane answered in the same process (the relay's own desk): what a request for a
+/// file's status or a piece of it would answer over HTTP, as status and body.
+pub trait InProcessFiles: Send + Sync {
+    /// `GET /v1/files/{hash}/status`.
+    fn status(&self, hash: &BlobHash) -> (u16, Vec<u8>);
+    /// `PUT /v1/files/{hash}?offset=N` with `body`.
+    fn piece(&self, hash: &BlobHash, offset: u64, body: Vec<u8>) -> (u16, Vec<u8>);
+}
+
 /// The address an in-process client stands for.
 pub(crate) const IN_PROCESS: &str = "in-process:";
 
@@ -21,6 +30,7 @@ pub struct RelayClient {
     token: Option<String>,
     agent: ureq::Agent,
     local: Option<std::sync::Arc<InProcessExchange>>,
+    local_files: Option<std::sync::Arc<dyn InProcessFiles>>,
 }
 
 impl std::fmt::Debug for RelayClient {
@@ -46,7 +56,13 @@ impl RelayClient {
             .http_status_as_error(false)
             .build()
             .into();
-        RelayClient { base: base.trim_end_matches('/').to_string(), token: None, agent, local: None }
+        RelayClient {
+            base: base.trim_end_matches('/').to_string(),
+            token: None,
+            agent,
+            local: None,
+            local_files: None,
+        }
     }
 
     /// A client whose sync round trips are answered by `exchange` in this process, with no
@@ -56,6 +72,13 @@ impl RelayClient {
         let mut c = RelayClient::new(IN_PROCESS).with_token(IN_PROCESS);
         c.local = Some(exchange);
         c
+    }
+
+    /// The same client, its files sent through `files` in this process (an in-process client
+    /// only; fetching is not offered: what the desk shows of a file it reads from the relay).
+    pub fn with_files_in_process(mut self, files: std::sync::Arc<dyn InProcessFiles>) -> Self {
+        self.local_files = Some(files);
+        self
     }
 
     /// The same client, authenticating with `token`.
@@ -169,14 +192,21 @@ impl RelayClient {
 
     /// What the relay holds of file `hash`.
     pub(crate) fn file_status(&self, hash: &BlobHash) -> Result<FileStatus> {
-        let mut resp = self
-            .agent
-            .get(&format!("{}/v1/files/{hash}/status", self.base))
-            .header("Authorization", &self.bearer()?)
-            .call()
-            .map_err(network)?;
-        let status = resp.status().as_u16();
-        let bytes = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?;
+        let (status, bytes) = if self.local.is_some() {
+            match &self.local_files {
+                Some(files) => files.status(hash),
+                None => return Ok(FileStatus::Unknown),
+            }
+        } else {
+            let mut resp = self
+                .agent
+                .get(&format!("{}/v1/files/{hash}/status", self.base))
+                .header("Authorization", &self.bearer()?)
+                .call()
+                .map_err(network)?;
+            let status = resp.status().as_u16();
+            (status, resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?)
+        };
         match status {
             404 => Ok(FileStatus::Unknown),
             413 => Ok(FileStatus::Refused(String::from_utf8_lossy(&bytes).chars().take(500).collect())),
@@ -196,15 +226,29 @@ impl RelayClient {
         offset: u64,
         body: impl std::io::Read + Send + 'static,
     ) -> Result<FileAnswer> {
-        let mut resp = self
-            .agent
-            .put(&format!("{}/v1/files/{hash}?offset={offset}", self.base))
-            .header("Authorization", &self.bearer()?)
-            .header("Content-Type", "application/octet-stream")
-            .send(ureq::SendBody::from_owned_reader(body))
-            .map_err(network)?;
-        let status = resp.status().as_u16();
-        let bytes = resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?;
+        let (status, bytes) = if self.local.is_some() {
+            let Some(files) = &self.local_files else {
+                return Ok(FileAnswer::NotReferenced("files are not sent from this store".into()));
+            };
+            // A piece is at most 1 MiB: read whole, as the relay would receive it.
+            let mut piece = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(body, giaoban_protocol::wire::FILE_PIECE_BYTES + 1),
+                &mut piece,
+            )
+            .map_err(|e| CoreError::Files(format!("cannot read a file to send it ({e})")))?;
+            files.piece(hash, offset, piece)
+        } else {
+            let mut resp = self
+                .agent
+                .put(&format!("{}/v1/files/{hash}?offset={offset}", self.base))
+                .header("Authorization", &self.bearer()?)
+                .header("Content-Type", "application/octet-stream")
+                .send(ureq::SendBody::from_owned_reader(body))
+                .map_err(network)?;
+            let status = resp.status().as_u16();
+            (status, resp.body_mut().with_config().limit(64 * 1024).read_to_vec().map_err(network)?)
+        };
         let text = || String::from_utf8_lossy(&bytes).chars().take(500).collect::<String>();
         match status {
             200 | 409 => serde_json::from_slice(&bytes)
@@ -227,6 +271,9 @@ impl RelayClient {
         out: &mut dyn std::io::Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Fetched> {
+        if self.local.is_some() {
+            return Ok(Fetched::NotThere("files are not fetched into this store".into()));
+        }
         let mut resp = self
             .agent
             .get(&format!("{}/v1/files/{hash}", self.base))

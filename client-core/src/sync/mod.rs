@@ -22,7 +22,7 @@ use rusqlite::{OptionalExtension, params};
 
 pub use background::{SyncHandle, SyncState, SyncStatus, sync_shared};
 pub use files::{FilesReport, sync_files_shared};
-pub use http::{InProcessExchange, RelayClient};
+pub use http::{InProcessExchange, InProcessFiles, RelayClient};
 
 use crate::Store;
 use crate::error::{CoreError, Result};
@@ -189,6 +189,17 @@ impl Store {
             s.meta_set("relay_token", http::IN_PROCESS.as_bytes())
         })?;
         self.relay_client = Some(RelayClient::in_process(exchange));
+        Ok(())
+    }
+
+    /// Sends this in-process store's attached files through `files` (after
+    /// [`Store::join_in_process`]), by the same lane as a device's (`sync_files`). Such a store
+    /// fetches no file.
+    pub fn send_files_in_process(&mut self, files: std::sync::Arc<dyn http::InProcessFiles>) -> Result<()> {
+        self.set_prefetch_limit(0)?;
+        if let Some(c) = self.relay_client.take() {
+            self.relay_client = Some(c.with_files_in_process(files));
+        }
         Ok(())
     }
 

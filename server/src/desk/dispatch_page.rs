@@ -9,6 +9,8 @@ use super::*;
 struct DispatchFormPage {
     chrome: Chrome,
     fields: DispatchFields,
+    files: Vec<DraftFileLine>,
+    max_file: String,
     tasks: Vec<TaskBlock>,
     choices: Vec<dispatch_form::Choice>,
     problems: dispatch_form::Problems,
@@ -76,6 +78,7 @@ struct DispatchPreviewPage {
     issued_long: String,
     recipients: Vec<String>,
     tasks: Vec<PreviewTask>,
+    files: Vec<DraftFileLine>,
     pairs: Vec<(String, String)>,
 }
 
@@ -101,7 +104,42 @@ fn children_of(s: &mut Store, unit: giaoban_protocol::UnitId) -> Vec<giaoban_pro
     s.child_units(unit).unwrap_or_default()
 }
 
-fn form_page(
+/// A file on a draft, as the form lists it.
+struct DraftFileLine {
+    hash: String,
+    name: String,
+    media_type: String,
+    size: String,
+    caption: String,
+}
+
+/// The files of the form's draft, as listed.
+async fn draft_file_lines(state: &AppState, signed: &Signed, fields: &DispatchFields) -> Vec<DraftFileLine> {
+    let Some(draft) = fields.draft_id() else { return Vec::new() };
+    let (files, staff) = (state.desk.draft_files.clone(), signed.session.staff);
+    let listed = tokio::task::spawn_blocking(move || files.list(staff, draft)).await;
+    match listed {
+        Ok(Ok(list)) => list
+            .into_iter()
+            .map(|f| DraftFileLine {
+                size: giaoban_vietnamese_text::format_file_size(f.size),
+                hash: f.hash,
+                name: f.name,
+                media_type: f.media_type,
+                caption: f.caption,
+            })
+            .collect(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "a draft's files cannot be listed");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn form_page(
+    state: &AppState,
     signed: &Signed,
     unit: String,
     warning: String,
@@ -113,8 +151,11 @@ fn form_page(
     let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let choices = dispatch_form::choices(children, &fields.recipients);
     let tasks = task_blocks(&fields, &problems);
+    let files = draft_file_lines(state, signed, &fields).await;
     let page = DispatchFormPage {
         chrome: chrome("Ban hành văn bản", signed, unit, warning),
+        files,
+        max_file: giaoban_vietnamese_text::format_file_size(state.config.max_file_bytes),
         fields,
         tasks,
         choices,
@@ -145,7 +186,7 @@ pub(super) async fn dispatch_form_page(
         }
         fields = DispatchFields::from_pairs(&draft.fields).0;
     }
-    Ok(form_page(&signed, unit, warning, fields, &children, Default::default(), String::new()))
+    Ok(form_page(&state, &signed, unit, warning, fields, &children, Default::default(), String::new()).await)
 }
 
 /// What a sent dispatch form leads to, decided under the member's store lock.
@@ -167,13 +208,25 @@ enum Sent {
 pub(super) async fn dispatch_form_sent(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
-    check_form(&state, &headers, &signed, csrf)?;
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (pairs, upload) = if multipart {
+        super::draft_upload::read_form(&state, &headers, &signed, request).await?
+    } else {
+        let body = axum::body::to_bytes(request.into_body(), state.config.max_body_bytes)
+            .await
+            .map_err(|_| DeskError::BadForm)?;
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+        check_form(&state, &headers, &signed, csrf)?;
+        (pairs, None)
+    };
     let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "csrf").collect();
     let (mut fields, action) = DispatchFields::from_pairs(&pairs);
     if fields.draft_id().is_none() {
@@ -181,6 +234,26 @@ pub(super) async fn dispatch_form_sent(
     }
     let unit_id = signed.session.unit;
     let staff = signed.session.staff;
+    if let Some(draft) = fields.draft_id() {
+        let removed: Vec<String> =
+            pairs.iter().filter(|(k, _)| k == "remove_file").map(|(_, v)| v.clone()).take(100).collect();
+        if !removed.is_empty() {
+            let files = state.desk.draft_files.clone();
+            tokio::task::spawn_blocking(move || {
+                removed.iter().try_for_each(|h| files.remove(staff, draft, h))
+            })
+            .await
+            .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
+            .map_err(|e| DeskError::Store(format!("a draft's file cannot be removed: {e}")))?;
+        }
+    }
+    // A file that did not arrive whole is said beside its field; nothing is previewed or
+    // issued without it.
+    let action = match (&upload, action) {
+        (Some(_), Action::Preview | Action::Issue) => Action::Save,
+        (_, a) => a,
+    };
+    let draft_files = state.desk.draft_files.clone();
     let relay = state.store.clone();
     let usage = if action == Action::Issue { Use::Write } else { Use::Read };
     let ((sent, children), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
@@ -198,6 +271,9 @@ pub(super) async fn dispatch_form_sent(
         };
         if action == Action::Delete {
             relay.delete_draft(staff, draft_id)?;
+            if let Err(e) = draft_files.remove_all(staff, draft_id) {
+                tracing::warn!(error = %e, "a deleted draft's files were not removed");
+            }
             return Ok((Sent::Deleted, children));
         }
         if action != Action::Issue {
@@ -226,7 +302,18 @@ pub(super) async fn dispatch_form_sent(
                 .issue_directive_as(dispatch_form::dispatch_id(unit_id, draft_id), directive)
             {
                 Ok(doc) => {
+                    // The draft's files go into the dispatch through the store, like any edit
+                    // (attaching one again is the same attachment); it counts as issued only
+                    // once they are all in.
+                    if let Some(problem) = super::draft_upload::attach_all(s, &draft_files, staff, draft_id, doc)? {
+                        let mut problems = dispatch_form::Problems::new();
+                        problems.insert("file".into(), problem);
+                        return Ok((Sent::Form { fields, problems, notice: String::new() }, children));
+                    }
                     relay.mark_draft_issued(staff, draft_id, &fields.title(), &fields.to_pairs(), doc)?;
+                    if let Err(e) = draft_files.remove_all(staff, draft_id) {
+                        tracing::warn!(error = %e, "an issued draft's files were not removed");
+                    }
                     Sent::Issued(doc)
                 }
                 Err(giaoban_client_core::CoreError::Invalid(inv)) => {
@@ -259,8 +346,11 @@ pub(super) async fn dispatch_form_sent(
             push_now(&state, &signed.session).await?;
             Ok(Redirect::to(&format!("/desk/dispatch/{doc}")).into_response())
         }
-        Sent::Form { fields, problems, notice } => {
-            Ok(form_page(&signed, unit, warning, fields, &children, problems, notice))
+        Sent::Form { fields, mut problems, notice } => {
+            if let Some(problem) = upload {
+                problems.insert("file".into(), problem);
+            }
+            Ok(form_page(&state, &signed, unit, warning, fields, &children, problems, notice).await)
         }
         Sent::Preview { fields, directive, deadlines } => {
             let names: std::collections::HashMap<_, _> =
@@ -285,12 +375,14 @@ pub(super) async fn dispatch_form_sent(
                 })
                 .collect();
             let pairs = fields.to_pairs();
+            let files = draft_file_lines(&state, &signed, &fields).await;
             let page = DispatchPreviewPage {
                 chrome: chrome("Xem lại trước khi ban hành", &signed, unit, warning),
                 fields,
                 issued_long,
                 recipients,
                 tasks,
+                files,
                 pairs,
             };
             Ok(render(StatusCode::OK, &page))

@@ -11,10 +11,14 @@
 //! checks like any device's; there is no other way from here into the relay's storage.
 //! Invariant: a device token never opens a page here, and a session never syncs as a device.
 
+pub mod attachments;
 pub mod auth;
 pub mod devices_page;
 pub mod dispatch_form;
 mod dispatch_page;
+pub mod draft_files;
+mod draft_upload;
+pub use draft_upload::form_routes;
 pub mod report_page;
 pub mod stores;
 pub mod views;
@@ -48,6 +52,8 @@ pub struct Desk {
     /// its store syncs, and the sync's answer needs blocking threads of its own: bounded well
     /// below the runtime's blocking threads, so many open pages never starve the relay.
     work: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Files attached to drafts, until they are issued.
+    pub(crate) draft_files: draft_files::DraftFiles,
 }
 
 /// Desk pages that work on stores at once; the others wait their turn without a thread.
@@ -57,6 +63,7 @@ impl Desk {
     /// The desk keeping its staff's stores in `dir`.
     pub fn new(dir: std::path::PathBuf) -> Desk {
         Desk {
+            draft_files: draft_files::DraftFiles::new(dir.join("draft-files")),
             stores: DeskStores::new(dir),
             sign_ins: AddressLimiter::default(),
             work: std::sync::Arc::new(tokio::sync::Semaphore::new(DESK_WORKERS)),
@@ -64,7 +71,7 @@ impl Desk {
     }
 }
 
-/// The desk's routes.
+/// The desk's routes but the dispatch form's (`draft_upload::form_routes`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/desk") }))
@@ -73,10 +80,6 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/", get(|| async { Redirect::to("/desk") }))
         .route("/desk/sign-in", get(sign_in_page).post(sign_in))
         .route("/desk/sign-out", post(sign_out))
-        .route(
-            "/desk/dispatch/new",
-            get(dispatch_page::dispatch_form_page).post(dispatch_page::dispatch_form_sent),
-        )
         .route("/desk/dispatch/{id}", get(matrix_page))
         .route("/desk/dispatch/{id}/table", get(matrix_table))
         .route("/desk/dispatch/{id}/remind", post(remind_sent))
@@ -97,6 +100,9 @@ pub fn routes() -> Router<AppState> {
         // Pages gzipped for browsers that ask (every one does); live events are never held
         // back by it (tower-http leaves text/event-stream alone).
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        // Files go as they are: a photo or a spreadsheet does not shrink, and is never held
+        // back to be compressed.
+        .route("/desk/files/{doc}/{hash}/{name}", get(attachments::download))
 }
 
 /// What every page's frame shows.
@@ -146,6 +152,7 @@ struct DraftLine {
 struct MatrixPage {
     chrome: Chrome,
     m: Matrix,
+    files: Vec<attachments::FileLine>,
     notice: String,
     error: String,
 }
@@ -368,7 +375,14 @@ async fn with_store_for<T: Send + 'static>(
         let _permit = permit;
         let store = state.desk.stores.store_for(&state, &handle, &session)?;
         let warning = match DeskStores::sync(&store) {
-            Ok(_) => String::new(),
+            Ok(_) => {
+                // Files the store attached go once their records are on the relay: the sync
+                // just done carried them.
+                if let Err(e) = DeskStores::send_files(&store) {
+                    tracing::warn!(error = %e, "a desk store's files could not be sent; they go with a later page");
+                }
+                String::new()
+            }
             Err(e) if usage == Use::Write => {
                 tracing::warn!(error = %e, "a desk store could not sync; nothing written");
                 return Err(DeskError::NotSynced);
@@ -451,11 +465,12 @@ async fn load_matrix(
     signed: &Signed,
     id: &str,
     query: &MatrixQuery,
-) -> Result<(Matrix, String, String), DeskError> {
+) -> Result<((Matrix, Vec<attachments::FileLine>), String, String), DeskError> {
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let filter = RowFilter::parse(query.show.as_deref());
     let relay = state.store.clone();
-    let (m, unit, warning) = with_store(state, &signed.session, move |s| {
+    let folder = state.files.clone();
+    let ((m, files), unit, warning) = with_store(state, &signed.session, move |s| {
         let deliveries = |units: &[giaoban_protocol::UnitId]| match relay.deliveries(id, units) {
             Ok(d) => d,
             Err(e) => {
@@ -463,10 +478,12 @@ async fn load_matrix(
                 Default::default()
             }
         };
-        Ok(views::matrix(s, id, filter, &deliveries)?)
+        let m = views::matrix(s, id, filter, &deliveries)?;
+        let files = if m.is_some() { attachments::lines(s, &relay, &folder, id)? } else { Vec::new() };
+        Ok((m, files))
     })
     .await?;
-    Ok((m.ok_or(DeskError::NotFound)?, unit, warning))
+    Ok(((m.ok_or(DeskError::NotFound)?, files), unit, warning))
 }
 
 async fn matrix_page(
@@ -476,7 +493,7 @@ async fn matrix_page(
     Query(query): Query<MatrixQuery>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    let (m, unit, warning) = load_matrix(&state, &signed, &id, &query).await?;
+    let ((m, files), unit, warning) = load_matrix(&state, &signed, &id, &query).await?;
     let title = m.title.clone();
     let notice = match query.done.as_deref() {
         Some("reminded") => {
@@ -487,6 +504,7 @@ async fn matrix_page(
     let page = MatrixPage {
         chrome: chrome(&title, &signed, unit, warning),
         m,
+        files,
         notice: notice.into(),
         error: String::new(),
     };
@@ -503,7 +521,8 @@ async fn matrix_table(
     let signed = signed_in(&state, &headers)
         .await
         .map_err(|_| (StatusCode::UNAUTHORIZED, "signed out").into_response())?;
-    let (m, _, _) = load_matrix(&state, &signed, &id, &query).await.map_err(IntoResponse::into_response)?;
+    let ((m, _), _, _) =
+        load_matrix(&state, &signed, &id, &query).await.map_err(IntoResponse::into_response)?;
     Ok(render(StatusCode::OK, &MatrixTable { m }))
 }
 
@@ -750,7 +769,8 @@ async fn remind_sent(
             Ok(Redirect::to(&format!("/desk/dispatch/{doc}?done=reminded")).into_response())
         }
         Err(reason) => {
-            let (m, unit, warning) = load_matrix(&state, &signed, &id, &MatrixQuery::default()).await?;
+            let ((m, files), unit, warning) =
+                load_matrix(&state, &signed, &id, &MatrixQuery::default()).await?;
             let title = m.title.clone();
             let error = if reason.contains("not a recipient") {
                 "Có đơn vị được chọn không nhận văn bản này.".to_string()
@@ -760,6 +780,7 @@ async fn remind_sent(
             let page = MatrixPage {
                 chrome: chrome(&title, &signed, unit, warning),
                 m,
+                files,
                 notice: String::new(),
                 error,
             };

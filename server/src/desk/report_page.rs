@@ -61,6 +61,7 @@ struct ReportPage {
     figures: Vec<FigureView>,
     history: Vec<HistoryLine>,
     verdicts: Vec<VerdictView>,
+    files: Vec<super::attachments::FileLine>,
     may_review: bool,
     dispatch: Option<String>,
     note: String,
@@ -177,6 +178,7 @@ fn describe(
 
 struct Loaded {
     report: Report,
+    files: Vec<super::attachments::FileLine>,
     history: Vec<HistoryLine>,
     verdicts: Vec<VerdictView>,
     unit_name: String,
@@ -184,6 +186,7 @@ struct Loaded {
 
 async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, String, String), DeskError> {
     let relay = state.store.clone();
+    let folder = state.files.clone();
     let me = signed.session.unit;
     with_store(state, &signed.session, move |s| {
         let report: Report = match s.report(id) {
@@ -223,7 +226,8 @@ async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, S
             }
         }
         let unit_name = super::views::unit_names(s).remove(&report.header.owner).unwrap_or_default();
-        Ok(Loaded { report, history, verdicts, unit_name })
+        let files = super::attachments::lines(s, &relay, &folder, id)?;
+        Ok(Loaded { report, files, history, verdicts, unit_name })
     })
     .await
 }
@@ -268,6 +272,7 @@ fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: Strin
             .collect(),
         history: loaded.history,
         verdicts: loaded.verdicts,
+        files: loaded.files,
         note: said.note,
         error: said.error,
         notice: said.notice,

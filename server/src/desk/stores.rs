@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::response::IntoResponse;
-use giaoban_client_core::{InProcessExchange, Store, SyncReport};
+use giaoban_client_core::{InProcessExchange, InProcessFiles, Store, StoreOptions, SyncReport};
+use giaoban_protocol::BlobHash;
 use giaoban_protocol::wire::{self, RelayMessage};
 
 use crate::http::{self, AppState};
@@ -77,12 +78,19 @@ impl DeskStores {
             detail: format!("cannot create the desk's folder {}: {e}", self.dir.display()),
         })?;
         let path = self.path_of(session.staff);
-        let mut store = match Store::open(&path) {
+        // A desk store attaches what the relay takes: its limit on one file is the relay's.
+        let open_store = |path: &Path| {
+            Store::open_with(
+                path,
+                StoreOptions { max_file_bytes: state.config.max_file_bytes, ..StoreOptions::default() },
+            )
+        };
+        let mut store = match open_store(&path) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "a desk store cannot be opened; it is moved aside and a new one downloads what the relay holds");
                 retire(&path, "damaged")?;
-                Store::open(&path)?
+                open_store(&path)?
             }
         };
         if !state.store.register_desk_device(session.staff, store.device_id())? {
@@ -93,7 +101,7 @@ impl DeskStores {
             if unsent > 0 {
                 tracing::error!(path = %kept.display(), unsent, "a retired desk store held changes the relay never received; they are kept in that file");
             }
-            store = Store::open(&path)?;
+            store = open_store(&path)?;
             if !state.store.register_desk_device(session.staff, store.device_id())? {
                 return Err(crate::store::StoreError::Internal(
                     "a new desk store's id is already known to the relay".into(),
@@ -103,6 +111,11 @@ impl DeskStores {
         }
         let auth = DeviceAuth { device: store.device_id(), unit: session.unit };
         store.join_in_process(session.unit, exchange(state, handle.clone(), auth))?;
+        store.send_files_in_process(Arc::new(DeskFiles {
+            state: state.without_desk(),
+            handle: handle.clone(),
+            auth,
+        }))?;
         let store = Arc::new(Mutex::new(store));
         open.insert(session.staff, store.clone());
         Ok(store)
@@ -112,6 +125,12 @@ impl DeskStores {
     /// it, and pushes anything it holds that the relay lacks).
     pub fn sync(store: &Mutex<Store>) -> Result<SyncReport, DeskStoreError> {
         Ok(giaoban_client_core::sync_shared(store, &|_| {}, &AtomicBool::new(false))?)
+    }
+
+    /// Sends the files a member's store attached that the relay does not hold whole yet, by
+    /// the lane a device's files take (`sync_files_shared`), answered in process.
+    pub fn send_files(store: &Mutex<Store>) -> Result<giaoban_client_core::FilesReport, DeskStoreError> {
+        Ok(giaoban_client_core::sync_files_shared(store, &|_, _| {}, &AtomicBool::new(false))?)
     }
 
     /// Forgets the open store of a member (after the operator disabled the account).
@@ -163,4 +182,54 @@ fn exchange(state: &AppState, handle: tokio::runtime::Handle, auth: DeviceAuth) 
             }
         })
     })
+}
+
+/// The file lane of one desk store, answered in process by the relay's own handlers for a
+/// file's status and its pieces (`http::status_of`, `http::receive_piece`), as HTTP would
+/// carry them. A store the operator revoked is refused as a device would be.
+struct DeskFiles {
+    state: AppState,
+    handle: tokio::runtime::Handle,
+    auth: DeviceAuth,
+}
+
+impl DeskFiles {
+    fn answer(&self, hash: BlobHash, piece: Option<(u64, Vec<u8>)>) -> (u16, Vec<u8>) {
+        let (state, auth) = (&self.state, self.auth);
+        self.handle.block_on(async {
+            let answer = async {
+                if !state.store.device_active(auth.device)? {
+                    return Err(http::ApiError::Forbidden("this desk store was revoked by the office"));
+                }
+                let access = http::access_of(state, auth, hash).await?;
+                match piece {
+                    None => http::status_of(state, auth, hash, access).await,
+                    Some((offset, bytes)) => {
+                        let declared = Some(bytes.len() as u64);
+                        let body = axum::body::Body::from(bytes);
+                        http::receive_piece(state, auth, hash, access, offset, declared, body).await
+                    }
+                }
+            };
+            match answer.await {
+                Ok(held) => (200, serde_json::to_vec(&held).unwrap_or_default()),
+                Err(e) => {
+                    let resp = e.into_response();
+                    let status = resp.status().as_u16();
+                    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+                    (status, body.to_vec())
+                }
+            }
+        })
+    }
+}
+
+impl InProcessFiles for DeskFiles {
+    fn status(&self, hash: &BlobHash) -> (u16, Vec<u8>) {
+        self.answer(*hash, None)
+    }
+
+    fn piece(&self, hash: &BlobHash, offset: u64, body: Vec<u8>) -> (u16, Vec<u8>) {
+        self.answer(*hash, Some((offset, body)))
+    }
 }

@@ -77,6 +77,17 @@ impl RelayStore {
         })
     }
 
+    /// Whether `unit` holds `hash`: one of its devices (or of a unit it succeeds) sent every
+    /// byte of it and they matched, so the relay's copy stands for its documents. Blocking.
+    pub fn file_held_by(&self, hash: BlobHash, unit: UnitId) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT 1 FROM file_holders WHERE hash = ?1 AND unit = ?2")?
+                .query_row(params![hash.0.to_vec(), unit.to_bytes().to_vec()], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
     /// Bytes of the files held whole that devices of `unit` sent. Blocking.
     pub fn unit_file_bytes(&self, unit: UnitId) -> Result<u64> {
         self.read(|c| {

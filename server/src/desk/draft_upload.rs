@@ -1,0 +1,242 @@
+//! A dispatch form sent with a file (multipart): its fields, checked against the session's
+//! form token before any byte of the file is kept, and the file streamed into the draft's
+//! folder (`draft_files.rs`) up to the relay's limit on one file (`max_file_bytes`). On issue,
+//! each file of the draft is attached to the new dispatch through the member's store
+//! (`attach_all`), so it reaches the relay by the same lane as a device's files.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRequest;
+use axum::extract::multipart::Field;
+use axum::routing::get;
+use giaoban_client_core::{AttachTo, CoreError, NewAttachment, Store};
+use giaoban_protocol::DocId;
+use giaoban_protocol::schema::{ATTACHMENTS_INPUT_MAX, file_name, media_type_ok};
+use giaoban_vietnamese_text::{clean_input, format_file_size};
+
+use super::draft_files::{DraftFile, DraftFiles};
+use super::{DeskError, Signed, check_form};
+use crate::http::AppState;
+use crate::store::StaffId;
+
+/// The longest a dispatch form with its file may take to arrive: 25 MB over a link of
+/// 256 kbit/s, with room to spare.
+pub const FORM_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// The dispatch form's routes: a body of its fields and one file of up to `max_file_bytes`
+/// (a larger one is cut off and said so beside the field), given [`FORM_TIMEOUT`] (or
+/// `timeout`, if longer) to arrive rather than the other requests' `timeout`.
+pub fn form_routes(max_file_bytes: u64, timeout: Duration) -> Router<AppState> {
+    let limit = usize::try_from(max_file_bytes.saturating_add(2 * 1024 * 1024)).unwrap_or(usize::MAX);
+    Router::new()
+        .route(
+            "/desk/dispatch/new",
+            get(super::dispatch_page::dispatch_form_page).post(super::dispatch_page::dispatch_form_sent),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout.max(FORM_TIMEOUT),
+        ))
+}
+
+/// Reads a multipart dispatch form: its fields in order (with `csrf`, already checked) and,
+/// when a file came with it and could not be kept, what to say beside the file field.
+pub(super) async fn read_form(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    signed: &Signed,
+    request: axum::extract::Request,
+) -> Result<(Vec<(String, String)>, Option<String>), DeskError> {
+    let mut form =
+        axum::extract::Multipart::from_request(request, state).await.map_err(|_| DeskError::BadForm)?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut checked = false;
+    let mut problem = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                // Cut off (or larger than a form and one file): what came before is kept.
+                problem.get_or_insert_with(incomplete);
+                break;
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if name != "file" {
+            let Ok(text) = field.text().await else {
+                problem.get_or_insert_with(incomplete);
+                break;
+            };
+            if name == "csrf" {
+                check_form(state, headers, signed, &text)?;
+                checked = true;
+            } else if pairs.len() < 20_000 {
+                pairs.push((name, text));
+            }
+            continue;
+        }
+        // The token and the draft come before the file in the form: no byte is kept for a
+        // form that is not this session's.
+        if !checked {
+            return Err(DeskError::BadForm);
+        }
+        let draft = pairs
+            .iter()
+            .find(|(k, _)| k == "draft")
+            .and_then(|(_, v)| hex::decode(v.trim()).ok())
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .ok_or(DeskError::BadForm)?;
+        let picked = field.file_name().unwrap_or_default().to_string();
+        if picked.trim().is_empty() {
+            // No file chosen: the browser sends an empty part.
+            continue;
+        }
+        let caption = pairs.iter().rev().find(|(k, _)| k == "file_caption").map(|(_, v)| clean_input(v));
+        if let Err(p) =
+            receive(state, signed.session.staff, draft, field, &picked, caption.unwrap_or_default()).await?
+        {
+            problem = Some(p);
+        }
+    }
+    if !checked {
+        return Err(DeskError::BadForm);
+    }
+    Ok((pairs, problem))
+}
+
+fn incomplete() -> String {
+    "Tệp chưa được gửi trọn vẹn nên không được lưu. Hãy chọn lại tệp và gửi lại.".into()
+}
+
+/// Streams one file into the draft's folder; `Ok(Err(sentence))` when it is not kept.
+async fn receive(
+    state: &AppState,
+    staff: StaffId,
+    draft: [u8; 16],
+    mut field: Field<'_>,
+    picked: &str,
+    caption: String,
+) -> Result<Result<(), String>, DeskError> {
+    let limit = state.config.max_file_bytes;
+    let media_type = field.content_type().map(|m| m.trim().to_ascii_lowercase()).unwrap_or_default();
+    let media_type = if media_type_ok(&media_type) { media_type } else { "application/octet-stream".into() };
+    let mut name = file_name(picked);
+    if name.is_empty() {
+        name = "tệp đính kèm".into();
+    }
+    let files = state.desk.draft_files.clone();
+    let incoming = blocking(move || {
+        if files.list(staff, draft)?.len() >= ATTACHMENTS_INPUT_MAX {
+            return Ok(None);
+        }
+        files.incoming(staff, draft).map(Some)
+    })
+    .await?;
+    let Some(incoming) = incoming else {
+        drain(&mut field).await;
+        return Ok(Err(format!(
+            "Bản nháp đã có {ATTACHMENTS_INPUT_MAX} tệp, không đính kèm thêm được. Hãy gỡ bớt, hoặc gộp các tệp lại."
+        )));
+    };
+    // The bytes go to a blocking task that appends them as they arrive.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut incoming = incoming;
+        while let Some(bytes) = rx.blocking_recv() {
+            if let Err(e) = incoming.write(&bytes) {
+                incoming.abandon();
+                return Err(e);
+            }
+        }
+        Ok(incoming)
+    });
+    let (mut size, mut over, mut cut) = (0u64, false, false);
+    loop {
+        match field.chunk().await {
+            Ok(Some(bytes)) => {
+                size += bytes.len() as u64;
+                // Over the limit: the rest is read and dropped, so the answer reaches the
+                // browser; nothing of it is kept.
+                over |= size > limit;
+                if !over && tx.send(bytes).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                cut = true;
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let incoming = writer
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
+        .map_err(|e| DeskError::Store(format!("a draft's file cannot be written: {e}")))?;
+    if over || cut || incoming.size() == 0 {
+        blocking(move || {
+            incoming.abandon();
+            Ok(())
+        })
+        .await?;
+        return Ok(Err(if over {
+            format!(
+                "Tệp “{name}” lớn hơn {}, mức tối đa máy chủ nhận cho một tệp, nên không được lưu. Hãy giảm dung lượng (ảnh chụp độ phân giải thấp hơn, bản quét đen trắng) rồi đính kèm lại.",
+                format_file_size(limit)
+            )
+        } else if cut {
+            incomplete()
+        } else {
+            format!("Tệp “{name}” trống, không có gì để đính kèm. Hãy chọn lại tệp.")
+        }));
+    }
+    let describe = DraftFile { hash: String::new(), name, media_type, caption, size: 0, added_at: 0 };
+    let now = chrono::Utc::now().timestamp_millis();
+    blocking(move || incoming.keep(describe, now)).await?;
+    Ok(Ok(()))
+}
+
+async fn drain(field: &mut Field<'_>) {
+    while let Ok(Some(_)) = field.chunk().await {}
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, DeskError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
+        .map_err(|e| DeskError::Store(format!("a draft's files: {e}")))
+}
+
+/// Attaches every file of a draft to the dispatch `doc` issued from it, through the member's
+/// store. Blocking. `Ok(Some(sentence))` when the store refused one (it stays on the draft).
+pub(super) fn attach_all(
+    s: &mut Store,
+    files: &DraftFiles,
+    staff: StaffId,
+    draft: [u8; 16],
+    doc: DocId,
+) -> Result<Option<String>, DeskError> {
+    let listed = files.list(staff, draft).map_err(|e| DeskError::Store(format!("a draft's files: {e}")))?;
+    for f in listed {
+        let path = files.path_of(staff, draft, &f.hash);
+        let file = NewAttachment { name: f.name.clone(), media_type: f.media_type, caption: f.caption };
+        match s.attach_file(AttachTo::Directive(doc), &path, file) {
+            Ok(_) => {}
+            Err(CoreError::Invalid(inv)) => {
+                return Ok(Some(format!(
+                    "Văn bản đã ghi nhưng chưa đính kèm được tệp “{}” ({}). Hãy gỡ tệp này rồi bấm ban hành lại.",
+                    f.name, inv.reason
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,367 @@
+//! Attached files on the desk against a real relay on 127.0.0.1:0: a ward's photo listed on
+//! the office's report page and downloaded byte for byte; every download the member may not
+//! have answered alike; a form attached to a dispatch draft, issued, and fetched by a ward's
+//! phone; a file over the relay's limit refused beside its field with nothing kept.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use giaoban_client_core::{AttachTo, Opened, Store};
+use giaoban_e2e::Relay;
+use giaoban_e2e::desk::{Answer, Browser, Part, unescape};
+use giaoban_e2e::workload::{house_report, jpeg, photo};
+use giaoban_protocol::BlobHash;
+use giaoban_relay::Config;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn local_date(days_from_today: i64) -> String {
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    (today + chrono::Duration::days(days_from_today)).format("%d/%m/%Y").to_string()
+}
+
+/// A staff member of the unit at `unit`, signed in; their account's id.
+fn signed_in(relay: &Relay, unit: usize, login: &str, name: &str) -> (Browser, String) {
+    let (account, password) = relay.store.add_staff(relay.org.units[unit].id, login, name).unwrap();
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in(login, &password).status, 303);
+    (b, account.id.to_string())
+}
+
+/// The first download link of a page.
+fn download_link(page: &Answer) -> Option<String> {
+    let at = page.body.find("href=\"/desk/files/")? + "href=\"".len();
+    Some(unescape(page.body[at..].split('"').next()?))
+}
+
+/// Runs the file lane until nothing waits.
+fn transfer_all(store: &mut Store) {
+    for _ in 0..50 {
+        if store.sync_files().unwrap().waiting == 0 {
+            return;
+        }
+    }
+    panic!("files still waiting");
+}
+
+#[test]
+fn a_wards_photo_is_listed_on_the_report_page_and_downloads_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "điện thoại cán bộ phường");
+    let report = ward.create_report(house_report("Báo cáo kết quả xây dựng nhà Đại đoàn kết")).unwrap();
+    let bytes = photo(2_621_440, 11);
+    let a = ward.attach_bytes(AttachTo::Report(report), &bytes, jpeg("ảnh nhà ông Lực.jpg")).unwrap();
+    ward.sync_now().unwrap();
+
+    let (mut office, _) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    // The reference is on the relay, the file not yet: listed, with no link.
+    let page = office.get(&format!("/desk/report/{report}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    for words in [
+        "ảnh nhà ông Lực.jpg",
+        "image/jpeg",
+        "2,5 MB",
+        "Lễ bàn giao nhà Đại đoàn kết",
+        "điện thoại cán bộ phường",
+        "đang tải lên 0 %",
+    ] {
+        assert!(page.body.contains(words), "{words} missing");
+    }
+    assert_eq!(download_link(&page), None, "no link before the file is whole");
+
+    // The first piece arrives: the page says how far the ward's send got.
+    let (url, token) = ward.relay().unwrap().unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let piece = agent
+        .put(&format!("{url}/v1/files/{}?offset=0", a.hash))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(&bytes[..1024 * 1024])
+        .unwrap();
+    assert_eq!(piece.status().as_u16(), 200);
+    let page = office.get(&format!("/desk/report/{report}"));
+    assert!(page.body.contains("đang tải lên 40 %"), "{}", page.body);
+    assert_eq!(download_link(&page), None);
+
+    transfer_all(&mut ward);
+    let page = office.get(&format!("/desk/report/{report}"));
+    assert!(page.body.contains("đã có trên máy chủ"), "{}", page.body);
+    assert!(!page.body.contains("đang tải lên"));
+    let link = download_link(&page).expect("a download link");
+    assert!(link.starts_with(&format!("/desk/files/{report}/{}/", a.hash)), "{link}");
+
+    let (status, headers, got) = office.get_bytes(&link);
+    assert_eq!(status, 200);
+    assert!(got == bytes, "the download is not the file's bytes");
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["content-security-policy"], "sandbox");
+    assert_eq!(headers["content-length"], bytes.len().to_string());
+    assert_eq!(
+        headers["content-disposition"],
+        "inline; filename=\"anh nha ong Luc.jpg\"; filename*=UTF-8''%E1%BA%A3nh%20nh%C3%A0%20%C3%B4ng%20L%E1%BB%B1c.jpg"
+    );
+    // Signed out, the link leads to the sign-in page.
+    let mut stranger = Browser::new(&relay.url);
+    assert_eq!(stranger.get(&link).location.as_deref(), Some("/desk/sign-in"));
+}
+
+#[test]
+fn every_download_the_member_may_not_have_is_the_same_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    // Ward 1's photo, whole on the relay, in a report ward 2 may not read.
+    let mut ward1 = relay.device(&dir.path().join("ward1.sqlite"), 1, "phường 1");
+    let theirs = ward1.create_report(house_report("Báo cáo nhà Đại đoàn kết phường 1")).unwrap();
+    let bytes = photo(40_000, 3);
+    let a = ward1.attach_bytes(AttachTo::Report(theirs), &bytes, jpeg("ảnh bàn giao.jpg")).unwrap();
+    ward1.sync_now().unwrap();
+    transfer_all(&mut ward1);
+    // Ward 2's own report, which refers to no file.
+    let mut ward2 = relay.device(&dir.path().join("ward2.sqlite"), 2, "phường 2");
+    let ours = ward2.create_report(house_report("Báo cáo nhà Đại đoàn kết phường 2")).unwrap();
+    // And one that names ward 1's photo as its own without ever sending its bytes.
+    let forged = ward2.create_report(house_report("Báo cáo mượn ảnh của phường 1")).unwrap();
+    ward2.attach_bytes(AttachTo::Report(forged), &bytes, jpeg("ảnh của tôi.jpg")).unwrap();
+    ward2.sync_now().unwrap();
+
+    let (mut office, _) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let ok = office.get_bytes(&format!("/desk/files/{theirs}/{}/a.jpg", a.hash));
+    assert_eq!((ok.0, ok.2 == bytes), (200, true), "the province reads ward 1's report");
+
+    let (mut staff2, _) = signed_in(&relay, 2, "lan.tt", "Trần Thị Lan");
+    let unknown = BlobHash::of(b"khong co tep nay");
+    let missing_doc = giaoban_protocol::DocId::from_parts(1_700_000_000_000, [7; 10]);
+    let cases = [
+        ("unknown hash", format!("/desk/files/{ours}/{unknown}/a.jpg")),
+        ("another unit's report", format!("/desk/files/{theirs}/{}/a.jpg", a.hash)),
+        ("a report that does not refer to it", format!("/desk/files/{ours}/{}/a.jpg", a.hash)),
+        ("no such document", format!("/desk/files/{missing_doc}/{}/a.jpg", a.hash)),
+        ("a reference to a file its unit never sent", format!("/desk/files/{forged}/{}/a.jpg", a.hash)),
+        ("not a document id", format!("/desk/files/x/{}/a.jpg", a.hash)),
+    ];
+    let answers: Vec<(u16, Vec<u8>)> = cases
+        .iter()
+        .map(|(_, path)| {
+            let (status, _, body) = staff2.get_bytes(path);
+            (status, body)
+        })
+        .collect();
+    for ((what, _), (status, body)) in cases.iter().zip(&answers) {
+        assert_eq!(*status, 404, "{what}");
+        assert_eq!(body, &answers[0].1, "{what} answered otherwise than an unknown hash");
+        assert!(String::from_utf8_lossy(body).contains("Không tìm thấy"), "{what}");
+    }
+    // Ward 2's own report page lists nothing of ward 1's.
+    let page = staff2.get(&format!("/desk/report/{ours}"));
+    assert!(page.body.contains("Không có tệp đính kèm."), "{}", page.body);
+    // The borrowed reference is listed as not yet sent, with no link, though the relay holds
+    // ward 1's copy whole.
+    let page = staff2.get(&format!("/desk/report/{forged}"));
+    assert!(page.body.contains("ảnh của tôi.jpg") && page.body.contains("đang tải lên 0 %"), "{}", page.body);
+    assert_eq!(download_link(&page), None);
+}
+
+/// The dispatch form's fields, as the page gave them, filled in for the first two wards.
+fn dispatch_fields(relay: &Relay, form: &Answer) -> Vec<(String, String)> {
+    let u = &relay.org.units;
+    let mut fields: Vec<(String, String)> =
+        form.hidden_fields().into_iter().filter(|(k, _)| k == "csrf" || k == "draft").collect();
+    // The sign-out form's token comes first; the dispatch form's is the same.
+    fields.dedup_by(|a, b| a.0 == b.0);
+    let due = format!("trước ngày {}", local_date(7));
+    for (k, v) in [
+        ("issuer", "Ban Thường trực Ủy ban MTTQ Việt Nam tỉnh Đồng Nai"),
+        ("number", "12/MTTQ-BTT"),
+        ("place", "Biên Hòa"),
+        ("issued_on", &local_date(0)),
+        ("subject", "V/v rà soát danh sách hộ nghèo"),
+        ("recipient", &u[1].id.to_string()),
+        ("recipient", &u[2].id.to_string()),
+        ("tasks", "1"),
+        ("task1_text", "Rà soát, cập nhật danh sách hộ nghèo theo mẫu đính kèm."),
+        ("task1_report", "on"),
+        ("task1_deadline", &due),
+    ] {
+        fields.push((k.to_string(), v.to_string()));
+    }
+    fields
+}
+
+fn with_file<'a>(fields: &'a [(String, String)], file: Part<'a>, action: &'a str) -> Vec<Part<'a>> {
+    let mut parts: Vec<Part<'a>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    parts.push(Part::Text("file_caption", "Biểu mẫu rà soát"));
+    parts.push(file);
+    parts.push(Part::Text("action", action));
+    parts
+}
+
+#[test]
+fn a_form_attached_to_a_draft_goes_with_the_dispatch_to_the_wards_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("enctype=\"multipart/form-data\""));
+    let fields = dispatch_fields(&relay, &form);
+    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft_dir = relay.dir.join("desk").join("draft-files").join(&staff).join(&draft);
+
+    // The name as a Mac sends it (decomposed): kept in NFC.
+    let picked = "Ma\u{0302}\u{0303}u danh sa\u{0301}ch ho\u{0323}\u{0302} nghe\u{0300}o.xlsx";
+    let sheet = photo(700_000, 5);
+    let sheet_hash = BlobHash::of(&sheet);
+    let file = Part::File { name: "file", file_name: picked, media_type: XLSX, bytes: &sheet };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Mẫu danh sách hộ nghèo.xlsx"), "listed in NFC: {}", page.body);
+    assert!(page.body.contains("684 KB") && page.body.contains("Biểu mẫu rà soát"));
+    assert_eq!(std::fs::read(draft_dir.join(sheet_hash.to_hex())).unwrap(), sheet, "kept whole on disk");
+
+    // A second file, then removed with its button.
+    let extra = photo(1000, 9);
+    let file =
+        Part::File { name: "file", file_name: "ảnh thừa.jpg", media_type: "image/jpeg", bytes: &extra };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    assert!(page.body.contains("ảnh thừa.jpg"));
+    let mut parts: Vec<Part<'_>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    let extra_hash = BlobHash::of(&extra).to_hex();
+    parts.push(Part::Text("remove_file", &extra_hash));
+    let page = b.post_multipart("/desk/dispatch/new", &parts);
+    assert!(!page.body.contains("ảnh thừa.jpg"), "removed");
+    assert!(page.body.contains("Mẫu danh sách hộ nghèo.xlsx"));
+    // A remove without the session's form token removes nothing.
+    let mut forged: Vec<Part<'_>> =
+        fields.iter().filter(|(k, _)| k != "csrf").map(|(k, v)| Part::Text(k, v)).collect();
+    forged.insert(0, Part::Text("csrf", "00"));
+    let sheet_hex = sheet_hash.to_hex();
+    forged.push(Part::Text("remove_file", &sheet_hex));
+    assert_eq!(b.post_multipart("/desk/dispatch/new", &forged).status, 403);
+    assert!(draft_dir.join(sheet_hash.to_hex()).is_file());
+
+    // The preview says what goes with the dispatch.
+    let mut preview: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    preview.push(("action", "preview"));
+    let page = b.post("/desk/dispatch/new", &preview);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Xem lại trước khi ban hành") && page.body.contains("Mẫu danh sách hộ nghèo.xlsx")
+    );
+
+    // Issued: the dispatch carries the form, the relay holds it whole, the draft's files go.
+    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    issue.push(("action", "issue"));
+    let issued = b.post("/desk/dispatch/new", &issue);
+    assert_eq!(issued.status, 303, "{}", issued.body);
+    let at = issued.location.clone().unwrap();
+    assert!(!draft_dir.exists(), "the draft's files are removed once issued");
+    let page = b.get(&at);
+    assert!(page.body.contains("Mẫu danh sách hộ nghèo.xlsx") && page.body.contains("đã có trên máy chủ"));
+    assert!(page.body.contains("Bàn làm việc: Nguyễn Văn Muối"), "{}", page.body);
+    let link = download_link(&page).unwrap();
+    let (status, headers, got) = b.get_bytes(&link);
+    assert_eq!(status, 200);
+    assert!(got == sheet);
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert!(headers["content-disposition"].starts_with(
+        "attachment; filename=\"Mau danh sach ho ngheo.xlsx\"; filename*=UTF-8''M%E1%BA%ABu%20danh"
+    ));
+
+    // A ward's phone receives the dispatch and fetches the form's exact bytes.
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "phường");
+    ward.sync_now().unwrap();
+    let id: giaoban_protocol::DocId = at.trim_start_matches("/desk/dispatch/").parse().unwrap();
+    let seen = ward.attachments(id).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].attachment.name, "Mẫu danh sách hộ nghèo.xlsx");
+    assert_eq!(seen[0].attachment.media_type, XLSX);
+    assert_eq!(seen[0].attachment.caption, "Biểu mẫu rà soát");
+    assert!(matches!(ward.open_attachment(sheet_hash).unwrap(), Opened::Fetching(_)));
+    transfer_all(&mut ward);
+    let Opened::Here(path) = ward.open_attachment(sheet_hash).unwrap() else { panic!("not fetched") };
+    assert!(std::fs::read(path).unwrap() == sheet, "the ward's copy is not the form's bytes");
+}
+
+#[test]
+fn a_file_over_the_relays_limit_is_refused_beside_its_field_and_nothing_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    // Requests elsewhere are held to less than one file: the form takes a whole file anyway.
+    let config = Config {
+        data_dir: data.clone(),
+        max_file_bytes: 256 * 1024,
+        max_body_bytes: 128 * 1024,
+        ..Config::default()
+    };
+    let relay = Relay::start_with(&data, config, true);
+    let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    assert!(form.body.contains("Mỗi tệp tối đa 256 KB"), "the limit is said before choosing");
+    let fields = dispatch_fields(&relay, &form);
+    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+
+    let big = photo(256 * 1024 + 1, 2);
+    let file = Part::File {
+        name: "file",
+        file_name: "Bản quét công văn.pdf",
+        media_type: "application/pdf",
+        bytes: &big,
+    };
+    // Pressed "issue" with it: nothing is issued while the file is refused.
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "issue"));
+    assert_eq!(page.status, 422, "{}", page.body);
+    let error = page.text_of_id("file-error").expect("an error beside the file field");
+    assert!(error.contains("lớn hơn 256 KB") && error.contains("Bản quét công văn.pdf"), "{error}");
+    assert!(page.body.contains("Chưa có tệp nào."));
+    // Every word typed stays on the page.
+    assert!(page.body.contains("Rà soát, cập nhật danh sách hộ nghèo theo mẫu đính kèm."));
+    let draft_dir = relay.dir.join("desk").join("draft-files").join(&staff).join(&draft);
+    let left: Vec<_> = std::fs::read_dir(&draft_dir).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // No dispatch was issued.
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "phường");
+    ward.sync_now().unwrap();
+    assert!(
+        ward.list_tasks(&giaoban_client_core::TaskFilter {
+            scope: giaoban_client_core::TaskScope::Mine,
+            ..Default::default()
+        })
+        .unwrap()
+        .is_empty()
+    );
+
+    // A file at the limit is kept.
+    let fits = photo(256 * 1024, 4);
+    let file =
+        Part::File {
+            name: "file", file_name: "Bản quét.pdf", media_type: "application/pdf", bytes: &fits
+        };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Bản quét.pdf"));
+}
+
+#[test]
+fn a_form_with_its_file_on_a_slow_link_is_not_cut_off_by_the_request_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let config = Config { data_dir: data.clone(), request_timeout_secs: 1, ..Config::default() };
+    let relay = Relay::start_with(&data, config, true);
+    let (mut b, _) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    let fields = dispatch_fields(&relay, &form);
+    let scan = photo(8 * 32 * 1024, 6);
+    let file = Part::File {
+        name: "file",
+        file_name: "Công văn đã ký.pdf",
+        media_type: "application/pdf",
+        bytes: &scan,
+    };
+    // About three seconds to arrive, three times the other requests' limit.
+    let page = b.post_multipart_paced(
+        "/desk/dispatch/new",
+        &with_file(&fields, file, "attach"),
+        std::time::Duration::from_millis(300),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Công văn đã ký.pdf"));
+}
