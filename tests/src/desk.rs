@@ -174,30 +174,7 @@ impl Browser {
         parts: &[Part<'_>],
         pause: std::time::Duration,
     ) -> Answer {
-        let boundary = "----giaoban-form-7d1f3a";
-        let mut body: Vec<u8> = Vec::new();
-        for part in parts {
-            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-            match part {
-                Part::Text(name, value) => {
-                    body.extend_from_slice(
-                        format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                            .as_bytes(),
-                    );
-                }
-                Part::File { name, file_name, media_type, bytes } => {
-                    body.extend_from_slice(
-                        format!(
-                            "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {media_type}\r\n\r\n"
-                        )
-                        .as_bytes(),
-                    );
-                    body.extend_from_slice(bytes);
-                    body.extend_from_slice(b"\r\n");
-                }
-            }
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (boundary, body) = multipart_body(parts);
         let mut req = self
             .agent
             .post(&format!("{}{path}", self.base))
@@ -213,12 +190,60 @@ impl Browser {
         self.keep(&mut resp)
     }
 
+    /// Starts sending the multipart form as [`Browser::post_multipart`] does, announcing its
+    /// whole length, and closes the connection after `sent` bytes of the body (a browser
+    /// closed mid-upload).
+    pub fn post_multipart_cut(&mut self, path: &str, parts: &[Part<'_>], sent: usize) {
+        use std::io::Write;
+        let (boundary, body) = multipart_body(parts);
+        let host = self.base.trim_start_matches("http://").to_string();
+        let mut tcp = std::net::TcpStream::connect(&host).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nCookie: {}\r\n\r\n",
+            body.len(),
+            self.cookie_header()
+        );
+        tcp.write_all(head.as_bytes()).unwrap();
+        tcp.write_all(&body[..sent.min(body.len())]).unwrap();
+        tcp.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(tcp);
+    }
+
     /// Signs in as `login` with `password` through the sign-in page; the answer to the form.
     pub fn sign_in(&mut self, login: &str, password: &str) -> Answer {
         let page = self.get("/desk/sign-in");
         let token = page.form_token().unwrap_or_default();
         self.post("/desk/sign-in", &[("login", login), ("password", password), ("csrf", &token)])
     }
+}
+
+/// A multipart form's boundary and body.
+fn multipart_body(parts: &[Part<'_>]) -> (&'static str, Vec<u8>) {
+    let boundary = "----giaoban-form-7d1f3a";
+    let mut body: Vec<u8> = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match part {
+            Part::Text(name, value) => {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+                );
+            }
+            Part::File { name, file_name, media_type, bytes } => {
+                body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {media_type}\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                body.extend_from_slice(bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (boundary, body)
 }
 
 /// One part of a multipart form.

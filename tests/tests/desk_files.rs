@@ -365,3 +365,74 @@ fn a_form_with_its_file_on_a_slow_link_is_not_cut_off_by_the_request_timeout() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Công văn đã ký.pdf"));
 }
+
+#[test]
+fn a_browser_closed_mid_upload_leaves_nothing_and_an_issued_draft_takes_no_more_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    let fields = dispatch_fields(&relay, &form);
+    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let staff_dir = relay.dir.join("desk").join("draft-files").join(&staff);
+
+    // Closed after the fields and 300 KB of a 700 KB scan: nothing of it stays on disk.
+    let scan = photo(700_000, 12);
+    let file =
+        Part::File {
+            name: "file", file_name: "Bản quét.pdf", media_type: "application/pdf", bytes: &scan
+        };
+    let parts = with_file(&fields, file, "attach");
+    let head: usize = fields.iter().map(|(k, v)| k.len() + v.len() + 80).sum();
+    b.post_multipart_cut("/desk/dispatch/new", &parts, head + 300_000);
+    let files_left = || -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut dirs = vec![staff_dir.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    dirs.push(e.path());
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+        out
+    };
+    let t0 = std::time::Instant::now();
+    while !files_left().is_empty() && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(files_left().is_empty(), "left behind by a closed upload: {:?}", files_left());
+
+    // A caption longer than a dispatch takes is refused beside the field, the file not kept.
+    let long = "chú thích ".repeat(101);
+    let mut parts: Vec<Part<'_>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    parts.push(Part::Text("file_caption", &long));
+    let small = photo(2_000, 13);
+    parts.push(Part::File { name: "file", file_name: "ảnh.jpg", media_type: "image/jpeg", bytes: &small });
+    parts.push(Part::Text("action", "attach"));
+    let page = b.post_multipart("/desk/dispatch/new", &parts);
+    let error = page.text_of_id("file-error").unwrap_or_default();
+    assert!(error.contains("Chú thích") && error.contains("1000"), "{error} {}", page.body);
+    assert!(files_left().is_empty(), "kept with a caption the dispatch refuses: {:?}", files_left());
+
+    // Issued; then a file sent to the same draft (Back in the browser) is refused and said so.
+    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    issue.push(("action", "issue"));
+    let issued = b.post("/desk/dispatch/new", &issue);
+    assert_eq!(issued.status, 303, "{}", issued.body);
+    let late = photo(5_000, 14);
+    let file =
+        Part::File {
+            name: "file", file_name: "Phụ lục.pdf", media_type: "application/pdf", bytes: &late
+        };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    assert!(
+        page.body.contains("đã ban hành") && page.body.contains("Phụ lục.pdf"),
+        "{} {}",
+        page.status,
+        page.body
+    );
+    assert!(!staff_dir.join(&draft).exists(), "a file kept for an issued draft");
+}

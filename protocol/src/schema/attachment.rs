@@ -74,9 +74,12 @@ impl Attachment {
                 format!("'{}' is not a media type such as image/jpeg", self.media_type.escape_debug()),
             ));
         }
-        validate::text(&format!("{field}.caption"), &self.caption, LINE_MAX)
+        validate::text(&format!("{field}.caption"), &self.caption, CAPTION_MAX)
     }
 }
+
+/// The longest caption of an attached file, in characters.
+pub const CAPTION_MAX: usize = LINE_MAX;
 
 /// A harmless name for a file a person picked: NFC, only the last part of a path (no folders,
 /// so "../../etc/passwd" is "passwd"), without control or format characters, trimmed, at most

@@ -21,8 +21,8 @@ use std::str::FromStr;
 use autosurgeon::{Hydrate, Reconcile};
 
 pub use attachment::{
-    ATTACHMENTS_INPUT_MAX, ATTACHMENTS_MAX, Attachment, FILE_NAME_MAX, attachment_refs, file_name,
-    media_type_ok,
+    ATTACHMENTS_INPUT_MAX, ATTACHMENTS_MAX, Attachment, CAPTION_MAX, FILE_NAME_MAX, attachment_refs,
+    file_name, media_type_ok,
 };
 pub use directive::{
     Consolidation, Directive, DocumentNumber, MAX_REMINDERS, NumberScheme, Reminder, Signer, TaskSpec,

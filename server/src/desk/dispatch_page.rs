@@ -344,6 +344,16 @@ pub(super) async fn dispatch_form_sent(
             // Sent to the relay before the office is told it is issued. Should that fail, the
             // dispatch is kept in the member's store and goes with the next page's sync.
             push_now(&state, &signed.session).await?;
+            // A file sent to a draft already issued (Back in the browser) is not attached:
+            // the member is told so rather than taken to the dispatch as if it were.
+            if let Some(problem) = upload {
+                return Ok(super::message(
+                    StatusCode::CONFLICT,
+                    "Văn bản đã ban hành",
+                    &problem,
+                    &format!("/desk/dispatch/{doc}"),
+                ));
+            }
             Ok(Redirect::to(&format!("/desk/dispatch/{doc}")).into_response())
         }
         Sent::Form { fields, mut problems, notice } => {

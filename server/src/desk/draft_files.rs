@@ -59,7 +59,7 @@ impl DraftFiles {
         let dir = self.dir(staff, draft);
         fs::create_dir_all(&dir)?;
         let path = dir.join(format!(".incoming-{}", hex::encode(rand::random::<[u8; 8]>())));
-        Ok(Incoming { file: File::create(&path)?, path, dir, hasher: Sha256::new(), size: 0 })
+        Ok(Incoming { file: File::create(&path)?, path, dir, hasher: Sha256::new(), size: 0, kept: false })
     }
 
     /// The files of a draft, in the order they were added.
@@ -174,6 +174,17 @@ pub struct Incoming {
     dir: PathBuf,
     hasher: Sha256,
     size: u64,
+    /// Set once the bytes are under their hash (or were there already): until then, dropping
+    /// this (a browser gone mid-upload, a failed write) removes what was received.
+    kept: bool,
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Incoming {
@@ -192,31 +203,38 @@ impl Incoming {
 
     /// Drops what was received.
     pub fn abandon(self) {
-        drop(self.file);
-        let _ = fs::remove_file(&self.path);
+        // Dropped unkept: the file goes.
     }
 
     /// Makes the file durable under its hash with its description beside it, and returns it.
     /// A file already on the draft keeps its first description.
-    pub fn keep(self, mut describe: DraftFile, now: i64) -> io::Result<DraftFile> {
+    pub fn keep(mut self, mut describe: DraftFile, now: i64) -> io::Result<DraftFile> {
         self.file.sync_all()?;
-        drop(self.file);
-        let hash = hex::encode(self.hasher.finalize());
+        let hash = hex::encode(std::mem::take(&mut self.hasher).finalize());
         describe.hash = hash.clone();
         describe.size = self.size;
         describe.added_at = now;
         let meta = self.dir.join(format!("{hash}.json"));
         if meta.is_file() && self.dir.join(&hash).is_file() {
-            fs::remove_file(&self.path)?;
             return Ok(describe);
         }
-        fs::rename(&self.path, self.dir.join(&hash))?;
+        let bytes = self.dir.join(&hash);
+        fs::rename(&self.path, &bytes)?;
+        self.kept = true;
         let tmp = self.dir.join(format!(".{hash}.json"));
-        let mut f = File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(&describe).map_err(io::Error::other)?)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &meta)?;
-        sync_dir(&self.dir)?;
+        let described = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&serde_json::to_vec(&describe).map_err(io::Error::other)?)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &meta)?;
+            sync_dir(&self.dir)
+        })();
+        if let Err(e) = described {
+            // Not listed without its description: nothing is left that the draft does not show.
+            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(&bytes);
+            return Err(e);
+        }
         Ok(describe)
     }
 }

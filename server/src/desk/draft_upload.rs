@@ -12,7 +12,7 @@ use axum::extract::multipart::Field;
 use axum::routing::get;
 use giaoban_client_core::{AttachTo, CoreError, NewAttachment, Store};
 use giaoban_protocol::DocId;
-use giaoban_protocol::schema::{ATTACHMENTS_INPUT_MAX, file_name, media_type_ok};
+use giaoban_protocol::schema::{ATTACHMENTS_INPUT_MAX, CAPTION_MAX, file_name, media_type_ok};
 use giaoban_vietnamese_text::{clean_input, format_file_size};
 
 use super::draft_files::{DraftFile, DraftFiles};
@@ -128,6 +128,26 @@ async fn receive(
     if name.is_empty() {
         name = "tệp đính kèm".into();
     }
+    // Checked as the dispatch will check it, so a file kept here is never refused at issue.
+    let caption_len = caption.chars().count();
+    if caption_len > CAPTION_MAX {
+        drain(&mut field).await;
+        return Ok(Err(format!(
+            "Chú thích của tệp “{name}” dài {caption_len} ký tự, quá mức {CAPTION_MAX} ký tự. Hãy viết ngắn lại rồi đính kèm lại."
+        )));
+    }
+    // A draft already issued takes no more files: its dispatch is out.
+    let relay = state.store.clone();
+    let issued = tokio::task::spawn_blocking(move || relay.draft(staff, draft))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??
+        .is_some_and(|d| d.issued.is_some());
+    if issued {
+        drain(&mut field).await;
+        return Ok(Err(format!(
+            "Văn bản này đã ban hành nên tệp “{name}” không được đính kèm. Muốn gửi thêm tệp, hãy soạn một văn bản mới."
+        )));
+    }
     let files = state.desk.draft_files.clone();
     let incoming = blocking(move || {
         if files.list(staff, draft)?.len() >= ATTACHMENTS_INPUT_MAX {
@@ -136,25 +156,17 @@ async fn receive(
         files.incoming(staff, draft).map(Some)
     })
     .await?;
-    let Some(incoming) = incoming else {
+    let Some(mut incoming) = incoming else {
         drain(&mut field).await;
         return Ok(Err(format!(
             "Bản nháp đã có {ATTACHMENTS_INPUT_MAX} tệp, không đính kèm thêm được. Hãy gỡ bớt, hoặc gộp các tệp lại."
         )));
     };
-    // The bytes go to a blocking task that appends them as they arrive.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
-    let writer = tokio::task::spawn_blocking(move || {
-        let mut incoming = incoming;
-        while let Some(bytes) = rx.blocking_recv() {
-            if let Err(e) = incoming.write(&bytes) {
-                incoming.abandon();
-                return Err(e);
-            }
-        }
-        Ok(incoming)
-    });
+    // The bytes are gathered into pieces and each piece appended by a short blocking task, so
+    // a slow upload holds no thread while it waits for the network. Should the browser go
+    // away, `incoming` is dropped and what it received removed.
     let (mut size, mut over, mut cut) = (0u64, false, false);
+    let mut piece: Vec<u8> = Vec::new();
     loop {
         match field.chunk().await {
             Ok(Some(bytes)) => {
@@ -162,8 +174,11 @@ async fn receive(
                 // Over the limit: the rest is read and dropped, so the answer reaches the
                 // browser; nothing of it is kept.
                 over |= size > limit;
-                if !over && tx.send(bytes).await.is_err() {
-                    break;
+                if !over {
+                    piece.extend_from_slice(&bytes);
+                    if piece.len() >= WRITE_PIECE {
+                        incoming = append(incoming, std::mem::take(&mut piece)).await?;
+                    }
                 }
             }
             Ok(None) => break,
@@ -173,11 +188,9 @@ async fn receive(
             }
         }
     }
-    drop(tx);
-    let incoming = writer
-        .await
-        .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
-        .map_err(|e| DeskError::Store(format!("a draft's file cannot be written: {e}")))?;
+    if !over && !cut && !piece.is_empty() {
+        incoming = append(incoming, piece).await?;
+    }
     if over || cut || incoming.size() == 0 {
         blocking(move || {
             incoming.abandon();
@@ -199,6 +212,20 @@ async fn receive(
     let now = chrono::Utc::now().timestamp_millis();
     blocking(move || incoming.keep(describe, now)).await?;
     Ok(Ok(()))
+}
+
+/// Bytes gathered before they are appended to a draft's file.
+const WRITE_PIECE: usize = 256 * 1024;
+
+/// Appends `piece` to `incoming` on a blocking thread.
+async fn append(
+    mut incoming: super::draft_files::Incoming,
+    piece: Vec<u8>,
+) -> Result<super::draft_files::Incoming, DeskError> {
+    tokio::task::spawn_blocking(move || incoming.write(&piece).map(|()| incoming))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))?
+        .map_err(|e| DeskError::Store(format!("a draft's file cannot be written: {e}")))
 }
 
 async fn drain(field: &mut Field<'_>) {
