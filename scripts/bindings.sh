@@ -16,9 +16,10 @@ case "$profile" in
 esac
 
 cargo build -p giaoban-ffi --lib --bin uniffi-bindgen --locked "${flag[@]}"
-lib="target/$dir/libgiaoban_ffi.so"
-[ -f "$lib" ] || lib="target/$dir/libgiaoban_ffi.dylib"
-bindgen="target/$dir/uniffi-bindgen"
+build="${CARGO_TARGET_DIR:-target}"
+lib="$build/$dir/libgiaoban_ffi.so"
+[ -f "$lib" ] || lib="$build/$dir/libgiaoban_ffi.dylib"
+bindgen="$build/$dir/uniffi-bindgen"
 
 rm -rf "$out"
 for lang in kotlin swift python; do

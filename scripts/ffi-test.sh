@@ -41,7 +41,8 @@ echo "== bindings ($profile)"
 flag=(--profile "$profile")
 cargo build -p giaoban-relay --bin giaoban-relay --locked "${flag[@]}"
 ./scripts/bindings.sh "$profile" target/bindings
-relay="$PWD/target/$dir/giaoban-relay"
+build="${CARGO_TARGET_DIR:-$PWD/target}"
+relay="$build/$dir/giaoban-relay"
 for f in target/bindings/swift/GiaoBanCore.swift target/bindings/swift/GiaoBanCoreFFI.h; do
   [ -s "$f" ] || { echo "Swift binding $f was not generated" >&2; exit 1; }
 done
@@ -52,7 +53,7 @@ cp="$scratch/flow.jar:/usr/share/java/jna.jar:$KT/lib/kotlinx-coroutines-core-jv
 echo "== kotlinc"
 "$KT/bin/kotlinc" -nowarn -cp "/usr/share/java/jna.jar:$KT/lib/kotlinx-coroutines-core-jvm.jar" \
   target/bindings/kotlin/vn/giaoban/core/giaoban_ffi.kt ffi/tests/kotlin/*.kt -d "$scratch/flow.jar"
-java_run() { java -Djna.library.path="target/$dir" -cp "$cp" CadreFlowKt "$relay" "$@"; }
+java_run() { java -Djna.library.path="$build/$dir" -cp "$cp" CadreFlowKt "$relay" "$@"; }
 
 if [ "$mode" = --bench ]; then
   echo "== Kotlin per-call benchmark"
