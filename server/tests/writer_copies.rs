@@ -68,8 +68,9 @@ fn edit_title(doc: &mut AutoCommit, title: &str) -> Vec<Vec<u8>> {
     changes_since(doc, &before)
 }
 
-#[test]
-fn two_pushes_to_one_document_in_one_batch_each_build_on_the_other() {
+/// A relay with the units of the reference data and a ward's report pushed by its phone:
+/// (folder, store, ward, report id, the report as pushed, the phone).
+fn relay_with_report() -> (tempfile::TempDir, RelayStore, UnitId, DocId, AutoCommit, DeviceId) {
     let dir = tempfile::tempdir().unwrap();
     let store = RelayStore::open(&dir.path().join("relay")).unwrap();
     let org = store.create_units_from_reference("Đồng Nai").unwrap();
@@ -77,6 +78,26 @@ fn two_pushes_to_one_document_in_one_batch_each_build_on_the_other() {
     let (id, mut base, phone) = report_of(ward);
     let out = push(&store, phone, ward, id, changes_since(&mut base, &[]));
     assert_eq!(out.acks.len(), 1, "{out:?}");
+    (dir, store, ward, id, base, phone)
+}
+
+fn sorted(heads: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    let mut out = heads.to_vec();
+    out.sort();
+    out
+}
+
+/// The heads of `a` and `b` merged, sorted.
+fn merged_heads(a: &mut AutoCommit, b: &mut AutoCommit) -> Vec<[u8; 32]> {
+    let mut merged = a.fork();
+    merged.merge(&mut b.fork()).unwrap();
+    let heads: Vec<[u8; 32]> = merged.get_heads().iter().map(|h| h.0).collect();
+    sorted(&heads)
+}
+
+#[test]
+fn two_pushes_to_one_document_in_one_batch_each_build_on_the_other() {
+    let (_dir, store, ward, id, mut base, _phone) = relay_with_report();
 
     // Two more phones of the ward, each with the report as the relay has it.
     let (a, b) = (DeviceId::from_bytes([0xa1; 16]), DeviceId::from_bytes([0xb2; 16]));
@@ -101,16 +122,11 @@ fn two_pushes_to_one_document_in_one_batch_each_build_on_the_other() {
     let first = first.blocking_recv().unwrap().unwrap();
     let second = second.blocking_recv().unwrap().unwrap();
     assert_eq!((first.acks.len(), second.acks.len()), (1, 1), "{first:?} {second:?}");
-    let both = {
-        let mut merged = doc_a.fork();
-        merged.merge(&mut doc_b.fork()).unwrap();
-        merged.get_heads()
-    };
-    let mut acked: Vec<[u8; 32]> = second.acks[0].heads.clone();
-    acked.sort();
-    let mut expected: Vec<[u8; 32]> = both.iter().map(|h| h.0).collect();
-    expected.sort();
-    assert_eq!(acked, expected, "the second push was checked against the report without the first");
+    assert_eq!(
+        sorted(&second.acks[0].heads),
+        merged_heads(&mut doc_a, &mut doc_b),
+        "the second push was checked against the report without the first"
+    );
 
     // Each phone goes on from its own edit; the relay holds both and asks for nothing.
     let next_a = edit_title(&mut doc_a, "Báo cáo của đ/c Lan (sửa)");
@@ -182,13 +198,7 @@ fn a_long_history_is_loaded_from_its_compacted_copy_and_a_damaged_copy_is_rebuil
 
 #[test]
 fn a_push_checked_against_a_copy_made_old_meanwhile_is_checked_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RelayStore::open(&dir.path().join("relay")).unwrap();
-    let org = store.create_units_from_reference("Đồng Nai").unwrap();
-    let ward = org.units[1].id;
-    let (id, mut base, phone) = report_of(ward);
-    let out = push(&store, phone, ward, id, changes_since(&mut base, &[]));
-    assert_eq!(out.acks.len(), 1, "{out:?}");
+    let (_dir, store, ward, id, mut base, phone) = relay_with_report();
     // A second push puts the committed report in the writer's memory, where prechecks look.
     let mut doc = base.fork().with_actor(phone.actor_id());
     let out = push(&store, phone, ward, id, edit_title(&mut doc, "Báo cáo quý IV/2025"));
@@ -210,15 +220,11 @@ fn a_push_checked_against_a_copy_made_old_meanwhile_is_checked_again() {
     assert_eq!(out.acks.len(), 1, "{out:?}");
     let out = store.writer().run_blocking(move |ctx| push_prechecked(ctx, pre)).unwrap();
     assert!(out.rejects.is_empty() && out.wanted.is_empty() && out.acks.len() == 1, "{out:?}");
-    let mut acked = out.acks[0].heads.clone();
-    acked.sort();
-    let mut both: Vec<[u8; 32]> = {
-        let mut merged = doc_a.fork();
-        merged.merge(&mut doc_b.fork()).unwrap();
-        merged.get_heads().iter().map(|h| h.0).collect()
-    };
-    both.sort();
-    assert_eq!(acked, both, "phone A's push was stored on the copy without phone B's change");
+    assert_eq!(
+        sorted(&out.acks[0].heads),
+        merged_heads(&mut doc_a, &mut doc_b),
+        "phone A's push was stored on the copy without phone B's change"
+    );
 
     // Both phones go on; the relay asks neither for the report in full.
     for (device, d, title) in [(a, &mut doc_a, "Lan sửa"), (b, &mut doc_b, "Hùng sửa")] {

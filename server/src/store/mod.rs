@@ -16,6 +16,7 @@ mod deliveries;
 mod doc_cache;
 mod drafts;
 mod files;
+mod precheck;
 pub mod schema;
 mod staff;
 mod units;
@@ -35,9 +36,10 @@ pub use clock::RelayClock;
 pub use deliveries::{DeviceRow, UnitDelivery};
 pub use drafts::{Draft, DraftSummary};
 pub use files::FileAccess;
+pub use precheck::{Prechecked, Prechecker};
 pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};
 pub use units::TreeChange;
-pub use writer::{Ctx, Prechecked, Prechecker, PushOutcome, Writer, push as writer_push, push_prechecked};
+pub use writer::{Ctx, PushOutcome, Writer, push as writer_push, push_prechecked};
 
 /// What the relay store can fail with.
 #[derive(Debug, thiserror::Error)]
