@@ -166,6 +166,21 @@ impl Browser {
         self.post_multipart_paced(path, parts, std::time::Duration::ZERO)
     }
 
+    /// Sends a multipart form the relay is expected to refuse before reading all of it: the
+    /// status of its answer, or `None` when it closed the connection before the answer could
+    /// be read (as it may with the rest of a forged form unread).
+    pub fn post_multipart_refused(&mut self, path: &str, parts: &[Part<'_>]) -> Option<u16> {
+        let (boundary, body) = multipart_body(parts);
+        let mut req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
+        if !self.cookies.is_empty() {
+            req = req.header("Cookie", &self.cookie_header());
+        }
+        req.send(&body[..]).ok().map(|r| r.status().as_u16())
+    }
+
     /// Like [`Browser::post_multipart`], the body sent 32 KiB at a time with `pause` between
     /// pieces (a slow link).
     pub fn post_multipart_paced(

@@ -436,3 +436,216 @@ fn a_browser_closed_mid_upload_leaves_nothing_and_an_issued_draft_takes_no_more_
     );
     assert!(!staff_dir.join(&draft).exists(), "a file kept for an issued draft");
 }
+
+fn staff_id(hex_id: &str) -> giaoban_relay::store::StaffId {
+    giaoban_relay::store::StaffId(hex::decode(hex_id).unwrap().try_into().unwrap())
+}
+
+fn draft_id(hex_id: &str) -> [u8; 16] {
+    hex::decode(hex_id).unwrap().try_into().unwrap()
+}
+
+/// The files the relay's collector would leave of a member's drafts, once it has run.
+fn after_collection(relay: &Relay, staff: &str, draft: &str) -> Vec<std::path::PathBuf> {
+    let files = giaoban_relay::desk::draft_files::DraftFiles::new(relay.dir.join("desk").join("draft-files"));
+    files.collect(&relay.store, std::time::Duration::ZERO).unwrap();
+    let dir = relay.dir.join("desk").join("draft-files").join(staff).join(draft);
+    let mut left: Vec<_> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    left.sort();
+    left
+}
+
+#[test]
+fn a_file_sent_with_a_form_too_long_to_save_stays_on_its_draft() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    let mut fields = dispatch_fields(&relay, &form);
+    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    // A body pasted twice over from a long document: more than a draft keeps.
+    fields.push(("body".into(), "Căn cứ tình hình thực tế tại địa phương. ".repeat(110_000)));
+    let scan = photo(40_000, 21);
+    let file =
+        Part::File {
+            name: "file", file_name: "Bản quét.pdf", media_type: "application/pdf", bytes: &scan
+        };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    assert!(page.body.contains("Không lưu được bản nháp"), "{} {}", page.status, &page.body[..2000]);
+    assert!(page.body.contains("Bản quét.pdf"), "the file is listed on the form");
+    // The draft is on record, so the collector keeps the file it was said to hold.
+    let draft_on_record = relay.store.draft(staff_id(&staff), draft_id(&draft)).unwrap();
+    assert!(draft_on_record.is_some_and(|d| d.issued.is_none()));
+    let left = after_collection(&relay, &staff, &draft);
+    assert!(left.iter().any(|p| p.ends_with(BlobHash::of(&scan).to_hex())), "collected: {left:?}");
+    // And the member finds it among their drafts.
+    let home = b.get("/desk");
+    assert!(home.body.contains(&draft), "the draft is not listed: {}", home.body);
+}
+
+#[test]
+fn a_file_refused_at_issue_leaves_nothing_issued_and_the_next_issue_takes_the_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    let mut fields = dispatch_fields(&relay, &form);
+    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let good = photo(30_000, 31);
+    let file = Part::File { name: "file", file_name: "Biểu mẫu.xlsx", media_type: XLSX, bytes: &good };
+    assert_eq!(b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach")).status, 200);
+    let bad = photo(20_000, 32);
+    let file = Part::File {
+        name: "file",
+        file_name: "Phụ lục hỏng.pdf",
+        media_type: "application/pdf",
+        bytes: &bad,
+    };
+    assert_eq!(b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach")).status, 200);
+    // The second file is emptied on disk (a damaged disk, a careless hand).
+    let draft_dir = relay.dir.join("desk").join("draft-files").join(&staff).join(&draft);
+    std::fs::write(draft_dir.join(BlobHash::of(&bad).to_hex()), b"").unwrap();
+
+    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    issue.push(("action", "issue"));
+    let page = b.post("/desk/dispatch/new", &issue);
+    assert_eq!(page.status, 422, "{}", page.body);
+    let error = page.text_of_id("file-error").unwrap_or_default();
+    assert!(error.contains("chưa được ban hành") && error.contains("Phụ lục hỏng.pdf"), "{error}");
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "phường");
+    ward.sync_now().unwrap();
+    let mine =
+        giaoban_client_core::TaskFilter { scope: giaoban_client_core::TaskScope::Mine, ..Default::default() };
+    assert!(ward.list_tasks(&mine).unwrap().is_empty(), "a dispatch went out without its files");
+
+    // The damaged file removed and the subject corrected: the dispatch issued is the edited one.
+    let bad_hex = BlobHash::of(&bad).to_hex();
+    let mut parts: Vec<Part<'_>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    parts.push(Part::Text("remove_file", &bad_hex));
+    assert_eq!(b.post_multipart("/desk/dispatch/new", &parts).status, 200);
+    for (k, v) in fields.iter_mut() {
+        if k == "subject" {
+            *v = "V/v rà soát, bổ sung danh sách hộ nghèo".into();
+        }
+    }
+    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    issue.push(("action", "issue"));
+    let issued = b.post("/desk/dispatch/new", &issue);
+    assert_eq!(issued.status, 303, "{}", issued.body);
+    let page = b.get(issued.location.as_deref().unwrap());
+    assert!(page.body.contains("V/v rà soát, bổ sung danh sách hộ nghèo"), "{}", page.body);
+    assert!(page.body.contains("Biểu mẫu.xlsx") && !page.body.contains("Phụ lục hỏng.pdf"));
+    ward.sync_now().unwrap();
+    let tasks = ward.list_tasks(&mine).unwrap();
+    assert_eq!(tasks.len(), 1);
+    let id = tasks[0].source;
+    let seen = ward.attachments(id).unwrap();
+    assert_eq!(seen.iter().map(|a| a.attachment.name.as_str()).collect::<Vec<_>>(), ["Biểu mẫu.xlsx"]);
+}
+
+#[test]
+fn another_members_draft_is_never_written_nor_given_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (mut a, a_staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = a.get("/desk/dispatch/new");
+    let a_fields = dispatch_fields(&relay, &form);
+    let draft = a_fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let mut save: Vec<(&str, &str)> = a_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    save.push(("action", "save"));
+    assert_eq!(a.post("/desk/dispatch/new", &save).status, 200);
+    let before = relay.store.draft(staff_id(&a_staff), draft_id(&draft)).unwrap().unwrap();
+
+    // A colleague at the same office sends a form carrying that draft's id.
+    let (mut b, b_staff) = signed_in(&relay, 0, "lan.tt", "Trần Thị Lan");
+    let form = b.get("/desk/dispatch/new");
+    let mut b_fields = dispatch_fields(&relay, &form);
+    for (k, v) in b_fields.iter_mut() {
+        if k == "draft" {
+            *v = draft.clone();
+        }
+        if k == "subject" {
+            *v = "V/v một việc khác".into();
+        }
+    }
+    let mut save: Vec<(&str, &str)> = b_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    save.push(("action", "save"));
+    let page = b.post("/desk/dispatch/new", &save);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Đã lưu nháp"));
+    assert_eq!(relay.store.draft(staff_id(&a_staff), draft_id(&draft)).unwrap().unwrap(), before);
+    // Kept as a draft of the colleague's own, under a new id.
+    let theirs = relay.store.drafts(staff_id(&b_staff)).unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_ne!(hex::encode(theirs[0].id), draft);
+    assert!(theirs[0].title.contains("V/v một việc khác"));
+
+    // A file sent to that id is refused before any byte is kept.
+    let scan = photo(10_000, 41);
+    let file =
+        Part::File {
+            name: "file", file_name: "Bản quét.pdf", media_type: "application/pdf", bytes: &scan
+        };
+    assert_eq!(b.post_multipart("/desk/dispatch/new", &with_file(&b_fields, file, "attach")).status, 403);
+    let b_dir = relay.dir.join("desk").join("draft-files").join(&b_staff).join(&draft);
+    let kept: Vec<_> = std::fs::read_dir(b_dir).into_iter().flatten().flatten().collect();
+    assert!(kept.is_empty(), "kept for another's draft: {kept:?}");
+}
+
+#[test]
+fn a_members_drafts_hold_no_more_files_than_their_unit_may_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let config = Config {
+        data_dir: data.clone(),
+        max_file_bytes: 256 * 1024,
+        max_unit_file_bytes: 400 * 1024,
+        ..Config::default()
+    };
+    let relay = Relay::start_with(&data, config, true);
+    let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let first = photo(200 * 1024, 51);
+    let form = b.get("/desk/dispatch/new");
+    let fields = dispatch_fields(&relay, &form);
+    let file = Part::File { name: "file", file_name: "Ảnh 1.jpg", media_type: "image/jpeg", bytes: &first };
+    assert_eq!(b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach")).status, 200);
+    // A second draft (a fresh id each time): the room is counted over all of them.
+    let form = b.get("/desk/dispatch/new");
+    let fields = dispatch_fields(&relay, &form);
+    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let second = photo(250 * 1024, 52);
+    let file =
+        Part::File { name: "file", file_name: "Ảnh 2.jpg", media_type: "image/jpeg", bytes: &second };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    let error = page.text_of_id("file-error").unwrap_or_default();
+    assert!(error.contains("Ảnh 2.jpg") && error.contains("400 KB"), "{error} {}", page.status);
+    let left = after_collection(&relay, &staff, &draft);
+    assert!(left.is_empty(), "kept over the limit: {left:?}");
+    // One that fits the room left is kept.
+    let third = photo(150 * 1024, 53);
+    let file = Part::File { name: "file", file_name: "Ảnh 3.jpg", media_type: "image/jpeg", bytes: &third };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach"));
+    assert!(page.text_of_id("file-error").is_none(), "{}", page.body);
+    assert!(page.body.contains("Ảnh 3.jpg"));
+}
+
+#[test]
+fn form_fields_before_the_token_are_not_read_past_a_few_kilobytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (mut b, _) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let form = b.get("/desk/dispatch/new");
+    let fields = dispatch_fields(&relay, &form);
+    let filler = "a".repeat(64 * 1024);
+    let mut parts: Vec<Part<'_>> = vec![Part::Text("body", &filler)];
+    parts.extend(fields.iter().map(|(k, v)| Part::Text(k, v)));
+    parts.push(Part::Text("action", "save"));
+    let refused = b.post_multipart_refused("/desk/dispatch/new", &parts);
+    assert!(matches!(refused, None | Some(403)), "{refused:?}");
+    // The same words after the token are a body like any other.
+    let mut parts: Vec<Part<'_>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    parts.push(Part::Text("body", &filler));
+    parts.push(Part::Text("action", "save"));
+    let page = b.post_multipart("/desk/dispatch/new", &parts);
+    assert_eq!(page.status, 200, "{}", page.body);
+}

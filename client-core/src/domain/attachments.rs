@@ -123,6 +123,15 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
+fn too_many(held: usize) -> CoreError {
+    CoreError::invalid(
+        "attachments",
+        format!(
+            "{held} files are attached already; at most {ATTACHMENTS_INPUT_MAX} may be: remove some, or put them in one file"
+        ),
+    )
+}
+
 impl Store {
     /// The folder of attached files beside this store.
     pub(crate) fn files(&self) -> FileFolder {
@@ -143,15 +152,6 @@ impl Store {
     }
 
     fn attach_from(&mut self, to: AttachTo, reader: impl Read, file: NewAttachment) -> Result<Attachment> {
-        let name = file_name(&file.name);
-        let media_type = file.media_type.trim().to_ascii_lowercase();
-        if !media_type_ok(&media_type) {
-            return Err(CoreError::invalid(
-                "media_type",
-                format!("'{}' is not a media type such as image/jpeg", file.media_type.escape_debug()),
-            ));
-        }
-        let caption = clean_input(&file.caption);
         // The document must be one this device may change before any bytes are kept.
         let id = to.doc();
         let row = self.row(id)?;
@@ -165,17 +165,6 @@ impl Store {
         if !self.writes_for(row.owner)? {
             return Err(CoreError::NotOwner { id });
         }
-        // Everything but the bytes is checked before any byte is kept.
-        let probe = Attachment {
-            hash: BlobHash([0; 32]),
-            name: name.clone(),
-            media_type: media_type.clone(),
-            size: 1,
-            caption: caption.clone(),
-            added_by: self.device_id(),
-            added_at: self.now(),
-        };
-        probe.validate("file")?;
         let held = match to {
             AttachTo::Report(id) => self.get::<Report>(id)?.attachments.len(),
             AttachTo::Directive(id) => self.get::<Directive>(id)?.attachments.len(),
@@ -186,48 +175,12 @@ impl Store {
             }
         };
         if held >= ATTACHMENTS_INPUT_MAX {
-            return Err(CoreError::invalid(
-                "attachments",
-                format!(
-                    "{held} files are attached already; at most {ATTACHMENTS_INPUT_MAX} may be: remove some, or put them in one file"
-                ),
-            ));
+            return Err(too_many(held));
         }
-        let max = self.options().max_file_bytes;
-        let (hash, size) = match self.files().take_in(reader, max, rand::random())? {
-            TakeIn::Held(h, s) => (h, s),
-            TakeIn::Empty => {
-                return Err(CoreError::invalid("file", "the file is empty; pick the file again"));
-            }
-            TakeIn::TooLarge(n) => {
-                return Err(CoreError::invalid(
-                    "file",
-                    format!(
-                        "the file is {}; at most {} can be attached: make it smaller (a photo at a lower resolution, a scan in black and white) and attach it again",
-                        size_text(n),
-                        size_text(max)
-                    ),
-                ));
-            }
-        };
-        let attachment = Attachment {
-            hash,
-            name,
-            media_type,
-            size,
-            caption,
-            added_by: self.device_id(),
-            added_at: self.now(),
-        };
+        let attachment = self.take_in_file(reader, file)?;
         let now = self.now();
         self.write(|s| {
-            // A file attached again is checked with the relay again: it may have removed it
-            // while no record referred to it.
-            s.conn().execute(
-                "INSERT INTO files(hash, size, here, sent, added_at) VALUES (?1, ?2, 1, 0, ?3)
-                 ON CONFLICT(hash) DO UPDATE SET here = 1, sent = 0, got = 0, problem = NULL",
-                params![hash.0.to_vec(), size as i64, now.0],
-            )?;
+            s.note_file_here(&attachment, now)?;
             let a = attachment.clone();
             let keep = |list: &mut Vec<Attachment>| -> Attachment {
                 match list.iter().find(|x| x.hash == a.hash) {
@@ -250,6 +203,70 @@ impl Store {
             }
         })
         .inspect(|a| tracing::info!(doc = %id, hash = %a.hash, size = a.size, "file attached"))
+    }
+
+    /// Checks a picked file's name, media type and caption, then keeps its bytes in the folder
+    /// beside the store (durably, under their hash) and returns its reference. Nothing refers
+    /// to it yet: until a document does, the collector may remove it after [`FILE_GRACE`].
+    pub(crate) fn take_in_file(&mut self, reader: impl Read, file: NewAttachment) -> Result<Attachment> {
+        let name = file_name(&file.name);
+        let media_type = file.media_type.trim().to_ascii_lowercase();
+        if !media_type_ok(&media_type) {
+            return Err(CoreError::invalid(
+                "media_type",
+                format!("'{}' is not a media type such as image/jpeg", file.media_type.escape_debug()),
+            ));
+        }
+        let caption = clean_input(&file.caption);
+        // Everything but the bytes is checked before any byte is kept.
+        let probe = Attachment {
+            hash: BlobHash([0; 32]),
+            name: name.clone(),
+            media_type: media_type.clone(),
+            size: 1,
+            caption: caption.clone(),
+            added_by: self.device_id(),
+            added_at: self.now(),
+        };
+        probe.validate("file")?;
+        let max = self.options().max_file_bytes;
+        let (hash, size) = match self.files().take_in(reader, max, rand::random())? {
+            TakeIn::Held(h, s) => (h, s),
+            TakeIn::Empty => {
+                return Err(CoreError::invalid("file", "the file is empty; pick the file again"));
+            }
+            TakeIn::TooLarge(n) => {
+                return Err(CoreError::invalid(
+                    "file",
+                    format!(
+                        "the file is {}; at most {} can be attached: make it smaller (a photo at a lower resolution, a scan in black and white) and attach it again",
+                        size_text(n),
+                        size_text(max)
+                    ),
+                ));
+            }
+        };
+        Ok(Attachment {
+            hash,
+            name,
+            media_type,
+            size,
+            caption,
+            added_by: self.device_id(),
+            added_at: self.now(),
+        })
+    }
+
+    /// Records that the file of `a` is here, whole, to be sent. Inside a write.
+    pub(crate) fn note_file_here(&mut self, a: &Attachment, now: giaoban_protocol::Timestamp) -> Result<()> {
+        // A file attached again is checked with the relay again: it may have removed it
+        // while no record referred to it.
+        self.conn().execute(
+            "INSERT INTO files(hash, size, here, sent, added_at) VALUES (?1, ?2, 1, 0, ?3)
+             ON CONFLICT(hash) DO UPDATE SET here = 1, sent = 0, got = 0, problem = NULL",
+            params![a.hash.0.to_vec(), a.size as i64, now.0],
+        )?;
+        Ok(())
     }
 
     /// Removes the attachment `hash` from `from`. The file stays in the folder while another

@@ -91,6 +91,21 @@ impl Store {
     /// `id` exists already, nothing is written and `id` is returned. The desk derives `id` from
     /// its draft's.
     pub fn issue_directive_as(&mut self, id: DocId, input: NewDirective) -> Result<DocId> {
+        self.issue_directive_with_files(id, input, Vec::new())
+    }
+
+    /// Issues a directive as [`Store::issue_directive_as`] does, with `files` (read from their
+    /// paths) attached to it: either the directive is written with every file attached, or
+    /// nothing is. Each file is checked and kept in the folder beside the store before the
+    /// directive is written; a file refused (too large, empty, a bad name) stops the issue with
+    /// the field `files[i]` (i from 0) and the reason. Files kept for an issue that then failed
+    /// refer to nothing and go with the collector after [`crate::FILE_GRACE`].
+    pub fn issue_directive_with_files(
+        &mut self,
+        id: DocId,
+        input: NewDirective,
+        files: Vec<(std::path::PathBuf, crate::NewAttachment)>,
+    ) -> Result<DocId> {
         let owner = self.my_unit()?;
         if self.exists(id)? {
             let existing: Directive = self.get(id)?;
@@ -146,9 +161,41 @@ impl Store {
             attachments: Vec::new(),
             reminders: Vec::new(),
         };
+        let mut directive = directive;
+        if files.len() > giaoban_protocol::schema::ATTACHMENTS_INPUT_MAX {
+            return Err(CoreError::invalid(
+                "files",
+                format!(
+                    "{} files are attached; at most {} may be: remove some, or put them in one file",
+                    files.len(),
+                    giaoban_protocol::schema::ATTACHMENTS_INPUT_MAX
+                ),
+            ));
+        }
+        for (i, (path, file)) in files.into_iter().enumerate() {
+            let named = file.name.clone();
+            let f = std::fs::File::open(&path).map_err(|e| {
+                CoreError::Files(format!("cannot open {} to attach it ({e})", path.display()))
+            })?;
+            let a = self.take_in_file(f, file).map_err(|e| match e {
+                CoreError::Invalid(inv) => {
+                    CoreError::invalid(format!("files[{i}]"), format!("{}: {}", named, inv.reason))
+                }
+                other => other,
+            })?;
+            if !directive.attachments.iter().any(|x| x.hash == a.hash) {
+                directive.attachments.push(a);
+            }
+        }
         let id = directive.header.id;
-        self.create(&directive, false)?;
-        tracing::info!(%id, tasks = directive.tasks.len(), "directive issued");
+        let now = self.now();
+        self.write(|s| {
+            for a in &directive.attachments {
+                s.note_file_here(a, now)?;
+            }
+            s.create(&directive, false)
+        })?;
+        tracing::info!(%id, tasks = directive.tasks.len(), files = directive.attachments.len(), "directive issued");
         Ok(id)
     }
 

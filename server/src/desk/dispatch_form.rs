@@ -245,7 +245,7 @@ impl DispatchFields {
     /// The draft's title on the first page: number and subject so far.
     pub fn title(&self) -> String {
         let t = format!("{} {}", clean_input(&self.number), clean_input(&self.subject)).trim().to_string();
-        if t.is_empty() { "(chưa có số và trích yếu)".into() } else { t.chars().take(200).collect() }
+        if t.is_empty() { crate::store::UNTITLED.into() } else { t.chars().take(200).collect() }
     }
 
     /// The draft id as bytes, if the form carries a well-formed one.

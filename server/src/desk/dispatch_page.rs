@@ -258,7 +258,13 @@ pub(super) async fn dispatch_form_sent(
     let usage = if action == Action::Issue { Use::Write } else { Use::Read };
     let ((sent, children), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
         let children = children_of(s, unit_id);
-        let draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
+        let mut draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
+        // Another member's draft id (a form copied from their page): nothing of theirs is
+        // touched, and this form goes on as a new draft of this member.
+        if relay.draft_is_others(staff, draft_id)? {
+            fields.draft = dispatch_form::new_draft_id();
+            draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
+        }
         // Under the store's lock, so a form sent twice at once issues one dispatch.
         if let Some(d) = relay.draft(staff, draft_id)?
             && let Some(doc) = d.issued
@@ -278,7 +284,9 @@ pub(super) async fn dispatch_form_sent(
         }
         if action != Action::Issue {
             match relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs()) {
-                Ok(()) => {}
+                Ok(true) => {}
+                // Taken by another member between the check above and now.
+                Ok(false) => return Err(DeskError::BadForm),
                 // Too long to keep: said beside the form, which still holds every word typed.
                 Err(crate::store::StoreError::Invalid(why)) => {
                     let mut problems = checked.and_then(Result::err).unwrap_or_default();
@@ -298,23 +306,30 @@ pub(super) async fn dispatch_form_sent(
             }
             // The dispatch's id comes from the draft's: the same form issued again (sent
             // twice, or after a crash between issuing and marking the draft) is issued once.
-            (Action::Issue, Some(Ok((directive, _)))) => match s
-                .issue_directive_as(dispatch_form::dispatch_id(unit_id, draft_id), directive)
-            {
+            (Action::Issue, Some(Ok((directive, _)))) => match s.issue_directive_with_files(
+                dispatch_form::dispatch_id(unit_id, draft_id),
+                directive,
+                super::draft_upload::files_to_issue(&draft_files, staff, draft_id)?,
+            ) {
+                // Written with all its files, or not at all: a file refused leaves nothing
+                // issued, and the form as it was.
                 Ok(doc) => {
-                    // The draft's files go into the dispatch through the store, like any edit
-                    // (attaching one again is the same attachment); it counts as issued only
-                    // once they are all in.
-                    if let Some(problem) = super::draft_upload::attach_all(s, &draft_files, staff, draft_id, doc)? {
-                        let mut problems = dispatch_form::Problems::new();
-                        problems.insert("file".into(), problem);
-                        return Ok((Sent::Form { fields, problems, notice: String::new() }, children));
-                    }
                     relay.mark_draft_issued(staff, draft_id, &fields.title(), &fields.to_pairs(), doc)?;
                     if let Err(e) = draft_files.remove_all(staff, draft_id) {
                         tracing::warn!(error = %e, "an issued draft's files were not removed");
                     }
                     Sent::Issued(doc)
+                }
+                Err(giaoban_client_core::CoreError::Invalid(inv)) if inv.field.starts_with("files") => {
+                    let mut problems = dispatch_form::Problems::new();
+                    problems.insert(
+                        "file".into(),
+                        format!(
+                            "Văn bản chưa được ban hành vì một tệp đính kèm không được nhận ({}). Hãy gỡ tệp đó rồi bấm ban hành lại.",
+                            inv.reason
+                        ),
+                    );
+                    Sent::Form { fields, problems, notice: String::new() }
                 }
                 Err(giaoban_client_core::CoreError::Invalid(inv)) => {
                     let mut problems = dispatch_form::Problems::new();

@@ -85,6 +85,30 @@ impl DraftFiles {
         Ok(out)
     }
 
+    /// Bytes a member's drafts hold in files (those arriving included). Blocking.
+    pub fn bytes_of(&self, staff: StaffId) -> io::Result<u64> {
+        let staff_dir = self.root.join(staff.to_string());
+        let drafts = match fs::read_dir(&staff_dir) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut total = 0u64;
+        for draft in drafts {
+            let draft = draft?;
+            if !draft.file_type()?.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(draft.path())? {
+                let f = f?;
+                if f.path().extension().and_then(|e| e.to_str()) != Some("json") {
+                    total = total.saturating_add(f.metadata()?.len());
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Where the bytes of a draft's file `hash` are.
     pub fn path_of(&self, staff: StaffId, draft: [u8; 16], hash: &str) -> PathBuf {
         self.dir(staff, draft).join(hash)

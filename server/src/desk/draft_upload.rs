@@ -1,8 +1,8 @@
 //! A dispatch form sent with a file (multipart): its fields, checked against the session's
 //! form token before any byte of the file is kept, and the file streamed into the draft's
 //! folder (`draft_files.rs`) up to the relay's limit on one file (`max_file_bytes`). On issue,
-//! each file of the draft is attached to the new dispatch through the member's store
-//! (`attach_all`), so it reaches the relay by the same lane as a device's files.
+//! the dispatch is written through the member's store with every file of its draft attached
+//! (`files_to_issue`), so they reach the relay by the same lane as a device's files.
 
 use std::time::Duration;
 
@@ -10,15 +10,14 @@ use axum::Router;
 use axum::extract::FromRequest;
 use axum::extract::multipart::Field;
 use axum::routing::get;
-use giaoban_client_core::{AttachTo, CoreError, NewAttachment, Store};
-use giaoban_protocol::DocId;
+use giaoban_client_core::NewAttachment;
 use giaoban_protocol::schema::{ATTACHMENTS_INPUT_MAX, CAPTION_MAX, file_name, media_type_ok};
 use giaoban_vietnamese_text::{clean_input, format_file_size};
 
 use super::draft_files::{DraftFile, DraftFiles};
 use super::{DeskError, Signed, check_form};
 use crate::http::AppState;
-use crate::store::StaffId;
+use crate::store::{DraftForFiles, StaffId};
 
 /// The longest a dispatch form with its file may take to arrive: 25 MB over a link of
 /// 256 kbit/s, with room to spare.
@@ -55,6 +54,9 @@ pub(super) async fn read_form(
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut checked = false;
     let mut problem = None;
+    // The words of the form are held in memory: together no more than any other form's body,
+    // and before the token is checked only as much as the token and a few fields take.
+    let mut text_left = state.config.max_body_bytes;
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
@@ -67,10 +69,16 @@ pub(super) async fn read_form(
         };
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
-            let Ok(text) = field.text().await else {
-                problem.get_or_insert_with(incomplete);
-                break;
+            let allowed = if checked { text_left } else { text_left.min(UNCHECKED_TEXT) };
+            let text = match read_text(field, allowed).await {
+                Text::Whole(t) => t,
+                Text::Refused => return Err(DeskError::BadForm),
+                Text::Cut => {
+                    problem.get_or_insert_with(incomplete);
+                    break;
+                }
             };
+            text_left = text_left.saturating_sub(text.len());
             if name == "csrf" {
                 check_form(state, headers, signed, &text)?;
                 checked = true;
@@ -108,6 +116,36 @@ pub(super) async fn read_form(
     Ok((pairs, problem))
 }
 
+/// The most bytes of form fields read before the form's token has been checked.
+const UNCHECKED_TEXT: usize = 16 * 1024;
+
+enum Text {
+    Whole(String),
+    Refused,
+    Cut,
+}
+
+/// Reads a text field of at most `limit` bytes, never holding more.
+async fn read_text(mut field: Field<'_>, limit: usize) -> Text {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > limit {
+                    return Text::Refused;
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => return Text::Cut,
+        }
+    }
+    match String::from_utf8(bytes) {
+        Ok(t) => Text::Whole(t),
+        Err(_) => Text::Refused,
+    }
+}
+
 fn incomplete() -> String {
     "Tệp chưa được gửi trọn vẹn nên không được lưu. Hãy chọn lại tệp và gửi lại.".into()
 }
@@ -136,27 +174,36 @@ async fn receive(
             "Chú thích của tệp “{name}” dài {caption_len} ký tự, quá mức {CAPTION_MAX} ký tự. Hãy viết ngắn lại rồi đính kèm lại."
         )));
     }
-    // A draft already issued takes no more files: its dispatch is out.
+    // The draft is recorded before any byte is kept, so its files are never taken for a
+    // stray's (should saving the form then fail). A draft issued takes no more files: its
+    // dispatch is out.
     let relay = state.store.clone();
-    let issued = tokio::task::spawn_blocking(move || relay.draft(staff, draft))
+    let standing = tokio::task::spawn_blocking(move || relay.draft_for_files(staff, draft))
         .await
-        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??
-        .is_some_and(|d| d.issued.is_some());
-    if issued {
-        drain(&mut field).await;
-        return Ok(Err(format!(
-            "Văn bản này đã ban hành nên tệp “{name}” không được đính kèm. Muốn gửi thêm tệp, hãy soạn một văn bản mới."
-        )));
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    match standing {
+        DraftForFiles::Open => {}
+        DraftForFiles::Issued => {
+            drain(&mut field).await;
+            return Ok(Err(format!(
+                "Văn bản này đã ban hành nên tệp “{name}” không được đính kèm. Muốn gửi thêm tệp, hãy soạn một văn bản mới."
+            )));
+        }
+        DraftForFiles::NotTheirs => return Err(DeskError::BadForm),
     }
     let files = state.desk.draft_files.clone();
+    let quota = state.config.max_unit_file_bytes;
     let incoming = blocking(move || {
         if files.list(staff, draft)?.len() >= ATTACHMENTS_INPUT_MAX {
             return Ok(None);
         }
-        files.incoming(staff, draft).map(Some)
+        // A member's drafts hold no more than their unit may keep on the relay, since every
+        // file becomes the unit's once the dispatch is issued.
+        let room = if quota == 0 { u64::MAX } else { quota.saturating_sub(files.bytes_of(staff)?) };
+        files.incoming(staff, draft).map(|i| Some((i, room)))
     })
     .await?;
-    let Some(mut incoming) = incoming else {
+    let Some((mut incoming, room)) = incoming else {
         drain(&mut field).await;
         return Ok(Err(format!(
             "Bản nháp đã có {ATTACHMENTS_INPUT_MAX} tệp, không đính kèm thêm được. Hãy gỡ bớt, hoặc gộp các tệp lại."
@@ -165,7 +212,7 @@ async fn receive(
     // The bytes are gathered into pieces and each piece appended by a short blocking task, so
     // a slow upload holds no thread while it waits for the network. Should the browser go
     // away, `incoming` is dropped and what it received removed.
-    let (mut size, mut over, mut cut) = (0u64, false, false);
+    let (mut size, mut over, mut cut, mut full) = (0u64, false, false, false);
     let mut piece: Vec<u8> = Vec::new();
     loop {
         match field.chunk().await {
@@ -174,7 +221,8 @@ async fn receive(
                 // Over the limit: the rest is read and dropped, so the answer reaches the
                 // browser; nothing of it is kept.
                 over |= size > limit;
-                if !over {
+                full |= size > room;
+                if !over && !full {
                     piece.extend_from_slice(&bytes);
                     if piece.len() >= WRITE_PIECE {
                         incoming = append(incoming, std::mem::take(&mut piece)).await?;
@@ -188,10 +236,10 @@ async fn receive(
             }
         }
     }
-    if !over && !cut && !piece.is_empty() {
+    if !over && !full && !cut && !piece.is_empty() {
         incoming = append(incoming, piece).await?;
     }
-    if over || cut || incoming.size() == 0 {
+    if over || full || cut || incoming.size() == 0 {
         blocking(move || {
             incoming.abandon();
             Ok(())
@@ -201,6 +249,11 @@ async fn receive(
             format!(
                 "Tệp “{name}” lớn hơn {}, mức tối đa máy chủ nhận cho một tệp, nên không được lưu. Hãy giảm dung lượng (ảnh chụp độ phân giải thấp hơn, bản quét đen trắng) rồi đính kèm lại.",
                 format_file_size(limit)
+            )
+        } else if full {
+            format!(
+                "Các bản nháp của bạn đã giữ tệp gần hết {} mà đơn vị được lưu trên máy chủ, nên tệp “{name}” không được lưu. Hãy gỡ tệp ở các bản nháp không dùng nữa, hoặc xoá các bản nháp đó, rồi đính kèm lại.",
+                format_file_size(quota)
             )
         } else if cut {
             incomplete()
@@ -241,29 +294,20 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| DeskError::Store(format!("a draft's files: {e}")))
 }
 
-/// Attaches every file of a draft to the dispatch `doc` issued from it, through the member's
-/// store. Blocking. `Ok(Some(sentence))` when the store refused one (it stays on the draft).
-pub(super) fn attach_all(
-    s: &mut Store,
+/// The files of a draft as the member's store takes them when the dispatch is issued
+/// (`Store::issue_directive_with_files`: the dispatch is written with all of them or not at
+/// all), with their names to say which one a refusal is about. Blocking.
+pub(super) fn files_to_issue(
     files: &DraftFiles,
     staff: StaffId,
     draft: [u8; 16],
-    doc: DocId,
-) -> Result<Option<String>, DeskError> {
+) -> Result<Vec<(std::path::PathBuf, NewAttachment)>, DeskError> {
     let listed = files.list(staff, draft).map_err(|e| DeskError::Store(format!("a draft's files: {e}")))?;
-    for f in listed {
-        let path = files.path_of(staff, draft, &f.hash);
-        let file = NewAttachment { name: f.name.clone(), media_type: f.media_type, caption: f.caption };
-        match s.attach_file(AttachTo::Directive(doc), &path, file) {
-            Ok(_) => {}
-            Err(CoreError::Invalid(inv)) => {
-                return Ok(Some(format!(
-                    "Văn bản đã ghi nhưng chưa đính kèm được tệp “{}” ({}). Hãy gỡ tệp này rồi bấm ban hành lại.",
-                    f.name, inv.reason
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(None)
+    Ok(listed
+        .into_iter()
+        .map(|f| {
+            let path = files.path_of(staff, draft, &f.hash);
+            (path, NewAttachment { name: f.name, media_type: f.media_type, caption: f.caption })
+        })
+        .collect())
 }

@@ -27,18 +27,58 @@ pub struct Draft {
     pub issued: Option<DocId>,
 }
 
+/// Where a draft stands when a file is sent to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftForFiles {
+    /// The member's draft, not yet issued: the file may be kept.
+    Open,
+    /// Issued already: it takes no more files.
+    Issued,
+    /// Another member's draft has this id: nothing is kept.
+    NotTheirs,
+}
+
+/// The title of a draft with no number or subject yet.
+pub const UNTITLED: &str = "(chưa có số và trích yếu)";
+
 /// Largest draft kept, in bytes of JSON: far more than any dispatch's words.
 pub const MAX_DRAFT_BYTES: usize = 4 * 1024 * 1024;
 
 impl RelayStore {
-    /// Saves (or replaces) a member's draft. A draft already issued is left as it is.
+    /// Makes sure a member's draft exists before a file is kept for it: a draft the relay has
+    /// not heard of yet is recorded (with no fields), so its files are never taken for those
+    /// of a draft gone, even if saving the form with them then fails.
+    pub fn draft_for_files(&self, staff: StaffId, id: [u8; 16]) -> Result<DraftForFiles> {
+        self.writer().run_blocking(move |ctx| {
+            ctx.tx.execute(
+                "INSERT INTO desk_drafts(id, staff, saved_at, title, fields) VALUES (?1, ?2, ?3, ?4, '[]')
+                 ON CONFLICT(id) DO NOTHING",
+                params![id.to_vec(), staff.0.to_vec(), ctx.now, UNTITLED],
+            )?;
+            let (owner, issued): (Vec<u8>, Option<Vec<u8>>) = ctx.tx.query_row(
+                "SELECT staff, issued FROM desk_drafts WHERE id = ?1",
+                params![id.to_vec()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(if owner != staff.0.to_vec() {
+                DraftForFiles::NotTheirs
+            } else if issued.is_some() {
+                DraftForFiles::Issued
+            } else {
+                DraftForFiles::Open
+            })
+        })
+    }
+
+    /// Saves (or replaces) a member's draft; `false` when the id is another member's draft (or
+    /// one issued already), which is left as it is.
     pub fn save_draft(
         &self,
         staff: StaffId,
         id: [u8; 16],
         title: &str,
         fields: &[(String, String)],
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let json = serde_json::to_string(fields).map_err(|e| StoreError::Internal(e.to_string()))?;
         if json.len() > MAX_DRAFT_BYTES {
             return Err(StoreError::Invalid(format!(
@@ -49,14 +89,14 @@ impl RelayStore {
         }
         let title = title.to_string();
         self.writer().run_blocking(move |ctx| {
-            ctx.tx.execute(
+            let changed = ctx.tx.execute(
                 "INSERT INTO desk_drafts(id, staff, saved_at, title, fields) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, title = excluded.title,
                      fields = excluded.fields
                  WHERE desk_drafts.staff = excluded.staff AND desk_drafts.issued IS NULL",
                 params![id.to_vec(), staff.0.to_vec(), ctx.now, title, json],
             )?;
-            Ok(())
+            Ok(changed > 0)
         })
     }
 
@@ -78,6 +118,16 @@ impl RelayStore {
             .transpose()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         Ok(Some(Draft { fields, issued }))
+    }
+
+    /// Whether the draft id `id` is another member's.
+    pub fn draft_is_others(&self, staff: StaffId, id: [u8; 16]) -> Result<bool> {
+        self.read(|c| {
+            let owner: Option<Vec<u8>> = c
+                .query_row("SELECT staff FROM desk_drafts WHERE id = ?1", params![id.to_vec()], |r| r.get(0))
+                .optional()?;
+            Ok(owner.is_some_and(|o| o != staff.0.to_vec()))
+        })
     }
 
     /// A member's drafts not yet issued, newest first.

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 pub use admin::EnrollmentCode;
 pub use clock::RelayClock;
 pub use deliveries::{DeviceRow, UnitDelivery};
-pub use drafts::{Draft, DraftSummary};
+pub use drafts::{Draft, DraftForFiles, DraftSummary, UNTITLED};
 pub use files::FileAccess;
 pub use precheck::{Prechecked, Prechecker};
 pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};
