@@ -11,6 +11,7 @@ use crate::{NewConsolidation, NewDeadline, NewDirective, NewTask};
 /// 11/02/2022).
 pub fn dispatch_305(recipients: Vec<UnitId>, report_due: &str, consolidation_due: &str) -> NewDirective {
     NewDirective {
+        document_kind: giaoban_protocol::schema::DocumentKind::OfficialLetter,
         number: "Số: 305/MTTQ-BTT".into(),
         issuer_name: "Ban Thường trực Ủy ban MTTQ Việt Nam thành phố Long Khánh".into(),
         place: "Long Khánh".into(),
@@ -19,6 +20,12 @@ pub fn dispatch_305(recipients: Vec<UnitId>, report_due: &str, consolidation_due
         basis: vec!["Thông báo số 161-TB/TU ngày 07/01/2022 của Ban Thường vụ Thành ủy Long Khánh".into()],
         recipients,
         recipients_label: "Kính gửi: Ban Thường trực UBMTTQVN các xã, phường.".into(),
+        copies_to: vec![
+            "Như trên;".into(),
+            "Ban Dân vận Thành ủy (b/c);".into(),
+            "Văn phòng Thành ủy (b/c);".into(),
+            "Lưu: VT.".into(),
+        ],
         signer: None,
         body: "Ban Thường trực Ủy ban MTTQ Việt Nam thành phố đề nghị Ban Thường trực Ủy ban MTTQ Việt Nam các xã, phường phối hợp các tổ chức chính trị - xã hội cùng cấp triển khai một số nội dung sau:".into(),
         tasks: vec![
@@ -38,6 +45,8 @@ pub fn dispatch_305(recipients: Vec<UnitId>, report_due: &str, consolidation_due
                 report_required: true,
                 deadline: Some(NewDeadline { text: format!("trước ngày {report_due}"), due: None, exclusive: None }),
                 contact: Some("đ/c Muối-CV".into()),
+                contact_person: None,
+                coordinate_with: Vec::new(),
                 indicators: vec!["mo_hinh_ra_soat".into(), "mo_hinh_giai_the".into(), "mo_hinh_nhan_rong".into()],
                 consolidation: Some(NewConsolidation {
                     text: "Giao đ/c Muối tổng hợp, báo cáo cho Ban Thường trực Ủy ban MTTQ Việt Nam thành phố, Ban Dân vận Thành ủy và Văn phòng Thành ủy.".into(),

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use giaoban_client_core::protocol::UnitId;
-use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, ReportKind};
+use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, Person, ReportKind};
 use giaoban_client_core::{FigureInput, NewDeadline, NewDirective, NewReport, NewSection, NewTask};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -169,9 +169,21 @@ pub fn directive(rng: &mut StdRng, number: usize, recipients: Vec<UnitId>, due: 
                 deadline: (ordinal == 1)
                     .then(|| NewDeadline { text: format!("trước ngày {due}"), ..Default::default() }),
                 contact: (ordinal == 1).then(|| "đ/c Muối-CV".to_string()),
+                contact_person: (ordinal == 1).then(|| Person {
+                    name: "Nguyễn Văn Muối".into(),
+                    title: "Chuyên viên".into(),
+                    phone: "0251 3877 123".into(),
+                }),
+                coordinate_with: if ordinal == 2 {
+                    vec!["Hội Cựu chiến binh".into()]
+                } else {
+                    Vec::new()
+                },
                 ..Default::default()
             })
             .collect(),
+        copies_to: vec!["Như trên;".into(), "Lưu: VT.".into()],
+        ..Default::default()
     }
 }
 

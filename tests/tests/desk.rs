@@ -332,6 +332,12 @@ fn dispatch_fields(csrf: &str, draft: &str, w1: &str, w2: &str, due: &str) -> Ve
         ("task1_report", "on"),
         ("task1_deadline", due),
         ("task1_contact", "đ/c Muối-CV"),
+        ("task1_contactname", "Nguyễn Văn Muối"),
+        ("task1_contacttitle", "Chuyên viên"),
+        ("task1_contactphone", "0251 3877 123"),
+        ("task1_coordinate", "Hội Cựu chiến binh\nĐoàn Thanh niên; Công an phường"),
+        ("kind", "ke-hoach"),
+        ("copies", "Như trên;\nBan Dân vận Tỉnh ủy (b/c);\nLưu: VT."),
         ("task2_text", "Tuyên truyền Tháng cao điểm “Vì người nghèo”."),
         ("signer_title", "TM. BAN THƯỜNG TRỰC"),
         ("signer_name", "Nguyễn Văn Bốn"),
@@ -381,6 +387,21 @@ fn the_office_issues_a_dispatch_from_the_desk_and_wards_receive_it() {
     assert!(refused.text_of_id("number-error").unwrap().contains("số và ký hiệu"));
     assert!(refused.text_of_id("issued_on-error").unwrap().contains("31/02/2026"));
     assert!(refused.text_of_id("task1_deadline-error").unwrap().contains("sớm nhất có thể"));
+    // A phone written as words, and a contact's title without a name, are said beside them.
+    let mut odd = dispatch_fields(&csrf, &draft, &w1, &w2, "trước ngày 08/02/2030");
+    for (k, v) in odd.iter_mut() {
+        match k.as_str() {
+            "task1_contactphone" => *v = "gọi anh Lực".into(),
+            "task1_contactname" => v.clear(),
+            "kind" => *v = "thư tay".into(),
+            _ => {}
+        }
+    }
+    let refused_contact = post_pairs(&mut b, "/desk/dispatch/new", &odd, "issue");
+    assert_eq!(refused_contact.status, 422);
+    assert!(refused_contact.text_of_id("task1_contactphone-error").unwrap().contains("gọi anh Lực"));
+    assert!(refused_contact.text_of_id("task1_contactname-error").unwrap().contains("họ tên"));
+    assert!(refused_contact.text_of_id("kind-error").is_some());
     assert!(refused.body.contains("Rà soát danh sách hộ nghèo"), "typed words kept");
     assert!(refused.body.contains("aria-invalid=\"true\""));
     // A recipient that is not below the office (another province's unit id) is refused too.
@@ -409,6 +430,10 @@ fn the_office_issues_a_dispatch_from_the_desk_and_wards_receive_it() {
     assert_eq!(preview.status, 200, "{}", preview.body);
     assert!(preview.body.contains("hạn cuối là ngày <strong>07/02/2030</strong>"), "{}", preview.body);
     assert!(preview.body.contains("nhận vào ngày 08/02/2030 là quá hạn"));
+    assert!(preview.body.contains("Kế hoạch – Ban Thường trực"), "the kind is shown back");
+    assert!(preview.body.contains("Ban Dân vận Tỉnh ủy (b/c);"));
+    assert!(preview.body.contains("đ/c Muối-CV – Nguyễn Văn Muối (Chuyên viên), ĐT 0251 3877 123"));
+    assert!(preview.body.contains("Hội Cựu chiến binh; Đoàn Thanh niên; Công an phường"));
     let carried = preview.hidden_fields();
     let issued = post_pairs(&mut b, "/desk/dispatch/new", &carried, "issue");
     assert_eq!(issued.status, 303, "{}", issued.body);
@@ -435,7 +460,14 @@ fn the_office_issues_a_dispatch_from_the_desk_and_wards_receive_it() {
     assert!(t1.report_required);
     let directive = ward.directive(t1.source).unwrap();
     assert_eq!(directive.number.raw, "12/MTTQ-BTT");
-    assert_eq!(directive.signer.unwrap().name, "Nguyễn Văn Bốn");
+    assert_eq!(directive.signer.as_ref().unwrap().name, "Nguyễn Văn Bốn");
+    assert_eq!(directive.document_kind, giaoban_protocol::schema::DocumentKind::Plan);
+    assert_eq!(directive.copies_to, ["Như trên;", "Ban Dân vận Tỉnh ủy (b/c);", "Lưu: VT."]);
+    let task1 = directive.task(1).unwrap();
+    let person = task1.contact_person.clone().unwrap();
+    assert_eq!((person.name.as_str(), person.phone.as_str()), ("Nguyễn Văn Muối", "0251 3877 123"));
+    assert_eq!(task1.coordinate_with, ["Hội Cựu chiến binh", "Đoàn Thanh niên", "Công an phường"]);
+    assert!(directive.task(2).unwrap().contact_person.is_none());
 
     // The history names the staff member: the change was written by the desk's store of
     // Nguyễn Văn Muối, a device of the province's unit.
@@ -451,6 +483,8 @@ fn the_office_issues_a_dispatch_from_the_desk_and_wards_receive_it() {
     // The matrix shows the two wards.
     let m = b.get(&matrix_path);
     assert!(m.body.contains(units[1].name.as_str()) && m.body.contains(units[2].name.as_str()));
+    assert!(m.body.contains("Kế hoạch số 12/MTTQ-BTT"), "{}", m.body);
+    assert!(m.body.contains("Phối hợp với: Hội Cựu chiến binh; Đoàn Thanh niên; Công an phường"));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Issuing directives.
 
 use autosurgeon::Text;
-use giaoban_protocol::schema::{Consolidation, Directive, DocumentNumber, Header, Signer, TaskSpec};
+use giaoban_protocol::schema::{
+    Consolidation, Directive, DocumentKind, DocumentNumber, Header, Person, Signer, TaskSpec,
+};
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
 
@@ -44,8 +46,13 @@ pub struct NewTask {
     pub report_required: bool,
     /// The report's deadline.
     pub deadline: Option<NewDeadline>,
-    /// "đ/c Muối-CV".
+    /// "đ/c Muối-CV": the dispatch's own words for whom to contact.
     pub contact: Option<String>,
+    /// The person to contact, with title and phone. When `contact` is empty, the person's
+    /// line stands for it.
+    pub contact_person: Option<Person>,
+    /// Organisations to work with on it ("Hội Cựu chiến binh", "Công an phường").
+    pub coordinate_with: Vec<String>,
     /// Indicator codes to report.
     pub indicators: Vec<String>,
     /// The issuer's consolidation step.
@@ -55,6 +62,8 @@ pub struct NewTask {
 /// A directive as typed.
 #[derive(Debug, Clone, Default)]
 pub struct NewDirective {
+    /// Công văn (the default), kế hoạch, thông báo …
+    pub document_kind: DocumentKind,
     /// "305/MTTQ-BTT".
     pub number: String,
     /// The issuing body as printed.
@@ -71,6 +80,8 @@ pub struct NewDirective {
     pub recipients: Vec<UnitId>,
     /// The "Kính gửi" line.
     pub recipients_label: String,
+    /// "Nơi nhận": where copies go, one line each as printed ("Như trên;", "Lưu: VT.").
+    pub copies_to: Vec<String>,
     /// (title, name) of the signer.
     pub signer: Option<(String, String)>,
     /// The prose outside the tasks.
@@ -128,12 +139,33 @@ impl Store {
                 }),
                 None => None,
             };
+            let contact_person = t
+                .contact_person
+                .as_ref()
+                .map(|p| Person {
+                    name: clean_input(&p.name),
+                    title: clean_input(&p.title),
+                    phone: clean_input(&p.phone),
+                })
+                .filter(|p| !(p.name.is_empty() && p.title.is_empty() && p.phone.is_empty()));
+            if let Some(p) = &contact_person {
+                p.validate(&format!("{f}.contact_person"))?;
+            }
+            let contact =
+                optional_line(t.contact.as_deref()).or_else(|| contact_person.as_ref().map(Person::line));
             tasks.push(TaskSpec {
                 ordinal: t.ordinal,
                 text: clean_multiline(&t.text),
                 report_required: t.report_required,
                 deadline,
-                contact: optional_line(t.contact.as_deref()),
+                contact,
+                contact_person,
+                coordinate_with: t
+                    .coordinate_with
+                    .iter()
+                    .map(|s| clean_input(s))
+                    .filter(|s| !s.is_empty())
+                    .collect(),
                 indicators: t.indicators.iter().map(|s| clean_input(s)).filter(|s| !s.is_empty()).collect(),
                 consolidation,
                 attachments: Vec::new(),
@@ -145,6 +177,7 @@ impl Store {
         giaoban_protocol::schema::prose_input("body", 0, &clean_multiline(&input.body))?;
         let directive = Directive {
             header: Header::new(id, DocKind::Directive, owner, recipients),
+            document_kind: input.document_kind,
             number: DocumentNumber::parse(&clean_input(&input.number)),
             issuer_name: clean_input(&input.issuer_name),
             place: clean_input(&input.place),
@@ -152,6 +185,7 @@ impl Store {
             subject: clean_input(&input.subject),
             basis: input.basis.iter().map(|s| clean_input(s)).collect(),
             recipients_label: clean_input(&input.recipients_label),
+            copies_to: input.copies_to.iter().map(|s| clean_input(s)).filter(|s| !s.is_empty()).collect(),
             signer: input
                 .signer
                 .as_ref()

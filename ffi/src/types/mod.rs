@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use giaoban_client_core as core;
-use giaoban_client_core::protocol::schema::{Directive, TaskState, Verdict};
+use giaoban_client_core::protocol::schema::{Directive, DocumentKind, Person, TaskState, Verdict};
 use giaoban_client_core::protocol::{Deadline, DeadlineStanding, DocId, UnitId};
 use giaoban_vietnamese_text::format_date;
 
@@ -293,6 +293,31 @@ impl From<DeadlineInput> for core::NewDeadline {
     }
 }
 
+/// A person to contact about a task.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ContactPerson {
+    /// Full name ("Nguyễn Văn Muối").
+    pub name: String,
+    /// Title ("Chuyên viên"); may be empty.
+    #[uniffi(default = "")]
+    pub title: String,
+    /// Phone as written ("0251 3877 123"); may be empty.
+    #[uniffi(default = "")]
+    pub phone: String,
+}
+
+impl From<ContactPerson> for Person {
+    fn from(p: ContactPerson) -> Self {
+        Person { name: p.name, title: p.title, phone: p.phone }
+    }
+}
+
+impl From<Person> for ContactPerson {
+    fn from(p: Person) -> Self {
+        ContactPerson { name: p.name, title: p.title, phone: p.phone }
+    }
+}
+
 /// One numbered task of a new directive.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TaskInput {
@@ -309,11 +334,21 @@ pub struct TaskInput {
     /// "đ/c Muối-CV".
     #[uniffi(default = None)]
     pub contact: Option<String>,
+    /// The person to contact, with title and phone.
+    #[uniffi(default = None)]
+    pub contact_person: Option<ContactPerson>,
+    /// Organisations to work with on it ("Hội Cựu chiến binh").
+    #[uniffi(default)]
+    pub coordinate_with: Vec<String>,
 }
 
-/// A new directive (công văn).
+/// A new directive (công văn, kế hoạch, thông báo …).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DirectiveInput {
+    /// Its kind by code: "cong-van" (the default), "ke-hoach", "thong-bao", "huong-dan",
+    /// "ket-luan", "chuong-trinh", "chi-thi", "quyet-dinh", "cong-dien", "giay-moi", "khac".
+    #[uniffi(default = None)]
+    pub document_kind: Option<String>,
     /// "305/MTTQ-BTT".
     pub number: String,
     /// The issuing body as printed.
@@ -328,6 +363,9 @@ pub struct DirectiveInput {
     pub recipients: Vec<String>,
     /// The "Kính gửi" line.
     pub recipients_label: String,
+    /// "Nơi nhận": where copies go, one line each ("Như trên;", "Lưu: VT.").
+    #[uniffi(default)]
+    pub copies_to: Vec<String>,
     /// The prose outside the tasks.
     #[uniffi(default = "")]
     pub body: String,
@@ -343,7 +381,21 @@ impl DirectiveInput {
             .enumerate()
             .map(|(i, r)| unit_id(&format!("recipients[{i}]"), r))
             .collect::<Result<Vec<_>>>()?;
+        let document_kind = match self.document_kind.as_deref() {
+            None | Some("") => DocumentKind::default(),
+            Some(code) => DocumentKind::from_code(code).ok_or_else(|| {
+                GiaoBanError::invalid(
+                    "document_kind",
+                    format!(
+                        "'{code}' is not a document kind; use one of {}",
+                        DocumentKind::ALL.map(DocumentKind::code).join(", ")
+                    ),
+                )
+            })?,
+        };
         Ok(core::NewDirective {
+            document_kind,
+            copies_to: self.copies_to,
             number: self.number,
             issuer_name: self.issuer_name,
             place: self.place,
@@ -363,6 +415,8 @@ impl DirectiveInput {
                     report_required: t.report_required,
                     deadline: t.deadline.map(Into::into),
                     contact: t.contact,
+                    contact_person: t.contact_person.map(Into::into),
+                    coordinate_with: t.coordinate_with,
                     indicators: Vec::new(),
                     consolidation: None,
                 })
@@ -376,6 +430,10 @@ impl DirectiveInput {
 pub struct DirectiveDetail {
     /// Its id.
     pub id: String,
+    /// Its kind's code ("cong-van", "ke-hoach" …).
+    pub document_kind: String,
+    /// Its kind as printed ("Công văn", "Kế hoạch" …).
+    pub document_kind_name: String,
     /// "305/MTTQ-BTT".
     pub number: String,
     /// The issuing body.
@@ -388,6 +446,8 @@ pub struct DirectiveDetail {
     pub subject: String,
     /// "Kính gửi: …".
     pub recipients_label: String,
+    /// "Nơi nhận", one line each.
+    pub copies_to: Vec<String>,
     /// Body prose.
     pub body: String,
     /// The numbered tasks, with their deadlines.
@@ -407,18 +467,25 @@ pub struct DirectiveTask {
     pub deadline: Option<DeadlineInfo>,
     /// "đ/c Muối-CV".
     pub contact: Option<String>,
+    /// The person to contact, with title and phone, when known.
+    pub contact_person: Option<ContactPerson>,
+    /// Organisations to work with on it.
+    pub coordinate_with: Vec<String>,
 }
 
 impl From<Directive> for DirectiveDetail {
     fn from(d: Directive) -> Self {
         DirectiveDetail {
             id: d.header.id.to_string(),
+            document_kind: d.document_kind.code().into(),
+            document_kind_name: d.document_kind.name_vi().into(),
             number: d.number.raw,
             issuer_name: d.issuer_name,
             place: d.place,
             issued_on: date(d.issued_on),
             subject: d.subject,
             recipients_label: d.recipients_label,
+            copies_to: d.copies_to,
             body: d.body.as_str().to_string(),
             tasks: d
                 .tasks
@@ -429,6 +496,8 @@ impl From<Directive> for DirectiveDetail {
                     report_required: t.report_required,
                     deadline: t.deadline.as_ref().map(DeadlineInfo::from),
                     contact: t.contact,
+                    contact_person: t.contact_person.map(Into::into),
+                    coordinate_with: t.coordinate_with,
                 })
                 .collect(),
         }

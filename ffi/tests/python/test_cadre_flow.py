@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from giaoban_ffi import (
-    DeadlineInput, DirectiveInput, DocumentChangeListener, FigureEntry, FigureQualifier, FigureUnit,
+    ContactPerson, DeadlineInput, DirectiveInput, DocumentChangeListener, FigureEntry, FigureQualifier, FigureUnit,
     GiaoBanError, GiaoBanStore, ReportInput, ReportType, ReviewVerdict, SectionText, Standing,
     SyncPhase, SyncStatusListener, TaskInput, TaskQuery, TaskScope, TaskStatus, format_vnd,
     province_units,
@@ -54,6 +54,7 @@ def run(coro):
 
 def dispatch_305(recipient):
     return DirectiveInput(
+        document_kind="ke-hoach",
         number="305/MTTQ-BTT",
         issuer_name="Ban Thường trực Ủy ban MTTQ Việt Nam tỉnh Đồng Nai",
         place="Đồng Nai",
@@ -61,11 +62,15 @@ def dispatch_305(recipient):
         subject="V/v rà soát, báo cáo các mô hình, cách làm hiệu quả",
         recipients=[recipient],
         recipients_label="Kính gửi: Ban Thường trực UBMTTQ các xã, phường",
+        copies_to=["Như trên;", "Ban Dân vận Thành ủy (b/c);", "Lưu: VT."],
         body="Thực hiện Kế hoạch số 12/KH-MTTQ-BTT ngày 10/01/2022.",
         tasks=[
             TaskInput(ordinal=1, text="Rà soát các mô hình, cách làm hiệu quả tại địa phương.",
                       report_required=True, deadline=DeadlineInput(text="trước ngày 08/02/2099"),
-                      contact="đ/c Muối-CV"),
+                      contact="đ/c Muối-CV",
+                      contact_person=ContactPerson(name="Nguyễn Văn Muối", title="Chuyên viên",
+                                                   phone="0251 3877 123"),
+                      coordinate_with=["Hội Cựu chiến binh", "Đoàn Thanh niên"]),
             TaskInput(ordinal=2, text="Tuyên truyền Cuộc vận động trong khu dân cư."),
         ],
     )
@@ -105,6 +110,12 @@ def test_whole_cadre_flow(relay, tmp_path):
     assert task.standing == Standing.UPCOMING
     detail = run(ward.directive(directive_id))
     assert detail.number == "305/MTTQ-BTT" and detail.tasks[0].contact == "đ/c Muối-CV"
+    assert (detail.document_kind, detail.document_kind_name) == ("ke-hoach", "Kế hoạch")
+    assert detail.copies_to == ["Như trên;", "Ban Dân vận Thành ủy (b/c);", "Lưu: VT."]
+    assert detail.tasks[0].contact_person == ContactPerson(name="Nguyễn Văn Muối", title="Chuyên viên",
+                                                          phone="0251 3877 123")
+    assert detail.tasks[0].coordinate_with == ["Hội Cựu chiến binh", "Đoàn Thanh niên"]
+    assert detail.tasks[1].contact_person is None and detail.tasks[1].coordinate_with == []
 
     # Acknowledge, report with NFD input (as old phone keyboards type it), figures, submit.
     run(ward.acknowledge_task(directive_id, 1))
@@ -167,6 +178,16 @@ def test_whole_cadre_flow(relay, tmp_path):
     assert "figures" in bad_amount.value.field
     with pytest.raises(GiaoBanError.NotFound):
         run(ward.task(directive_id, 9, None))
+    odd_kind = dispatch_305(ward_enrolled.unit)
+    odd_kind.document_kind = "công văn"
+    with pytest.raises(GiaoBanError.InvalidInput) as bad_kind:
+        run(city.issue_directive(odd_kind))
+    assert bad_kind.value.field == "document_kind" and "cong-van" in bad_kind.value.reason
+    bad_phone = dispatch_305(ward_enrolled.unit)
+    bad_phone.tasks[0].contact_person.phone = "gọi anh Lực"
+    with pytest.raises(GiaoBanError.InvalidInput) as bad_phone_error:
+        run(city.issue_directive(bad_phone))
+    assert bad_phone_error.value.field == "tasks[1].contact_person.phone"
 
     # The office revokes the ward's phone: the next sync is refused with Unauthorized and the
     # status says so; the local data stays.

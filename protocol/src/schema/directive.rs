@@ -62,6 +62,143 @@ impl DocumentNumber {
     }
 }
 
+/// What kind of document a dispatch is, as Nghị định 30/2020/NĐ-CP names the kinds that
+/// hand out work. Dispatches written before the kind was kept read as công văn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Reconcile, Hydrate)]
+pub enum DocumentKind {
+    /// Công văn: an official letter.
+    #[default]
+    OfficialLetter,
+    /// Kế hoạch: a plan.
+    Plan,
+    /// Thông báo: a notice (often of a meeting's conclusions).
+    Notice,
+    /// Hướng dẫn: guidance.
+    Guidance,
+    /// Kết luận: conclusions (of a Party committee or a meeting).
+    Conclusion,
+    /// Chương trình: a programme.
+    Programme,
+    /// Chỉ thị: an instruction.
+    Instruction,
+    /// Quyết định: a decision.
+    Decision,
+    /// Công điện: an urgent dispatch.
+    Telegram,
+    /// Giấy mời: an invitation (to a meeting, with what to prepare).
+    Invitation,
+    /// Anything else.
+    Other,
+}
+
+impl DocumentKind {
+    /// Every kind, in the order a form offers them.
+    pub const ALL: [DocumentKind; 11] = [
+        DocumentKind::OfficialLetter,
+        DocumentKind::Plan,
+        DocumentKind::Notice,
+        DocumentKind::Guidance,
+        DocumentKind::Conclusion,
+        DocumentKind::Programme,
+        DocumentKind::Instruction,
+        DocumentKind::Decision,
+        DocumentKind::Telegram,
+        DocumentKind::Invitation,
+        DocumentKind::Other,
+    ];
+
+    /// Its name as printed: "Công văn", "Kế hoạch" …
+    pub fn name_vi(self) -> &'static str {
+        match self {
+            DocumentKind::OfficialLetter => "Công văn",
+            DocumentKind::Plan => "Kế hoạch",
+            DocumentKind::Notice => "Thông báo",
+            DocumentKind::Guidance => "Hướng dẫn",
+            DocumentKind::Conclusion => "Kết luận",
+            DocumentKind::Programme => "Chương trình",
+            DocumentKind::Instruction => "Chỉ thị",
+            DocumentKind::Decision => "Quyết định",
+            DocumentKind::Telegram => "Công điện",
+            DocumentKind::Invitation => "Giấy mời",
+            DocumentKind::Other => "Văn bản khác",
+        }
+    }
+
+    /// A short code for forms and bindings: "cong-van", "ke-hoach" …
+    pub fn code(self) -> &'static str {
+        match self {
+            DocumentKind::OfficialLetter => "cong-van",
+            DocumentKind::Plan => "ke-hoach",
+            DocumentKind::Notice => "thong-bao",
+            DocumentKind::Guidance => "huong-dan",
+            DocumentKind::Conclusion => "ket-luan",
+            DocumentKind::Programme => "chuong-trinh",
+            DocumentKind::Instruction => "chi-thi",
+            DocumentKind::Decision => "quyet-dinh",
+            DocumentKind::Telegram => "cong-dien",
+            DocumentKind::Invitation => "giay-moi",
+            DocumentKind::Other => "khac",
+        }
+    }
+
+    /// The kind of `code` (as [`DocumentKind::code`] gives it).
+    pub fn from_code(code: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|k| k.code() == code.trim())
+    }
+}
+
+/// A person to contact about a task: the cadre the reports go through ("đ/c Muối, chuyên
+/// viên, 0251 3877 xxx").
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Person {
+    /// Full name ("Nguyễn Văn Muối").
+    pub name: String,
+    /// Title in the unit ("Chuyên viên", "Phó Chủ tịch"); may be empty.
+    pub title: String,
+    /// Phone number as written ("0251 3877 123", "+84 912 345 678"); may be empty.
+    pub phone: String,
+}
+
+impl Person {
+    /// How the person reads on a line: "Nguyễn Văn Muối (Chuyên viên), ĐT 0251 3877 123".
+    pub fn line(&self) -> String {
+        let mut s = self.name.clone();
+        if !self.title.is_empty() {
+            s.push_str(&format!(" ({})", self.title));
+        }
+        if !self.phone.is_empty() {
+            s.push_str(&format!(", ĐT {}", self.phone));
+        }
+        s
+    }
+
+    /// Checks the person's fields, named under `field`.
+    pub fn validate(&self, field: &str) -> Result<(), Invalid> {
+        validate::required_text(&format!("{field}.name"), &self.name, LINE_MAX)?;
+        validate::text(&format!("{field}.title"), &self.title, LINE_MAX)?;
+        validate::text(&format!("{field}.phone"), &self.phone, LINE_MAX)?;
+        if !self.phone.is_empty() && !phone_ok(&self.phone) {
+            return Err(Invalid::new(
+                format!("{field}.phone"),
+                "a phone number is digits, with spaces, dots or dashes between them and an optional + in front (8 to 15 digits)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `phone` reads as a phone number: 8–15 digits, grouped by spaces, dots or dashes,
+/// maybe parentheses, maybe a leading +.
+pub fn phone_ok(phone: &str) -> bool {
+    let p = phone.trim();
+    let body = p.strip_prefix('+').unwrap_or(p);
+    let digits = body.chars().filter(char::is_ascii_digit).count();
+    (8..=15).contains(&digits) && body.chars().all(|c| c.is_ascii_digit() || " .-()".contains(c))
+}
+
+/// The most lines a dispatch's "Nơi nhận" keeps, and organisations a task names to work with.
+pub const LIST_MAX: usize = 200;
+
 /// Who signed.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct Signer {
@@ -96,8 +233,16 @@ pub struct TaskSpec {
     pub report_required: bool,
     /// When the report is due, if the dispatch says.
     pub deadline: Option<Deadline>,
-    /// Through whom the report goes ("qua đ/c Muối-CV").
+    /// Through whom the report goes, as the dispatch words it ("qua đ/c Muối-CV").
     pub contact: Option<String>,
+    /// The person to contact, with title and phone, when known. Tasks written before it was
+    /// kept read as having none (their `contact` words remain).
+    #[autosurgeon(missing = "Option::default")]
+    pub contact_person: Option<Person>,
+    /// Organisations the recipients are to work with on it ("Hội Cựu chiến binh", "Công an
+    /// phường"). Tasks written before read as naming none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub coordinate_with: Vec<String>,
     /// Indicator codes the report must give figures for.
     pub indicators: Vec<String>,
     /// The issuer's consolidation of the answers, if any.
@@ -113,6 +258,9 @@ pub struct TaskSpec {
 pub struct Directive {
     /// Id, kind, owner (the issuer) and audience (the recipients).
     pub header: Header,
+    /// Công văn, kế hoạch, thông báo … Dispatches written before it was kept read as công văn.
+    #[autosurgeon(missing = "DocumentKind::default")]
+    pub document_kind: DocumentKind,
     /// "305/MTTQ-BTT".
     pub number: DocumentNumber,
     /// The issuing body as printed ("Ban Thường trực Ủy ban MTTQ Việt Nam thành phố Long Khánh").
@@ -128,6 +276,11 @@ pub struct Directive {
     pub basis: Vec<String>,
     /// The "Kính gửi" line.
     pub recipients_label: String,
+    /// "Nơi nhận": where copies go beside the recipients, one line each as printed ("Như
+    /// trên;", "Ban Dân vận Thành ủy (b/c);", "Lưu: VT."). Dispatches written before read as
+    /// having none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub copies_to: Vec<String>,
     /// Who signed, if recorded.
     pub signer: Option<Signer>,
     /// The dispatch's prose outside the tasks.
@@ -185,6 +338,13 @@ impl DocumentSchema for Directive {
         for (i, b) in self.basis.iter().enumerate() {
             validate::required_text(&format!("basis[{i}]"), b, LINE_MAX)?;
         }
+        // Two devices of the issuer editing the list at once merge into both lists' sum.
+        if self.copies_to.len() > 2 * LIST_MAX {
+            return Err(Invalid::new("copies_to", format!("at most {LIST_MAX} lines of \"Nơi nhận\"")));
+        }
+        for (i, c) in self.copies_to.iter().enumerate() {
+            validate::required_text(&format!("copies_to[{i}]"), c, LINE_MAX)?;
+        }
         if self.header.audience.is_empty() {
             return Err(Invalid::new("recipients", "a directive needs at least one recipient unit"));
         }
@@ -219,6 +379,21 @@ impl DocumentSchema for Directive {
                 return Err(Invalid::new(f, "two tasks have the same number"));
             }
             validate::required_text(&format!("{f}.text"), &t.text, PROSE_MAX)?;
+            if let Some(c) = &t.contact {
+                validate::text(&format!("{f}.contact"), c, LINE_MAX)?;
+            }
+            if let Some(p) = &t.contact_person {
+                p.validate(&format!("{f}.contact_person"))?;
+            }
+            if t.coordinate_with.len() > 2 * LIST_MAX {
+                return Err(Invalid::new(
+                    format!("{f}.coordinate_with"),
+                    format!("at most {LIST_MAX} organisations to work with"),
+                ));
+            }
+            for (i, o) in t.coordinate_with.iter().enumerate() {
+                validate::required_text(&format!("{f}.coordinate_with[{i}]"), o, LINE_MAX)?;
+            }
             super::attachment::validate_list(&format!("{f}.attachments"), &t.attachments)?;
             if let Some(d) = &t.deadline {
                 validate::text(&format!("{f}.deadline"), &d.original_text, LINE_MAX)?;
@@ -268,6 +443,14 @@ impl DocumentSchema for Directive {
                 s.push_str(c);
                 s.push('\n');
             }
+            if let Some(p) = &t.contact_person {
+                s.push_str(&p.line());
+                s.push('\n');
+            }
+            for o in &t.coordinate_with {
+                s.push_str(o);
+                s.push('\n');
+            }
         }
         s
     }
@@ -275,7 +458,69 @@ impl DocumentSchema for Directive {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::ids::{DocId, UnitId};
+    use automerge::{ROOT, ReadDoc, transaction::Transactable};
+
+    /// A dispatch written before its kind, "Nơi nhận", contact person and coordinating
+    /// organisations were kept still reads: as a công văn with none of them.
+    #[test]
+    fn a_dispatch_written_before_kinds_and_contacts_reads_as_it_was() {
+        let task = TaskSpec {
+            ordinal: 3,
+            text: "Rà soát, đánh giá hiệu quả hoạt động các mô hình của Mặt trận.".into(),
+            report_required: true,
+            deadline: None,
+            contact: Some("đ/c Muối-CV".into()),
+            contact_person: Some(Person {
+                name: "Nguyễn Văn Muối".into(),
+                title: String::new(),
+                phone: String::new(),
+            }),
+            coordinate_with: vec!["Hội Nông dân".into()],
+            indicators: Vec::new(),
+            consolidation: None,
+            attachments: Vec::new(),
+        };
+        let directive = Directive {
+            header: Header::new(
+                DocId::from_bytes([7; 16]),
+                DocKind::Directive,
+                UnitId::from_bytes([1; 16]),
+                vec![UnitId::from_bytes([2; 16])],
+            ),
+            document_kind: DocumentKind::Plan,
+            number: DocumentNumber::parse("305/MTTQ-BTT"),
+            issuer_name: "Ban Thường trực Ủy ban MTTQ Việt Nam thành phố Long Khánh".into(),
+            place: "Long Khánh".into(),
+            issued_on: NaiveDate::from_ymd_opt(2022, 1, 24).unwrap(),
+            subject: "V/v thực hiện Thông báo số 161-TB/TU".into(),
+            basis: Vec::new(),
+            recipients_label: "Kính gửi: Ban Thường trực UBMTTQVN các xã, phường.".into(),
+            copies_to: vec!["Như trên;".into()],
+            signer: None,
+            body: Text::with_value(""),
+            tasks: vec![task],
+            attachments: Vec::new(),
+            reminders: Vec::new(),
+        };
+        let mut doc = automerge::AutoCommit::new();
+        autosurgeon::reconcile(&mut doc, &directive).unwrap();
+        doc.delete(ROOT, "document_kind").unwrap();
+        doc.delete(ROOT, "copies_to").unwrap();
+        let (_, tasks) = doc.get(ROOT, "tasks").unwrap().unwrap();
+        let (_, t) = doc.get(&tasks, 0).unwrap().unwrap();
+        doc.delete(&t, "contact_person").unwrap();
+        doc.delete(&t, "coordinate_with").unwrap();
+        let old: Directive = autosurgeon::hydrate(&doc).unwrap();
+        assert_eq!(old.document_kind, DocumentKind::OfficialLetter);
+        assert!(old.copies_to.is_empty());
+        assert_eq!(old.tasks[0].contact.as_deref(), Some("đ/c Muối-CV"));
+        assert_eq!(old.tasks[0].contact_person, None);
+        assert!(old.tasks[0].coordinate_with.is_empty());
+        assert!(old.validate().is_ok());
+    }
 
     #[test]
     fn parses_number_schemes() {
@@ -295,5 +540,36 @@ mod tests {
         let o = DocumentNumber::parse("không số");
         assert_eq!(o.scheme, NumberScheme::Other);
         assert_eq!(o.number, None);
+    }
+
+    #[test]
+    fn every_kind_has_its_own_code_and_reads_back() {
+        let codes: HashSet<_> = DocumentKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), DocumentKind::ALL.len());
+        for k in DocumentKind::ALL {
+            assert_eq!(DocumentKind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(DocumentKind::from_code("công văn"), None);
+        assert_eq!(DocumentKind::default().name_vi(), "Công văn");
+    }
+
+    #[test]
+    fn phone_numbers_as_offices_write_them() {
+        for ok in ["0251 3877 123", "0912.345.678", "+84 912 345 678", "(0251) 3877-123", "02513877123"] {
+            assert!(phone_ok(ok), "{ok}");
+        }
+        for bad in ["123", "gọi 0912345678", "0912345678 (anh Lực)", "+84+912345678", "1234567890123456"]
+        {
+            assert!(!phone_ok(bad), "{bad}");
+        }
+        let p = Person {
+            name: "Nguyễn Văn Muối".into(),
+            title: "Chuyên viên".into(),
+            phone: "0251 3877 123".into(),
+        };
+        assert_eq!(p.line(), "Nguyễn Văn Muối (Chuyên viên), ĐT 0251 3877 123");
+        assert!(p.validate("contact").is_ok());
+        let nameless = Person { name: " ".into(), ..p };
+        assert_eq!(nameless.validate("contact").unwrap_err().field, "contact.name");
     }
 }

@@ -25,7 +25,8 @@ pub use attachment::{
     file_name, media_type_ok,
 };
 pub use directive::{
-    Consolidation, Directive, DocumentNumber, MAX_REMINDERS, NumberScheme, Reminder, Signer, TaskSpec,
+    Consolidation, Directive, DocumentKind, DocumentNumber, LIST_MAX, MAX_REMINDERS, NumberScheme, Person,
+    Reminder, Signer, TaskSpec, phone_ok,
 };
 pub use meeting::{Conclusion, Meeting};
 pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};

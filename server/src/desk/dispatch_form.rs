@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use giaoban_client_core::{NewConsolidation, NewDeadline, NewDirective, NewTask, parse_deadline};
 use giaoban_protocol::UnitId;
-use giaoban_protocol::schema::Unit;
+use giaoban_protocol::schema::{DocumentKind, LIST_MAX, Person, Unit, phone_ok};
 use giaoban_vietnamese_text::{clean_input, clean_multiline, format_date, parse_date, search_key};
 
 /// Tasks a form starts with.
@@ -28,8 +28,16 @@ pub struct TaskFields {
     pub report: bool,
     /// The deadline as the dispatch writes it.
     pub deadline: String,
-    /// Who to contact.
+    /// Who to contact, as the dispatch words it ("qua đ/c Muối-CV").
     pub contact: String,
+    /// The contact's full name.
+    pub contact_name: String,
+    /// The contact's title.
+    pub contact_title: String,
+    /// The contact's phone.
+    pub contact_phone: String,
+    /// Organisations to work with, one per line (or separated by ";").
+    pub coordinate: String,
     /// Figures to report, comma-separated.
     pub indicators: String,
     /// The office's own step after the reports ("Giao đ/c Muối tổng hợp …").
@@ -43,6 +51,10 @@ impl TaskFields {
         self.text.trim().is_empty()
             && self.deadline.trim().is_empty()
             && self.contact.trim().is_empty()
+            && self.contact_name.trim().is_empty()
+            && self.contact_title.trim().is_empty()
+            && self.contact_phone.trim().is_empty()
+            && self.coordinate.trim().is_empty()
             && self.indicators.trim().is_empty()
             && self.consolidation.trim().is_empty()
             && self.consolidation_deadline.trim().is_empty()
@@ -54,6 +66,8 @@ impl TaskFields {
 pub struct DispatchFields {
     /// The draft this form is (hex of 16 random bytes).
     pub draft: String,
+    /// The document's kind by code ("cong-van", "ke-hoach" …); empty reads as công văn.
+    pub kind: String,
     /// "305/MTTQ-BTT".
     pub number: String,
     /// The issuing body as printed.
@@ -76,6 +90,8 @@ pub struct DispatchFields {
     pub signer_title: String,
     /// The signer's name.
     pub signer_name: String,
+    /// "Nơi nhận": where copies go, one per line.
+    pub copies: String,
     /// The prose before the tasks.
     pub body: String,
     /// The numbered tasks.
@@ -129,6 +145,8 @@ impl DispatchFields {
     pub fn blank(issuer: &str, today: &str) -> DispatchFields {
         DispatchFields {
             draft: new_draft_id(),
+            kind: DocumentKind::default().code().into(),
+            copies: "Như trên;\nLưu: VT.".into(),
             issuer: format!("Ban Thường trực {issuer}"),
             issued_on: today.to_string(),
             recipients_label: "Kính gửi: Ban Thường trực Ủy ban MTTQ Việt Nam các xã, phường.".into(),
@@ -147,6 +165,8 @@ impl DispatchFields {
         for (k, v) in pairs {
             match k.as_str() {
                 "draft" => f.draft = v.clone(),
+                "kind" => f.kind = v.clone(),
+                "copies" => f.copies = v.clone(),
                 "number" => f.number = v.clone(),
                 "issuer" => f.issuer = v.clone(),
                 "place" => f.place = v.clone(),
@@ -187,6 +207,10 @@ impl DispatchFields {
                         "report" => t.report = !v.is_empty(),
                         "deadline" => t.deadline = v.clone(),
                         "contact" => t.contact = v.clone(),
+                        "contactname" => t.contact_name = v.clone(),
+                        "contacttitle" => t.contact_title = v.clone(),
+                        "contactphone" => t.contact_phone = v.clone(),
+                        "coordinate" => t.coordinate = v.clone(),
                         "indicators" => t.indicators = v.clone(),
                         "consolidation" => t.consolidation = v.clone(),
                         "consolidationdeadline" => t.consolidation_deadline = v.clone(),
@@ -207,6 +231,7 @@ impl DispatchFields {
     pub fn to_pairs(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = [
             ("draft", &self.draft),
+            ("kind", &self.kind),
             ("number", &self.number),
             ("issuer", &self.issuer),
             ("place", &self.place),
@@ -217,6 +242,7 @@ impl DispatchFields {
             ("signer_title", &self.signer_title),
             ("signer_name", &self.signer_name),
             ("body", &self.body),
+            ("copies", &self.copies),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -235,6 +261,10 @@ impl DispatchFields {
             }
             push("deadline", &t.deadline);
             push("contact", &t.contact);
+            push("contactname", &t.contact_name);
+            push("contacttitle", &t.contact_title);
+            push("contactphone", &t.contact_phone);
+            push("coordinate", &t.coordinate);
             push("indicators", &t.indicators);
             push("consolidation", &t.consolidation);
             push("consolidationdeadline", &t.consolidation_deadline);
@@ -296,6 +326,21 @@ impl DispatchFields {
         let body = clean_multiline(&self.body);
         if body.chars().count() > MAX_PROSE {
             p.insert("body".into(), format!("Dài quá {MAX_PROSE} ký tự."));
+        }
+        let document_kind = if self.kind.trim().is_empty() {
+            DocumentKind::default()
+        } else {
+            DocumentKind::from_code(&self.kind).unwrap_or_else(|| {
+                p.insert("kind".into(), "Chọn loại văn bản trong danh sách.".into());
+                DocumentKind::default()
+            })
+        };
+        let copies_to: Vec<String> = self.copies.lines().map(clean_input).filter(|l| !l.is_empty()).collect();
+        if copies_to.len() > LIST_MAX || copies_to.iter().any(|c| c.chars().count() > MAX_LINE) {
+            p.insert(
+                "copies".into(),
+                format!("Tối đa {LIST_MAX} nơi nhận, mỗi dòng tối đa {MAX_LINE} ký tự."),
+            );
         }
         let basis: Vec<String> = self.basis.lines().map(clean_input).filter(|l| !l.is_empty()).collect();
         if basis.iter().any(|b| b.chars().count() > MAX_LINE) {
@@ -394,6 +439,41 @@ impl DispatchFields {
                 })
             };
             let contact = line(&mut p, &f("contact"), &t.contact, None);
+            let person = Person {
+                name: line(&mut p, &f("contactname"), &t.contact_name, None),
+                title: line(&mut p, &f("contacttitle"), &t.contact_title, None),
+                phone: line(&mut p, &f("contactphone"), &t.contact_phone, None),
+            };
+            let contact_person = if person.name.is_empty()
+                && person.title.is_empty()
+                && person.phone.is_empty()
+            {
+                None
+            } else {
+                if person.name.is_empty() {
+                    p.insert(
+                        f("contactname"),
+                        "Nhập họ tên người đầu mối, hoặc để trống cả chức vụ và điện thoại.".into(),
+                    );
+                }
+                if !person.phone.is_empty() && !phone_ok(&person.phone) {
+                    p.insert(
+                        f("contactphone"),
+                        format!("Không đọc được số điện thoại “{}”; chỉ ghi chữ số, ví dụ 0251 3877 123 hoặc 0912 345 678.", person.phone),
+                    );
+                }
+                Some(person)
+            };
+            let coordinate_with: Vec<String> =
+                t.coordinate.split([';', '\n']).map(clean_input).filter(|s| !s.is_empty()).collect();
+            if coordinate_with.len() > LIST_MAX
+                || coordinate_with.iter().any(|o| o.chars().count() > MAX_LINE)
+            {
+                p.insert(
+                    f("coordinate"),
+                    format!("Tối đa {LIST_MAX} tổ chức, mỗi tên tối đa {MAX_LINE} ký tự."),
+                );
+            }
             if t.consolidation.chars().count() > MAX_PROSE {
                 p.insert(f("consolidation"), format!("Dài quá {MAX_PROSE} ký tự."));
             }
@@ -408,6 +488,8 @@ impl DispatchFields {
                 report_required: t.report,
                 deadline,
                 contact: (!contact.is_empty()).then_some(contact),
+                contact_person,
+                coordinate_with,
                 indicators,
                 consolidation,
             });
@@ -420,6 +502,8 @@ impl DispatchFields {
         }
         let signer = (!signer_name.is_empty()).then_some((signer_title, signer_name));
         let directive = NewDirective {
+            document_kind,
+            copies_to,
             number,
             issuer_name: issuer,
             place,
@@ -511,6 +595,10 @@ pub fn field_of(path: &str) -> String {
             "consolidation.deadline" => "consolidationdeadline",
             "consolidation" | "consolidation.text" => "consolidation",
             "contact" => "contact",
+            "contact_person.name" => "contactname",
+            "contact_person.title" => "contacttitle",
+            "contact_person.phone" => "contactphone",
+            t if t.starts_with("coordinate_with") => "coordinate",
             _ => "text",
         };
         return format!("task{n}_{field}");
@@ -520,6 +608,7 @@ pub fn field_of(path: &str) -> String {
             path.into()
         }
         "issuer_name" => "issuer".into(),
+        p if p.starts_with("copies_to") => "copies".into(),
         "recipients" => "recipients".into(),
         _ => "form".into(),
     }

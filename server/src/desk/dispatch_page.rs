@@ -9,6 +9,7 @@ use super::*;
 struct DispatchFormPage {
     chrome: Chrome,
     fields: DispatchFields,
+    kinds: Vec<KindChoice>,
     files: Vec<DraftFileLine>,
     max_file: String,
     tasks: Vec<TaskBlock>,
@@ -23,6 +24,21 @@ impl DispatchFormPage {
     }
 }
 
+/// One document kind in the form's list.
+struct KindChoice {
+    code: &'static str,
+    name: &'static str,
+    chosen: bool,
+}
+
+fn kind_choices(fields: &DispatchFields) -> Vec<KindChoice> {
+    let chosen = giaoban_protocol::schema::DocumentKind::from_code(&fields.kind).unwrap_or_default();
+    giaoban_protocol::schema::DocumentKind::ALL
+        .into_iter()
+        .map(|k| KindChoice { code: k.code(), name: k.name_vi(), chosen: k == chosen })
+        .collect()
+}
+
 /// One task's block of the form, with its field names and problems.
 struct TaskBlock {
     n: usize,
@@ -31,12 +47,20 @@ struct TaskBlock {
     name_report: String,
     name_deadline: String,
     name_contact: String,
+    name_contactname: String,
+    name_contacttitle: String,
+    name_contactphone: String,
+    name_coordinate: String,
     name_indicators: String,
     name_consolidation: String,
     name_consolidationdeadline: String,
     err_text: String,
     err_deadline: String,
     err_contact: String,
+    err_contactname: String,
+    err_contacttitle: String,
+    err_contactphone: String,
+    err_coordinate: String,
     err_consolidation: String,
     err_consolidationdeadline: String,
 }
@@ -57,12 +81,20 @@ fn task_blocks(fields: &DispatchFields, problems: &dispatch_form::Problems) -> V
                 name_report: name("report"),
                 name_deadline: name("deadline"),
                 name_contact: name("contact"),
+                name_contactname: name("contactname"),
+                name_contacttitle: name("contacttitle"),
+                name_contactphone: name("contactphone"),
+                name_coordinate: name("coordinate"),
                 name_indicators: name("indicators"),
                 name_consolidation: name("consolidation"),
                 name_consolidationdeadline: name("consolidationdeadline"),
                 err_text: err("text"),
                 err_deadline: err("deadline"),
                 err_contact: err("contact"),
+                err_contactname: err("contactname"),
+                err_contacttitle: err("contacttitle"),
+                err_contactphone: err("contactphone"),
+                err_coordinate: err("coordinate"),
                 err_consolidation: err("consolidation"),
                 err_consolidationdeadline: err("consolidationdeadline"),
             }
@@ -75,6 +107,8 @@ fn task_blocks(fields: &DispatchFields, problems: &dispatch_form::Problems) -> V
 struct DispatchPreviewPage {
     chrome: Chrome,
     fields: DispatchFields,
+    kind: &'static str,
+    copies: Vec<String>,
     issued_long: String,
     recipients: Vec<String>,
     tasks: Vec<PreviewTask>,
@@ -87,6 +121,9 @@ struct PreviewTask {
     text: String,
     report: bool,
     deadline: Option<dispatch_form::DeadlineShown>,
+    /// The contact as it will read: the person's line, or the dispatch's words.
+    contact: String,
+    coordinate_with: Vec<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -156,6 +193,7 @@ async fn form_page(
         chrome: chrome("Ban hành văn bản", signed, unit, warning),
         files,
         max_file: giaoban_vietnamese_text::format_file_size(state.config.max_file_bytes),
+        kinds: kind_choices(&fields),
         fields,
         tasks,
         choices,
@@ -397,12 +435,21 @@ pub(super) async fn dispatch_form_sent(
                     text: t.text.clone(),
                     report: t.report_required,
                     deadline: deadlines.get(t.ordinal as usize - 1).cloned().flatten(),
+                    contact: match (&t.contact_person, &t.contact) {
+                        (Some(p), Some(words)) => format!("{words} – {}", p.line()),
+                        (Some(p), None) => p.line(),
+                        (None, Some(words)) => words.clone(),
+                        (None, None) => String::new(),
+                    },
+                    coordinate_with: t.coordinate_with.clone(),
                 })
                 .collect();
             let pairs = fields.to_pairs();
             let files = draft_file_lines(&state, &signed, &fields).await;
             let page = DispatchPreviewPage {
                 chrome: chrome("Xem lại trước khi ban hành", &signed, unit, warning),
+                kind: directive.document_kind.name_vi(),
+                copies: directive.copies_to.clone(),
                 fields,
                 issued_long,
                 recipients,

@@ -152,6 +152,7 @@ struct DraftLine {
 struct MatrixPage {
     chrome: Chrome,
     m: Matrix,
+    text: Option<views::DispatchText>,
     files: Vec<attachments::FileLine>,
     notice: String,
     error: String,
@@ -465,12 +466,13 @@ async fn load_matrix(
     signed: &Signed,
     id: &str,
     query: &MatrixQuery,
-) -> Result<((Matrix, Vec<attachments::FileLine>), String, String), DeskError> {
+    with_text: bool,
+) -> Result<((Matrix, Vec<attachments::FileLine>, Option<views::DispatchText>), String, String), DeskError> {
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let filter = RowFilter::parse(query.show.as_deref());
     let relay = state.store.clone();
     let folder = state.files.clone();
-    let ((m, files), unit, warning) = with_store(state, &signed.session, move |s| {
+    let ((m, files, text), unit, warning) = with_store(state, &signed.session, move |s| {
         let deliveries = |units: &[giaoban_protocol::UnitId]| match relay.deliveries(id, units) {
             Ok(d) => d,
             Err(e) => {
@@ -480,10 +482,19 @@ async fn load_matrix(
         };
         let m = views::matrix(s, id, filter, &deliveries)?;
         let files = if m.is_some() { attachments::lines(s, &relay, &folder, id)? } else { Vec::new() };
-        Ok((m, files))
+        // The page shows the dispatch's own words; should they not read, the matrix still shows.
+        let text = match (&m, with_text) {
+            (Some(_), true) => views::dispatch_text(s, id)
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "a dispatch's words could not be read for its page"),
+                )
+                .ok(),
+            _ => None,
+        };
+        Ok((m, files, text))
     })
     .await?;
-    Ok(((m.ok_or(DeskError::NotFound)?, files), unit, warning))
+    Ok(((m.ok_or(DeskError::NotFound)?, files, text), unit, warning))
 }
 
 async fn matrix_page(
@@ -493,7 +504,7 @@ async fn matrix_page(
     Query(query): Query<MatrixQuery>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    let ((m, files), unit, warning) = load_matrix(&state, &signed, &id, &query).await?;
+    let ((m, files, text), unit, warning) = load_matrix(&state, &signed, &id, &query, true).await?;
     let title = m.title.clone();
     let notice = match query.done.as_deref() {
         Some("reminded") => {
@@ -504,6 +515,7 @@ async fn matrix_page(
     let page = MatrixPage {
         chrome: chrome(&title, &signed, unit, warning),
         m,
+        text,
         files,
         notice: notice.into(),
         error: String::new(),
@@ -521,8 +533,8 @@ async fn matrix_table(
     let signed = signed_in(&state, &headers)
         .await
         .map_err(|_| (StatusCode::UNAUTHORIZED, "signed out").into_response())?;
-    let ((m, _), _, _) =
-        load_matrix(&state, &signed, &id, &query).await.map_err(IntoResponse::into_response)?;
+    let ((m, _, _), _, _) =
+        load_matrix(&state, &signed, &id, &query, false).await.map_err(IntoResponse::into_response)?;
     Ok(render(StatusCode::OK, &MatrixTable { m }))
 }
 
@@ -769,8 +781,8 @@ async fn remind_sent(
             Ok(Redirect::to(&format!("/desk/dispatch/{doc}?done=reminded")).into_response())
         }
         Err(reason) => {
-            let ((m, files), unit, warning) =
-                load_matrix(&state, &signed, &id, &MatrixQuery::default()).await?;
+            let ((m, files, text), unit, warning) =
+                load_matrix(&state, &signed, &id, &MatrixQuery::default(), true).await?;
             let title = m.title.clone();
             let error = if reason.contains("not a recipient") {
                 "Có đơn vị được chọn không nhận văn bản này.".to_string()
@@ -780,6 +792,7 @@ async fn remind_sent(
             let page = MatrixPage {
                 chrome: chrome(&title, &signed, unit, warning),
                 m,
+                text,
                 files,
                 notice: String::new(),
                 error,

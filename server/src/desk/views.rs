@@ -68,6 +68,63 @@ pub fn cell(t: &TaskView, delivered: bool) -> Cell {
     }
 }
 
+/// A dispatch's own words beside its matrix: its kind, where copies went, and who to contact
+/// and work with for each task.
+#[derive(Debug, Clone)]
+pub struct DispatchText {
+    /// "Công văn", "Kế hoạch" …
+    pub kind: &'static str,
+    /// "Số: 305/MTTQ-BTT".
+    pub number: String,
+    /// "24/01/2022".
+    pub issued_on: String,
+    /// The "Kính gửi" line.
+    pub recipients_label: String,
+    /// "Nơi nhận", one line each.
+    pub copies_to: Vec<String>,
+    /// Tasks that name a contact or organisations to work with.
+    pub tasks: Vec<TaskText>,
+}
+
+/// A task's contact and the organisations it asks to work with.
+#[derive(Debug, Clone)]
+pub struct TaskText {
+    /// Its number.
+    pub ordinal: u64,
+    /// The contact as it reads: the dispatch's words, then the person's line.
+    pub contact: String,
+    /// Organisations to work with.
+    pub coordinate_with: Vec<String>,
+}
+
+/// The words of dispatch `id` for its matrix page.
+pub fn dispatch_text(store: &mut Store, id: DocId) -> giaoban_client_core::Result<DispatchText> {
+    let d = store.directive(id)?;
+    let tasks = d
+        .tasks
+        .iter()
+        .map(|t| TaskText {
+            ordinal: t.ordinal,
+            contact: match (&t.contact, &t.contact_person) {
+                (Some(words), Some(p)) if *words != p.line() => format!("{words} – {}", p.line()),
+                (_, Some(p)) => p.line(),
+                (Some(words), None) => words.clone(),
+                (None, None) => String::new(),
+            },
+            coordinate_with: t.coordinate_with.clone(),
+        })
+        .filter(|t| !t.contact.is_empty() || !t.coordinate_with.is_empty())
+        .collect();
+    Ok(DispatchText {
+        kind: d.document_kind.name_vi(),
+        number: d.number.raw,
+        issued_on: format_date(d.issued_on),
+        recipients_label: d.recipients_label,
+        copies_to: d.copies_to,
+        tasks,
+    })
+}
+
 /// A task as the matrix's column head shows it.
 #[derive(Debug, Clone)]
 pub struct Column {
