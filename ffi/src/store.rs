@@ -601,6 +601,7 @@ pub fn province_units(province: String) -> Result<Vec<UnitInfo>> {
             name: u.name,
             short_name: u.short_name,
             parent: u.parent.map(|p| p.to_string()),
+            people: u.people.into_iter().map(Into::into).collect(),
         })
         .collect())
 }

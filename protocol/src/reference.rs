@@ -55,6 +55,7 @@ pub fn unit_directory_from_reference(province: &str) -> Result<UnitDirectory, In
         valid_from: reform_day(),
         valid_to: None,
         successors: Vec::new(),
+        people: Vec::new(),
     }];
     let mut communes: Vec<&au::Commune> = au::communes_of(p.code).collect();
     let c = collator();
@@ -71,6 +72,7 @@ pub fn unit_directory_from_reference(province: &str) -> Result<UnitDirectory, In
             valid_from: reform_day(),
             valid_to: None,
             successors: Vec::new(),
+            people: Vec::new(),
         });
     }
     let id = DocId::derived(&REFERENCE_NAMESPACE, format!("{root_key}/directory").as_bytes());

@@ -97,6 +97,10 @@ enum Admin {
     /// Staff accounts of the desk (the office's pages at /desk).
     #[command(subcommand)]
     Staff(Staff),
+    /// The people of a unit to contact (name, title, phone): every device of the province
+    /// receives them with the unit list, and the desk offers them as a dispatch's contacts.
+    #[command(subcommand)]
+    People(People),
     /// Write a consistent copy of the database while the relay runs.
     Backup {
         /// The new file to write.
@@ -107,6 +111,40 @@ enum Admin {
     /// lacks. A restore from a backup does not need it: devices that synced after the backup
     /// notice by themselves.
     NewEpoch,
+}
+
+#[derive(Subcommand)]
+enum People {
+    /// List a unit's people.
+    List {
+        /// The unit: its id or part of its name.
+        #[arg(long)]
+        unit: String,
+    },
+    /// Add a person to a unit (or change the entry of the same name).
+    Add {
+        /// The unit: its id or part of its name.
+        #[arg(long)]
+        unit: String,
+        /// Full name ("Nguyễn Văn Muối").
+        #[arg(long)]
+        name: String,
+        /// Title in the unit ("Chuyên viên").
+        #[arg(long, default_value = "")]
+        title: String,
+        /// Phone number as written ("0251 3877 123").
+        #[arg(long, default_value = "")]
+        phone: String,
+    },
+    /// Remove a person (by name; diacritics optional) from a unit.
+    Remove {
+        /// The unit: its id or part of its name.
+        #[arg(long)]
+        unit: String,
+        /// Their name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,6 +297,38 @@ fn unit_tree_order(units: &[UnitRow]) -> Vec<(usize, &UnitRow)> {
     out
 }
 
+fn people(store: &RelayStore, cmd: People) -> anyhow::Result<()> {
+    match cmd {
+        People::List { unit } => {
+            let (id, name) = store.find_unit(&unit)?;
+            let people = store.unit_people(id)?;
+            if people.is_empty() {
+                println!("{name}: nobody listed yet (add with `giaoban-relay admin people add`)");
+            }
+            for p in people {
+                println!("{}", p.line());
+            }
+        }
+        People::Add { unit, name, title, phone } => {
+            let (id, unit_name) = store.find_unit(&unit)?;
+            let person = giaoban_protocol::schema::Person { name, title, phone };
+            store.add_person(id, person.clone())?;
+            println!("{} listed for {unit_name}; devices receive it on their next sync", person.line());
+        }
+        People::Remove { unit, name } => {
+            let (id, unit_name) = store.find_unit(&unit)?;
+            if store.remove_person(id, &name)? {
+                println!("{name} removed from {unit_name}");
+            } else {
+                anyhow::bail!(
+                    "nobody named {name} is listed for {unit_name}; see `giaoban-relay admin people list --unit …`"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
         Admin::CreateUnits { province } => {
@@ -325,6 +395,7 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
             println!("device {device} revoked");
         }
         Admin::Staff(cmd) => staff(store, cmd)?,
+        Admin::People(cmd) => people(store, cmd)?,
         Admin::Backup { to } => {
             store.backup_to(&to)?;
             println!("backup written to {}", to.display());

@@ -24,6 +24,30 @@
 
 (function () {
   "use strict";
+  // A contact picked from the unit's people: their title and phone fill the empty fields
+  // beside the name.
+  var people = document.getElementById("people");
+  if (!people) return;
+  var names = document.querySelectorAll("input.contact-name");
+  for (var i = 0; i < names.length; i++) {
+    names[i].addEventListener("change", function (e) {
+      var input = e.target;
+      var options = people.querySelectorAll("option");
+      for (var j = 0; j < options.length; j++) {
+        if (options[j].value !== input.value) continue;
+        var stem = input.name.replace(/contactname$/, "");
+        var fill = { contacttitle: "data-title", contactphone: "data-phone" };
+        for (var field in fill) {
+          var other = document.getElementById(stem + field);
+          if (other && other.value === "") other.value = options[j].getAttribute(fill[field]);
+        }
+      }
+    });
+  }
+})();
+
+(function () {
+  "use strict";
   var box = document.querySelector("[data-live]");
   if (!box || !window.EventSource || !window.fetch) return;
   var status = document.getElementById("live-status");

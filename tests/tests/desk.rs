@@ -368,8 +368,23 @@ fn the_office_issues_a_dispatch_from_the_desk_and_wards_receive_it() {
     let mut b = Browser::new(&relay.url);
     b.sign_in("muoi.nv", &password);
 
+    // The office's people, kept by the operator, are offered as contacts.
+    let muoi = giaoban_protocol::schema::Person {
+        name: "Nguyễn Văn Muối".into(),
+        title: "Chuyên viên".into(),
+        phone: "0251 3877 123".into(),
+    };
+    relay.store.add_person(units[0].id, muoi).unwrap();
     let form = b.get("/desk/dispatch/new");
     assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains(
+            r#"<option value="Nguyễn Văn Muối" data-title="Chuyên viên" data-phone="0251 3877 123">"#
+        ),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains(r#"list="people""#));
     // Every ward and commune of the province is offered, with a key to filter without diacritics.
     assert_eq!(form.body.matches("name=\"recipient\"").count(), units.len() - 1);
     assert!(form.body.contains("data-key=\"uy ban mttq viet nam phuong"), "search keys");
@@ -468,6 +483,10 @@ fn the_office_issues_a_dispatch_from_the_desk_and_wards_receive_it() {
     assert_eq!((person.name.as_str(), person.phone.as_str()), ("Nguyễn Văn Muối", "0251 3877 123"));
     assert_eq!(task1.coordinate_with, ["Hội Cựu chiến binh", "Đoàn Thanh niên", "Công an phường"]);
     assert!(directive.task(2).unwrap().contact_person.is_none());
+    // The ward's phone has the office's people with the unit list, offline.
+    let dir = ward.unit_directory().unwrap();
+    let office = dir.unit(units[0].id).unwrap();
+    assert_eq!(office.people.iter().map(|p| p.phone.as_str()).collect::<Vec<_>>(), ["0251 3877 123"]);
 
     // The history names the staff member: the change was written by the desk's store of
     // Nguyễn Văn Muối, a device of the province's unit.

@@ -532,4 +532,6 @@ pub struct UnitInfo {
     pub short_name: String,
     /// Its parent's id; `None` for the root.
     pub parent: Option<String>,
+    /// Its people to contact (name, title, phone), as its office keeps them.
+    pub people: Vec<ContactPerson>,
 }

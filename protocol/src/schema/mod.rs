@@ -32,7 +32,7 @@ pub use meeting::{Conclusion, Meeting};
 pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};
 pub use response::{Response, TaskProgress, TaskState};
 pub use review::{Review, ReviewRound, Verdict};
-pub use units::{AdminRef, Unit, UnitDirectory, UnitKind};
+pub use units::{AdminRef, PEOPLE_MAX, Unit, UnitDirectory, UnitKind};
 pub use validate::{Invalid, MERGED_PROSE_MAX, PROSE_MAX, prose_input};
 
 use crate::ids::{DocId, UnitId};

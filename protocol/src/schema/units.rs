@@ -63,7 +63,14 @@ pub struct Unit {
     pub valid_to: Option<NaiveDate>,
     /// Units that took over its work (mergers and splits).
     pub successors: Vec<UnitId>,
+    /// The unit's people to contact (name, title, phone), as its office keeps them. Units
+    /// written before read as having none.
+    #[autosurgeon(missing = "Vec::new")]
+    pub people: Vec<super::Person>,
 }
+
+/// The most people one unit's directory lists.
+pub const PEOPLE_MAX: usize = 500;
 
 impl Unit {
     /// Whether the unit exists on `date`.
@@ -128,6 +135,15 @@ impl DocumentSchema for UnitDirectory {
             }
             validate::required_text(&format!("{f}.name"), &u.name, LINE_MAX)?;
             validate::text(&format!("{f}.short_name"), &u.short_name, LINE_MAX)?;
+            if u.people.len() > PEOPLE_MAX {
+                return Err(Invalid::new(
+                    format!("{f}.people"),
+                    format!("at most {PEOPLE_MAX} people per unit"),
+                ));
+            }
+            for (i, person) in u.people.iter().enumerate() {
+                person.validate(&format!("{f}.people[{i}]"))?;
+            }
             if let (Some(a), Some(b)) = (u.valid_from, u.valid_to)
                 && b < a
             {

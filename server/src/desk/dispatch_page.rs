@@ -10,6 +10,8 @@ struct DispatchFormPage {
     chrome: Chrome,
     fields: DispatchFields,
     kinds: Vec<KindChoice>,
+    /// The member's unit's people, offered as contacts.
+    people: Vec<giaoban_protocol::schema::Person>,
     files: Vec<DraftFileLine>,
     max_file: String,
     tasks: Vec<TaskBlock>,
@@ -137,8 +139,17 @@ fn today_in_vietnam() -> String {
 }
 
 /// The units below the member's unit, and the unit's name.
-fn children_of(s: &mut Store, unit: giaoban_protocol::UnitId) -> Vec<giaoban_protocol::schema::Unit> {
-    s.child_units(unit).unwrap_or_default()
+/// The units a form may address (those below the member's unit) and the people of the
+/// member's unit it may name as contacts, from the member's store.
+struct FormUnits {
+    children: Vec<giaoban_protocol::schema::Unit>,
+    people: Vec<giaoban_protocol::schema::Person>,
+}
+
+fn form_units(s: &mut Store, unit: giaoban_protocol::UnitId) -> FormUnits {
+    let people =
+        s.unit_directory().ok().and_then(|d| d.unit(unit).map(|u| u.people.clone())).unwrap_or_default();
+    FormUnits { children: s.child_units(unit).unwrap_or_default(), people }
 }
 
 /// A file on a draft, as the form lists it.
@@ -181,12 +192,12 @@ async fn form_page(
     unit: String,
     warning: String,
     fields: DispatchFields,
-    children: &[giaoban_protocol::schema::Unit],
+    units: &FormUnits,
     problems: dispatch_form::Problems,
     notice: String,
 ) -> Response {
     let status = if problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let choices = dispatch_form::choices(children, &fields.recipients);
+    let choices = dispatch_form::choices(&units.children, &fields.recipients);
     let tasks = task_blocks(&fields, &problems);
     let files = draft_file_lines(state, signed, &fields).await;
     let page = DispatchFormPage {
@@ -194,6 +205,7 @@ async fn form_page(
         files,
         max_file: giaoban_vietnamese_text::format_file_size(state.config.max_file_bytes),
         kinds: kind_choices(&fields),
+        people: units.people.clone(),
         fields,
         tasks,
         choices,
@@ -210,8 +222,8 @@ pub(super) async fn dispatch_form_page(
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
     let unit_id = signed.session.unit;
-    let (children, unit, warning) =
-        with_store(&state, &signed.session, move |s| Ok(children_of(s, unit_id))).await?;
+    let (units, unit, warning) =
+        with_store(&state, &signed.session, move |s| Ok(form_units(s, unit_id))).await?;
     let mut fields = DispatchFields::blank(&unit, &today_in_vietnam());
     if let Some(id) =
         q.draft.as_deref().and_then(|d| hex::decode(d).ok()).and_then(|b| <[u8; 16]>::try_from(b).ok())
@@ -224,7 +236,7 @@ pub(super) async fn dispatch_form_page(
         }
         fields = DispatchFields::from_pairs(&draft.fields).0;
     }
-    Ok(form_page(&state, &signed, unit, warning, fields, &children, Default::default(), String::new()).await)
+    Ok(form_page(&state, &signed, unit, warning, fields, &units, Default::default(), String::new()).await)
 }
 
 /// What a sent dispatch form leads to, decided under the member's store lock.
@@ -294,8 +306,8 @@ pub(super) async fn dispatch_form_sent(
     let draft_files = state.desk.draft_files.clone();
     let relay = state.store.clone();
     let usage = if action == Action::Issue { Use::Write } else { Use::Read };
-    let ((sent, children), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
-        let children = children_of(s, unit_id);
+    let ((sent, units), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
+        let units = form_units(s, unit_id);
         let mut draft_id = fields.draft_id().ok_or(DeskError::BadForm)?;
         // Another member's draft id (a form copied from their page): nothing of theirs is
         // touched, and this form goes on as a new draft of this member.
@@ -307,10 +319,10 @@ pub(super) async fn dispatch_form_sent(
         if let Some(d) = relay.draft(staff, draft_id)?
             && let Some(doc) = d.issued
         {
-            return Ok((Sent::Issued(doc), children));
+            return Ok((Sent::Issued(doc), units));
         }
         let checked = match action {
-            Action::Preview | Action::Issue => Some(fields.check(&children)),
+            Action::Preview | Action::Issue => Some(fields.check(&units.children)),
             _ => None,
         };
         if action == Action::Delete {
@@ -318,7 +330,7 @@ pub(super) async fn dispatch_form_sent(
             if let Err(e) = draft_files.remove_all(staff, draft_id) {
                 tracing::warn!(error = %e, "a deleted draft's files were not removed");
             }
-            return Ok((Sent::Deleted, children));
+            return Ok((Sent::Deleted, units));
         }
         if action != Action::Issue {
             match relay.save_draft(staff, draft_id, &fields.title(), &fields.to_pairs()) {
@@ -332,7 +344,7 @@ pub(super) async fn dispatch_form_sent(
                         "form".into(),
                         format!("Không lưu được bản nháp: văn bản quá dài ({why}). Nội dung vẫn ở trên trang; hãy rút gọn."),
                     );
-                    return Ok((Sent::Form { fields, problems, notice: String::new() }, children));
+                    return Ok((Sent::Form { fields, problems, notice: String::new() }, units));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -388,7 +400,7 @@ pub(super) async fn dispatch_form_sent(
             },
             (_, _) => Sent::Form { fields, problems: Default::default(), notice: String::new() },
         };
-        Ok((sent, children))
+        Ok((sent, units))
     })
     .await?;
     match sent {
@@ -413,11 +425,11 @@ pub(super) async fn dispatch_form_sent(
             if let Some(problem) = upload {
                 problems.insert("file".into(), problem);
             }
-            Ok(form_page(&state, &signed, unit, warning, fields, &children, problems, notice).await)
+            Ok(form_page(&state, &signed, unit, warning, fields, &units, problems, notice).await)
         }
         Sent::Preview { fields, directive, deadlines } => {
             let names: std::collections::HashMap<_, _> =
-                children.iter().map(|u| (u.id, u.name.clone())).collect();
+                units.children.iter().map(|u| (u.id, u.name.clone())).collect();
             let mut recipients: Vec<String> = directive
                 .recipients
                 .iter()

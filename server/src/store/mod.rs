@@ -16,6 +16,7 @@ mod deliveries;
 mod doc_cache;
 mod drafts;
 mod files;
+mod people;
 mod precheck;
 pub mod schema;
 mod staff;

@@ -85,7 +85,7 @@ fn unit_id(bytes: &[u8]) -> Result<UnitId> {
 }
 
 /// Units' names, for sentences.
-fn names(ctx: &Ctx<'_>) -> Result<HashMap<UnitId, String>> {
+pub(super) fn names(ctx: &Ctx<'_>) -> Result<HashMap<UnitId, String>> {
     let mut stmt = ctx.tx.prepare_cached("SELECT id, name FROM units")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = HashMap::new();
@@ -96,7 +96,7 @@ fn names(ctx: &Ctx<'_>) -> Result<HashMap<UnitId, String>> {
     Ok(out)
 }
 
-fn known(names: &HashMap<UnitId, String>, unit: UnitId) -> Result<&str> {
+pub(super) fn known(names: &HashMap<UnitId, String>, unit: UnitId) -> Result<&str> {
     names.get(&unit).map(String::as_str).ok_or_else(|| {
         StoreError::NotFound(format!(
             "no unit has id {unit}; list the units with `giaoban-relay admin units`"
@@ -321,7 +321,7 @@ fn follow_readers(ctx: &mut Ctx<'_>, changed: &[UnitId]) -> Result<TreeChange> {
 /// Applies `edit` to every unit directory document that lists one of `involved`, as the relay
 /// writes them, and stores the change. Every unit of `involved` must be in that directory.
 /// Returns the units whose logs grew.
-fn update_directories(
+pub(super) fn update_directories(
     ctx: &mut Ctx<'_>,
     involved: &[UnitId],
     names: &HashMap<UnitId, String>,
