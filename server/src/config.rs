@@ -48,7 +48,38 @@ pub struct Config {
     /// reached directly (anyone could set the header). Default false; env
     /// `GIAOBAN_RELAY_TRUST_FORWARDED_FOR`.
     pub trust_forwarded_for: bool,
+    /// A bearer token that lets a caller from anywhere read `GET /metrics` (a Prometheus on
+    /// another machine). Without it, only requests from loopback that did not come through a
+    /// front may read them; everyone else gets 404. At least 16 characters. Default none; env
+    /// `GIAOBAN_RELAY_METRICS_TOKEN`.
+    pub metrics_token: Option<Secret>,
 }
+
+/// A setting that must not be printed (its `Debug` hides it).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret `s`.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// The shortest `metrics_token` accepted.
+const MIN_TOKEN_CHARS: usize = 16;
 
 impl Default for Config {
     fn default() -> Self {
@@ -66,6 +97,7 @@ impl Default for Config {
             desk_secure_cookie: false,
             public_url: None,
             trust_forwarded_for: false,
+            metrics_token: None,
         }
     }
 }
@@ -129,6 +161,16 @@ impl Config {
                 anyhow::anyhow!("GIAOBAN_RELAY_TRUST_FORWARDED_FOR must be true or false, not '{v}'")
             })?;
         }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_METRICS_TOKEN") {
+            config.metrics_token = Some(v).filter(|v| !v.trim().is_empty()).map(Secret);
+        }
+        if let Some(token) = &config.metrics_token
+            && (token.0.trim().chars().count() < MIN_TOKEN_CHARS || token.0.trim() != token.0)
+        {
+            anyhow::bail!(
+                "metrics_token must be at least {MIN_TOKEN_CHARS} characters with no spaces around it (try: openssl rand -hex 24)"
+            );
+        }
         if let Some(url) = &config.public_url {
             let url = url.trim().trim_end_matches('/').to_string();
             if !(url.starts_with("https://") || url.starts_with("http://"))
@@ -155,5 +197,12 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.data_dir, PathBuf::from("./relay-data"));
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_metrics_token_is_read_but_never_printed() {
+        let c: Config = toml::from_str("metrics_token = \"0123456789abcdef-token\"").unwrap();
+        assert_eq!(c.metrics_token.as_ref().map(Secret::expose), Some("0123456789abcdef-token"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
     }
 }

@@ -8,7 +8,11 @@
 //!   answers what the relay holds (`FileHeld` as JSON). See PROTOCOL.md, "Attached files".
 //! - `GET /v1/files/{hash}` (bearer token, `Range: bytes=N-` to resume): an attached file.
 //! - `GET /v1/files/{hash}/status` (bearer token): what the relay holds of it.
-//! - `GET /healthz`.
+//! - `GET /healthz`: 200 while the process serves.
+//! - `GET /readyz`: 200 when the store answers a read and its schema is current; 503 with a
+//!   short reason otherwise.
+//! - `GET /metrics` (loopback not through a front, or `Authorization: Bearer <metrics_token>`;
+//!   404 for anyone else): the Prometheus text format. See [`crate::metrics`].
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -39,7 +43,9 @@ pub(crate) use file_routes::{access_of, receive_piece, status_of, stream_file};
 use file_routes::{file_status, get_file, put_file};
 
 use crate::config::Config;
+use crate::desk::auth::PeerAddr;
 use crate::files::{FileFolder, Held};
+use crate::metrics::SyncRefusal;
 use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, push_prechecked};
 
 /// Shared state of the HTTP handlers.
@@ -264,6 +270,8 @@ pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
         .route("/v1/events", get(events))
@@ -274,6 +282,7 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         // A form with a file of up to `max_file_bytes` has limits of its own.
         .merge(crate::desk::form_routes(state.config.max_file_bytes, timeout))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -426,12 +435,18 @@ async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, 
 }
 
 async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let m = crate::metrics::get();
+    m.sync_received_bytes.increment(body.len() as u64);
     let auth = authenticate(&state, &headers).await?;
-    state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(ApiError::TooMany)?;
+    state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(|secs| {
+        m.sync_refused(SyncRefusal::RateLimited);
+        ApiError::TooMany(secs)
+    })?;
     let answer = answer_sync(&state, auth, body).await?;
     state.limits.after_answer(auth.device, state.config.max_syncs_per_minute, &answer);
-    let resp = RelayMessage::Sync(answer);
-    Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], wire::encode(&resp)).into_response())
+    let resp = wire::encode(&RelayMessage::Sync(answer));
+    m.sync_sent_bytes.increment(resp.len() as u64);
+    Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], resp).into_response())
 }
 
 /// The answer to an authenticated device's sync request: its push checked and stored, then
@@ -442,12 +457,19 @@ pub(crate) async fn answer_sync(
     auth: DeviceAuth,
     body: Bytes,
 ) -> Result<giaoban_protocol::wire::SyncResponse, ApiError> {
-    let msg: DeviceMessage = wire::decode(&body).map_err(|e| match e {
-        FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
-        e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
+    let m = crate::metrics::get();
+    let msg: DeviceMessage = wire::decode(&body).map_err(|e| {
+        m.sync_refused(SyncRefusal::Unreadable);
+        match e {
+            FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
+            e => ApiError::BadRequest(format!("cannot read the sync request: {e}")),
+        }
     })?;
     let DeviceMessage::Sync(mut req) = msg;
-    relay_session::check_bounds(&req).map_err(ApiError::TooLarge)?;
+    relay_session::check_bounds(&req).map_err(|e| {
+        m.sync_refused(SyncRefusal::TooLarge);
+        ApiError::TooLarge(e)
+    })?;
     let DeviceAuth { device, unit } = auth;
     let push = std::mem::take(&mut req.push);
     let pushed = !push.is_empty();
@@ -461,6 +483,13 @@ pub(crate) async fn answer_sync(
     } else {
         Default::default()
     };
+    // Counted once the batch committed: a refusal stores nothing, an acceptance is durable.
+    m.documents_accepted.increment(outcome.acks.len() as u64);
+    m.changes_accepted.increment(outcome.stored_changes);
+    m.documents_wanted.increment(outcome.wanted.len() as u64);
+    for r in &outcome.rejects {
+        m.refused(r.code);
+    }
     if !outcome.grown.is_empty() {
         state.live.send_modify(|v| *v = v.wrapping_add(1));
         state.unit_live.bump(&outcome.grown);
@@ -517,7 +546,54 @@ pub(crate) async fn answer_sync(
 
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let auth = authenticate(&state, &headers).await?;
-    let stream = WatchStream::new(state.unit_live.subscribe(auth.unit))
-        .map(|_| Ok::<_, Infallible>(Event::default().event("changed").data("")));
+    let open = OpenStream::new();
+    let stream = WatchStream::new(state.unit_live.subscribe(auth.unit)).map(move |_| {
+        let _open = &open;
+        Ok::<_, Infallible>(Event::default().event("changed").data(""))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))).into_response())
+}
+
+/// One live-notification stream, counted in `giaoban_relay_event_streams` until dropped.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> OpenStream {
+        crate::metrics::get().event_streams.increment(1.0);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        crate::metrics::get().event_streams.decrement(1.0);
+    }
+}
+
+/// `GET /readyz`: 200 when the store can serve, 503 with the reason otherwise.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let ready = tokio::task::spawn_blocking(move || store.readiness())
+        .await
+        .unwrap_or_else(|_| Err("the readiness check failed".into()));
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    match ready {
+        Ok(()) => (StatusCode::OK, text, "ready".to_string()).into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, text, reason).into_response(),
+    }
+}
+
+/// `GET /metrics`: the Prometheus text format, for callers [`crate::metrics::may_read`]
+/// allows; the same 404 as an unknown path for anyone else.
+async fn metrics_page(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !crate::metrics::may_read(&state.config, peer, &headers) {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    }
+    let sizes = blocking(&state.store, |s| s.sizes()).await?;
+    let text = crate::metrics::get().render(sizes);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod desk;
 pub mod files;
 pub mod http;
+pub mod metrics;
 pub mod store;
 
 use std::future::Future;
@@ -57,6 +58,22 @@ async fn collect_files_hourly(state: AppState) {
     }
 }
 
+/// One open connection, counted in `giaoban_relay_connections` until dropped.
+struct OpenConnection;
+
+impl OpenConnection {
+    fn new() -> OpenConnection {
+        metrics::get().connections.increment(1.0);
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::get().connections.decrement(1.0);
+    }
+}
+
 /// How long open requests (and live-notification streams) get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -74,6 +91,12 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let collector = tokio::spawn(collect_files_hourly(state.clone()));
+    let upkeep = tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            metrics::get().upkeep();
+        }
+    });
     let router = app(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -106,7 +129,9 @@ pub async fn run(
             .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
+        let open = OpenConnection::new();
         tokio::spawn(async move {
+            let _open = open;
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
@@ -114,6 +139,7 @@ pub async fn run(
     }
     drop(listener);
     collector.abort();
+    upkeep.abort();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {

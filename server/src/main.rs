@@ -15,8 +15,21 @@ struct Cli {
     /// Configuration file (TOML). Every setting has a default; see `Config`.
     #[arg(long, global = true, env = "GIAOBAN_RELAY_CONFIG")]
     config: Option<PathBuf>,
+    /// How log lines are written: `text` for people, `json` (one object a line) for a log
+    /// collector.
+    #[arg(long, global = true, env = "GIAOBAN_RELAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human text.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -179,10 +192,13 @@ enum Staff {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
     let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let config = Config::load(cli.config.as_deref())?;
     let store = RelayStore::open_with_quota(&config.data_dir, config.max_database_kb)
         .with_context(|| format!("opening the relay store in {}", config.data_dir.display()))?;

@@ -306,6 +306,49 @@ impl RelayStore {
         })
     }
 
+    /// Whether the store can serve: its writer runs, a read connection answers, and the
+    /// database's schema is the one this relay knows. `Err` says why not, in a short sentence.
+    /// Blocking.
+    pub fn readiness(&self) -> std::result::Result<(), String> {
+        if !self.inner.writer.is_running() {
+            return Err("the relay's writer has stopped".into());
+        }
+        let known = schema::MIGRATIONS.len() as i64;
+        let found = self
+            .read(|c| {
+                let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                let _epoch: i64 =
+                    c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))?;
+                Ok(version)
+            })
+            .map_err(|e| format!("the store does not answer a read: {e}"))?;
+        match found.cmp(&known) {
+            std::cmp::Ordering::Equal => Ok(()),
+            std::cmp::Ordering::Less => Err(format!(
+                "the database's schema is version {found}; this relay migrates it to {known} when it starts"
+            )),
+            std::cmp::Ordering::Greater => {
+                Err(format!("the database's schema is version {found}, newer than this relay's {known}"))
+            }
+        }
+    }
+
+    /// Bytes of the database file, its write-ahead log, and the attached files held whole
+    /// (from the `files` table; the folder is not walked). Blocking.
+    pub fn sizes(&self) -> Result<crate::metrics::StoreSizes> {
+        // A file that is not there (the log after a checkpoint) weighs nothing; a gauge is no
+        // place to fail a scrape over one that cannot be read.
+        let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.inner.path.clone().into_os_string();
+        wal.push("-wal");
+        let files = self.read(|c| {
+            let n: i64 =
+                c.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM files")?.query_row([], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })?;
+        Ok(crate::metrics::StoreSizes { database: len(&self.inner.path), wal: len(Path::new(&wal)), files })
+    }
+
     /// The highest sequence number stored.
     pub fn max_seq(&self) -> Result<u64> {
         self.read(max_seq)

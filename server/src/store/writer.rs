@@ -126,6 +126,8 @@ pub struct PushOutcome {
     pub grown: Vec<UnitId>,
     /// The pushing device's newest own change, in its unit's log, before this push.
     pub own_top_before: u64,
+    /// Changes stored (of the documents in `acks`).
+    pub stored_changes: u64,
 }
 
 /// Handle to the writer thread.
@@ -152,6 +154,11 @@ impl Writer {
         Ok(Writer { jobs: Some(tx), thread: Some(thread), prechecker })
     }
 
+    /// Whether the writer thread is still taking jobs.
+    pub fn is_running(&self) -> bool {
+        self.jobs.is_some() && self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// What checks pushes before the writer's turn (see [`Prechecked`]).
     pub fn prechecker(&self) -> &Prechecker {
         &self.prechecker
@@ -167,7 +174,11 @@ impl Writer {
         let job: Box<dyn Job> = Box::new(Queued { work: f, reply });
         match &self.jobs {
             Some(jobs) => {
+                // Counted before it is sent, so the writer never takes it off the count first.
+                let queue = &crate::metrics::get().writer_queue;
+                queue.increment(1.0);
                 if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    queue.decrement(1.0);
                     job.abort(StoreError::Closed);
                 }
             }
@@ -263,7 +274,9 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
     let mut generation = 0u64;
     let mut tree: Option<Arc<UnitTree>> = None;
     let mut data_version: Option<i64> = None;
+    let metrics = crate::metrics::get();
     while let Ok(first) = rx.recv() {
+        let started = std::time::Instant::now();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -271,6 +284,8 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
                 Err(_) => break,
             }
         }
+        metrics.writer_queue.decrement(batch.len() as f64);
+        metrics.writer_batch_jobs.record(batch.len() as f64);
         // Another process (the admin command) may have changed units and documents: reload the
         // tree then, and forget the cached documents.
         let version = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
@@ -307,6 +322,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, clock: RelayClock
         let (finishes, staged, commit) =
             run_batch(&mut conn, batch, (&current_tree, generation), now, key, cache);
         let error = commit.err();
+        metrics.writer_batch_seconds.record(started.elapsed().as_secs_f64());
         match &error {
             None => {
                 let mut cache = cache.lock();
@@ -443,7 +459,9 @@ fn run_batch(
         }
         finishes.push(finish);
     }
+    let committing = std::time::Instant::now();
     let commit = tx.commit().map_err(StoreError::from);
+    crate::metrics::get().writer_commit_seconds.record(committing.elapsed().as_secs_f64());
     (finishes, staged_all, commit)
 }
 
@@ -1034,6 +1052,7 @@ pub fn push_prechecked(ctx: &mut Ctx<'_>, pre: Prechecked) -> Result<PushOutcome
                     out.rejects.push(refusal);
                 }
                 let kind = Some(checked.header.kind);
+                out.stored_changes += checked.new.len() as u64;
                 let (heads, readers) =
                     ctx.store(dc.doc, row, &checked.new, &checked.header, checked.doc, device, &received)?;
                 grown.extend(readers);
