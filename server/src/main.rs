@@ -63,6 +63,26 @@ enum Admin {
     },
     /// List the units.
     Units,
+    /// Add a unit under another: a member organisation (Hội Liên hiệp Phụ nữ, Đoàn Thanh
+    /// niên, Hội Nông dân, Hội Cựu chiến binh, Công đoàn) or a work team, which then receives
+    /// dispatches and reports like any unit.
+    AddUnit {
+        /// The unit it belongs under: its id or part of its name.
+        #[arg(long)]
+        parent: String,
+        /// Its full name ("Hội Liên hiệp Phụ nữ phường Xuân Trung").
+        #[arg(long)]
+        name: String,
+        /// A short name for lists ("Hội LHPN P. Xuân Trung"); the full name if not given.
+        #[arg(long, default_value = "")]
+        short_name: String,
+        /// front-committee, member-organisation, work-team, party-body, state-body or other.
+        #[arg(long, default_value = "member-organisation")]
+        kind: String,
+        /// Its level ("phường"); the parent's if not given.
+        #[arg(long, default_value = "")]
+        level: String,
+    },
     /// Merge units into a successor: each ends today, and the successor's devices receive their
     /// records on their next sync and may answer their open tasks.
     Merge {
@@ -368,6 +388,21 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
                 };
                 println!("{id}  {}{name}{merged}", "  ".repeat(depth));
             }
+        }
+        Admin::AddUnit { parent, name, short_name, kind, level } => {
+            let (parent, parent_name) = store.find_unit(&parent)?;
+            let Some(kind) = giaoban_protocol::schema::UnitKind::from_code(&kind) else {
+                let codes: Vec<&str> =
+                    giaoban_protocol::schema::UnitKind::ALL.iter().map(|(_, c)| *c).collect();
+                anyhow::bail!("'{kind}' is not a kind of unit; use one of {}", codes.join(", "));
+            };
+            let unit =
+                giaoban_relay::store::NewUnit { name: name.clone(), short_name, kind, level_label: level };
+            let (id, change) = store.add_unit(parent, unit)?;
+            println!(
+                "{id}  {name} added under {parent_name}; enrol its devices with `giaoban-relay admin enroll --unit {id}`"
+            );
+            print_change(store, &change)?;
         }
         Admin::Merge { units, into } => {
             let (successor, successor_name) = store.find_unit(&into)?;

@@ -305,7 +305,11 @@ fn hostile_words_are_shown_as_words_and_a_ward_sees_only_its_own() {
     let (_, ward_password) = relay.store.add_staff(units[1].id, "phuong.1", "Lê Văn Một").unwrap();
     let mut w = Browser::new(&relay.url);
     assert_eq!(w.sign_in("phuong.1", &ward_password).status, 303);
-    assert!(!w.get("/desk").body.contains("305/MTTQ-BTT"));
+    let ward_home = w.get("/desk");
+    assert!(!ward_home.body.contains("305/MTTQ-BTT"));
+    assert!(!ward_home.body.contains("Ban hành văn bản mới"), "a ward has no unit below it to address");
+    // A draft link cut short is not found, not a blank form.
+    assert_eq!(w.get("/desk/dispatch/new?draft=0a1b2c").status, 404);
     let other = w.get(&format!("/desk/dispatch/{directive}"));
     assert_eq!(other.status, 404);
     // A made-up id and a malformed one get the same answer.

@@ -642,10 +642,93 @@ fn form_fields_before_the_token_are_not_read_past_a_few_kilobytes() {
     parts.push(Part::Text("action", "save"));
     let refused = b.post_multipart_refused("/desk/dispatch/new", &parts);
     assert!(matches!(refused, None | Some(403)), "{refused:?}");
+    // Nor many small ones adding up past it.
+    let piece = "a".repeat(4 * 1024);
+    let mut parts: Vec<Part<'_>> = (0..10).map(|_| Part::Text("basis", piece.as_str())).collect();
+    parts.extend(fields.iter().map(|(k, v)| Part::Text(k, v)));
+    parts.push(Part::Text("action", "save"));
+    let refused = b.post_multipart_refused("/desk/dispatch/new", &parts);
+    assert!(matches!(refused, None | Some(403)), "{refused:?}");
     // The same words after the token are a body like any other.
     let mut parts: Vec<Part<'_>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
     parts.push(Part::Text("body", &filler));
     parts.push(Part::Text("action", "save"));
     let page = b.post_multipart("/desk/dispatch/new", &parts);
     assert_eq!(page.status, 200, "{}", page.body);
+}
+
+#[test]
+fn a_dispatch_whose_files_the_unit_has_no_room_for_is_not_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let config = Config {
+        data_dir: data.clone(),
+        max_file_bytes: 256 * 1024,
+        max_unit_file_bytes: 400 * 1024,
+        ..Config::default()
+    };
+    let relay = Relay::start_with(&data, config, true);
+    // Two members of the same office, each with a 250 KB scan on a draft.
+    let (mut a, a_staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
+    let (mut b, _) = signed_in(&relay, 0, "lan.tt", "Trần Thị Lan");
+    let a_fields = dispatch_fields(&relay, &a.get("/desk/dispatch/new"));
+    let a_draft = a_fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    // A file cut off by a stop lies in the member's folder: it is not theirs to count.
+    let a_dir = relay.dir.join("desk").join("draft-files").join(&a_staff).join(&a_draft);
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::write(a_dir.join(".incoming-0011223344556677"), photo(300 * 1024, 60)).unwrap();
+    let scan_a = photo(250 * 1024, 61);
+    let file = Part::File {
+        name: "file",
+        file_name: "Bản quét A.pdf",
+        media_type: "application/pdf",
+        bytes: &scan_a,
+    };
+    let page = a.post_multipart("/desk/dispatch/new", &with_file(&a_fields, file, "attach"));
+    assert!(page.text_of_id("file-error").is_none(), "{}", page.body);
+    let b_fields = dispatch_fields(&relay, &b.get("/desk/dispatch/new"));
+    let scan_b = photo(250 * 1024, 62);
+    let file = Part::File {
+        name: "file",
+        file_name: "Bản quét B.pdf",
+        media_type: "application/pdf",
+        bytes: &scan_b,
+    };
+    let page = b.post_multipart("/desk/dispatch/new", &with_file(&b_fields, file, "attach"));
+    assert!(page.text_of_id("file-error").is_none(), "{}", page.body);
+
+    // The colleague issues first: the relay now holds 250 KB of the office's 400 KB.
+    let mut issue: Vec<(&str, &str)> = b_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    issue.push(("action", "issue"));
+    assert_eq!(b.post("/desk/dispatch/new", &issue).status, 303);
+    // The second dispatch would go out without its scan: it is not issued, and said so.
+    let mut issue: Vec<(&str, &str)> = a_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    issue.push(("action", "issue"));
+    let page = a.post("/desk/dispatch/new", &issue);
+    assert_eq!(page.status, 422, "{}", page.body);
+    let error = page.text_of_id("file-error").unwrap_or_default();
+    assert!(error.contains("chưa được ban hành") && error.contains("400 KB"), "{error}");
+    assert!(relay.store.draft(staff_id(&a_staff), draft_id(&a_draft)).unwrap().unwrap().issued.is_none());
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "phường");
+    ward.sync_now().unwrap();
+    let mine =
+        giaoban_client_core::TaskFilter { scope: giaoban_client_core::TaskScope::Mine, ..Default::default() };
+    let sources: std::collections::BTreeSet<_> =
+        ward.list_tasks(&mine).unwrap().into_iter().map(|t| t.source).collect();
+    assert_eq!(sources.len(), 1, "only the colleague's dispatch went out");
+
+    // A form naming two drafts is refused before its file is kept anywhere.
+    let mut parts: Vec<Part<'_>> = a_fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
+    let other = "00112233445566778899aabbccddeeff".to_string();
+    parts.insert(2, Part::Text("draft", &other));
+    let small = photo(1_000, 63);
+    parts.push(Part::File {
+        name: "file",
+        file_name: "Phụ lục.pdf",
+        media_type: "application/pdf",
+        bytes: &small,
+    });
+    parts.push(Part::Text("action", "issue"));
+    assert_eq!(a.post_multipart("/desk/dispatch/new", &parts).status, 403);
+    assert!(relay.store.draft(staff_id(&a_staff), draft_id(&other)).unwrap().is_none());
 }

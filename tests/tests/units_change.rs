@@ -309,3 +309,81 @@ fn operator_errors() {
     let after = moi.document_ids(None).unwrap();
     assert_eq!(before, after, "the one merger changed the directory, and A had no records");
 }
+
+#[test]
+fn a_wards_womens_union_added_as_a_unit_receives_a_dispatch_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let units = &relay.org.units;
+    let ward = units[1].id;
+    let mut ward_phone = relay.device(&dir.path().join("ward.sqlite"), 1, "Điện thoại phường");
+    sync(&mut ward_phone);
+    let before = ward_phone.unit_directory().unwrap().units.len();
+
+    let (union, _) = relay
+        .store
+        .add_unit(
+            ward,
+            giaoban_relay::store::NewUnit {
+                name: "Hội Liên hiệp Phụ nữ phường Xuân Trung".into(),
+                short_name: "Hội LHPN P. Xuân Trung".into(),
+                kind: giaoban_client_core::protocol::schema::UnitKind::MemberOrganisation,
+                level_label: String::new(),
+            },
+        )
+        .unwrap();
+    // The same name again (any spelling of it) is refused; so is an unknown parent.
+    let again = giaoban_relay::store::NewUnit {
+        name: "hoi lien hiep phu nu phuong xuan trung".into(),
+        short_name: String::new(),
+        kind: giaoban_client_core::protocol::schema::UnitKind::MemberOrganisation,
+        level_label: String::new(),
+    };
+    assert!(relay.store.add_unit(ward, again.clone()).is_err());
+    assert!(relay.store.add_unit(UnitId::from_bytes([3; 16]), again).is_err());
+
+    // A name given in full finds that unit, though it is part of another's name.
+    let team = giaoban_relay::store::NewUnit {
+        name: "Hội Liên hiệp Phụ nữ phường Xuân Trung – Chi hội khu phố 1".into(),
+        short_name: String::new(),
+        kind: giaoban_client_core::protocol::schema::UnitKind::MemberOrganisation,
+        level_label: "khu phố".into(),
+    };
+    let (team, _) = relay.store.add_unit(union, team).unwrap();
+    assert_eq!(relay.store.find_unit("Hội Liên hiệp Phụ nữ phường Xuân Trung").unwrap().0, union);
+    assert_eq!(relay.store.find_unit("chi hoi khu pho 1").unwrap().0, team);
+
+    // Devices already enrolled see it in the unit list on their next sync.
+    sync(&mut ward_phone);
+    let listed = ward_phone.unit_directory().unwrap();
+    assert_eq!(listed.units.len(), before + 2);
+    let u = listed.unit(union).unwrap();
+    assert_eq!((u.parent, u.short_name.as_str()), (Some(ward), "Hội LHPN P. Xuân Trung"));
+    assert_eq!(u.level_label, listed.unit(ward).unwrap().level_label, "the parent's level");
+
+    // Its own first device receives the whole unit list, then the ward's dispatch to it.
+    let mut union_phone = Store::open(&dir.path().join("union.sqlite")).unwrap();
+    let code = relay.store.create_enrollment(union, 1).unwrap();
+    union_phone.enroll(&relay.url, &code.code, "Điện thoại chị Hoa").unwrap();
+    sync(&mut union_phone);
+    assert!(
+        union_phone.unit_directory().unwrap().unit(union).is_some(),
+        "the new unit's device reads the list"
+    );
+    let directive =
+        ward_phone.issue_directive(dispatch_305(vec![union], &local_date(5), &local_date(8))).unwrap();
+    sync(&mut ward_phone);
+    sync(&mut union_phone);
+    let mine =
+        union_phone.list_tasks(&TaskFilter { scope: TaskScope::Mine, ..TaskFilter::default() }).unwrap();
+    assert_eq!(mine.len(), 4, "the four tasks of the dispatch");
+    // It reports, and the ward (and the office above it) read the report.
+    let r = union_phone.create_report(report(directive, "Đã rà soát 5 mô hình phụ nữ giúp nhau.")).unwrap();
+    union_phone.submit_report(r).unwrap();
+    sync(&mut union_phone);
+    sync(&mut ward_phone);
+    assert!(holds(&ward_phone, r), "the ward reads its union's report");
+    let mut office_phone = relay.device(&dir.path().join("office.sqlite"), 0, "Văn phòng");
+    sync(&mut office_phone);
+    assert!(holds(&office_phone, r), "the office above reads it too");
+}

@@ -193,7 +193,11 @@ pub fn phone_ok(phone: &str) -> bool {
     let p = phone.trim();
     let body = p.strip_prefix('+').unwrap_or(p);
     let digits = body.chars().filter(char::is_ascii_digit).count();
-    (8..=15).contains(&digits) && body.chars().all(|c| c.is_ascii_digit() || " .-()".contains(c))
+    let count = |x: char| body.chars().filter(|c| *c == x).count();
+    (8..=15).contains(&digits)
+        && body.chars().all(|c| c.is_ascii_digit() || " .-()".contains(c))
+        && count('(') <= 1
+        && count(')') <= 1
 }
 
 /// The most lines a dispatch's "Nơi nhận" keeps, and organisations a task names to work with.

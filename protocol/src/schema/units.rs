@@ -27,6 +27,23 @@ pub enum UnitKind {
     Other,
 }
 
+impl UnitKind {
+    /// Every kind, with the code the admin command takes.
+    pub const ALL: [(UnitKind, &'static str); 6] = [
+        (UnitKind::FrontCommittee, "front-committee"),
+        (UnitKind::MemberOrganisation, "member-organisation"),
+        (UnitKind::WorkTeam, "work-team"),
+        (UnitKind::PartyBody, "party-body"),
+        (UnitKind::StateBody, "state-body"),
+        (UnitKind::Other, "other"),
+    ];
+
+    /// The kind of `code` ("member-organisation" …).
+    pub fn from_code(code: &str) -> Option<UnitKind> {
+        UnitKind::ALL.iter().find(|(_, c)| *c == code.trim()).map(|(k, _)| *k)
+    }
+}
+
 /// A reference to the national administrative-unit data. Codes are reference data, not keys:
 /// they are reused across releases, so the dataset version is kept with them.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]

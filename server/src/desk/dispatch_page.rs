@@ -26,6 +26,47 @@ impl DispatchFormPage {
     }
 }
 
+/// Why the draft's files would not fit in what the relay gives the member's unit
+/// (`max_unit_file_bytes`, counting what the unit's devices and desks already sent and are
+/// sending); `None` when they fit. Checked before issuing: a dispatch whose files the relay
+/// would then refuse is not issued. Blocking.
+fn no_room_for(
+    relay: &crate::RelayStore,
+    folder: &crate::files::FileFolder,
+    files: &super::draft_files::DraftFiles,
+    quota: u64,
+    unit: giaoban_protocol::UnitId,
+    staff: crate::store::StaffId,
+    draft: [u8; 16],
+) -> Result<Option<String>, DeskError> {
+    if quota == 0 {
+        return Ok(None);
+    }
+    let mut new_bytes = 0u64;
+    for f in files.list(staff, draft).map_err(|e| DeskError::Store(format!("a draft's files: {e}")))? {
+        let held =
+            f.hash.parse::<giaoban_protocol::BlobHash>().ok().map(|h| relay.file_recorded(h)).transpose()?;
+        if held != Some(true) {
+            new_bytes = new_bytes.saturating_add(f.size);
+        }
+    }
+    if new_bytes == 0 {
+        return Ok(None);
+    }
+    let sending =
+        folder.partial_bytes_of(unit).map_err(|e| DeskError::Store(format!("the relay's files: {e}")))?;
+    let used = relay.unit_file_bytes(unit)?.saturating_add(sending);
+    if used.saturating_add(new_bytes) <= quota {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "Văn bản chưa được ban hành: các tệp đính kèm ({}) vượt quá chỗ còn lại cho đơn vị trên máy chủ (đã dùng {} trong {}). Hãy gỡ bớt tệp, hoặc đề nghị người quản trị máy chủ nâng mức max_unit_file_bytes.",
+        giaoban_vietnamese_text::format_file_size(new_bytes),
+        giaoban_vietnamese_text::format_file_size(used),
+        giaoban_vietnamese_text::format_file_size(quota)
+    )))
+}
+
 /// One document kind in the form's list.
 struct KindChoice {
     code: &'static str,
@@ -225,9 +266,18 @@ pub(super) async fn dispatch_form_page(
     let (units, unit, warning) =
         with_store(&state, &signed.session, move |s| Ok(form_units(s, unit_id))).await?;
     let mut fields = DispatchFields::blank(&unit, &today_in_vietnam());
-    if let Some(id) =
-        q.draft.as_deref().and_then(|d| hex::decode(d).ok()).and_then(|b| <[u8; 16]>::try_from(b).ok())
-    {
+    // A draft link that does not read (cut short when copied) is "not found", not a blank form
+    // the member could take for their draft emptied.
+    let asked = match q.draft.as_deref() {
+        None => None,
+        Some(d) => Some(
+            hex::decode(d.trim())
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .ok_or(DeskError::NotFound)?,
+        ),
+    };
+    if let Some(id) = asked {
         let staff = signed.session.staff;
         let draft =
             on_relay(&state, move |relay| relay.draft(staff, id)).await?.ok_or(DeskError::NotFound)?;
@@ -305,6 +355,8 @@ pub(super) async fn dispatch_form_sent(
     };
     let draft_files = state.desk.draft_files.clone();
     let relay = state.store.clone();
+    let folder = state.files.clone();
+    let quota = state.config.max_unit_file_bytes;
     let usage = if action == Action::Issue { Use::Write } else { Use::Read };
     let ((sent, units), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
         let units = form_units(s, unit_id);
@@ -356,6 +408,14 @@ pub(super) async fn dispatch_form_sent(
             }
             // The dispatch's id comes from the draft's: the same form issued again (sent
             // twice, or after a crash between issuing and marking the draft) is issued once.
+            (Action::Issue, Some(Ok((directive, _))))
+                if let Some(problem) = no_room_for(&relay, &folder, &draft_files, quota, unit_id, staff, draft_id)? =>
+            {
+                let mut problems = dispatch_form::Problems::new();
+                problems.insert("file".into(), problem);
+                let _ = directive;
+                Sent::Form { fields, problems, notice: String::new() }
+            }
             (Action::Issue, Some(Ok((directive, _)))) => match s.issue_directive_with_files(
                 dispatch_form::dispatch_id(unit_id, draft_id),
                 directive,

@@ -85,7 +85,7 @@ impl DraftFiles {
         Ok(out)
     }
 
-    /// Bytes a member's drafts hold in files (those arriving included). Blocking.
+    /// Bytes a member's drafts hold in files kept (not those arriving). Blocking.
     pub fn bytes_of(&self, staff: StaffId) -> io::Result<u64> {
         let staff_dir = self.root.join(staff.to_string());
         let drafts = match fs::read_dir(&staff_dir) {
@@ -101,7 +101,10 @@ impl DraftFiles {
             }
             for f in fs::read_dir(draft.path())? {
                 let f = f?;
-                if f.path().extension().and_then(|e| e.to_str()) != Some("json") {
+                // Files cut off while arriving (a stop mid-way) are strays the collector takes,
+                // not the member's: they do not count.
+                let stray = f.file_name().to_str().is_some_and(|n| n.starts_with('.'));
+                if !stray && f.path().extension().and_then(|e| e.to_str()) != Some("json") {
                     total = total.saturating_add(f.metadata()?.len());
                 }
             }

@@ -69,7 +69,8 @@ pub(super) async fn read_form(
         };
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
-            let allowed = if checked { text_left } else { text_left.min(UNCHECKED_TEXT) };
+            let read_so_far = state.config.max_body_bytes.saturating_sub(text_left);
+            let allowed = if checked { text_left } else { text_left.min(UNCHECKED_TEXT.saturating_sub(read_so_far)) };
             let text = match read_text(field, allowed).await {
                 Text::Whole(t) => t,
                 Text::Refused => return Err(DeskError::BadForm),
@@ -82,6 +83,9 @@ pub(super) async fn read_form(
             if name == "csrf" {
                 check_form(state, headers, signed, &text)?;
                 checked = true;
+            } else if name == "draft" && pairs.iter().any(|(k, _)| k == "draft") {
+                // Two drafts named in one form: its file and its fields could go apart.
+                return Err(DeskError::BadForm);
             } else if pairs.len() < 20_000 {
                 pairs.push((name, text));
             }
@@ -104,8 +108,16 @@ pub(super) async fn read_form(
             continue;
         }
         let caption = pairs.iter().rev().find(|(k, _)| k == "file_caption").map(|(_, v)| clean_input(v));
-        if let Err(p) =
-            receive(state, signed.session.staff, draft, field, &picked, caption.unwrap_or_default()).await?
+        if let Err(p) = receive(
+            state,
+            signed.session.staff,
+            signed.session.unit,
+            draft,
+            field,
+            &picked,
+            caption.unwrap_or_default(),
+        )
+        .await?
         {
             problem = Some(p);
         }
@@ -151,9 +163,11 @@ fn incomplete() -> String {
 }
 
 /// Streams one file into the draft's folder; `Ok(Err(sentence))` when it is not kept.
+#[allow(clippy::too_many_arguments)]
 async fn receive(
     state: &AppState,
     staff: StaffId,
+    unit: giaoban_protocol::UnitId,
     draft: [u8; 16],
     mut field: Field<'_>,
     picked: &str,
@@ -199,15 +213,26 @@ async fn receive(
         }
         // A member's drafts hold no more than their unit may keep on the relay, since every
         // file becomes the unit's once the dispatch is issued.
-        let room = if quota == 0 { u64::MAX } else { quota.saturating_sub(files.bytes_of(staff)?) };
-        files.incoming(staff, draft).map(|i| Some((i, room)))
+        files.incoming(staff, draft).map(|i| Some((i, files.bytes_of(staff))))
     })
     .await?;
-    let Some((mut incoming, room)) = incoming else {
+    let Some((mut incoming, drafts_bytes)) = incoming else {
         drain(&mut field).await;
         return Ok(Err(format!(
             "Bản nháp đã có {ATTACHMENTS_INPUT_MAX} tệp, không đính kèm thêm được. Hãy gỡ bớt, hoặc gộp các tệp lại."
         )));
+    };
+    let room = if quota == 0 {
+        u64::MAX
+    } else {
+        let relay = state.store.clone();
+        let unit_bytes = tokio::task::spawn_blocking(move || relay.unit_file_bytes(unit))
+            .await
+            .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+        quota.saturating_sub(
+            unit_bytes
+                .saturating_add(drafts_bytes.map_err(|e| DeskError::Store(format!("a draft's files: {e}")))?),
+        )
     };
     // The bytes are gathered into pieces and each piece appended by a short blocking task, so
     // a slow upload holds no thread while it waits for the network. Should the browser go
@@ -252,7 +277,7 @@ async fn receive(
             )
         } else if full {
             format!(
-                "Các bản nháp của bạn đã giữ tệp gần hết {} mà đơn vị được lưu trên máy chủ, nên tệp “{name}” không được lưu. Hãy gỡ tệp ở các bản nháp không dùng nữa, hoặc xoá các bản nháp đó, rồi đính kèm lại.",
+                "Tệp của đơn vị trên máy chủ cùng các bản nháp của bạn đã dùng gần hết {} mà đơn vị được lưu, nên tệp “{name}” không được lưu. Hãy gỡ tệp ở các bản nháp không dùng nữa, hoặc đề nghị người quản trị máy chủ nâng mức, rồi đính kèm lại.",
                 format_file_size(quota)
             )
         } else if cut {
@@ -261,10 +286,45 @@ async fn receive(
             format!("Tệp “{name}” trống, không có gì để đính kèm. Hãy chọn lại tệp.")
         }));
     }
-    let describe = DraftFile { hash: String::new(), name, media_type, caption, size: 0, added_at: 0 };
+    let describe =
+        DraftFile { hash: String::new(), name: name.clone(), media_type, caption, size: 0, added_at: 0 };
     let now = chrono::Utc::now().timestamp_millis();
-    blocking(move || incoming.keep(describe, now)).await?;
-    Ok(Ok(()))
+
+    // The draft may have been issued (from another tab) while the file arrived: its folder is
+    // gone, or about to go with the files the dispatch took. Either way the member is told the
+    // file is not on the dispatch, never shown it as kept.
+    let kept = tokio::task::spawn_blocking(move || incoming.keep(describe, now))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))?;
+    let relay = state.store.clone();
+    let standing = tokio::task::spawn_blocking(move || relay.draft(staff, draft))
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let issued = standing.as_ref().is_none_or(|d| d.issued.is_some());
+    let issued_meanwhile = || {
+        if standing.is_none() {
+            format!("Bản nháp đã bị xoá trong lúc tệp “{name}” đang tải lên, nên tệp không được lưu.")
+        } else {
+            format!(
+                "Văn bản này đã được ban hành trong lúc tệp “{name}” đang tải lên, nên tệp không được đính kèm. Muốn gửi thêm tệp, hãy soạn một văn bản mới."
+            )
+        }
+    };
+    match kept {
+        Ok(f) if issued => {
+            let files = state.desk.draft_files.clone();
+            let removed = tokio::task::spawn_blocking(move || files.remove(staff, draft, &f.hash)).await;
+            if !matches!(removed, Ok(Ok(()))) {
+                tracing::warn!(
+                    "a file sent to a draft issued meanwhile was not removed; the collector takes it"
+                );
+            }
+            Ok(Err(issued_meanwhile()))
+        }
+        Ok(_) => Ok(Ok(())),
+        Err(_) if issued => Ok(Err(issued_meanwhile())),
+        Err(e) => Err(DeskError::Store(format!("a draft's files: {e}"))),
+    }
 }
 
 /// Bytes gathered before they are appended to a draft's file.

@@ -138,6 +138,8 @@ struct HomePage {
     issued: Vec<Issued>,
     drafts: Vec<DraftLine>,
     query: String,
+    /// The member's unit has units below it to address.
+    can_issue: bool,
 }
 
 /// A draft on the first page.
@@ -438,18 +440,26 @@ async fn home(
     let signed = signed_in(&state, &headers).await?;
     let q = giaoban_vietnamese_text::clean_input(&query.q);
     let q_for_store = q.clone();
-    let (issued, unit, warning) =
-        with_store(&state, &signed.session, move |s| Ok(views::issued(s, &q_for_store)?)).await?;
+    let own_unit = signed.session.unit;
+    let ((issued, can_issue), unit, warning) = with_store(&state, &signed.session, move |s| {
+        // A unit with nothing below it (a ward's own staff) has nobody to send a dispatch to.
+        let can_issue = s.child_units(own_unit).is_ok_and(|c| c.iter().any(|u| u.valid_to.is_none()));
+        Ok((views::issued(s, &q_for_store)?, can_issue))
+    })
+    .await?;
     let staff = signed.session.staff;
     let drafts = on_relay(&state, move |relay| relay.drafts(staff))
         .await?
         .into_iter()
         .map(|d| DraftLine { id: hex::encode(d.id), title: d.title, saved: local_time(d.saved_at) })
         .collect();
-    let page =
-        HomePage {
-            chrome: chrome("Văn bản đã ban hành", &signed, unit, warning), issued, drafts, query: q
-        };
+    let page = HomePage {
+        chrome: chrome("Văn bản đã ban hành", &signed, unit, warning),
+        issued,
+        drafts,
+        query: q,
+        can_issue,
+    };
     Ok(render(StatusCode::OK, &page))
 }
 

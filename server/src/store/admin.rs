@@ -102,8 +102,14 @@ impl RelayStore {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })?;
-        let matches: Vec<_> =
-            units.into_iter().filter(|(_, n)| giaoban_vietnamese_key(n).contains(&key)).collect();
+        // A name given in full picks that unit, even when it is part of another's name
+        // ("phường Bình Lộc" beside "phường Bình Lộc A").
+        let exact: Vec<_> = units.iter().filter(|(_, n)| giaoban_vietnamese_key(n) == key).cloned().collect();
+        let matches: Vec<_> = if exact.len() == 1 {
+            exact
+        } else {
+            units.into_iter().filter(|(_, n)| giaoban_vietnamese_key(n).contains(&key)).collect()
+        };
         match matches.as_slice() {
             [(id, name)] => {
                 Ok((UnitId::from_slice(id).map_err(|e| StoreError::Invalid(e.to_string()))?, name.clone()))

@@ -39,7 +39,7 @@ pub use drafts::{Draft, DraftForFiles, DraftSummary, UNTITLED};
 pub use files::FileAccess;
 pub use precheck::{Prechecked, Prechecker};
 pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};
-pub use units::TreeChange;
+pub use units::{NewUnit, TreeChange};
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push, push_prechecked};
 
 /// What the relay store can fail with.

@@ -90,7 +90,10 @@ impl RelayStore {
 /// What is wrong with a person's fields, for the operator.
 fn person_problem(e: &giaoban_protocol::schema::Invalid) -> String {
     match e.field.as_str() {
-        "person.name" => "give the person's full name (--name)".into(),
+        "person.name" if e.reason.contains("empty") || e.reason.contains("required") => {
+            "give the person's full name (--name)".into()
+        }
+        "person.name" => format!("the name cannot be kept: {}", e.reason),
         "person.phone" => format!("the phone number cannot be read: {}", e.reason),
         _ => format!("{}: {}", e.field, e.reason),
     }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use automerge::AutoCommit;
 use automerge::transaction::CommitOptions;
-use giaoban_protocol::schema::{DocKind, DocumentSchema, UnitDirectory, read_header};
+use giaoban_protocol::schema::{DocKind, DocumentSchema, Unit, UnitDirectory, UnitKind, read_header};
 use giaoban_protocol::{DeviceId, DocId, Timestamp, UnitId};
 use rusqlite::{OptionalExtension, params};
 
@@ -76,6 +76,82 @@ impl RelayStore {
                 out.entry(unit_id(&u)?).or_default().push(unit_id(&s)?);
             }
             Ok(out)
+        })
+    }
+}
+
+/// A unit to add under an existing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUnit {
+    /// Full name ("Hội Liên hiệp Phụ nữ phường Xuân Trung").
+    pub name: String,
+    /// Short name for lists; empty takes the full name.
+    pub short_name: String,
+    /// What sort of body (a member organisation, a work team …).
+    pub kind: UnitKind,
+    /// Level label ("phường"); empty takes the parent's.
+    pub level_label: String,
+}
+
+impl RelayStore {
+    /// Adds a unit under `parent` (a member organisation of a ward, a work team of a
+    /// residential area): it enters the tree and the unit directory, its devices receive the
+    /// directory on their first sync, and from then on dispatches may address it and it may
+    /// report like any unit. Returns its id. Blocking.
+    pub fn add_unit(&self, parent: UnitId, unit: NewUnit) -> Result<(UnitId, TreeChange)> {
+        let name = giaoban_vietnamese_text::clean_input(&unit.name);
+        if name.is_empty() {
+            return Err(StoreError::Invalid("give the unit's full name (--name)".into()));
+        }
+        let short = giaoban_vietnamese_text::clean_input(&unit.short_name);
+        let level = giaoban_vietnamese_text::clean_input(&unit.level_label);
+        self.writer().run_blocking(move |ctx| {
+            let names = names(ctx)?;
+            let parent_name = known(&names, parent)?.to_string();
+            let key = giaoban_vietnamese_text::search_key(&name);
+            if names.values().any(|n| giaoban_vietnamese_text::search_key(n) == key) {
+                return Err(StoreError::Invalid(format!("a unit named {name} exists already")));
+            }
+            let id = UnitId::from_parts(ctx.now.max(0) as u64, rand::random());
+            ctx.tx.execute(
+                "INSERT INTO units(id, parent, name) VALUES (?1, ?2, ?3)",
+                params![id.to_bytes().to_vec(), parent.to_bytes().to_vec(), name],
+            )?;
+            ctx.refresh_tree()?;
+            let today = Timestamp(ctx.now).local_date();
+            let grown = update_directories(ctx, &[parent], &names, |dir| {
+                let level_label = if level.is_empty() {
+                    dir.unit(parent).map(|p| p.level_label.clone()).unwrap_or_default()
+                } else {
+                    level.clone()
+                };
+                dir.units.push(Unit {
+                    id,
+                    name: name.clone(),
+                    short_name: if short.is_empty() { name.clone() } else { short.clone() },
+                    kind: unit.kind,
+                    level_label,
+                    parent: Some(parent),
+                    admin_ref: None,
+                    valid_from: Some(today),
+                    valid_to: None,
+                    successors: Vec::new(),
+                    people: Vec::new(),
+                });
+                if !dir.header.audience.contains(&id) {
+                    dir.header.audience.push(id);
+                }
+            })?;
+            if grown.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "{parent_name} is in no unit directory; create the province's units first"
+                )));
+            }
+            // The new unit reads the directory now in its audience: its log receives the
+            // directory's whole history, so its first device can read it.
+            let change = follow_readers(ctx, &[parent])?;
+            tracing::warn!(unit = %name, parent = %parent_name, "unit added");
+            Ok((id, with_grown(change, grown)))
         })
     }
 }
