@@ -362,7 +362,7 @@ fn a_wards_womens_union_added_as_a_unit_receives_a_dispatch_and_reports() {
     assert_eq!(u.level_label, listed.unit(ward).unwrap().level_label, "the parent's level");
 
     // Its own first device receives the whole unit list, then the ward's dispatch to it.
-    let mut union_phone = Store::open(&dir.path().join("union.sqlite")).unwrap();
+    let mut union_phone = Store::open(dir.path().join("union.sqlite")).unwrap();
     let code = relay.store.create_enrollment(union, 1).unwrap();
     union_phone.enroll(&relay.url, &code.code, "Điện thoại chị Hoa").unwrap();
     sync(&mut union_phone);

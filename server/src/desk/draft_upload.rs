@@ -70,7 +70,8 @@ pub(super) async fn read_form(
         let name = field.name().unwrap_or_default().to_string();
         if name != "file" {
             let read_so_far = state.config.max_body_bytes.saturating_sub(text_left);
-            let allowed = if checked { text_left } else { text_left.min(UNCHECKED_TEXT.saturating_sub(read_so_far)) };
+            let allowed =
+                if checked { text_left } else { text_left.min(UNCHECKED_TEXT.saturating_sub(read_so_far)) };
             let text = match read_text(field, allowed).await {
                 Text::Whole(t) => t,
                 Text::Refused => return Err(DeskError::BadForm),
