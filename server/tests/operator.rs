@@ -9,8 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use giaoban_client_core::protocol::schema::ReportKind;
-use giaoban_client_core::{NewReport, NewSection, RelayClient, Store};
+use giaoban_client_core::{RelayClient, Store};
 use giaoban_protocol::wire::{self, DeviceMessage, DocChanges, RelayMessage, SyncRequest, Witness};
 use giaoban_relay::config::Secret;
 use giaoban_relay::{AppState, Config, RelayStore};
@@ -105,20 +104,7 @@ fn value(text: &str, name: &str, labels: &[&str]) -> f64 {
 }
 
 fn report(store: &mut Store, title: &str) -> giaoban_protocol::DocId {
-    store
-        .create_report(NewReport {
-            title: title.into(),
-            kind: ReportKind::Monthly,
-            period: "tháng 01/2022".into(),
-            answers: None,
-            audience: vec![],
-            sections: vec![NewSection {
-                key: "ket_qua".into(),
-                heading: "Kết quả".into(),
-                body: "Đã họp.".into(),
-            }],
-        })
-        .unwrap()
+    store.create_report(common::monthly_report(title)).unwrap()
 }
 
 #[test]

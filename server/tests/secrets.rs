@@ -6,8 +6,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use giaoban_client_core::protocol::schema::ReportKind;
-use giaoban_client_core::{CoreError, NewReport, NewSection, Store};
+use giaoban_client_core::{CoreError, Store};
 use giaoban_relay::RelayStore;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -45,19 +44,7 @@ fn no_code_or_token_in_the_database_or_the_log() {
         let path = dir.path().join(format!("phuong{i}.sqlite"));
         let mut s = Store::open(&path).unwrap();
         s.enroll(&url, code, "Điện thoại cán bộ").unwrap();
-        s.create_report(NewReport {
-            title: "Báo cáo tháng 01/2022".into(),
-            kind: ReportKind::Monthly,
-            period: "tháng 01/2022".into(),
-            answers: None,
-            audience: vec![],
-            sections: vec![NewSection {
-                key: "ket_qua".into(),
-                heading: "Kết quả".into(),
-                body: "Đã họp.".into(),
-            }],
-        })
-        .unwrap();
+        s.create_report(common::monthly_report("Báo cáo tháng 01/2022")).unwrap();
         s.sync_now().unwrap();
         s.sync_now().unwrap();
         tokens.push(s.relay().unwrap().unwrap().1);

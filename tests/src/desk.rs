@@ -170,6 +170,16 @@ impl Browser {
     /// status of its answer, or `None` when it closed the connection before the answer could
     /// be read (as it may with the rest of a forged form unread).
     pub fn post_multipart_refused(&mut self, path: &str, parts: &[Part<'_>]) -> Option<u16> {
+        let (req, body) = self.multipart_request(path, parts);
+        req.send(&body[..]).ok().map(|r| r.status().as_u16())
+    }
+
+    /// A multipart POST of `parts` to `path` with this browser's cookies, and its body.
+    fn multipart_request(
+        &self,
+        path: &str,
+        parts: &[Part<'_>],
+    ) -> (ureq::RequestBuilder<ureq::typestate::WithBody>, Vec<u8>) {
         let (boundary, body) = multipart_body(parts);
         let mut req = self
             .agent
@@ -178,7 +188,7 @@ impl Browser {
         if !self.cookies.is_empty() {
             req = req.header("Cookie", &self.cookie_header());
         }
-        req.send(&body[..]).ok().map(|r| r.status().as_u16())
+        (req, body)
     }
 
     /// Like [`Browser::post_multipart`], the body sent 32 KiB at a time with `pause` between
@@ -189,14 +199,7 @@ impl Browser {
         parts: &[Part<'_>],
         pause: std::time::Duration,
     ) -> Answer {
-        let (boundary, body) = multipart_body(parts);
-        let mut req = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
-        if !self.cookies.is_empty() {
-            req = req.header("Cookie", &self.cookie_header());
-        }
+        let (req, body) = self.multipart_request(path, parts);
         let mut resp = if pause.is_zero() {
             req.send(&body[..]).unwrap()
         } else {

@@ -186,6 +186,27 @@ fn dispatch_fields(relay: &Relay, form: &Answer) -> Vec<(String, String)> {
     fields
 }
 
+/// The form's draft id.
+fn draft_of(fields: &[(String, String)]) -> String {
+    fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone()
+}
+
+/// Sends the form's `fields` with the button `action` pressed.
+fn press(b: &mut Browser, fields: &[(String, String)], action: &str) -> Answer {
+    let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.push(("action", action));
+    b.post("/desk/dispatch/new", &pairs)
+}
+
+/// The tasks a ward's fresh phone receives.
+fn ward_tasks(relay: &Relay, dir: &std::path::Path) -> Vec<giaoban_client_core::TaskView> {
+    let mut ward = relay.device(&dir.join("ward.sqlite"), 1, "phường");
+    ward.sync_now().unwrap();
+    let mine =
+        giaoban_client_core::TaskFilter { scope: giaoban_client_core::TaskScope::Mine, ..Default::default() };
+    ward.list_tasks(&mine).unwrap()
+}
+
 fn with_file<'a>(fields: &'a [(String, String)], file: Part<'a>, action: &'a str) -> Vec<Part<'a>> {
     let mut parts: Vec<Part<'a>> = fields.iter().map(|(k, v)| Part::Text(k, v)).collect();
     parts.push(Part::Text("file_caption", "Biểu mẫu rà soát"));
@@ -203,7 +224,7 @@ fn a_form_attached_to_a_draft_goes_with_the_dispatch_to_the_wards_phone() {
     assert_eq!(form.status, 200);
     assert!(form.body.contains("enctype=\"multipart/form-data\""));
     let fields = dispatch_fields(&relay, &form);
-    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft = draft_of(&fields);
     let draft_dir = relay.dir.join("desk").join("draft-files").join(&staff).join(&draft);
 
     // The name as a Mac sends it (decomposed): kept in NFC.
@@ -239,18 +260,14 @@ fn a_form_attached_to_a_draft_goes_with_the_dispatch_to_the_wards_phone() {
     assert!(draft_dir.join(sheet_hash.to_hex()).is_file());
 
     // The preview says what goes with the dispatch.
-    let mut preview: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    preview.push(("action", "preview"));
-    let page = b.post("/desk/dispatch/new", &preview);
+    let page = press(&mut b, &fields, "preview");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
         page.body.contains("Xem lại trước khi ban hành") && page.body.contains("Mẫu danh sách hộ nghèo.xlsx")
     );
 
     // Issued: the dispatch carries the form, the relay holds it whole, the draft's files go.
-    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    issue.push(("action", "issue"));
-    let issued = b.post("/desk/dispatch/new", &issue);
+    let issued = press(&mut b, &fields, "issue");
     assert_eq!(issued.status, 303, "{}", issued.body);
     let at = issued.location.clone().unwrap();
     assert!(!draft_dir.exists(), "the draft's files are removed once issued");
@@ -297,7 +314,7 @@ fn a_file_over_the_relays_limit_is_refused_beside_its_field_and_nothing_is_kept(
     let form = b.get("/desk/dispatch/new");
     assert!(form.body.contains("Mỗi tệp tối đa 256 KB"), "the limit is said before choosing");
     let fields = dispatch_fields(&relay, &form);
-    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft = draft_of(&fields);
 
     let big = photo(256 * 1024 + 1, 2);
     let file = Part::File {
@@ -318,16 +335,7 @@ fn a_file_over_the_relays_limit_is_refused_beside_its_field_and_nothing_is_kept(
     let left: Vec<_> = std::fs::read_dir(&draft_dir).map(|d| d.flatten().collect()).unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
     // No dispatch was issued.
-    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "phường");
-    ward.sync_now().unwrap();
-    assert!(
-        ward.list_tasks(&giaoban_client_core::TaskFilter {
-            scope: giaoban_client_core::TaskScope::Mine,
-            ..Default::default()
-        })
-        .unwrap()
-        .is_empty()
-    );
+    assert!(ward_tasks(&relay, dir.path()).is_empty());
 
     // A file at the limit is kept.
     let fits = photo(256 * 1024, 4);
@@ -373,7 +381,7 @@ fn a_browser_closed_mid_upload_leaves_nothing_and_an_issued_draft_takes_no_more_
     let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
     let form = b.get("/desk/dispatch/new");
     let fields = dispatch_fields(&relay, &form);
-    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft = draft_of(&fields);
     let staff_dir = relay.dir.join("desk").join("draft-files").join(&staff);
 
     // Closed after the fields and 300 KB of a 700 KB scan: nothing of it stays on disk.
@@ -418,9 +426,7 @@ fn a_browser_closed_mid_upload_leaves_nothing_and_an_issued_draft_takes_no_more_
     assert!(files_left().is_empty(), "kept with a caption the dispatch refuses: {:?}", files_left());
 
     // Issued; then a file sent to the same draft (Back in the browser) is refused and said so.
-    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    issue.push(("action", "issue"));
-    let issued = b.post("/desk/dispatch/new", &issue);
+    let issued = press(&mut b, &fields, "issue");
     assert_eq!(issued.status, 303, "{}", issued.body);
     let late = photo(5_000, 14);
     let file =
@@ -462,7 +468,7 @@ fn a_file_sent_with_a_form_too_long_to_save_stays_on_its_draft() {
     let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
     let form = b.get("/desk/dispatch/new");
     let mut fields = dispatch_fields(&relay, &form);
-    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft = draft_of(&fields);
     // A body pasted twice over from a long document: more than a draft keeps.
     fields.push(("body".into(), "Căn cứ tình hình thực tế tại địa phương. ".repeat(110_000)));
     let scan = photo(40_000, 21);
@@ -490,7 +496,7 @@ fn a_file_refused_at_issue_leaves_nothing_issued_and_the_next_issue_takes_the_ed
     let (mut b, staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
     let form = b.get("/desk/dispatch/new");
     let mut fields = dispatch_fields(&relay, &form);
-    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft = draft_of(&fields);
     let good = photo(30_000, 31);
     let file = Part::File { name: "file", file_name: "Biểu mẫu.xlsx", media_type: XLSX, bytes: &good };
     assert_eq!(b.post_multipart("/desk/dispatch/new", &with_file(&fields, file, "attach")).status, 200);
@@ -506,9 +512,7 @@ fn a_file_refused_at_issue_leaves_nothing_issued_and_the_next_issue_takes_the_ed
     let draft_dir = relay.dir.join("desk").join("draft-files").join(&staff).join(&draft);
     std::fs::write(draft_dir.join(BlobHash::of(&bad).to_hex()), b"").unwrap();
 
-    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    issue.push(("action", "issue"));
-    let page = b.post("/desk/dispatch/new", &issue);
+    let page = press(&mut b, &fields, "issue");
     assert_eq!(page.status, 422, "{}", page.body);
     let error = page.text_of_id("file-error").unwrap_or_default();
     assert!(error.contains("chưa được ban hành") && error.contains("Phụ lục hỏng.pdf"), "{error}");
@@ -528,9 +532,7 @@ fn a_file_refused_at_issue_leaves_nothing_issued_and_the_next_issue_takes_the_ed
             *v = "V/v rà soát, bổ sung danh sách hộ nghèo".into();
         }
     }
-    let mut issue: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    issue.push(("action", "issue"));
-    let issued = b.post("/desk/dispatch/new", &issue);
+    let issued = press(&mut b, &fields, "issue");
     assert_eq!(issued.status, 303, "{}", issued.body);
     let page = b.get(issued.location.as_deref().unwrap());
     assert!(page.body.contains("V/v rà soát, bổ sung danh sách hộ nghèo"), "{}", page.body);
@@ -550,10 +552,8 @@ fn another_members_draft_is_never_written_nor_given_files() {
     let (mut a, a_staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
     let form = a.get("/desk/dispatch/new");
     let a_fields = dispatch_fields(&relay, &form);
-    let draft = a_fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
-    let mut save: Vec<(&str, &str)> = a_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    save.push(("action", "save"));
-    assert_eq!(a.post("/desk/dispatch/new", &save).status, 200);
+    let draft = draft_of(&a_fields);
+    assert_eq!(press(&mut a, &a_fields, "save").status, 200);
     let before = relay.store.draft(staff_id(&a_staff), draft_id(&draft)).unwrap().unwrap();
 
     // A colleague at the same office sends a form carrying that draft's id.
@@ -568,9 +568,7 @@ fn another_members_draft_is_never_written_nor_given_files() {
             *v = "V/v một việc khác".into();
         }
     }
-    let mut save: Vec<(&str, &str)> = b_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    save.push(("action", "save"));
-    let page = b.post("/desk/dispatch/new", &save);
+    let page = press(&mut b, &b_fields, "save");
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Đã lưu nháp"));
     assert_eq!(relay.store.draft(staff_id(&a_staff), draft_id(&draft)).unwrap().unwrap(), before);
@@ -612,7 +610,7 @@ fn a_members_drafts_hold_no_more_files_than_their_unit_may_keep() {
     // A second draft (a fresh id each time): the room is counted over all of them.
     let form = b.get("/desk/dispatch/new");
     let fields = dispatch_fields(&relay, &form);
-    let draft = fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let draft = draft_of(&fields);
     let second = photo(250 * 1024, 52);
     let file =
         Part::File { name: "file", file_name: "Ảnh 2.jpg", media_type: "image/jpeg", bytes: &second };
@@ -672,7 +670,7 @@ fn a_dispatch_whose_files_the_unit_has_no_room_for_is_not_issued() {
     let (mut a, a_staff) = signed_in(&relay, 0, "muoi.nv", "Nguyễn Văn Muối");
     let (mut b, _) = signed_in(&relay, 0, "lan.tt", "Trần Thị Lan");
     let a_fields = dispatch_fields(&relay, &a.get("/desk/dispatch/new"));
-    let a_draft = a_fields.iter().find(|(k, _)| k == "draft").unwrap().1.clone();
+    let a_draft = draft_of(&a_fields);
     // A file cut off by a stop lies in the member's folder: it is not theirs to count.
     let a_dir = relay.dir.join("desk").join("draft-files").join(&a_staff).join(&a_draft);
     std::fs::create_dir_all(&a_dir).unwrap();
@@ -698,23 +696,15 @@ fn a_dispatch_whose_files_the_unit_has_no_room_for_is_not_issued() {
     assert!(page.text_of_id("file-error").is_none(), "{}", page.body);
 
     // The colleague issues first: the relay now holds 250 KB of the office's 400 KB.
-    let mut issue: Vec<(&str, &str)> = b_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    issue.push(("action", "issue"));
-    assert_eq!(b.post("/desk/dispatch/new", &issue).status, 303);
+    assert_eq!(press(&mut b, &b_fields, "issue").status, 303);
     // The second dispatch would go out without its scan: it is not issued, and said so.
-    let mut issue: Vec<(&str, &str)> = a_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    issue.push(("action", "issue"));
-    let page = a.post("/desk/dispatch/new", &issue);
+    let page = press(&mut a, &a_fields, "issue");
     assert_eq!(page.status, 422, "{}", page.body);
     let error = page.text_of_id("file-error").unwrap_or_default();
     assert!(error.contains("chưa được ban hành") && error.contains("400 KB"), "{error}");
     assert!(relay.store.draft(staff_id(&a_staff), draft_id(&a_draft)).unwrap().unwrap().issued.is_none());
-    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "phường");
-    ward.sync_now().unwrap();
-    let mine =
-        giaoban_client_core::TaskFilter { scope: giaoban_client_core::TaskScope::Mine, ..Default::default() };
     let sources: std::collections::BTreeSet<_> =
-        ward.list_tasks(&mine).unwrap().into_iter().map(|t| t.source).collect();
+        ward_tasks(&relay, dir.path()).into_iter().map(|t| t.source).collect();
     assert_eq!(sources.len(), 1, "only the colleague's dispatch went out");
 
     // A form naming two drafts is refused before its file is kept anywhere.

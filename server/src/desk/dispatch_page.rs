@@ -507,12 +507,7 @@ pub(super) async fn dispatch_form_sent(
                     text: t.text.clone(),
                     report: t.report_required,
                     deadline: deadlines.get(t.ordinal as usize - 1).cloned().flatten(),
-                    contact: match (&t.contact_person, &t.contact) {
-                        (Some(p), Some(words)) => format!("{words} – {}", p.line()),
-                        (Some(p), None) => p.line(),
-                        (None, Some(words)) => words.clone(),
-                        (None, None) => String::new(),
-                    },
+                    contact: super::views::contact_line(t.contact.as_deref(), t.contact_person.as_ref()),
                     coordinate_with: t.coordinate_with.clone(),
                 })
                 .collect();

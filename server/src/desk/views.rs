@@ -97,6 +97,17 @@ pub struct TaskText {
     pub coordinate_with: Vec<String>,
 }
 
+/// A task's contact as the desk shows it: the dispatch's words, then the person's line
+/// (once, when the words are that line); empty when it names nobody.
+pub fn contact_line(words: Option<&str>, person: Option<&giaoban_protocol::schema::Person>) -> String {
+    match (words, person) {
+        (Some(w), Some(p)) if w != p.line() => format!("{w} – {}", p.line()),
+        (_, Some(p)) => p.line(),
+        (Some(w), None) => w.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
 /// The words of dispatch `id` for its matrix page.
 pub fn dispatch_text(store: &mut Store, id: DocId) -> giaoban_client_core::Result<DispatchText> {
     let d = store.directive(id)?;
@@ -105,12 +116,7 @@ pub fn dispatch_text(store: &mut Store, id: DocId) -> giaoban_client_core::Resul
         .iter()
         .map(|t| TaskText {
             ordinal: t.ordinal,
-            contact: match (&t.contact, &t.contact_person) {
-                (Some(words), Some(p)) if *words != p.line() => format!("{words} – {}", p.line()),
-                (_, Some(p)) => p.line(),
-                (Some(words), None) => words.clone(),
-                (None, None) => String::new(),
-            },
+            contact: contact_line(t.contact.as_deref(), t.contact_person.as_ref()),
             coordinate_with: t.coordinate_with.clone(),
         })
         .filter(|t| !t.contact.is_empty() || !t.coordinate_with.is_empty())

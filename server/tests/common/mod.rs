@@ -36,3 +36,20 @@ pub fn start_relay(data: &std::path::Path, port: u16, env: &[(&str, &str)]) -> C
     wait_until_listening(port);
     child
 }
+
+/// A ward's monthly report of one short section, titled `title`.
+#[allow(dead_code)]
+pub fn monthly_report(title: &str) -> giaoban_client_core::NewReport {
+    giaoban_client_core::NewReport {
+        title: title.into(),
+        kind: giaoban_client_core::protocol::schema::ReportKind::Monthly,
+        period: "tháng 01/2022".into(),
+        answers: None,
+        audience: vec![],
+        sections: vec![giaoban_client_core::NewSection {
+            key: "ket_qua".into(),
+            heading: "Kết quả".into(),
+            body: "Đã họp.".into(),
+        }],
+    }
+}
