@@ -215,6 +215,17 @@ impl GiaoBanStore {
         lock(&self.shared.unit).clone()
     }
 
+    /// Tells the store the app's name and version ("Giao Ban Android 1.4.2"). Each sync
+    /// passes it to the relay with what this device has left to send, so the office's list
+    /// of devices shows what each phone runs. Call it once after opening.
+    pub async fn set_app_version(&self, version: String) -> Result<()> {
+        self.with_store(move |s| {
+            s.set_app_version(&version);
+            Ok(())
+        })
+        .await
+    }
+
     /// Enrolls this device with the relay at `relay_url` using the office's one-time `code`.
     pub async fn enroll(&self, relay_url: String, code: String, label: String) -> Result<Enrollment> {
         let url = relay_url.trim().to_string();

@@ -20,6 +20,11 @@ pub fn wire_decode(data: &[u8]) {
         let again: DeviceMessage = wire::decode(&wire::encode(&m)).expect("a re-encoded request decodes");
         assert_eq!(again, m);
     }
+    if let Ok((m, Some(status))) = wire::decode_with_status(data) {
+        let again = wire::decode_with_status(&wire::encode_with_status(&m, &status))
+            .expect("a re-encoded request with its status decodes");
+        assert_eq!(again, (m, Some(status)));
+    }
     if let Ok(m) = wire::decode::<RelayMessage>(data) {
         let again: RelayMessage = wire::decode(&wire::encode(&m)).expect("a re-encoded answer decodes");
         assert_eq!(again, m);

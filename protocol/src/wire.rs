@@ -72,6 +72,27 @@ pub enum DeviceMessage {
     Sync(SyncRequest),
 }
 
+/// What a device says about itself with each sync request, for the office's list of devices:
+/// postcard-encoded after the [`DeviceMessage`] in the same frame body. A relay that predates it
+/// reads the message and ignores the bytes after it; a frame without it (an older app) is read
+/// as before, with no status. See PROTOCOL.md, "Device status".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    /// The app's name and version as the app gives it ("Giao Ban Android 1.4.2"); empty if
+    /// the app never said. At most [`STATUS_TEXT_MAX`] characters are kept.
+    pub app_version: String,
+    /// The version of the client-core library the app embeds.
+    pub core_version: String,
+    /// Documents with changes the relay has not acknowledged, not counting those pushed in
+    /// this request.
+    pub unsent_docs: u64,
+    /// Attached files of the device's unit the relay does not hold whole yet.
+    pub unsent_files: u64,
+}
+
+/// The most characters of [`DeviceStatus`] text a relay keeps.
+pub const STATUS_TEXT_MAX: usize = 64;
+
 /// Relay → device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RelayMessage {
@@ -341,8 +362,28 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     out
 }
 
+/// Encodes a device's message with its status after it, in one frame.
+pub fn encode_with_status(msg: &DeviceMessage, status: &DeviceStatus) -> Vec<u8> {
+    encode(&(msg, status))
+}
+
+/// Decodes a device's frame and the status after its message, if there is one. A status that
+/// does not decode is dropped (`None`): it never makes the message unreadable.
+pub fn decode_with_status(frame: &[u8]) -> Result<(DeviceMessage, Option<DeviceStatus>), FrameError> {
+    let body = frame_body(frame)?;
+    let (msg, rest) = postcard::take_from_bytes::<DeviceMessage>(&body)
+        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let status = if rest.is_empty() { None } else { postcard::from_bytes::<DeviceStatus>(rest).ok() };
+    Ok((msg, status))
+}
+
 /// Decodes a frame.
 pub fn decode<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, FrameError> {
+    postcard::from_bytes(&frame_body(frame)?).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// The body of a frame, decompressed.
+fn frame_body(frame: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, FrameError> {
     if frame.len() < 5 {
         return Err(FrameError::Truncated(frame.len()));
     }
@@ -359,9 +400,9 @@ pub fn decode<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, FrameErro
         return Err(FrameError::TooLarge);
     }
     if flags & FLAG_ZSTD != 0 {
-        postcard::from_bytes(&decompress(body)?).map_err(|e| FrameError::Malformed(e.to_string()))
+        Ok(std::borrow::Cow::Owned(decompress(body)?))
     } else {
-        postcard::from_bytes(body).map_err(|e| FrameError::Malformed(e.to_string()))
+        Ok(std::borrow::Cow::Borrowed(body))
     }
 }
 
@@ -635,6 +676,44 @@ mod tests {
         });
         let frame = encode(&resp);
         assert!(frame.len() < 56, "{} bytes", frame.len());
+    }
+
+    fn quiet_sync() -> DeviceMessage {
+        DeviceMessage::Sync(SyncRequest {
+            epoch: Some(Epoch(7)),
+            cursor: 12,
+            witness: Witness { pos: 12, digest: [3; 16] },
+            own_held: 10,
+            push: vec![],
+            page_bytes: DEFAULT_PAGE_BYTES,
+            have: vec![],
+            refetch: vec![],
+        })
+    }
+
+    #[test]
+    fn a_device_status_rides_after_the_message_and_older_readers_ignore_it() {
+        let status = DeviceStatus {
+            app_version: "Giao Ban Android 1.4.2 (bản thử)".into(),
+            core_version: "0.1.0".into(),
+            unsent_docs: 3,
+            unsent_files: 1,
+        };
+        let frame = encode_with_status(&quiet_sync(), &status);
+        assert_eq!(decode_with_status(&frame), Ok((quiet_sync(), Some(status.clone()))));
+        // A relay that predates the status reads the message alone.
+        assert_eq!(decode::<DeviceMessage>(&frame), Ok(quiet_sync()));
+        // An older app's frame has none.
+        assert_eq!(decode_with_status(&encode(&quiet_sync())), Ok((quiet_sync(), None)));
+        // A damaged status is dropped, the message still read.
+        let mut damaged = encode(&quiet_sync());
+        damaged.extend_from_slice(&[0xff, 0xff, 0xff]);
+        assert_eq!(decode_with_status(&damaged), Ok((quiet_sync(), None)));
+        // Compressed frames carry it too.
+        let long = DeviceStatus { app_version: "x".repeat(400), ..status };
+        let frame = encode_with_status(&quiet_sync(), &long);
+        assert_eq!(frame[4], FLAG_ZSTD);
+        assert_eq!(decode_with_status(&frame), Ok((quiet_sync(), Some(long))));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use giaoban_protocol::relay_session;
 use giaoban_protocol::wire::{
-    self, DeviceMessage, EnrollRequest, Epoch, FileHeld, FrameError, RelayMessage, SyncResponse,
+    self, DeviceMessage, DeviceStatus, EnrollRequest, Epoch, FileHeld, FrameError, RelayMessage, SyncResponse,
 };
 use giaoban_protocol::{BlobHash, DeviceId, UnitId};
 use tokio::sync::watch;
@@ -126,9 +126,13 @@ impl UnitLive {
 #[derive(Default)]
 struct Activity {
     syncs: std::sync::Mutex<HashMap<DeviceId, u64>>,
-    /// What was last written of each device's sync: (when, how far it had applied).
-    noted: std::sync::Mutex<HashMap<DeviceId, (Instant, u64)>>,
+    /// What was last written of each device's sync: when, how far it had applied, and the
+    /// status it gave.
+    noted: std::sync::Mutex<HashMap<DeviceId, Noted>>,
 }
+
+/// What was last written of one device's sync.
+type Noted = (Instant, u64, Option<DeviceStatus>);
 
 /// A device's sync is written down when it applied further (or less far) than last written,
 /// or this long after the last write: enough for "last sync" on the desk without a write per
@@ -136,14 +140,19 @@ struct Activity {
 const NOTE_SYNC_EVERY: Duration = Duration::from_secs(60);
 
 impl Activity {
-    /// Whether this sync of `device`, which had applied its log up to `upto`, is worth writing.
-    fn worth_noting(&self, device: DeviceId, upto: u64) -> bool {
+    /// Whether this sync of `device`, which had applied its log up to `upto` and says `status`
+    /// of itself, is worth writing.
+    fn worth_noting(&self, device: DeviceId, upto: u64, status: &Option<DeviceStatus>) -> bool {
         let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         match noted.get(&device) {
-            Some((at, was)) if *was == upto && now.duration_since(*at) < NOTE_SYNC_EVERY => false,
+            Some((at, was, said))
+                if *was == upto && said == status && now.duration_since(*at) < NOTE_SYNC_EVERY =>
+            {
+                false
+            }
             _ => {
-                noted.insert(device, (now, upto));
+                noted.insert(device, (now, upto, status.clone()));
                 true
             }
         }
@@ -458,7 +467,7 @@ pub(crate) async fn answer_sync(
     body: Bytes,
 ) -> Result<giaoban_protocol::wire::SyncResponse, ApiError> {
     let m = crate::metrics::get();
-    let msg: DeviceMessage = wire::decode(&body).map_err(|e| {
+    let (msg, status) = wire::decode_with_status(&body).map_err(|e| {
         m.sync_refused(SyncRefusal::Unreadable);
         match e {
             FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
@@ -521,6 +530,7 @@ pub(crate) async fn answer_sync(
         whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
     };
     let page = blocking(&state.store, move |s| s.pull(&query)).await?;
+    let pushed_rejects = pushed.then_some(outcome.rejects.len() as u64);
     let pushed = pushed.then_some(relay_session::Pushed {
         acks: outcome.acks,
         rejects: outcome.rejects,
@@ -534,9 +544,17 @@ pub(crate) async fn answer_sync(
     // says where it is and that is written instead. Not part of the answer: a failure is only
     // logged. Awaited here rather than spawned, so nothing outlives the request holding the
     // store.
+    // What the device said of itself, with the documents of this push the relay refused
+    // counted as still unsent.
+    let status = status.map(|mut st| {
+        if let Some(p) = &pushed_rejects {
+            st.unsent_docs = st.unsent_docs.saturating_add(*p);
+        }
+        st
+    });
     if !answer.more
-        && state.activity.worth_noting(device, answer.cursor)
-        && let Err(e) = state.store.note_device_sync(device, answer.cursor).await
+        && state.activity.worth_noting(device, answer.cursor, &status)
+        && let Err(e) = state.store.note_device_sync(device, answer.cursor, status).await
     {
         tracing::debug!(%device, error = %e, "a device's last sync was not written");
     }

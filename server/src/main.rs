@@ -437,8 +437,24 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
             println!("{name}: {} (valid {} hours, one device)", code.code, config.enrollment_valid_hours);
         }
         Admin::Devices => {
-            for (device, unit, label, revoked) in store.devices()? {
-                println!("{device}  unit {unit}  {label}{}", if revoked { "  [revoked]" } else { "" });
+            let mut units: Vec<_> = store.devices()?.into_iter().map(|(_, unit, _, _)| unit).collect();
+            units.sort();
+            units.dedup();
+            for d in store.devices_of(&units)? {
+                let said = match &d.status {
+                    Some((st, _)) => format!(
+                        "  app {:?} core {:?}, unsent {} document(s) {} file(s)",
+                        st.app_version, st.core_version, st.unsent_docs, st.unsent_files
+                    ),
+                    None => String::new(),
+                };
+                println!(
+                    "{}  unit {}  {}{}{said}",
+                    d.id,
+                    d.unit,
+                    d.label,
+                    if d.revoked { "  [revoked]" } else { "" }
+                );
             }
         }
         Admin::Revoke { device } => {

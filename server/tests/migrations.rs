@@ -125,7 +125,11 @@ fn upgrading_from_the_first_schema_equals_a_relay_that_wrote_its_logs_live() {
     {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
-            "DROP TABLE doc_snapshots;
+            "DROP TABLE first_deliveries;
+             ALTER TABLE devices DROP COLUMN app_version; ALTER TABLE devices DROP COLUMN core_version;
+             ALTER TABLE devices DROP COLUMN unsent_docs; ALTER TABLE devices DROP COLUMN unsent_files;
+             ALTER TABLE devices DROP COLUMN status_at;
+             DROP TABLE doc_snapshots;
              DROP TABLE staff; DROP TABLE staff_sessions; DROP TABLE desk_drafts;
              DROP INDEX unit_log_by_change;
              ALTER TABLE devices DROP COLUMN last_sync_at; ALTER TABLE devices DROP COLUMN synced_upto;
@@ -175,7 +179,11 @@ fn upgrading_from_the_second_schema_keeps_every_log_and_adds_successions() {
     {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
-            "DROP TABLE doc_snapshots;
+            "DROP TABLE first_deliveries;
+             ALTER TABLE devices DROP COLUMN app_version; ALTER TABLE devices DROP COLUMN core_version;
+             ALTER TABLE devices DROP COLUMN unsent_docs; ALTER TABLE devices DROP COLUMN unsent_files;
+             ALTER TABLE devices DROP COLUMN status_at;
+             DROP TABLE doc_snapshots;
              DROP TABLE staff; DROP TABLE staff_sessions; DROP TABLE desk_drafts;
              DROP INDEX unit_log_by_change;
              ALTER TABLE devices DROP COLUMN last_sync_at; ALTER TABLE devices DROP COLUMN synced_upto;

@@ -24,4 +24,4 @@ pub use input::{clean_input, clean_multiline, nfc, nfc_cow};
 pub use key::{search_key, search_tokens};
 pub use order::{VietnameseCollator, collator};
 pub use splice::{NfcSplice, nfc_splice};
-pub use vnd::{MoneyError, Qualifier, format_vnd, parse_figure, parse_vnd};
+pub use vnd::{MoneyError, Qualifier, format_number, format_vnd, parse_figure, parse_vnd};

@@ -70,9 +70,16 @@ impl FromStr for Qualifier {
 
 /// "6.400.000.000 đ".
 pub fn format_vnd(amount: i64) -> String {
-    let digits = amount.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 4);
-    if amount < 0 {
+    let mut out = format_number(amount);
+    out.push_str(" đ");
+    out
+}
+
+/// A whole number as Vietnamese writes it, thousands grouped with dots: "1.234.567".
+pub fn format_number(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
@@ -81,7 +88,6 @@ pub fn format_vnd(amount: i64) -> String {
         }
         out.push(c);
     }
-    out.push_str(" đ");
     out
 }
 
@@ -190,6 +196,9 @@ mod tests {
         assert_eq!(format_vnd(999), "999 đ");
         assert_eq!(format_vnd(-1_000), "-1.000 đ");
         assert_eq!(format_vnd(i64::MIN), "-9.223.372.036.854.775.808 đ");
+        assert_eq!(format_number(1_234_567), "1.234.567");
+        assert_eq!(format_number(999), "999");
+        assert_eq!(format_number(-1_000), "-1.000");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Every text input is normalised to NFC here, at the boundary; every date is parsed from the
 //! forms cadres write (dd/mm/yyyy, "ngày 24 tháng 01 năm 2022").
 
+mod assignment;
 mod attachments;
 pub(crate) mod concurrent_edits;
 mod directives;
@@ -15,6 +16,7 @@ mod tasks;
 mod text_diff;
 mod units;
 
+pub use assignment::{AssignmentEvent, AssignmentStep};
 pub use attachments::{
     AttachTo, AttachmentView, DEFAULT_PREFETCH_BYTES, FILE_GRACE, FileState, NewAttachment, Opened,
 };

@@ -28,7 +28,17 @@ impl Store {
             };
             self.create(&genesis, true)?;
         }
-        let round = ReviewRound { verdict, note: clean_multiline(note), at_device: self.now() };
+        // The submission judged: the latest this device knows of (at least the first).
+        let seen: i64 = self
+            .conn()
+            .prepare_cached("SELECT COALESCE(MAX(submissions), 0) FROM tasks WHERE report = ?1")?
+            .query_row(rusqlite::params![report.to_bytes().to_vec()], |r| r.get(0))?;
+        let round = ReviewRound {
+            verdict,
+            note: clean_multiline(note),
+            at_device: self.now(),
+            submission: (seen.max(1)) as u64,
+        };
         self.modify::<Review, _>(id, |rv| {
             rv.rounds.push(round);
             Ok(())

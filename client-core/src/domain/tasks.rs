@@ -38,6 +38,13 @@ pub enum StateFilter {
     Open,
     /// Submitted or not applicable.
     Done,
+    /// Submitted and not yet judged by the issuer (including a report resubmitted after it
+    /// was returned).
+    AwaitingReview,
+    /// The issuer accepted its report.
+    Accepted,
+    /// The issuer returned its report and it has not been submitted again since.
+    Returned,
 }
 
 /// Which deadlines to keep.
@@ -87,8 +94,12 @@ pub struct TaskView {
     pub state: Option<TaskState>,
     /// The report answering it.
     pub report: Option<DocId>,
-    /// The issuer's standing verdict on that report.
+    /// The issuer's standing verdict on that report: `None` until it judges the latest
+    /// submission.
     pub review: Option<(Verdict, String)>,
+    /// How many times the unit has submitted it (more than 1 after a returned report was
+    /// submitted again).
+    pub submissions: u64,
     /// When the relay received the submission.
     pub received_at: Option<Timestamp>,
     /// Where it stands against its deadline; `None` without a deadline.
@@ -139,7 +150,7 @@ impl Store {
         let sql = format!(
             "SELECT source_id, source_kind, source_title, ordinal, assignee, issuer, text, report_required,
                     deadline_text, due_day, exclusive, state, report, received_at, verdict, review_note,
-                    reminded_at, reminder_note
+                    reminded_at, reminder_note, submissions
              FROM tasks {scope_clause} {source_clause}
              ORDER BY sort_key, source, ordinal, assignee"
         );
@@ -194,6 +205,7 @@ impl Store {
                 state,
                 report: r.get::<_, Option<Vec<u8>>>(12)?.and_then(id),
                 review,
+                submissions: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as u64,
                 received_at,
                 standing,
                 reminded: r
@@ -397,6 +409,13 @@ fn keep(v: &TaskView, f: &TaskFilter) -> bool {
         Some(StateFilter::Is(s)) => v.state.unwrap_or(TaskState::Received) == s,
         Some(StateFilter::Open) => !v.is_done(),
         Some(StateFilter::Done) => v.is_done(),
+        Some(StateFilter::AwaitingReview) => v.state == Some(TaskState::Submitted) && v.review.is_none(),
+        Some(StateFilter::Accepted) => {
+            v.state == Some(TaskState::Submitted) && matches!(v.review, Some((Verdict::Accepted, _)))
+        }
+        Some(StateFilter::Returned) => {
+            v.state == Some(TaskState::Submitted) && matches!(v.review, Some((Verdict::Returned, _)))
+        }
     };
     let due_ok = match f.due {
         None => true,

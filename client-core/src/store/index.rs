@@ -133,20 +133,25 @@ fn insert_task(tx: &Connection, n: i64, t: TaskRow<'_>) -> Result<()> {
 fn copy_states_into_tasks(tx: &Connection, n: i64, assignee: Option<UnitId>) -> Result<()> {
     let assignee = assignee.map(|u| u.to_bytes().to_vec());
     tx.prepare_cached(
-        "UPDATE tasks SET (state, report, received_at) =
-             (SELECT s.state, s.report, s.received_at FROM task_states s
+        "UPDATE tasks SET (state, report, received_at, submissions) =
+             (SELECT s.state, s.report, s.received_at, s.submissions FROM task_states s
               WHERE s.source = tasks.source_id AND s.ordinal = tasks.ordinal AND s.assignee = tasks.assignee)
          WHERE source = ?1 AND (?2 IS NULL OR assignee = ?2)",
     )?
     .execute(params![n, assignee])?;
-    tx.prepare_cached(
-        "UPDATE tasks SET (verdict, review_note) =
-             (SELECT rv.verdict, rv.note FROM report_reviews rv WHERE rv.report = tasks.report)
-         WHERE source = ?1 AND (?2 IS NULL OR assignee = ?2)",
-    )?
+    tx.prepare_cached(&format!(
+        "UPDATE tasks SET (verdict, review_note) = ({STANDING_VERDICT})
+         WHERE source = ?1 AND (?2 IS NULL OR assignee = ?2)"
+    ))?
     .execute(params![n, assignee])?;
     Ok(())
 }
+
+/// The verdict that stands on a task row's report: the latest review round, unless the unit
+/// submitted again after the submission it judged (a round from before rounds said which
+/// submission they judged always stands).
+const STANDING_VERDICT: &str = "SELECT rv.verdict, rv.note FROM report_reviews rv
+     WHERE rv.report = tasks.report AND (rv.submission = 0 OR rv.submission >= COALESCE(tasks.submissions, 0))";
 
 impl Indexable for Directive {
     fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
@@ -225,8 +230,8 @@ impl Indexable for Response {
         // state; a fresh row starts without one.
         tx.execute("DELETE FROM task_states WHERE response = ?1", params![n])?;
         let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO task_states(source, ordinal, assignee, state, report, response, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+            "INSERT OR REPLACE INTO task_states(source, ordinal, assignee, state, report, response, received_at, submissions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
         )?;
         for t in &self.tasks {
             stmt.execute(params![
@@ -236,6 +241,7 @@ impl Indexable for Response {
                 t.state.as_str(),
                 t.report.map(|r| r.to_bytes().to_vec()),
                 n,
+                t.submissions.min(i64::MAX as u64) as i64,
             ])?;
         }
         if let Some(source) = source_row(tx, self.directive)? {
@@ -343,15 +349,14 @@ impl Indexable for Review {
                 Verdict::Returned => "returned",
             };
             tx.execute(
-                "INSERT OR REPLACE INTO report_reviews(report, verdict, note, review) VALUES (?1, ?2, ?3, ?4)",
-                params![report, verdict, latest.note, n],
+                "INSERT OR REPLACE INTO report_reviews(report, verdict, note, review, submission)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![report, verdict, latest.note, n, latest.submission.min(i64::MAX as u64) as i64],
             )?;
         }
-        tx.prepare_cached(
-            "UPDATE tasks SET (verdict, review_note) =
-                 (SELECT rv.verdict, rv.note FROM report_reviews rv WHERE rv.report = tasks.report)
-             WHERE report = ?1",
-        )?
+        tx.prepare_cached(&format!(
+            "UPDATE tasks SET (verdict, review_note) = ({STANDING_VERDICT}) WHERE report = ?1"
+        ))?
         .execute(params![report])?;
         Ok(())
     }

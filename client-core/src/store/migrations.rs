@@ -244,6 +244,15 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
         ON CONFLICT(key) DO UPDATE SET value = 1;
     "#,
+    // 14 (derived): how many times each task was submitted, and which submission a verdict
+    // judged, so a report resubmitted after it was returned reads as awaiting review again.
+    r#"
+    ALTER TABLE task_states ADD COLUMN submissions INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN submissions INTEGER;               -- NULL until a response is here
+    ALTER TABLE report_reviews ADD COLUMN submission INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
+        ON CONFLICT(key) DO UPDATE SET value = 1;
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.
@@ -272,13 +281,20 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
 
 fn apply(tx: &Transaction<'_>, sql: &str, version: i64) -> Result<()> {
     // A store set back to an older version (a restored copy, a test) runs the later migrations
-    // again: 7 and 13 add their columns only once.
+    // again: 7, 13 and 14 add their columns only once.
     let has_give_back = || -> Result<bool> {
         Ok(tx.prepare("SELECT 1 FROM pragma_table_info('receipts') WHERE name = 'give_back'")?.exists([])?)
     };
     let has_reminders = || -> Result<bool> {
         Ok(tx.prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'reminded_at'")?.exists([])?)
     };
+    let has_submissions = || -> Result<bool> {
+        Ok(tx.prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'submissions'")?.exists([])?)
+    };
+    if version == 14 && has_submissions()? {
+        tx.pragma_update(None, "user_version", version)?;
+        return Ok(());
+    }
     if version == 13 && has_reminders()? {
         tx.pragma_update(None, "user_version", version)?;
         return Ok(());

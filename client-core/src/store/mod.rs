@@ -128,6 +128,8 @@ pub struct Store {
     /// The client of the relay this device syncs with, kept so that its connection is reused
     /// across the round trips of a sync and between syncs.
     pub(crate) relay_client: Option<crate::sync::RelayClient>,
+    /// The app's name and version, told to the relay with each sync ([`Store::set_app_version`]).
+    pub(crate) app_version: String,
     device: DeviceId,
     /// The actor this store writes with until it closes (see `DeviceId::session_actor`).
     actor: automerge::ActorId,
@@ -203,6 +205,7 @@ impl Store {
             prepared_on_demand: std::cell::RefCell::default(),
             sync_gate: Arc::default(),
             relay_client: None,
+            app_version: String::new(),
             actor: device.session_actor(opts.session.unwrap_or_else(rand::random)),
             device,
             unit,

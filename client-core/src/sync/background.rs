@@ -191,8 +191,8 @@ fn exchange<A: StoreAccess>(
     cancel: &AtomicBool,
     report: &mut SyncReport,
 ) -> Result<()> {
-    let (client, mut session) =
-        store.with(|s| -> Result<_> { Ok((s.relay_client()?, s.sync_session()?)) })?;
+    let (client, mut session, unsent_files) = store
+        .with(|s| -> Result<_> { Ok((s.relay_client()?, s.sync_session()?, s.unsent_files_count()?)) })?;
     loop {
         if cancel.load(Ordering::SeqCst) {
             return Err(CoreError::Cancelled);
@@ -200,7 +200,8 @@ fn exchange<A: StoreAccess>(
         let (frame, sent, sent_at, pushed) = store.with(|s| -> Result<_> {
             let (req, sent) = s.prepare_sync(&session)?;
             let pushed = req.push.len();
-            Ok((wire::encode(&DeviceMessage::Sync(req)), sent, s.now(), pushed))
+            let status = s.device_status(pushed, unsent_files)?;
+            Ok((wire::encode_with_status(&DeviceMessage::Sync(req), &status), sent, s.now(), pushed))
         })?;
         report.bytes_sent += frame.len() as u64;
         let frame_len = frame.len();

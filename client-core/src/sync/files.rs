@@ -94,6 +94,24 @@ struct Job {
 }
 
 impl Store {
+    /// How many files this device's unit attached (or the units it succeeds) the relay does not
+    /// hold whole yet, as far as this device knows.
+    pub fn unsent_files_count(&mut self) -> Result<u64> {
+        let acting = self.acting_for()?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT f.hash FROM files f JOIN file_refs r ON r.hash = f.hash JOIN documents d ON d.n = r.doc
+             WHERE f.here = 1 AND f.problem IS NULL AND f.sent < f.size AND d.owner = ?1",
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        for unit in &acting {
+            let rows = stmt.query_map(params![unit.to_bytes().to_vec()], |r| r.get::<_, Vec<u8>>(0))?;
+            for h in rows {
+                seen.insert(h?);
+            }
+        }
+        Ok(seen.len() as u64)
+    }
+
     /// Files this device's unit attached that the relay does not hold whole yet, due soonest
     /// first.
     fn files_to_send(&mut self) -> Result<Vec<Job>> {

@@ -15,7 +15,8 @@ use automerge::ChangeHash;
 use giaoban_protocol::Timestamp;
 use giaoban_protocol::session::{DeviceSession, Effect, HavePage, PushPage, Sent};
 use giaoban_protocol::wire::{
-    DocChanges, DocHeads, DocReject, Enrolled, REFETCH_DOCS, RejectCode, SyncRequest, SyncResponse,
+    DeviceStatus, DocChanges, DocHeads, DocReject, Enrolled, REFETCH_DOCS, RejectCode, SyncRequest,
+    SyncResponse,
 };
 use giaoban_protocol::{DocId, UnitId};
 use rusqlite::{OptionalExtension, params};
@@ -239,6 +240,26 @@ impl Store {
             None => 0,
         };
         Ok(Timestamp(self.now().0.saturating_add(offset)))
+    }
+
+    /// Sets the app's name and version ("Giao Ban Android 1.4.2"), which each sync tells the
+    /// relay so the office's list of devices shows what each one runs. Kept while the store is
+    /// open: an app sets it once after opening.
+    pub fn set_app_version(&mut self, version: &str) {
+        let clean = giaoban_vietnamese_text::clean_input(version);
+        self.app_version = clean.chars().take(giaoban_protocol::wire::STATUS_TEXT_MAX).collect();
+    }
+
+    /// What this device tells the relay about itself with a request that pushes `pushed`
+    /// documents: its app, its library and what it still has to send after them.
+    /// `unsent_files` is [`Store::unsent_files_count`], counted once per sync by the caller.
+    pub fn device_status(&self, pushed: usize, unsent_files: u64) -> Result<DeviceStatus> {
+        Ok(DeviceStatus {
+            app_version: self.app_version.clone(),
+            core_version: env!("CARGO_PKG_VERSION").to_string(),
+            unsent_docs: self.pending_changes_count()?.saturating_sub(pushed as u64),
+            unsent_files,
+        })
     }
 
     /// Builds the next request: one page of pushes, one page of the reconcile listing, and

@@ -171,8 +171,10 @@ pub struct TaskItem {
     pub status: Option<TaskStatus>,
     /// The report answering it.
     pub report: Option<String>,
-    /// The issuer's verdict on that report.
+    /// The issuer's verdict on that report; `None` until it judges the latest submission.
     pub review: Option<ReviewInfo>,
+    /// How many times the unit submitted it (more than 1: submitted again after a return).
+    pub submissions: u64,
     /// When the relay received the submission (ms since 1970 UTC).
     pub received_at_ms: Option<i64>,
     /// Where it stands against its deadline; `None` without a deadline.
@@ -197,6 +199,7 @@ impl From<core::TaskView> for TaskItem {
             status: t.state.map(TaskStatus::from),
             report: t.report.map(|r| r.to_string()),
             review: t.review.map(|(v, note)| ReviewInfo { verdict: v.into(), note }),
+            submissions: t.submissions,
             received_at_ms: t.received_at.map(|t| t.0),
             standing: t.standing.map(Standing::from),
             reminded_at_ms: t.reminded.as_ref().map(|(at, _)| at.0),
@@ -230,6 +233,12 @@ pub enum TaskStateFilter {
     Open,
     /// Submitted or not applicable.
     Done,
+    /// Submitted and not yet judged (a report resubmitted after it was returned included).
+    AwaitingReview,
+    /// Its report was accepted.
+    Accepted,
+    /// Its report was returned and not submitted again since.
+    Returned,
 }
 
 /// A task list query; every field may be left empty.
@@ -264,6 +273,9 @@ impl TaskQuery {
             TaskStateFilter::NotAcknowledged => core::StateFilter::NotAcknowledged,
             TaskStateFilter::Open => core::StateFilter::Open,
             TaskStateFilter::Done => core::StateFilter::Done,
+            TaskStateFilter::AwaitingReview => core::StateFilter::AwaitingReview,
+            TaskStateFilter::Accepted => core::StateFilter::Accepted,
+            TaskStateFilter::Returned => core::StateFilter::Returned,
         });
         let due = match (self.overdue_only, self.due_within_days) {
             (true, _) => Some(core::DueFilter::Overdue),

@@ -86,6 +86,7 @@ def test_whole_cadre_flow(relay, tmp_path):
     ward_enrolled = run(ward.enroll(relay.url, ward_code, "Điện thoại chị Lan"))
     assert ward_enrolled.device == ward.device_id()
     assert ward.unit_id() == ward_enrolled.unit
+    run(ward.set_app_version("Giao Ban Android 1.4.2 (thử nghiệm)"))
 
     # The city finds the ward in the reference data (diacritics optional) and issues 305.
     units = province_units("Dong Nai")
@@ -103,6 +104,9 @@ def test_whole_cadre_flow(relay, tmp_path):
     assert directive_id in summary.changed
     assert statuses.wait_for(lambda s: s.phase == SyncPhase.UP_TO_DATE()), statuses.seen
     assert changes.wait_for(directive_id, 10)
+    # The office's list of devices shows what the phone runs and that it has nothing unsent.
+    line = next(l for l in relay.admin("devices").splitlines() if ward.device_id() in l)
+    assert 'app "Giao Ban Android 1.4.2 (thử nghiệm)"' in line and "unsent 0 document(s) 0 file(s)" in line, line
     tasks = run(ward.list_tasks(TaskQuery(scope=TaskScope.MINE())))
     assert [(t.source, t.ordinal) for t in tasks] == [(directive_id, 1), (directive_id, 2)]
     task = tasks[0]

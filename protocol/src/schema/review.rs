@@ -25,6 +25,11 @@ pub struct ReviewRound {
     pub note: String,
     /// The reviewing device's clock: informational only.
     pub at_device: Timestamp,
+    /// Which submission of the report's task this round judged (the task's submission count
+    /// the reviewer saw, at least 1). A later resubmission makes the report await review
+    /// again. Rounds written before this field read as 0: they stand whatever came after.
+    #[autosurgeon(missing = "Default::default")]
+    pub submission: u64,
 }
 
 /// The reviews of one report. Owner: the issuer; audience: the reporting unit.

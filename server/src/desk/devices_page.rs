@@ -47,8 +47,41 @@ struct DeviceLine {
     label: String,
     enrolled: String,
     last_sync: String,
+    /// "Giao Ban Android 1.4.2 (lõi 0.1.0)", or that the app does not say.
+    version: String,
+    /// "2 văn bản, 1 tệp (lúc 08:15 02/12/2026)".
+    unsent: String,
     revoked: bool,
     desk: bool,
+}
+
+/// What a device runs, in words.
+fn version_words(status: Option<&giaoban_protocol::wire::DeviceStatus>) -> String {
+    match status {
+        None => "không rõ (ứng dụng chưa báo)".into(),
+        Some(s) => match (s.app_version.is_empty(), s.core_version.is_empty()) {
+            (false, false) => format!("{} (lõi {})", s.app_version, s.core_version),
+            (false, true) => s.app_version.clone(),
+            (true, false) => format!("lõi {}", s.core_version),
+            (true, true) => "không rõ".into(),
+        },
+    }
+}
+
+/// What a device had left to send when it last said, in words.
+fn unsent_words(status: Option<&(giaoban_protocol::wire::DeviceStatus, i64)>) -> String {
+    let Some((s, at)) = status else { return "không rõ".into() };
+    let when = local_time(*at);
+    match (s.unsent_docs, s.unsent_files) {
+        (0, 0) => format!("Không còn gì (lúc {when})"),
+        (d, 0) => format!("{} văn bản (lúc {when})", format_count(d)),
+        (0, f) => format!("{} tệp (lúc {when})", format_count(f)),
+        (d, f) => format!("{} văn bản, {} tệp (lúc {when})", format_count(d), format_count(f)),
+    }
+}
+
+fn format_count(n: u64) -> String {
+    giaoban_vietnamese_text::format_number(n.min(i64::MAX as u64) as i64)
 }
 
 struct UnitBlock {
@@ -126,6 +159,8 @@ pub(super) async fn devices_page(
                 .unwrap_or_default()
                 .into_iter()
                 .map(|d| DeviceLine {
+                    version: version_words(d.status.as_ref().map(|(s, _)| s)),
+                    unsent: unsent_words(d.status.as_ref()),
                     id: d.id.to_string(),
                     label: d.label,
                     enrolled: local_time(d.enrolled_at),

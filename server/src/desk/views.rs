@@ -56,6 +56,9 @@ pub fn cell(t: &TaskView, delivered: bool) -> Cell {
         (Some(TaskState::NotApplicable), _) => ("Không áp dụng", "—", "na"),
         (Some(TaskState::Submitted), Some((Verdict::Accepted, _))) => ("Đã duyệt", "✔", "accepted"),
         (Some(TaskState::Submitted), Some((Verdict::Returned, _))) => ("Trả lại", "↩", "returned"),
+        (Some(TaskState::Submitted), None) if t.submissions > 1 => {
+            ("Đã báo cáo lại, chờ duyệt", "✉", "reported")
+        }
         (Some(TaskState::Submitted), None) => ("Đã báo cáo", "✉", "reported"),
     };
     Cell {

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use giaoban_protocol::wire::{DeviceStatus, STATUS_TEXT_MAX};
 use giaoban_protocol::{DeviceId, DocId, UnitId};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{RelayStore, Result, StoreError};
 
@@ -39,21 +40,100 @@ pub struct DeviceRow {
     pub revoked: bool,
     /// A desk store of a staff member.
     pub desk: bool,
+    /// What it last said of itself at a sync, and when (UTC ms); `None` for an app too old to
+    /// say, or one that has not synced since.
+    pub status: Option<(DeviceStatus, i64)>,
 }
 
 impl RelayStore {
-    /// Records a device's sync: the answer took it up to `upto` in its unit's log. Through the
-    /// writer.
-    pub async fn note_device_sync(&self, device: DeviceId, upto: u64) -> Result<()> {
+    /// Records a device's sync: the answer took it up to `upto` in its unit's log, and it said
+    /// `status` of itself (`None`: an app too old to say, whose last status is kept). The
+    /// dispatches, meetings and reviews this takes the unit's devices to for the first time are
+    /// noted as delivered now. Through the writer.
+    pub async fn note_device_sync(
+        &self,
+        device: DeviceId,
+        upto: u64,
+        status: Option<DeviceStatus>,
+    ) -> Result<()> {
         self.writer()
             .run(move |ctx| {
+                let id = device.to_bytes().to_vec();
+                let row: Option<(Vec<u8>, bool)> = ctx
+                    .tx
+                    .prepare_cached(
+                        "SELECT unit, revoked_at IS NULL AND id NOT IN (SELECT device FROM staff WHERE device IS NOT NULL)
+                         FROM devices WHERE id = ?1",
+                    )?
+                    .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let Some((unit, counts)) = row else { return Ok(()) };
+                if counts {
+                    // Only what no device of the unit had reached before.
+                    let reached: i64 = ctx
+                        .tx
+                        .prepare_cached(
+                            "SELECT COALESCE(MAX(synced_upto), 0) FROM devices
+                             WHERE unit = ?1 AND revoked_at IS NULL
+                               AND id NOT IN (SELECT device FROM staff WHERE device IS NOT NULL)",
+                        )?
+                        .query_row(params![unit], |r| r.get(0))?;
+                    if (upto as i64) > reached {
+                        ctx.tx
+                            .prepare_cached(
+                                "INSERT OR IGNORE INTO first_deliveries(unit, doc, at)
+                                 SELECT DISTINCT ?1, c.doc, ?4 FROM unit_log ul
+                                 JOIN changes c ON c.seq = ul.change JOIN docs d ON d.n = c.doc
+                                 WHERE ul.unit = ?1 AND ul.pos > ?2 AND ul.pos <= ?3
+                                   AND d.kind IN ('directive', 'meeting', 'review')",
+                            )?
+                            .execute(params![unit, reached, upto as i64, ctx.now])?;
+                    }
+                }
                 ctx.tx.execute(
                     "UPDATE devices SET last_sync_at = ?2, synced_upto = ?3 WHERE id = ?1",
-                    params![device.to_bytes().to_vec(), ctx.now, upto as i64],
+                    params![id, ctx.now, upto as i64],
                 )?;
+                if let Some(st) = status {
+                    let text = |t: &str| -> String {
+                        giaoban_vietnamese_text::clean_input(t).chars().take(STATUS_TEXT_MAX).collect()
+                    };
+                    ctx.tx.execute(
+                        "UPDATE devices SET app_version = ?2, core_version = ?3, unsent_docs = ?4,
+                                            unsent_files = ?5, status_at = ?6 WHERE id = ?1",
+                        params![
+                            id,
+                            text(&st.app_version),
+                            text(&st.core_version),
+                            st.unsent_docs.min(i64::MAX as u64) as i64,
+                            st.unsent_files.min(i64::MAX as u64) as i64,
+                            ctx.now
+                        ],
+                    )?;
+                }
                 Ok(())
             })
             .await
+    }
+
+    /// When each of `units` first had record `doc` on one of its devices, where that is known
+    /// (relay clock, UTC ms). Blocking.
+    pub fn first_deliveries(&self, doc: DocId, units: &[UnitId]) -> Result<HashMap<UnitId, i64>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at FROM first_deliveries WHERE unit = ?1 AND doc = (SELECT n FROM docs WHERE id = ?2)",
+            )?;
+            let mut out = HashMap::new();
+            for u in units {
+                if let Some(at) = stmt
+                    .query_row(params![u.to_bytes().to_vec(), doc.to_bytes().to_vec()], |r| r.get(0))
+                    .optional()?
+                {
+                    out.insert(*u, at);
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// Where each of `units` stands with record `doc`. Blocking.
@@ -102,7 +182,8 @@ impl RelayStore {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, unit, label, created_at, last_sync_at, revoked_at IS NOT NULL,
-                        id IN (SELECT device FROM staff WHERE device IS NOT NULL)
+                        id IN (SELECT device FROM staff WHERE device IS NOT NULL),
+                        app_version, core_version, unsent_docs, unsent_files, status_at
                  FROM devices WHERE unit = ?1 ORDER BY created_at",
             )?;
             let mut out = Vec::new();
@@ -119,6 +200,18 @@ impl RelayStore {
                         last_sync_at: r.get(4)?,
                         revoked: r.get(5)?,
                         desk: r.get(6)?,
+                        status: match r.get::<_, Option<i64>>(11)? {
+                            Some(at) => Some((
+                                DeviceStatus {
+                                    app_version: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                                    core_version: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                                    unsent_docs: r.get::<_, Option<i64>>(9)?.unwrap_or(0).max(0) as u64,
+                                    unsent_files: r.get::<_, Option<i64>>(10)?.unwrap_or(0).max(0) as u64,
+                                },
+                                at,
+                            )),
+                            None => None,
+                        },
                     });
                 }
             }

@@ -214,6 +214,25 @@ pub const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL
     );
     "#,
+    // 8: what each device says of itself at sync, and when a record first reached a unit.
+    r#"
+    -- The app, library and what it had left to send, as the device last said at a sync
+    -- (wire::DeviceStatus); NULL until a device that says so syncs.
+    ALTER TABLE devices ADD COLUMN app_version TEXT;
+    ALTER TABLE devices ADD COLUMN core_version TEXT;
+    ALTER TABLE devices ADD COLUMN unsent_docs INTEGER;
+    ALTER TABLE devices ADD COLUMN unsent_files INTEGER;
+    ALTER TABLE devices ADD COLUMN status_at INTEGER;
+    -- When a dispatch, meeting or review first reached some device of a unit (relay clock,
+    -- UTC ms): the "delivered" line of the unit's assignment history. Kept from this version
+    -- on; a record delivered before has none.
+    CREATE TABLE first_deliveries (
+        unit BLOB NOT NULL,
+        doc  INTEGER NOT NULL REFERENCES docs(n),
+        at   INTEGER NOT NULL,
+        PRIMARY KEY (unit, doc)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

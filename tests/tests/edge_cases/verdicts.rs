@@ -40,6 +40,7 @@ fn a_ward_cannot_accept_its_own_report() {
             verdict: Verdict::Accepted,
             note: String::new(),
             at_device: Timestamp(0),
+            submission: 1,
         }],
     };
     let mut doc = AutoCommit::new().with_actor(dev_a.device_id().actor_id());
