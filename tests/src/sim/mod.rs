@@ -501,7 +501,7 @@ pub fn run_seed_reporting(seed: u64, faults: Faults) -> Result<Outcome, String> 
             .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_default();
         format!(
-            "seed {seed} failed: {msg}\nreplay: GIAOBAN_SEED={seed} cargo test -p giaoban-e2e --test simulation -- --nocapture"
+            "seed {seed} failed: {msg}\nreplay: GIAOBAN_SEED={seed} cargo test -p giaoban-e2e --test e2e simulation:: -- --nocapture"
         )
     })
 }
