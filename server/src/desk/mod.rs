@@ -11,6 +11,7 @@
 //! checks like any device's; there is no other way from here into the relay's storage.
 //! Invariant: a device token never opens a page here, and a session never syncs as a device.
 
+mod assignment_page;
 pub mod attachments;
 pub mod auth;
 pub mod devices_page;
@@ -84,6 +85,7 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}", get(matrix_page::matrix_page))
         .route("/desk/dispatch/{id}/table", get(matrix_page::matrix_table))
         .route("/desk/dispatch/{id}/remind", post(matrix_page::remind_sent))
+        .route("/desk/dispatch/{id}/unit/{unit}", get(assignment_page::assignment_page))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
         .route("/desk/devices", get(devices_page::devices_page))
