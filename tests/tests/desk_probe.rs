@@ -200,3 +200,29 @@ fn a_lock_set_by_someone_guessing_does_not_keep_the_staff_member_out() {
     assert_eq!(back.status, 303, "the office's browser gets in: {}", back.body);
     assert_eq!(office.get("/desk").status, 200);
 }
+
+/// A desk's store is a staff member's, ended with their account (`admin staff disable`). The
+/// devices page shows no revoke button for it; a revoke sent for it anyway (a colleague's form
+/// edited by hand) is refused and says why, and the store keeps syncing: revoking it would
+/// leave whatever it had not sent yet in a file set aside.
+#[test]
+fn a_colleagues_desk_store_is_not_revoked_from_the_devices_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let province = relay.org.units[0].id;
+    let (muoi, first) = relay.store.add_staff(province, "muoi.nv", "Nguyễn Văn Muối").unwrap();
+    let (_, second) = relay.store.add_staff(province, "lan.tt", "Trần Thị Lan").unwrap();
+    let mut a = Browser::new(&relay.url);
+    assert_eq!(a.sign_in("muoi.nv", &first).status, 303);
+    assert_eq!(a.get("/desk").status, 200);
+    let (desk, active) = relay.store.staff_device(muoi.id).unwrap().unwrap();
+    assert!(active);
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in("lan.tt", &second).status, 303);
+    let token = b.get("/desk/devices").form_token().unwrap();
+    let refused = b.post("/desk/devices/revoke", &[("csrf", &token), ("device", &desk.to_string())]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("bàn làm việc của một cán bộ"), "{}", refused.body);
+    assert!(relay.store.device_active(desk).unwrap());
+    assert_eq!(relay.store.staff_device(muoi.id).unwrap(), Some((desk, true)));
+}
