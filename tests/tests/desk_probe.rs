@@ -226,3 +226,33 @@ fn a_colleagues_desk_store_is_not_revoked_from_the_devices_page() {
     assert!(relay.store.device_active(desk).unwrap());
     assert_eq!(relay.store.staff_device(muoi.id).unwrap(), Some((desk, true)));
 }
+
+/// The first page lists the 100 drafts saved last; a member with more is told how many and
+/// reaches every one of them, rather than losing sight of the older ones.
+#[test]
+fn every_draft_can_be_reached_however_many_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let (account, password) =
+        relay.store.add_staff(relay.org.units[0].id, "muoi.nv", "Nguyễn Văn Muối").unwrap();
+    for i in 0..105u8 {
+        let mut id = [0u8; 16];
+        id[0] = i;
+        id[15] = 7;
+        assert!(relay.store.save_draft(account.id, id, &format!("Nháp số {i}"), &[]).unwrap());
+    }
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in("muoi.nv", &password).status, 303);
+    let home = b.get("/desk");
+    assert_eq!(home.body.matches("/desk/dispatch/new?draft=").count(), 100);
+    assert!(home.body.contains("trong 105 bản nháp"), "{}", home.body);
+    assert!(home.body.contains("href=\"/desk?drafts=all\""));
+    let all = b.get("/desk?drafts=all");
+    assert_eq!(all.body.matches("/desk/dispatch/new?draft=").count(), 105);
+    let oldest = hex::encode({
+        let mut id = [0u8; 16];
+        id[15] = 7;
+        id
+    });
+    assert!(all.body.contains(&oldest), "the first draft saved is there too");
+}

@@ -142,10 +142,15 @@ struct HomePage {
     chrome: Chrome,
     issued: Vec<Issued>,
     drafts: Vec<DraftLine>,
+    /// Every draft of the member's, of which `drafts` may show only the last saved.
+    draft_count: u64,
     query: String,
     /// The member's unit has units below it to address.
     can_issue: bool,
 }
+
+/// Drafts the first page lists, the last saved first; the rest are a link away.
+const DRAFTS_SHOWN: u32 = 100;
 
 /// A draft on the first page.
 struct DraftLine {
@@ -418,6 +423,9 @@ fn chrome(title: &str, signed: &Signed, unit: String, warning: String) -> Chrome
 struct SearchQuery {
     #[serde(default)]
     q: String,
+    /// `all`: every draft, not only the 100 saved last.
+    #[serde(default)]
+    drafts: Option<String>,
 }
 
 async fn home(
@@ -436,8 +444,11 @@ async fn home(
     })
     .await?;
     let staff = signed.session.staff;
-    let drafts = on_relay(&state, move |relay| relay.drafts(staff))
-        .await?
+    let limit = if query.drafts.as_deref() == Some("all") { None } else { Some(DRAFTS_SHOWN) };
+    let (drafts, draft_count) =
+        on_relay(&state, move |relay| Ok((relay.drafts_up_to(staff, limit)?, relay.draft_count(staff)?)))
+            .await?;
+    let drafts = drafts
         .into_iter()
         .map(|d| DraftLine { id: hex::encode(d.id), title: d.title, saved: local_time(d.saved_at) })
         .collect();
@@ -445,6 +456,7 @@ async fn home(
         chrome: chrome("Văn bản đã ban hành", &signed, unit, warning),
         issued,
         drafts,
+        draft_count,
         query: q,
         can_issue,
     };
