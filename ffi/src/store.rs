@@ -293,6 +293,27 @@ impl GiaoBanStore {
         .map(TaskItem::from)
     }
 
+    /// What happened to the tasks `source` gave `unit` (this device's unit when empty), step
+    /// by step with times, oldest first: issued, reminded, acknowledged, in progress, each
+    /// submission, not applicable, accepted, returned.
+    pub async fn assignment_history(
+        &self,
+        source: String,
+        unit: Option<String>,
+    ) -> Result<Vec<AssignmentEvent>> {
+        let source = doc_id("source", &source)?;
+        let unit = unit.as_deref().map(|u| unit_id("unit", u)).transpose()?;
+        self.with_store(move |s| {
+            let unit = match unit {
+                Some(u) => u,
+                None => s.unit().ok_or(core::CoreError::NotEnrolled)?,
+            };
+            s.assignment_history(source, unit)
+        })
+        .await
+        .map(|v| v.into_iter().map(AssignmentEvent::from).collect())
+    }
+
     /// Takes on a task for this device's unit.
     pub async fn acknowledge_task(&self, source: String, ordinal: u64) -> Result<()> {
         let source = doc_id("source", &source)?;

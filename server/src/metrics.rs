@@ -24,6 +24,10 @@
 //!   document was looked at: `unreadable`, `too_large`, `rate_limited`.
 //! - `giaoban_relay_sync_received_bytes_total`, `giaoban_relay_sync_sent_bytes_total`: bodies
 //!   of sync requests and answers, as on the wire.
+//! - `giaoban_relay_file_received_bytes_total`, `giaoban_relay_file_sent_bytes_total`: bytes
+//!   of attached files received in pieces from devices and sent to devices and the desk;
+//!   `giaoban_relay_files_received_total{outcome}`: files completed (`whole`) or dropped because
+//!   their bytes did not match their hash (`mismatch`).
 //! - `giaoban_relay_connections` and `giaoban_relay_event_streams`: open connections and live
 //!   notification streams.
 //! - `giaoban_relay_writer_queue_depth`: jobs waiting for the writer;
@@ -92,6 +96,14 @@ pub struct Metrics {
     pub sync_received_bytes: Counter,
     /// Bytes of sync answers.
     pub sync_sent_bytes: Counter,
+    /// Bytes of attached files received.
+    pub file_received_bytes: Counter,
+    /// Bytes of attached files sent.
+    pub file_sent_bytes: Counter,
+    /// Files received whole.
+    pub files_whole: Counter,
+    /// Files whose bytes did not match their hash.
+    pub files_mismatched: Counter,
     /// Open connections.
     pub connections: Gauge,
     /// Live-notification streams open.
@@ -164,6 +176,7 @@ impl Metrics {
         const REFUSED: &str = "giaoban_relay_documents_refused_total";
         const SYNCS_REFUSED: &str = "giaoban_relay_syncs_refused_total";
         const STORE: &str = "giaoban_relay_store_bytes";
+        const FILES: &str = "giaoban_relay_files_received_total";
         let m = Metrics {
             handle,
             documents_accepted: counter(&r, "giaoban_relay_documents_accepted_total", &[]),
@@ -187,6 +200,10 @@ impl Metrics {
             ],
             sync_received_bytes: counter(&r, "giaoban_relay_sync_received_bytes_total", &[]),
             sync_sent_bytes: counter(&r, "giaoban_relay_sync_sent_bytes_total", &[]),
+            file_received_bytes: counter(&r, "giaoban_relay_file_received_bytes_total", &[]),
+            file_sent_bytes: counter(&r, "giaoban_relay_file_sent_bytes_total", &[]),
+            files_whole: counter(&r, FILES, labels!("outcome" => "whole")),
+            files_mismatched: counter(&r, FILES, labels!("outcome" => "mismatch")),
             connections: gauge(&r, "giaoban_relay_connections", &[]),
             event_streams: gauge(&r, "giaoban_relay_event_streams", &[]),
             writer_queue: gauge(&r, "giaoban_relay_writer_queue_depth", &[]),
@@ -260,6 +277,21 @@ fn describe(r: &impl Recorder) {
         d("giaoban_relay_syncs_refused_total", None, "Sync requests refused whole, by reason."),
         d("giaoban_relay_sync_received_bytes_total", Some(Unit::Bytes), "Bytes of sync request bodies."),
         d("giaoban_relay_sync_sent_bytes_total", Some(Unit::Bytes), "Bytes of sync answers."),
+        d(
+            "giaoban_relay_file_received_bytes_total",
+            Some(Unit::Bytes),
+            "Bytes of attached files received in pieces from devices.",
+        ),
+        d(
+            "giaoban_relay_file_sent_bytes_total",
+            Some(Unit::Bytes),
+            "Bytes of attached files sent to devices and the desk.",
+        ),
+        d(
+            "giaoban_relay_files_received_total",
+            None,
+            "Attached files completed, or dropped because their bytes did not match their hash.",
+        ),
     ] {
         r.describe_counter(name, unit, text);
     }

@@ -235,6 +235,20 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   device("ward2.sqlite", "sync");
   assert.match(device("ward2.sqlite", "tasks"), /\[đôn đốc: Đề nghị phường khẩn trương rà soát và báo cáo\.\]/);
 
+  // The returned ward's history, from its name in the matrix: each step with its time, and
+  // when the dispatch first reached one of its phones.
+  await page.goto(matrix);
+  await activate(page, `a[href$='/unit/${wards[1].id}']`);
+  await axeCheck(page, "a unit's assignment history");
+  const steps = await page.textContent(".history");
+  for (const step of ["Ban hành, giao nhiệm vụ", "Văn bản đến máy đầu tiên của đơn vị", "Đơn vị tiếp nhận",
+    "Nộp báo cáo", "Trả lại báo cáo: “Đề nghị bổ sung danh sách hộ thoát nghèo.”"]) {
+    assert.ok(steps.includes(step), `the history shows "${step}": ${steps}`);
+  }
+  assert.ok(steps.indexOf("Ban hành") < steps.indexOf("Nộp báo cáo"), "oldest first");
+  assert.ok(steps.includes(`Điện thoại ${wards[1].name}`), "the ward's phone is named");
+  assert.match(steps, /\d\d:\d\d ngày \d\d\/\d\d\/\d{4}/);
+
   // The wards' phones see the verdicts.
   device("ward0.sqlite", "sync");
   device("ward1.sqlite", "sync");

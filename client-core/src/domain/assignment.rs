@@ -64,8 +64,9 @@ pub struct AssignmentEvent {
 }
 
 impl AssignmentEvent {
-    /// The time to order and show it by: the relay's receipt, else the writer's clock. Steps
-    /// within the same second may show in either order.
+    /// The time to show it by: the relay's receipt, else the writer's clock. The history is
+    /// in this time's order, except that a step never comes before one it follows from (a
+    /// verdict before the submission it judged, a step before the one before it in its record).
     pub fn when(&self) -> Timestamp {
         self.received_at.unwrap_or(self.at_device)
     }
@@ -91,6 +92,8 @@ impl Store {
             return Err(CoreError::WrongKind { id: source, expected: DocKind::Directive, found: row.kind });
         }
         let mut out = Vec::new();
+        // Where each event came from, for its place in the order (see `causal_order`).
+        let mut from: Vec<Origin> = Vec::new();
         let issuer = row.owner;
         if row.kind == DocKind::Directive {
             let steps: Vec<Step<Directive>> = self.steps(source)?;
@@ -98,10 +101,12 @@ impl Store {
             for (i, s) in steps.into_iter().enumerate() {
                 if i == 0 {
                     out.push(event(None, AssignmentStep::Issued, &s));
+                    from.push(Origin::Source);
                 }
                 for r in s.after.reminders.iter().skip(reminders_seen) {
                     if r.units.contains(&unit) {
                         out.push(event(None, AssignmentStep::Reminded { note: r.note.clone() }, &s));
+                        from.push(Origin::Source);
                     }
                 }
                 reminders_seen = reminders_seen.max(s.after.reminders.len());
@@ -110,6 +115,7 @@ impl Store {
             self.steps::<giaoban_protocol::schema::Meeting>(source)?.into_iter().next()
         {
             out.push(event(None, AssignmentStep::Issued, &first));
+            from.push(Origin::Source);
         }
 
         let response = Response::id_for(source, unit);
@@ -144,6 +150,7 @@ impl Store {
                     };
                     if let Some(step) = step {
                         out.push(event(Some(t.ordinal), step, s));
+                        from.push(Origin::Response);
                     }
                     if let Some(r) = t.report
                         && !reports.contains(&r)
@@ -158,7 +165,7 @@ impl Store {
                 .last()
                 .map(|s| s.after.tasks.iter().filter_map(|t| t.report.map(|r| (r, t.ordinal))).collect())
                 .unwrap_or_default();
-            for report in reports {
+            for (k, report) in reports.into_iter().enumerate() {
                 let review = Review::id_for(report, issuer);
                 if !self.exists(review)? {
                     continue;
@@ -171,6 +178,7 @@ impl Store {
                             Verdict::Returned => AssignmentStep::Returned { note: round.note.clone() },
                         };
                         out.push(event(answers.get(&report).copied(), step, &s));
+                        from.push(Origin::Review { report: k, submission: round.submission });
                     }
                     rounds_seen = rounds_seen.max(s.after.rounds.len());
                 }
@@ -184,8 +192,7 @@ impl Store {
                 e.at_device = Timestamp(e.at_device.0.saturating_add(offset));
             }
         }
-        out.sort_by_key(|e| e.when());
-        Ok(out)
+        Ok(causal_order(out, &from))
     }
 
     /// Each change of `id` in causal order with the document as it stood after it. A change
@@ -224,6 +231,137 @@ impl Store {
     }
 }
 
+/// Which document an event was read from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// The directive or meeting.
+    Source,
+    /// The unit's response.
+    Response,
+    /// The issuer's review of the `report`-th report, judging this submission (0: unknown).
+    Review { report: usize, submission: u64 },
+}
+
+/// `events` (each document's in causal order) sorted by time, never placing a step before
+/// one it follows from. Times come from two clocks at two precisions (the relay's receipts to
+/// the millisecond, a writer's clock to the second), so within a second a verdict could read
+/// as earlier than the submission it judges. Each event is ordered by the latest of its own
+/// time and the times of what it follows: the step before it in its document, the issue of
+/// the directive, and for a verdict the submission it judged. The times shown stay as read.
+fn causal_order(events: Vec<AssignmentEvent>, from: &[Origin]) -> Vec<AssignmentEvent> {
+    let mut keys: Vec<i64> = Vec::with_capacity(events.len());
+    let mut issued: Option<i64> = None;
+    let mut last_source: Option<i64> = None;
+    let mut last_response: Option<i64> = None;
+    let mut last_review: std::collections::HashMap<usize, i64> = Default::default();
+    // (ordinal, submission count) → its key.
+    let mut submitted: std::collections::HashMap<(Option<u64>, u64), i64> = Default::default();
+    for (e, f) in events.iter().zip(from) {
+        let base = issued.unwrap_or(i64::MIN);
+        let key = match *f {
+            Origin::Source => {
+                let k = e.when().0.max(last_source.unwrap_or(i64::MIN));
+                last_source = Some(k);
+                issued = issued.or(Some(k));
+                k
+            }
+            Origin::Response => {
+                let k = e.when().0.max(last_response.unwrap_or(i64::MIN)).max(base);
+                last_response = Some(k);
+                if let AssignmentStep::Submitted { count } = e.step {
+                    submitted.insert((e.ordinal, count), k);
+                }
+                k
+            }
+            Origin::Review { report, submission } => {
+                let judged = submitted.get(&(e.ordinal, submission.max(1))).copied();
+                let k = e
+                    .when()
+                    .0
+                    .max(last_review.get(&report).copied().unwrap_or(i64::MIN))
+                    .max(base)
+                    .max(judged.unwrap_or(i64::MIN));
+                last_review.insert(report, k);
+                k
+            }
+        };
+        keys.push(key);
+    }
+    let mut keyed: Vec<(i64, AssignmentEvent)> = keys.into_iter().zip(events).collect();
+    // Stable: at equal keys the source's steps come first, then the response's, then verdicts.
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, e)| e).collect()
+}
+
 fn event<T>(ordinal: Option<u64>, step: AssignmentStep, s: &Step<T>) -> AssignmentEvent {
     AssignmentEvent { ordinal, step, received_at: s.received_at, at_device: s.at_device, by: s.by }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(step: AssignmentStep, ordinal: Option<u64>, received: Option<i64>, device: i64) -> AssignmentEvent {
+        AssignmentEvent {
+            ordinal,
+            step,
+            received_at: received.map(Timestamp),
+            at_device: Timestamp(device),
+            by: None,
+        }
+    }
+
+    #[test]
+    fn a_verdict_written_in_the_same_second_never_precedes_what_it_judged() {
+        // The office's own verdict carries its clock to the second (10:00:05.000); the ward's
+        // steps carry the relay's receipts to the millisecond, later within that second.
+        let events = vec![
+            at(AssignmentStep::Issued, None, None, 5_000),
+            at(AssignmentStep::Acknowledged, Some(1), Some(5_300), 5_000),
+            at(AssignmentStep::Submitted { count: 1 }, Some(1), Some(5_700), 5_000),
+            at(AssignmentStep::Returned { note: "Bổ sung ảnh.".into() }, Some(1), None, 5_000),
+            at(AssignmentStep::Submitted { count: 2 }, Some(1), Some(5_900), 5_000),
+            at(AssignmentStep::Accepted { note: String::new() }, Some(1), None, 5_000),
+        ];
+        let from = [
+            Origin::Source,
+            Origin::Response,
+            Origin::Response,
+            Origin::Review { report: 0, submission: 1 },
+            Origin::Response,
+            Origin::Review { report: 0, submission: 2 },
+        ];
+        let steps: Vec<AssignmentStep> = causal_order(events, &from).into_iter().map(|e| e.step).collect();
+        assert_eq!(
+            steps,
+            vec![
+                AssignmentStep::Issued,
+                AssignmentStep::Acknowledged,
+                AssignmentStep::Submitted { count: 1 },
+                AssignmentStep::Returned { note: "Bổ sung ảnh.".into() },
+                AssignmentStep::Submitted { count: 2 },
+                AssignmentStep::Accepted { note: String::new() },
+            ]
+        );
+    }
+
+    #[test]
+    fn steps_far_apart_keep_their_times_order_across_records() {
+        // A reminder sent after the ward acknowledged shows after it.
+        let events = vec![
+            at(AssignmentStep::Issued, None, Some(1_000), 1_000),
+            at(AssignmentStep::Reminded { note: "Khẩn trương.".into() }, None, Some(90_000), 90_000),
+            at(AssignmentStep::Acknowledged, Some(1), Some(50_000), 50_000),
+        ];
+        let from = [Origin::Source, Origin::Source, Origin::Response];
+        let steps: Vec<AssignmentStep> = causal_order(events, &from).into_iter().map(|e| e.step).collect();
+        assert_eq!(
+            steps,
+            vec![
+                AssignmentStep::Issued,
+                AssignmentStep::Acknowledged,
+                AssignmentStep::Reminded { note: "Khẩn trương.".into() },
+            ]
+        );
+    }
 }

@@ -208,6 +208,89 @@ impl From<core::TaskView> for TaskItem {
     }
 }
 
+/// What happened at one step of a unit's assignment.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AssignmentStep {
+    /// The issuer issued the directive (or recorded the meeting).
+    Issued,
+    /// The issuer reminded the unit (đôn đốc).
+    Reminded {
+        /// The reminder's words.
+        note: String,
+    },
+    /// Someone at the unit took the task on.
+    Acknowledged,
+    /// Work started, or its notes changed.
+    InProgress,
+    /// The unit submitted the task's report: 1 the first time, 2 after a return …
+    Submitted {
+        /// Which submission this is.
+        count: u64,
+    },
+    /// The unit said the task does not apply to it.
+    NotApplicable {
+        /// Its reason.
+        reason: String,
+    },
+    /// The issuer accepted the report.
+    Accepted {
+        /// Its words, if any.
+        note: String,
+    },
+    /// The issuer returned the report.
+    Returned {
+        /// What to fix.
+        note: String,
+    },
+}
+
+impl From<core::AssignmentStep> for AssignmentStep {
+    fn from(s: core::AssignmentStep) -> Self {
+        match s {
+            core::AssignmentStep::Issued => AssignmentStep::Issued,
+            core::AssignmentStep::Reminded { note } => AssignmentStep::Reminded { note },
+            core::AssignmentStep::Acknowledged => AssignmentStep::Acknowledged,
+            core::AssignmentStep::InProgress => AssignmentStep::InProgress,
+            core::AssignmentStep::Submitted { count } => AssignmentStep::Submitted { count },
+            core::AssignmentStep::NotApplicable { reason } => AssignmentStep::NotApplicable { reason },
+            core::AssignmentStep::Accepted { note } => AssignmentStep::Accepted { note },
+            core::AssignmentStep::Returned { note } => AssignmentStep::Returned { note },
+        }
+    }
+}
+
+/// One step of a unit's assignment, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AssignmentEvent {
+    /// The task it concerns; `None` for the whole directive (issued, reminded).
+    pub ordinal: Option<u64>,
+    /// What happened.
+    pub step: AssignmentStep,
+    /// When the relay received it (ms since 1970 UTC): the time that counts. `None` while it
+    /// has not reached the relay, or this device holds no receipt for it.
+    pub received_at_ms: Option<i64>,
+    /// The writing device's clock (ms since 1970 UTC), moved onto the relay's clock by the
+    /// difference this device measured: show it as approximate.
+    pub at_device_ms: i64,
+    /// When to show it: `received_at_ms`, else `at_device_ms`.
+    pub when_ms: i64,
+    /// The device that wrote it, where known.
+    pub device: Option<String>,
+}
+
+impl From<core::AssignmentEvent> for AssignmentEvent {
+    fn from(e: core::AssignmentEvent) -> Self {
+        AssignmentEvent {
+            ordinal: e.ordinal,
+            when_ms: e.when().0,
+            received_at_ms: e.received_at.map(|t| t.0),
+            at_device_ms: e.at_device.0,
+            device: e.by.map(|d| d.to_string()),
+            step: e.step.into(),
+        }
+    }
+}
+
 /// Whose tasks to list.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum TaskScope {

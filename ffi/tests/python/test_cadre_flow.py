@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from giaoban_ffi import (
-    ContactPerson, DeadlineInput, DirectiveInput, DocumentChangeListener, FigureEntry, FigureQualifier, FigureUnit,
+    AssignmentStep, ContactPerson, DeadlineInput, DirectiveInput, DocumentChangeListener, FigureEntry, FigureQualifier, FigureUnit,
     GiaoBanError, GiaoBanStore, ReportInput, ReportType, ReviewVerdict, SectionText, Standing,
     SyncPhase, SyncStatusListener, TaskInput, TaskQuery, TaskScope, TaskStatus, format_vnd,
     province_units,
@@ -164,6 +164,21 @@ def test_whole_cadre_flow(relay, tmp_path):
     assert changes.wait_for(review_id, 10)
     returned = run(ward.task(directive_id, 1, None)).review
     assert returned.verdict == ReviewVerdict.RETURNED and returned.note == "Bổ sung số liệu hộ nghèo."
+    # The ward's assignment, step by step: the city's view and the ward's own agree.
+    history = run(ward.assignment_history(directive_id, None))
+    steps = [(e.ordinal, e.step) for e in history]
+    assert steps == [
+        (None, AssignmentStep.ISSUED()),
+        (1, AssignmentStep.ACKNOWLEDGED()),
+        (1, AssignmentStep.IN_PROGRESS()),  # the report written for the task
+        (1, AssignmentStep.SUBMITTED(count=1)),
+        (1, AssignmentStep.RETURNED(note="Bổ sung số liệu hộ nghèo.")),
+    ], steps
+    assert all(e.when_ms >= history[0].when_ms for e in history)
+    assert history[1].device == ward.device_id()
+    city_view = run(city.assignment_history(directive_id, ward_enrolled.unit))
+    assert [(e.ordinal, e.step) for e in city_view] == steps
+    assert all(e.received_at_ms is not None for e in city_view[1:4]), "the ward's steps carry the relay's time"
 
     # A cancelled subscription hears nothing more.
     change_sub.cancel()

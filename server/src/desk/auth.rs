@@ -12,6 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "giaoban_desk";
+/// The cookie a browser keeps once it has signed in to an account, so that a lock others set
+/// on the account by guessing does not keep it out (`RelayStore::sign_in_from`).
+pub const KNOWN_BROWSER_COOKIE: &str = "giaoban_desk_known";
+/// How long a browser is known: 400 days, the most a browser keeps a cookie.
+pub const KNOWN_BROWSER_SECS: i64 = 400 * 24 * 3600;
 /// The cookie behind the sign-in form's token, before there is a session.
 pub const PRE_SESSION_COOKIE: &str = "giaoban_desk_pre";
 
@@ -133,6 +138,19 @@ pub fn tokens_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The address attempts from `addr` are counted against: an IPv4 address itself, an IPv6
+/// address by its /64 (one network's, which its holder has more than enough of to try from a
+/// new address each time), an IPv4 address written as IPv6 as the IPv4 address.
+pub fn counted_as(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
 /// Sign-in attempts per address in the current window.
 #[derive(Default)]
 pub struct AddressLimiter {
@@ -142,6 +160,7 @@ pub struct AddressLimiter {
 impl AddressLimiter {
     /// Counts an attempt from `addr`; `Err(seconds to wait)` once it has made too many.
     pub fn attempt(&self, addr: Option<IpAddr>) -> Result<(), u64> {
+        let addr = addr.map(counted_as);
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() > 10_000 {
@@ -216,5 +235,16 @@ mod tests {
         }
         assert!(l.attempt(a).is_err());
         assert!(l.attempt(Some("10.0.0.8".parse().unwrap())).is_ok());
+    }
+
+    #[test]
+    fn one_ipv6_network_is_one_address() {
+        let l = AddressLimiter::default();
+        for i in 0..ATTEMPTS_PER_ADDRESS {
+            l.attempt(Some(format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap())).unwrap();
+        }
+        assert!(l.attempt(Some("2001:db8:1:2:ffff::9".parse().unwrap())).is_err(), "same /64");
+        assert!(l.attempt(Some("2001:db8:1:3::1".parse().unwrap())).is_ok(), "another /64");
+        assert_eq!(counted_as("::ffff:10.0.0.7".parse().unwrap()), "10.0.0.7".parse::<IpAddr>().unwrap());
     }
 }

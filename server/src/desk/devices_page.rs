@@ -208,6 +208,16 @@ pub(super) async fn revoke_sent(
     if !unit.is_some_and(|u| units.iter().any(|r| r.id == u)) {
         return Err(DeskError::NotFound);
     }
+    // A desk's store is a staff member's and ends with their account; revoking it here would
+    // leave what it has not sent yet in a file set aside.
+    if on_relay(&state, move |relay| relay.is_desk_device(device)).await? {
+        return Ok(super::message(
+            StatusCode::CONFLICT,
+            "Không thu hồi được",
+            "Đây là bàn làm việc của một cán bộ, không phải điện thoại. Muốn chặn người này, hãy nhờ người quản trị máy chủ khóa tài khoản của họ (admin staff disable).",
+            "/desk/devices",
+        ));
+    }
     let relay = state.store.clone();
     match tokio::task::spawn_blocking(move || relay.revoke_device(device)).await {
         Ok(Ok(())) | Ok(Err(crate::store::StoreError::NotFound(_))) => {}

@@ -125,6 +125,9 @@ pub(super) async fn remind_sent(
         "Chọn ít nhất một đơn vị để nhắc."
     } else if giaoban_vietnamese_text::clean_multiline(&note).is_empty() {
         "Viết lời nhắc."
+    } else if giaoban_vietnamese_text::clean_multiline(&note).chars().count() > 5000 {
+        // Like a review's note: every device of the units reminded receives it.
+        "Lời nhắc dài quá 5.000 ký tự; hãy viết gọn lại."
     } else {
         ""
     };
@@ -154,6 +157,8 @@ pub(super) async fn remind_sent(
             let title = m.title.clone();
             let error = if reason.contains("not a recipient") {
                 "Có đơn vị được chọn không nhận văn bản này.".to_string()
+            } else if reason.contains("as many reminders") {
+                "Văn bản này đã được nhắc đến số lần tối đa; không gửi thêm được lời nhắc.".to_string()
             } else {
                 reason
             };

@@ -11,6 +11,7 @@
 //! checks like any device's; there is no other way from here into the relay's storage.
 //! Invariant: a device token never opens a page here, and a session never syncs as a device.
 
+mod assignment_page;
 pub mod attachments;
 pub mod auth;
 pub mod devices_page;
@@ -53,6 +54,9 @@ pub struct Desk {
     /// its store syncs, and the sync's answer needs blocking threads of its own: bounded well
     /// below the runtime's blocking threads, so many open pages never starve the relay.
     work: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Sign-ins whose password is being checked at once (each takes 19 MiB and a blocking
+    /// thread for tens of milliseconds); the others wait their turn without a thread.
+    checks: std::sync::Arc<tokio::sync::Semaphore>,
     /// Files attached to drafts, until they are issued.
     pub(crate) draft_files: draft_files::DraftFiles,
 }
@@ -68,6 +72,7 @@ impl Desk {
             stores: DeskStores::new(dir),
             sign_ins: AddressLimiter::default(),
             work: std::sync::Arc::new(tokio::sync::Semaphore::new(DESK_WORKERS)),
+            checks: std::sync::Arc::new(tokio::sync::Semaphore::new(crate::store::HASHES_AT_ONCE)),
         }
     }
 }
@@ -84,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}", get(matrix_page::matrix_page))
         .route("/desk/dispatch/{id}/table", get(matrix_page::matrix_table))
         .route("/desk/dispatch/{id}/remind", post(matrix_page::remind_sent))
+        .route("/desk/dispatch/{id}/unit/{unit}", get(assignment_page::assignment_page))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
         .route("/desk/devices", get(devices_page::devices_page))
@@ -138,10 +144,15 @@ struct HomePage {
     chrome: Chrome,
     issued: Vec<Issued>,
     drafts: Vec<DraftLine>,
+    /// Every draft of the member's, of which `drafts` may show only the last saved.
+    draft_count: u64,
     query: String,
     /// The member's unit has units below it to address.
     can_issue: bool,
 }
+
+/// Drafts the first page lists, the last saved first; the rest are a link away.
+const DRAFTS_SHOWN: u32 = 100;
 
 /// A draft on the first page.
 struct DraftLine {
@@ -414,6 +425,9 @@ fn chrome(title: &str, signed: &Signed, unit: String, warning: String) -> Chrome
 struct SearchQuery {
     #[serde(default)]
     q: String,
+    /// `all`: every draft, not only the 100 saved last.
+    #[serde(default)]
+    drafts: Option<String>,
 }
 
 async fn home(
@@ -432,8 +446,11 @@ async fn home(
     })
     .await?;
     let staff = signed.session.staff;
-    let drafts = on_relay(&state, move |relay| relay.drafts(staff))
-        .await?
+    let limit = if query.drafts.as_deref() == Some("all") { None } else { Some(DRAFTS_SHOWN) };
+    let (drafts, draft_count) =
+        on_relay(&state, move |relay| Ok((relay.drafts_up_to(staff, limit)?, relay.draft_count(staff)?)))
+            .await?;
+    let drafts = drafts
         .into_iter()
         .map(|d| DraftLine { id: hex::encode(d.id), title: d.title, saved: local_time(d.saved_at) })
         .collect();
@@ -441,6 +458,7 @@ async fn home(
         chrome: chrome("Văn bản đã ban hành", &signed, unit, warning),
         issued,
         drafts,
+        draft_count,
         query: q,
         can_issue,
     };
@@ -576,20 +594,33 @@ async fn sign_in(
     }
     let store = state.store.clone();
     let (l, p) = (login.clone(), form.password);
-    let outcome = match tokio::task::spawn_blocking(move || store.sign_in(&l, &p)).await {
+    let known = auth::cookie(&headers, auth::KNOWN_BROWSER_COOKIE);
+    let Ok(permit) = state.desk.checks.clone().acquire_owned().await else {
+        return DeskError::Store("the relay is shutting down".into()).into_response();
+    };
+    let outcome = match tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        store.sign_in_from(&l, &p, known.as_deref())
+    })
+    .await
+    {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return DeskError::from(e).into_response(),
         Err(_) => return DeskError::Store("the relay is shutting down".into()).into_response(),
     };
     let secure = state.config.desk_secure_cookie;
     match outcome {
-        SignIn::Ok { token, staff } => {
+        SignIn::Ok { token, staff, known } => {
             tracing::info!(%staff, "staff signed in to the desk");
             let mut resp = Redirect::to("/desk").into_response();
             let max_age = crate::store::SESSION_MAX_MS / 1000;
             resp.headers_mut()
                 .append(header::SET_COOKIE, auth::set_cookie(SESSION_COOKIE, &token, max_age, secure));
             resp.headers_mut().append(header::SET_COOKIE, auth::clear_cookie(PRE_SESSION_COOKIE, secure));
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                auth::set_cookie(auth::KNOWN_BROWSER_COOKIE, &known, auth::KNOWN_BROWSER_SECS, secure),
+            );
             resp
         }
         SignIn::Wrong { failures } => {

@@ -175,6 +175,7 @@ pub(crate) async fn receive_piece(
         }
     }
     drop(tx);
+    crate::metrics::get().file_received_bytes.increment(sent);
     if too_many {
         // Read (and drop) a bounded rest, so the answer reaches a sender still writing instead
         // of a reset connection.
@@ -190,12 +191,16 @@ pub(crate) async fn receive_piece(
         writer.await.map_err(|_| ApiError::Store(StoreError::Closed))?.map_err(ApiError::Files)?;
     match finished {
         Some(false) => {
+            crate::metrics::get().files_mismatched.increment(1);
             tracing::warn!(device = %auth.device, %hash, "a file's bytes did not match its hash; dropped");
             return Err(ApiError::Mismatch(
                 "the bytes sent do not match the file's hash (SHA-256); nothing of them is kept: send the file again from the start".into(),
             ));
         }
-        Some(true) => tracing::info!(device = %auth.device, %hash, size, "file received whole"),
+        Some(true) => {
+            crate::metrics::get().files_whole.increment(1);
+            tracing::info!(device = %auth.device, %hash, size, "file received whole");
+        }
         None => {}
     }
     if too_many {
@@ -368,6 +373,7 @@ pub(crate) fn stream_file(file: std::fs::File, count: u64) -> axum::body::Body {
                     if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
                         break;
                     }
+                    crate::metrics::get().file_sent_bytes.increment(n as u64);
                 }
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));

@@ -11,6 +11,17 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{RelayStore, Result, StoreError, sha256};
 
+/// The most characters of a device's label the relay keeps.
+pub const DEVICE_LABEL_MAX: usize = 200;
+
+/// A device's label as the relay keeps and shows it: the device chose it, so it is cleaned like
+/// typed input (NFC; no control characters, which an operator's terminal would obey, and no
+/// direction marks, which would make the office's list read otherwise than it is stored) and
+/// cut to [`DEVICE_LABEL_MAX`] characters. Labels stored before this rule are cleaned when read.
+pub fn device_label(raw: &str) -> String {
+    giaoban_vietnamese_text::clean_input(raw).chars().take(DEVICE_LABEL_MAX).collect()
+}
+
 /// A one-time enrollment code, shown once to the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentCode {
@@ -197,7 +208,12 @@ impl RelayStore {
         let hash = sha256(&normalise_code(code));
         let token = new_token();
         let token_hash = sha256(&token);
-        let label: String = label.chars().take(200).collect();
+        let mut label = device_label(label);
+        // "Bàn làm việc: <name>" is how the desk's own stores are named in a report's history
+        // and the list of devices: a phone that calls itself so is named as a phone.
+        if giaoban_vietnamese_text::search_key(&label).starts_with("ban lam viec") {
+            label = device_label(&format!("Điện thoại: {label}"));
+        }
         let unit = self
             .writer()
             .run(move |ctx| {
@@ -289,7 +305,7 @@ impl RelayStore {
                     .map_err(|e| StoreError::Invalid(format!("a stored device id is damaged: {e}")))?;
                 let u = UnitId::from_slice(&u)
                     .map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))?;
-                out.push((d, u, label, revoked));
+                out.push((d, u, device_label(&label), revoked));
             }
             Ok(out)
         })

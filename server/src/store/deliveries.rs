@@ -195,7 +195,7 @@ impl RelayStore {
                     out.push(DeviceRow {
                         id,
                         unit: *u,
-                        label: r.get(2)?,
+                        label: super::admin::device_label(&r.get::<_, String>(2)?),
                         enrolled_at: r.get(3)?,
                         last_sync_at: r.get(4)?,
                         revoked: r.get(5)?,

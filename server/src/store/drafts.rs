@@ -130,14 +130,32 @@ impl RelayStore {
         })
     }
 
-    /// A member's drafts not yet issued, newest first.
+    /// A member's drafts not yet issued, newest first: the 100 saved last.
     pub fn drafts(&self, staff: StaffId) -> Result<Vec<DraftSummary>> {
+        self.drafts_up_to(staff, Some(100))
+    }
+
+    /// How many drafts a member has not issued.
+    pub fn draft_count(&self, staff: StaffId) -> Result<u64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM desk_drafts WHERE staff = ?1 AND issued IS NULL",
+                params![staff.0.to_vec()],
+                |r| r.get::<_, i64>(0),
+            )?
+            .max(0) as u64)
+        })
+    }
+
+    /// A member's drafts not yet issued, newest first: at most `limit` of them, or all.
+    pub fn drafts_up_to(&self, staff: StaffId, limit: Option<u32>) -> Result<Vec<DraftSummary>> {
         self.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT id, saved_at, title FROM desk_drafts WHERE staff = ?1 AND issued IS NULL
-                 ORDER BY saved_at DESC LIMIT 100",
+                 ORDER BY saved_at DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![staff.0.to_vec()], |r| {
+            let limit = limit.map_or(-1, i64::from);
+            let rows = stmt.query_map(params![staff.0.to_vec(), limit], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
             })?;
             let mut out = Vec::new();

@@ -32,13 +32,15 @@ use giaoban_protocol::{DeviceId, DocId, Timestamp, UnitId};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-pub use admin::EnrollmentCode;
+pub use admin::{DEVICE_LABEL_MAX, EnrollmentCode, device_label};
 pub use clock::RelayClock;
 pub use deliveries::{DeviceRow, UnitDelivery};
 pub use drafts::{Draft, DraftForFiles, DraftSummary, UNTITLED};
 pub use files::FileAccess;
 pub use precheck::{Prechecked, Prechecker};
-pub use staff::{SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login};
+pub use staff::{
+    HASHES_AT_ONCE, SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login,
+};
 pub use units::{NewUnit, TreeChange};
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push, push_prechecked};
 

@@ -6,7 +6,7 @@
 //! own, registered here as a device of their unit whose token nobody holds: the desk's changes
 //! go through the same checks as a device's, and the history names the staff member.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use giaoban_protocol::{DeviceId, UnitId};
 use rusqlite::{OptionalExtension, params};
@@ -79,7 +79,13 @@ pub struct StaffSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignIn {
     /// Signed in: the session token for the cookie, shown to nobody else.
-    Ok { token: String, staff: StaffId },
+    Ok {
+        token: String,
+        staff: StaffId,
+        /// What the browser keeps so that this account's lock does not keep it out
+        /// ([`KNOWN_BROWSER_COOKIE`](crate::desk::auth::KNOWN_BROWSER_COOKIE)).
+        known: String,
+    },
     /// Wrong login or password (the same answer for both); `failures` in a row so far on this
     /// account, 0 when the login is unknown.
     Wrong { failures: i64 },
@@ -105,20 +111,94 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Password hashes worked out at once in this process. Each needs its own 19 MiB of memory:
+/// sign-ins sent at once from many addresses wait for one of these instead of each taking
+/// (and giving back to the allocator, which keeps most of it) memory of its own.
+pub const HASHES_AT_ONCE: usize = 2;
+
+/// The memory of the password hashes worked out at once: allocated once, used again.
+struct HashMemory {
+    free: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
+    returned: std::sync::Condvar,
+}
+
+/// Memory of [`HashMemory`] lent to one hash; given back when dropped.
+struct Lent<'a> {
+    pool: &'a HashMemory,
+    blocks: Vec<argon2::Block>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let blocks = std::mem::take(&mut self.blocks);
+        self.pool.free.lock().unwrap_or_else(|p| p.into_inner()).push(blocks);
+        self.pool.returned.notify_one();
+    }
+}
+
+fn hash_memory() -> Lent<'static> {
+    static POOL: std::sync::OnceLock<HashMemory> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| HashMemory {
+        free: std::sync::Mutex::new((0..HASHES_AT_ONCE).map(|_| Vec::new()).collect()),
+        returned: std::sync::Condvar::new(),
+    });
+    let mut free = pool.free.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if let Some(blocks) = free.pop() {
+            return Lent { pool, blocks };
+        }
+        free = pool.returned.wait(free).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// The argon2 output of `password` under `argon` and `salt`, in memory lent by the pool.
+fn hash_output(argon: &Argon2<'_>, password: &str, salt: &[u8], len: usize) -> Option<Output> {
+    let mut memory = hash_memory();
+    let blocks = argon.params().block_count();
+    if memory.blocks.len() < blocks {
+        memory.blocks.resize(blocks, argon2::Block::default());
+    }
+    Output::init_with(len, |out| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory.blocks[..blocks])
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    })
+    .ok()
+}
+
 fn hash_password(password: &str) -> Result<String> {
     let salt_bytes: [u8; 16] = rand::random();
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| StoreError::Internal(e.to_string()))?;
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Internal(format!("cannot hash a password: {e}")))
+    let argon = hasher();
+    let len = argon.params().output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = hash_output(&argon, password, &salt_bytes, len)
+        .ok_or_else(|| StoreError::Internal("cannot hash a password".into()))?;
+    let params = argon2::password_hash::ParamsString::try_from(argon.params())
+        .map_err(|e| StoreError::Internal(format!("cannot hash a password: {e}")))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
 }
 
 fn password_matches(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(h) => hasher().verify_password(password.as_bytes(), &h).is_ok(),
-        Err(_) => false,
-    }
+    let Ok(h) = PasswordHash::new(stored) else { return false };
+    let (Some(expected), Some(salt)) = (h.hash, h.salt) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(h.algorithm) else { return false };
+    let version = match h.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&h) else { return false };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+    let argon = Argon2::new(algorithm, version, params);
+    // `Output`'s comparison takes the same time wherever the outputs differ.
+    hash_output(&argon, password, salt, expected.len()).is_some_and(|out| out == expected)
 }
 
 /// A hash nobody's password matches, verified for unknown logins so that they take as long as
@@ -139,6 +219,14 @@ fn unknown_logins() -> &'static std::sync::Mutex<std::collections::HashMap<Strin
 /// A login as stored: NFC, trimmed, lower case.
 pub fn normalise_login(login: &str) -> String {
     giaoban_vietnamese_text::clean_input(login).to_lowercase()
+}
+
+/// What a browser that signed in to an account keeps: while the account is locked after wrong
+/// passwords (which anyone who knows the login can cause, again and again), the right
+/// password from that browser still opens it. Derived from the account's password hash, which
+/// never leaves the relay: a new password (`admin staff reset`) ends every one of them.
+fn known_browser(staff: &[u8], password_hash: &str) -> String {
+    hex::encode(sha256(&format!("giaoban desk known browser:{}:{password_hash}", hex::encode(staff))))
 }
 
 /// The form token of a session.
@@ -300,8 +388,16 @@ impl RelayStore {
     /// and a disabled account says so only to the right password: the answers never tell
     /// which logins exist.
     pub fn sign_in(&self, login: &str, password: &str) -> Result<SignIn> {
+        self.sign_in_from(login, password, None)
+    }
+
+    /// [`RelayStore::sign_in`] from a browser that says it signed in to this account before
+    /// (`known`, what [`SignIn::Ok`] gave it): a lock set by wrong passwords from elsewhere does
+    /// not refuse it, though its own wrong passwords count and slow it like any other's.
+    pub fn sign_in_from(&self, login: &str, password: &str, known: Option<&str>) -> Result<SignIn> {
         let login = normalise_login(login);
         let for_writer = login.clone();
+        let known = known.map(str::to_string);
         // id, password hash, disabled at, failures, locked until.
         type AttemptRow = (Vec<u8>, String, Option<i64>, i64, i64);
         // (id, hash, disabled) of the account, with its attempt counted; or why not checked.
@@ -316,11 +412,20 @@ impl RelayStore {
                 )
                 .optional()?;
             let Some((id, hash, disabled, failures, locked_until)) = row else { return Ok(None) };
-            if locked_until > ctx.now {
+            let known_here =
+                known.as_deref().is_some_and(|k| crate::desk::auth::tokens_equal(k, &known_browser(&id, &hash)));
+            if locked_until > ctx.now && !known_here {
                 return Ok(Some(Err(locked_until)));
             }
             let failures = failures + 1;
-            let lock = if failures % FAILURES_BEFORE_LOCK == 0 { ctx.now + LOCK_MS } else { 0 };
+            let lock = if failures % FAILURES_BEFORE_LOCK == 0 {
+                ctx.now + LOCK_MS
+            } else if known_here {
+                // A lock set by others stays for them.
+                locked_until
+            } else {
+                0
+            };
             ctx.tx.execute(
                 "UPDATE staff SET failures = ?2, locked_until = ?3 WHERE id = ?1",
                 params![id, failures, lock],
@@ -337,6 +442,7 @@ impl RelayStore {
             }
         };
         let staff = StaffId::from_slice(&id)?;
+        let known = known_browser(&id, &hash);
         if !password_matches(password, &hash) {
             return Ok(if failures % FAILURES_BEFORE_LOCK == 0 {
                 SignIn::Locked { until: now + LOCK_MS }
@@ -370,7 +476,7 @@ impl RelayStore {
             )?;
             Ok(())
         })?;
-        Ok(SignIn::Ok { token, staff })
+        Ok(SignIn::Ok { token, staff, known })
     }
 
     /// A sign-in with a login nobody has, answered as a wrong password would be, lock included.
@@ -555,6 +661,28 @@ mod tests {
         assert!(password_matches("mật khẩu", &h));
         assert!(!password_matches("mat khau", &h));
         assert!(!password_matches("mật khẩu", "not a hash"));
+    }
+
+    #[test]
+    fn hashes_made_before_the_memory_was_lent_still_match_and_the_other_way_round() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
+        let old = hasher().hash_password("mật khẩu".as_bytes(), &salt).unwrap().to_string();
+        assert!(password_matches("mật khẩu", &old));
+        assert!(!password_matches("mật khẩu ", &old));
+        let new = hash_password("mật khẩu").unwrap();
+        assert!(hasher().verify_password("mật khẩu".as_bytes(), &PasswordHash::new(&new).unwrap()).is_ok());
+        // Checks at once from many threads all answer, and rightly.
+        let checks: Vec<_> = (0..8)
+            .map(|i| {
+                let new = new.clone();
+                std::thread::spawn(move || {
+                    password_matches(if i % 2 == 0 { "mật khẩu" } else { "sai" }, &new)
+                })
+            })
+            .collect();
+        let answers: Vec<bool> = checks.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(answers, (0..8).map(|i| i % 2 == 0).collect::<Vec<_>>());
     }
 
     #[test]

@@ -115,8 +115,26 @@ fn metrics_count_syncs_stored_and_refused_pushes_without_naming_anyone() {
 
     let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1);
     let doc = report(&mut ward, "Báo cáo tháng 01/2022");
+    // A photo of the report goes up by the file lane and down to the office's device.
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let attached = ward
+        .attach_bytes(
+            giaoban_client_core::AttachTo::Report(doc),
+            &photo,
+            giaoban_client_core::NewAttachment {
+                name: "ảnh bàn giao nhà Đại đoàn kết.jpg".into(),
+                media_type: "image/jpeg".into(),
+                caption: String::new(),
+            },
+        )
+        .unwrap();
     ward.sync_now().unwrap();
     ward.sync_now().unwrap();
+    assert_eq!(ward.sync_files().unwrap().sent, 1);
+    let mut office = relay.device(&dir.path().join("office.sqlite"), 0);
+    office.sync_now().unwrap();
+    office.open_attachment(attached.hash).unwrap();
+    assert_eq!(office.sync_files().unwrap().fetched, 1);
 
     // Another ward's device pushes the first ward's report as if it were its own.
     let other = relay.device(&dir.path().join("other.sqlite"), 2);
@@ -173,6 +191,14 @@ fn metrics_count_syncs_stored_and_refused_pushes_without_naming_anyone() {
     assert!(grew("giaoban_relay_syncs_refused_total", &["reason=\"unreadable\""]) >= 1.0, "{after}");
     assert!(grew("giaoban_relay_sync_received_bytes_total", &[]) > 0.0);
     assert!(grew("giaoban_relay_sync_sent_bytes_total", &[]) > 0.0);
+    // Other relays' tests in this process may move files too: at least this photo's bytes.
+    assert!(grew("giaoban_relay_file_received_bytes_total", &[]) >= photo.len() as f64, "{after}");
+    assert!(grew("giaoban_relay_file_sent_bytes_total", &[]) >= photo.len() as f64, "{after}");
+    assert!(grew("giaoban_relay_files_received_total", &["outcome=\"whole\""]) >= 1.0, "{after}");
+    assert!(
+        sample(&after, "giaoban_relay_files_received_total", &["outcome=\"mismatch\""]).is_some(),
+        "{after}"
+    );
     assert!(grew("giaoban_relay_writer_commit_seconds_count", &[]) >= 1.0, "{after}");
     assert!(sample(&after, "giaoban_relay_writer_batch_seconds_bucket", &[]).is_some(), "{after}");
     assert!(sample(&after, "giaoban_relay_writer_queue_depth", &[]).is_some_and(|v| v >= 0.0), "{after}");
@@ -186,6 +212,7 @@ fn metrics_count_syncs_stored_and_refused_pushes_without_naming_anyone() {
     for secretish in [
         doc.to_string(),
         ward.device_id().to_string(),
+        attached.hash.to_string(),
         relay.org.units[1].id.to_string(),
         token.clone(),
         "nowhere".to_string(),

@@ -227,8 +227,10 @@ fn the_matrix_shows_where_each_ward_stands_and_changes_while_open() {
     // Rows in Vietnamese order, as the collator puts the three names.
     let mut names = vec![units[1].name.clone(), units[2].name.clone(), units[3].name.clone()];
     giaoban_vietnamese_text::collator().sort_by_name(&mut names, |n| n);
-    let at: Vec<usize> =
-        names.iter().map(|n| body.find(&format!("<th scope=\"row\">{n}<")).unwrap()).collect();
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| body.find(&format!(">{n}<span class=\"visually-hidden\">: diễn biến")).unwrap())
+        .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "rows not in Vietnamese order");
     assert!(body.contains("Đã tiếp nhận"));
     assert!(body.contains("Đã báo cáo"));
@@ -236,6 +238,12 @@ fn the_matrix_shows_where_each_ward_stands_and_changes_while_open() {
     assert!(body.contains("Đã đến máy, chưa phản hồi"));
     assert!(body.contains("Chưa đến máy nào") && body.contains("chưa có thiết bị nào"));
     assert!(body.contains("đồng bộ lần cuối"));
+    // Each unit's name leads to its steps; a unit the dispatch did not address has none.
+    let steps = b.get(&format!("{path}/unit/{}", units[1].id));
+    assert_eq!(steps.status, 200);
+    assert!(steps.body.contains("diễn biến thực hiện") && steps.body.contains("Ban hành, giao nhiệm vụ"));
+    assert_eq!(b.get(&format!("{path}/unit/{}", units[0].id)).status, 404);
+    assert_eq!(b.get(&format!("{path}/unit/not-a-unit")).status, 404);
     let undelivered = b.get(&format!("{path}?show=not-delivered")).body;
     assert!(undelivered.contains(units[4].name.as_str()) && !undelivered.contains(units[3].name.as_str()));
     // The report came after its deadline; the third ward has not done it and it is past due.
