@@ -11,6 +11,7 @@ mod bounded;
 mod desk;
 mod desk_attacks;
 mod desk_files;
+mod desk_probe;
 mod device_crash;
 mod edge_cases;
 mod file_kills;

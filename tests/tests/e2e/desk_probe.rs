@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The desk and the relay against what a hostile device or a crowd of sign-ins sends: labels
 //! that would make the office's list or the operator's terminal read otherwise, password checks
 //! sent at once from many addresses, reminders too long for every phone to carry.
