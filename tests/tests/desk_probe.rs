@@ -256,3 +256,62 @@ fn every_draft_can_be_reached_however_many_there_are() {
     });
     assert!(all.body.contains(&oldest), "the first draft saved is there too");
 }
+
+/// Two members of the office judge the same submission at once, one accepting and one
+/// returning it: both verdicts are kept, the one the merge puts last stands, and the report's
+/// page says that two verdicts disagree instead of telling each member theirs stood.
+#[test]
+fn two_verdicts_given_at_once_are_both_shown_and_said_to_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "Điện thoại phường An Lộc");
+    let mut first = relay.device(&dir.path().join("a.sqlite"), 0, "Máy chị Lan");
+    let mut second = relay.device(&dir.path().join("b.sqlite"), 0, "Máy anh Muối");
+    let mut input = giaoban_e2e::workload::house_report("Báo cáo kết quả xây dựng nhà Đại đoàn kết");
+    input.audience = vec![relay.org.units[0].id];
+    let report = ward.create_report(input).unwrap();
+    ward.submit_report(report).unwrap();
+    ward.sync_now().unwrap();
+    first.sync_now().unwrap();
+    second.sync_now().unwrap();
+    use giaoban_protocol::schema::Verdict;
+    first.review_report(report, Verdict::Accepted, "").unwrap();
+    second.review_report(report, Verdict::Returned, "Thiếu số liệu hộ được hỗ trợ.").unwrap();
+    first.sync_now().unwrap();
+    second.sync_now().unwrap();
+
+    let (_, password) = relay.store.add_staff(relay.org.units[0].id, "thu.tt", "Trần Thị Thu").unwrap();
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in("thu.tt", &password).status, 303);
+    let page = b.get(&format!("/desk/report/{report}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Đã duyệt") && page.body.contains("Thiếu số liệu hộ được hỗ trợ."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Có hai ý kiến khác nhau về cùng một lần nộp"), "{}", page.body);
+    assert!(
+        page.body.contains("Máy chị Lan") && page.body.contains("Máy anh Muối"),
+        "each verdict names its writer"
+    );
+    assert_eq!(page.body.matches("ý kiến có hiệu lực)").count(), 1, "one verdict stands");
+
+    // A verdict given after both settles it: the page no longer says they disagree about it.
+    let token = page.form_token().unwrap();
+    let again = b.post(
+        &format!("/desk/report/{report}/review"),
+        &[("csrf", &token), ("verdict", "accept"), ("note", "")],
+    );
+    assert_eq!(again.status, 303, "{}", again.body);
+    let settled = b.get(&format!("/desk/report/{report}"));
+    assert!(!settled.body.contains("Có hai ý kiến khác nhau"), "{}", settled.body);
+    assert!(settled.body.contains("Bàn làm việc: Trần Thị Thu"), "{}", settled.body);
+
+    // Verdicts given one after the other, each writer having seen the last, are a change of
+    // mind, not a disagreement.
+    first.sync_now().unwrap();
+    first.review_report(report, Verdict::Returned, "Bổ sung ảnh nhà bàn giao.").unwrap();
+    first.sync_now().unwrap();
+    assert!(!b.get(&format!("/desk/report/{report}")).body.contains("Có hai ý kiến khác nhau"));
+}
