@@ -315,3 +315,83 @@ fn two_verdicts_given_at_once_are_both_shown_and_said_to_disagree() {
     first.sync_now().unwrap();
     assert!(!b.get(&format!("/desk/report/{report}")).body.contains("Có hai ý kiến khác nhau"));
 }
+
+/// A ward corrects a returned report and submits it again; the office returns it again with
+/// the same words. That is a new verdict on the new submission, not the old one sent twice:
+/// the ward's phone sees it, and the report no longer waits for review.
+#[test]
+fn the_same_verdict_on_a_resubmission_is_a_new_verdict() {
+    use giaoban_protocol::schema::{ReportKind, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let ward_unit = relay.org.units[1].id;
+    let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "Máy văn phòng");
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "Điện thoại phường An Lộc");
+    let d = city
+        .issue_directive(giaoban_client_core::demo::dispatch_305(
+            vec![ward_unit],
+            "trước ngày 08/02/2099",
+            "trước ngày 11/02/2099",
+        ))
+        .unwrap();
+    city.sync_now().unwrap();
+    ward.sync_now().unwrap();
+    let report = ward
+        .create_report(giaoban_client_core::NewReport {
+            title: "Báo cáo kết quả rà soát các mô hình".into(),
+            kind: ReportKind::Thematic,
+            period: "tháng 01/2022".into(),
+            answers: Some((d, 1)),
+            audience: vec![],
+            sections: vec![giaoban_client_core::NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả thực hiện".into(),
+                body: "Rà soát 12 mô hình.".into(),
+            }],
+        })
+        .unwrap();
+    ward.submit_report(report).unwrap();
+    ward.sync_now().unwrap();
+
+    let (_, password) = relay.store.add_staff(relay.org.units[0].id, "thu.tt", "Trần Thị Thu").unwrap();
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in("thu.tt", &password).status, 303);
+    let note = "Đề nghị bổ sung danh sách mô hình.";
+    let give = |b: &mut Browser| {
+        let token = b.get(&format!("/desk/report/{report}")).form_token().unwrap();
+        let sent = b.post(
+            &format!("/desk/report/{report}/review"),
+            &[("csrf", &token), ("verdict", "return"), ("note", note)],
+        );
+        assert_eq!(sent.status, 303, "{}", sent.body);
+    };
+    give(&mut b);
+    give(&mut b); // sent twice: one round
+    ward.sync_now().unwrap();
+    let returned = |ward: &giaoban_client_core::Store| {
+        let t = ward
+            .list_tasks(&giaoban_client_core::TaskFilter {
+                scope: giaoban_client_core::TaskScope::Unit(ward_unit),
+                source: Some(d),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .find(|t| t.ordinal == 1)
+            .unwrap();
+        (t.submissions, t.review.map(|(v, _)| v))
+    };
+    assert_eq!(returned(&ward), (1, Some(Verdict::Returned)));
+    let rounds = |ward: &mut giaoban_client_core::Store| {
+        ward.review_of(report, relay.org.units[0].id).unwrap().unwrap().rounds.len()
+    };
+    assert_eq!(rounds(&mut ward), 1);
+
+    ward.submit_report(report).unwrap();
+    ward.sync_now().unwrap();
+    assert_eq!(returned(&ward), (2, None), "the resubmission awaits review");
+    give(&mut b);
+    ward.sync_now().unwrap();
+    assert_eq!(rounds(&mut ward), 2);
+    assert_eq!(returned(&ward), (2, Some(Verdict::Returned)), "the new verdict stands on the new submission");
+}
