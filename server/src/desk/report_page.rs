@@ -46,6 +46,99 @@ pub struct HistoryLine {
 struct VerdictView {
     accepted: bool,
     note: String,
+    /// The reviewer's clock ("14:05 ngày 02/12/2026").
+    when: String,
+    /// Another round judged the same submission otherwise, written without seeing this one.
+    disputed: bool,
+    /// Who wrote it (device label or desk member).
+    who: String,
+    /// The round that stands (the last).
+    standing: bool,
+}
+
+/// Where a review's round was written: its writer, and the change that wrote it with every
+/// change that change had seen.
+struct RoundWriter {
+    actor: Vec<u8>,
+    change: automerge::ChangeHash,
+    seen: std::collections::HashSet<automerge::ChangeHash>,
+}
+
+impl RoundWriter {
+    /// Neither writer had seen the other's round.
+    fn concurrent_with(&self, other: &RoundWriter) -> bool {
+        self.change != other.change
+            && !self.seen.contains(&other.change)
+            && !other.seen.contains(&self.change)
+    }
+}
+
+/// For each round, whether another round judged the same submission otherwise without either
+/// writer having seen the other's.
+fn disputed(rounds: &[giaoban_protocol::schema::ReviewRound], written: &[RoundWriter]) -> Vec<bool> {
+    (0..rounds.len())
+        .map(|i| {
+            (0..rounds.len()).any(|j| {
+                j != i
+                    && rounds[j].submission == rounds[i].submission
+                    && rounds[j].verdict != rounds[i].verdict
+                    && written.get(i).zip(written.get(j)).is_some_and(|(a, b)| a.concurrent_with(b))
+            })
+        })
+        .collect()
+}
+
+/// The submission of report `id` a verdict given now judges: its task's count of submissions
+/// as this store sees it (at least 1), as `review_report` records it.
+fn current_submission(s: &mut giaoban_client_core::Store, id: DocId) -> giaoban_client_core::Result<u64> {
+    let report = s.report(id)?;
+    let Some(directive) = report.directive else { return Ok(1) };
+    let tasks = s.list_tasks(&giaoban_client_core::TaskFilter {
+        scope: giaoban_client_core::TaskScope::IssuedByMe,
+        source: Some(directive),
+        ..Default::default()
+    })?;
+    Ok(tasks.iter().find(|t| t.report == Some(id)).map_or(1, |t| t.submissions.max(1)))
+}
+
+/// For each round of a review's bytes, in list order, who wrote it and what they had seen.
+/// Empty when the bytes do not read as a review.
+fn round_writers(bytes: &[u8]) -> Vec<RoundWriter> {
+    use automerge::ReadDoc;
+    let Ok(mut doc) = automerge::AutoCommit::load(bytes) else { return Vec::new() };
+    let Ok(Some((_, rounds))) = doc.get(automerge::ROOT, "rounds") else { return Vec::new() };
+    type ChangeRow = (Vec<u8>, u64, u64, automerge::ChangeHash, Vec<automerge::ChangeHash>);
+    let changes: Vec<ChangeRow> = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| {
+            (c.actor_id().to_bytes().to_vec(), c.start_op().get(), c.max_op(), c.hash(), c.deps().to_vec())
+        })
+        .collect();
+    let deps: std::collections::HashMap<automerge::ChangeHash, &[automerge::ChangeHash]> =
+        changes.iter().map(|(_, _, _, h, d)| (*h, d.as_slice())).collect();
+    let ancestors = |from: automerge::ChangeHash| {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo: Vec<automerge::ChangeHash> = deps.get(&from).map(|d| d.to_vec()).unwrap_or_default();
+        while let Some(h) = todo.pop() {
+            if seen.insert(h) {
+                todo.extend(deps.get(&h).into_iter().flat_map(|d| d.iter()).copied());
+            }
+        }
+        seen
+    };
+    (0..doc.length(&rounds))
+        .filter_map(|i| {
+            let Ok(Some((_, automerge::ObjId::Id(counter, actor, _)))) = doc.get(&rounds, i) else {
+                return None;
+            };
+            let actor = actor.to_bytes().to_vec();
+            let (_, _, _, change, _) = changes
+                .iter()
+                .find(|(a, start, max, _, _)| *a == actor && (*start..=*max).contains(&counter))?;
+            Some(RoundWriter { actor, change: *change, seen: ancestors(*change) })
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -61,6 +154,8 @@ struct ReportPage {
     figures: Vec<FigureView>,
     history: Vec<HistoryLine>,
     verdicts: Vec<VerdictView>,
+    /// The verdict that stands was given at once with one that disagrees.
+    disputed: bool,
     files: Vec<super::attachments::FileLine>,
     may_review: bool,
     dispatch: Option<String>,
@@ -219,9 +314,26 @@ async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, S
         let mut verdicts = Vec::new();
         for reviewer in reviewers {
             if let Some(r) = s.review_of(id, reviewer)? {
-                verdicts.extend(r.rounds.into_iter().map(|round| VerdictView {
-                    accepted: round.verdict == Verdict::Accepted,
-                    note: round.note,
+                // Rounds written at once (neither writer had seen the other's) both stand in the
+                // list; the later in the merged list counts, and the page says so when they
+                // disagree about the same submission.
+                let review_id = giaoban_protocol::schema::Review::id_for(id, reviewer);
+                let written = round_writers(&s.save_document(review_id)?);
+                let n = r.rounds.len();
+                let disputes = disputed(&r.rounds, &written);
+                verdicts.extend(r.rounds.into_iter().enumerate().map(|(i, round)| {
+                    let disputed = disputes[i];
+                    VerdictView {
+                        accepted: round.verdict == Verdict::Accepted,
+                        disputed,
+                        who: written
+                            .get(i)
+                            .map(|w| label_of(&w.actor[..w.actor.len().min(16)]))
+                            .unwrap_or_default(),
+                        when: super::local_time(round.at_device.0),
+                        standing: i + 1 == n,
+                        note: round.note,
+                    }
                 }));
             }
         }
@@ -271,6 +383,8 @@ fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: Strin
             })
             .collect(),
         history: loaded.history,
+        // Said while the verdict that stands was given without seeing one that disagrees.
+        disputed: loaded.verdicts.last().is_some_and(|v| v.disputed),
         verdicts: loaded.verdicts,
         files: loaded.files,
         note: said.note,
@@ -344,11 +458,22 @@ pub(super) async fn review_sent(
     let written = note.clone();
     let me = signed.session.unit;
     let (outcome, _, _) = with_store_for(&state, &signed.session, Use::Write, move |s| {
-        // The same verdict and note again (a double click, a form sent twice) is one round.
-        let same = s
-            .review_of(id, me)?
-            .and_then(|r| r.rounds.last().map(|l| l.verdict == verdict && l.note == written))
-            .unwrap_or(false);
+        // The same verdict and note again on the same submission (a double click, a form sent
+        // twice) is one round; not when the round standing was given at once with one that
+        // disagrees, where giving it again settles it.
+        let same = match s.review_of(id, me)? {
+            Some(r) if !r.rounds.is_empty() => {
+                let last = &r.rounds[r.rounds.len() - 1];
+                let writers =
+                    round_writers(&s.save_document(giaoban_protocol::schema::Review::id_for(id, me))?);
+                let settled = !disputed(&r.rounds, &writers).last().copied().unwrap_or(false);
+                settled
+                    && last.verdict == verdict
+                    && last.note == written
+                    && last.submission.max(1) == current_submission(s, id)?
+            }
+            _ => false,
+        };
         if same {
             return Ok(Ok(()));
         }

@@ -255,3 +255,142 @@ fn every_draft_can_be_reached_however_many_there_are() {
     });
     assert!(all.body.contains(&oldest), "the first draft saved is there too");
 }
+
+/// Two members of the office judge the same submission at once, one accepting and one
+/// returning it: both verdicts are kept, the one the merge puts last stands, and the report's
+/// page says that two verdicts disagree instead of telling each member theirs stood.
+#[test]
+fn two_verdicts_given_at_once_are_both_shown_and_said_to_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "Điện thoại phường An Lộc");
+    let mut first = relay.device(&dir.path().join("a.sqlite"), 0, "Máy chị Lan");
+    let mut second = relay.device(&dir.path().join("b.sqlite"), 0, "Máy anh Muối");
+    let mut input = giaoban_e2e::workload::house_report("Báo cáo kết quả xây dựng nhà Đại đoàn kết");
+    input.audience = vec![relay.org.units[0].id];
+    let report = ward.create_report(input).unwrap();
+    ward.submit_report(report).unwrap();
+    ward.sync_now().unwrap();
+    first.sync_now().unwrap();
+    second.sync_now().unwrap();
+    use giaoban_protocol::schema::Verdict;
+    first.review_report(report, Verdict::Accepted, "").unwrap();
+    second.review_report(report, Verdict::Returned, "Thiếu số liệu hộ được hỗ trợ.").unwrap();
+    first.sync_now().unwrap();
+    second.sync_now().unwrap();
+
+    let (_, password) = relay.store.add_staff(relay.org.units[0].id, "thu.tt", "Trần Thị Thu").unwrap();
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in("thu.tt", &password).status, 303);
+    let page = b.get(&format!("/desk/report/{report}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Đã duyệt") && page.body.contains("Thiếu số liệu hộ được hỗ trợ."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Có hai ý kiến khác nhau về cùng một lần nộp"), "{}", page.body);
+    assert!(
+        page.body.contains("Máy chị Lan") && page.body.contains("Máy anh Muối"),
+        "each verdict names its writer"
+    );
+    assert_eq!(page.body.matches("ý kiến có hiệu lực)").count(), 1, "one verdict stands");
+
+    // A verdict given after both settles it: the page no longer says they disagree about it.
+    let token = page.form_token().unwrap();
+    let again = b.post(
+        &format!("/desk/report/{report}/review"),
+        &[("csrf", &token), ("verdict", "accept"), ("note", "")],
+    );
+    assert_eq!(again.status, 303, "{}", again.body);
+    let settled = b.get(&format!("/desk/report/{report}"));
+    assert!(!settled.body.contains("Có hai ý kiến khác nhau"), "{}", settled.body);
+    assert!(settled.body.contains("Bàn làm việc: Trần Thị Thu"), "{}", settled.body);
+
+    // Verdicts given one after the other, each writer having seen the last, are a change of
+    // mind, not a disagreement.
+    first.sync_now().unwrap();
+    first.review_report(report, Verdict::Returned, "Bổ sung ảnh nhà bàn giao.").unwrap();
+    first.sync_now().unwrap();
+    assert!(!b.get(&format!("/desk/report/{report}")).body.contains("Có hai ý kiến khác nhau"));
+}
+
+/// A ward corrects a returned report and submits it again; the office returns it again with
+/// the same words. That is a new verdict on the new submission, not the old one sent twice:
+/// the ward's phone sees it, and the report no longer waits for review.
+#[test]
+fn the_same_verdict_on_a_resubmission_is_a_new_verdict() {
+    use giaoban_protocol::schema::{ReportKind, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let ward_unit = relay.org.units[1].id;
+    let mut city = relay.device(&dir.path().join("city.sqlite"), 0, "Máy văn phòng");
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "Điện thoại phường An Lộc");
+    let d = city
+        .issue_directive(giaoban_client_core::demo::dispatch_305(
+            vec![ward_unit],
+            "trước ngày 08/02/2099",
+            "trước ngày 11/02/2099",
+        ))
+        .unwrap();
+    city.sync_now().unwrap();
+    ward.sync_now().unwrap();
+    let report = ward
+        .create_report(giaoban_client_core::NewReport {
+            title: "Báo cáo kết quả rà soát các mô hình".into(),
+            kind: ReportKind::Thematic,
+            period: "tháng 01/2022".into(),
+            answers: Some((d, 1)),
+            audience: vec![],
+            sections: vec![giaoban_client_core::NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả thực hiện".into(),
+                body: "Rà soát 12 mô hình.".into(),
+            }],
+        })
+        .unwrap();
+    ward.submit_report(report).unwrap();
+    ward.sync_now().unwrap();
+
+    let (_, password) = relay.store.add_staff(relay.org.units[0].id, "thu.tt", "Trần Thị Thu").unwrap();
+    let mut b = Browser::new(&relay.url);
+    assert_eq!(b.sign_in("thu.tt", &password).status, 303);
+    let note = "Đề nghị bổ sung danh sách mô hình.";
+    let give = |b: &mut Browser| {
+        let token = b.get(&format!("/desk/report/{report}")).form_token().unwrap();
+        let sent = b.post(
+            &format!("/desk/report/{report}/review"),
+            &[("csrf", &token), ("verdict", "return"), ("note", note)],
+        );
+        assert_eq!(sent.status, 303, "{}", sent.body);
+    };
+    give(&mut b);
+    give(&mut b); // sent twice: one round
+    ward.sync_now().unwrap();
+    let returned = |ward: &giaoban_client_core::Store| {
+        let t = ward
+            .list_tasks(&giaoban_client_core::TaskFilter {
+                scope: giaoban_client_core::TaskScope::Unit(ward_unit),
+                source: Some(d),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .find(|t| t.ordinal == 1)
+            .unwrap();
+        (t.submissions, t.review.map(|(v, _)| v))
+    };
+    assert_eq!(returned(&ward), (1, Some(Verdict::Returned)));
+    let rounds = |ward: &mut giaoban_client_core::Store| {
+        ward.review_of(report, relay.org.units[0].id).unwrap().unwrap().rounds.len()
+    };
+    assert_eq!(rounds(&mut ward), 1);
+
+    ward.submit_report(report).unwrap();
+    ward.sync_now().unwrap();
+    assert_eq!(returned(&ward), (2, None), "the resubmission awaits review");
+    give(&mut b);
+    ward.sync_now().unwrap();
+    assert_eq!(rounds(&mut ward), 2);
+    assert_eq!(returned(&ward), (2, Some(Verdict::Returned)), "the new verdict stands on the new submission");
+}
