@@ -80,7 +80,10 @@ pub(crate) async fn receive_piece(
                 .into(),
         ));
     };
-    within_limit(state, size)?;
+    if let Err(e) = within_limit(state, size) {
+        drain(body).await;
+        return Err(e);
+    }
     let guard = state.file_locks.lock(hash).await;
     let folder = state.files.clone();
     // A file held whole counts for this unit only once it has sent every byte: until then
@@ -113,6 +116,7 @@ pub(crate) async fn receive_piece(
         let sending = in_folder(move || f.partial_bytes_of(unit)).await?;
         let used = recorded.saturating_add(sending);
         if used.saturating_add(size) > state.config.max_unit_file_bytes {
+            drain(body).await;
             return Err(ApiError::NoRoom(format!(
                 "this unit's files already take {} of the {} the relay gives it (max_unit_file_bytes); the office can raise the limit or remove old files",
                 mb(used),
@@ -127,6 +131,7 @@ pub(crate) async fn receive_piece(
     // At most one piece per request, and never past the end of the file.
     let remaining = size.saturating_sub(have).min(giaoban_protocol::wire::FILE_PIECE_BYTES);
     if declared.is_some_and(|n| n > remaining) {
+        drain(body).await;
         return Err(ApiError::BadRequest(format!(
             "{} bytes sent from offset {offset}; at most {remaining} are taken (the rest of the file, and at most 1 MiB a request)",
             declared.unwrap_or_default()
