@@ -129,13 +129,9 @@ pub(super) async fn assignment_page(
         // Stable: steps the history ordered keep their order within a second.
         steps.sort_by_key(|(at, _)| *at);
         let unit_name = views::unit_names(s).remove(&unit).unwrap_or_else(|| format!("Đơn vị {unit}"));
-        let last_sync = match delivery {
-            None => String::new(),
-            Some(d) if d.devices == 0 => "Đơn vị chưa có thiết bị nào.".into(),
-            Some(crate::store::UnitDelivery { last_sync_at: Some(t), .. }) => {
-                format!("Thiết bị của đơn vị đồng bộ lần cuối lúc {}.", local_time(t))
-            }
-            Some(_) => "Thiết bị của đơn vị chưa đồng bộ lần nào.".into(),
+        let last_sync = match views::last_sync_words(delivery.as_ref()) {
+            w if w.is_empty() => w,
+            w => format!("Thiết bị của đơn vị: {w}."),
         };
         Ok((dispatch_title, unit_name, last_sync, tasks_now, steps.into_iter().map(|(_, l)| l).collect()))
     })

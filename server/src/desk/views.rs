@@ -259,7 +259,8 @@ fn name_of(names: &HashMap<UnitId, String>, u: UnitId) -> String {
 /// How the relay saw each unit's devices for one dispatch.
 pub type Deliveries = HashMap<UnitId, crate::store::UnitDelivery>;
 
-fn last_sync_words(d: Option<&crate::store::UnitDelivery>) -> String {
+/// "đồng bộ lần cuối …", or why there is none; empty when the relay says nothing of the unit.
+pub fn last_sync_words(d: Option<&crate::store::UnitDelivery>) -> String {
     match d {
         None => String::new(),
         Some(d) if d.devices == 0 => "chưa có thiết bị nào".into(),
