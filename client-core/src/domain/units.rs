@@ -2,6 +2,8 @@
 
 pub use giaoban_protocol::reference::unit_directory_from_reference;
 
+use std::sync::Arc;
+
 use giaoban_protocol::schema::{Unit, UnitDirectory};
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::collator;
@@ -18,12 +20,18 @@ impl Store {
 
     /// The unit directory on this device (the first one, if several).
     pub fn unit_directory(&mut self) -> Result<UnitDirectory> {
+        Ok(UnitDirectory::clone(&*self.shared_unit_directory()?))
+    }
+
+    /// The unit directory on this device, shared rather than copied: it is read from its
+    /// document again only when the document changed, so asking often is cheap.
+    pub fn shared_unit_directory(&mut self) -> Result<Arc<UnitDirectory>> {
         let id = self
             .document_ids(Some(DocKind::UnitDirectory))?
             .into_iter()
             .next()
             .ok_or_else(|| CoreError::not_found("unit directory", "of this organisation"))?;
-        self.get(id)
+        self.directory(id)
     }
 
     /// The units this device writes for: its own unit first, then every unit its unit succeeds
@@ -34,7 +42,7 @@ impl Store {
         let me = self.my_unit()?;
         let mut out = vec![me];
         for id in self.document_ids(Some(DocKind::UnitDirectory))? {
-            let dir: UnitDirectory = match self.get(id) {
+            let dir = match self.directory(id) {
                 Ok(d) => d,
                 Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. })) => return Err(e),
                 // A damaged or newer directory reports itself when opened; it grants nothing.
@@ -67,7 +75,7 @@ impl Store {
 
     /// The children of `parent`, sorted by name the Vietnamese way.
     pub fn child_units(&mut self, parent: UnitId) -> Result<Vec<Unit>> {
-        let dir = self.unit_directory()?;
+        let dir = self.shared_unit_directory()?;
         let mut units: Vec<Unit> = dir.children(parent).cloned().collect();
         let c = collator();
         units.sort_by(|a, b| c.compare(&a.short_name, &b.short_name));

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use automerge::transaction::CommitOptions;
 use automerge::{AutoCommit, ChangeHash};
-use giaoban_protocol::schema::{DocumentSchema, Header, read_header};
+use giaoban_protocol::schema::{DocumentSchema, Header, UnitDirectory, read_header};
 use giaoban_protocol::{DeviceId, DocId, DocKind, SCHEMA_VERSION, Timestamp, UnitId};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -123,6 +123,11 @@ pub struct Store {
     /// Documents prepared on demand (`Store::row`) since the sync loop last asked: it tells
     /// the observers of changes about them.
     prepared_on_demand: std::cell::RefCell<Vec<DocId>>,
+    /// The unit directories read, each with the heads it was read at: the tree is asked for on
+    /// nearly every write (who this device writes for), and reading a province's 100 units out
+    /// of the document costs more than the write itself. A copy counts only while the
+    /// document's heads are still those it was read at.
+    pub(crate) directories: std::collections::HashMap<DocId, (Vec<ChangeHash>, Arc<UnitDirectory>)>,
     /// Serialises syncs of this store (one-call and background alike).
     sync_gate: Arc<std::sync::Mutex<()>>,
     /// The client of the relay this device syncs with, kept so that its connection is reused
@@ -203,6 +208,7 @@ impl Store {
             cache: DocCache::new(opts.cache_capacity),
             touched: Vec::new(),
             prepared_on_demand: std::cell::RefCell::default(),
+            directories: std::collections::HashMap::new(),
             sync_gate: Arc::default(),
             relay_client: None,
             app_version: String::new(),
@@ -453,6 +459,25 @@ impl Store {
     /// The document's current heads.
     pub fn heads(&mut self, id: DocId) -> Result<Vec<ChangeHash>> {
         Ok(self.loaded(id)?.get_heads())
+    }
+
+    /// A unit directory as the document holds it now, read again only when its heads moved.
+    pub(crate) fn directory(&mut self, id: DocId) -> Result<Arc<UnitDirectory>> {
+        let row = self.row(id)?;
+        if row.kind != DocKind::UnitDirectory {
+            return Err(CoreError::WrongKind { id, expected: DocKind::UnitDirectory, found: row.kind });
+        }
+        let heads = self.loaded(id)?.get_heads();
+        if let Some((at, dir)) = self.directories.get(&id)
+            && *at == heads
+        {
+            return Ok(dir.clone());
+        }
+        let dir: UnitDirectory = autosurgeon::hydrate(self.loaded(id)?)
+            .map_err(|e| CoreError::Schema { id, detail: e.to_string() })?;
+        let dir = Arc::new(dir);
+        self.directories.insert(id, (heads, dir.clone()));
+        Ok(dir)
     }
 
     /// Loads `id` into the cache if needed and returns it.

@@ -126,7 +126,7 @@ async fn units_in_reach(
 ) -> Result<(Vec<Unit>, String, String), DeskError> {
     let me = signed.session.unit;
     with_store(state, &signed.session, move |s| {
-        let dir = s.unit_directory()?;
+        let dir = s.shared_unit_directory()?;
         Ok(reach(&dir.units, me))
     })
     .await

@@ -188,8 +188,11 @@ struct FormUnits {
 }
 
 fn form_units(s: &mut Store, unit: giaoban_protocol::UnitId) -> FormUnits {
-    let people =
-        s.unit_directory().ok().and_then(|d| d.unit(unit).map(|u| u.people.clone())).unwrap_or_default();
+    let people = s
+        .shared_unit_directory()
+        .ok()
+        .and_then(|d| d.unit(unit).map(|u| u.people.clone()))
+        .unwrap_or_default();
     FormUnits { children: s.child_units(unit).unwrap_or_default(), people }
 }
 

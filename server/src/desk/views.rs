@@ -246,8 +246,8 @@ impl Matrix {
 
 /// A unit's name as this store knows it from the unit directory.
 pub fn unit_names(store: &mut Store) -> HashMap<UnitId, String> {
-    match store.unit_directory() {
-        Ok(dir) => dir.units.into_iter().map(|u| (u.id, u.name)).collect(),
+    match store.shared_unit_directory() {
+        Ok(dir) => dir.units.iter().map(|u| (u.id, u.name.clone())).collect(),
         Err(_) => HashMap::new(),
     }
 }
