@@ -85,6 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             unit: MeasureUnit::Vnd,
             scope: FigureScope::Cumulative,
             note: "Quỹ Vì người nghèo".into(),
+            since: String::new(),
         },
     )?;
     w1.submit_report(report)?;

@@ -201,6 +201,7 @@ fn run() -> Res {
                     unit,
                     scope: FigureScope::Period,
                     note: String::new(),
+                    since: String::new(),
                 },
             )?;
         }

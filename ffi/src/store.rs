@@ -392,6 +392,13 @@ impl GiaoBanStore {
         self.edit(move |s| s.submit_report(id)).await
     }
 
+    /// Submits the report as `person` gives their name ("Nguyễn Thị Hoa, Phó Chủ tịch"), which
+    /// the report keeps and the office sees.
+    pub async fn submit_report_by(&self, id: String, person: String) -> Result<()> {
+        let id = doc_id("id", &id)?;
+        self.edit(move |s| s.submit_report_by(id, &person)).await
+    }
+
     /// Accepts or returns a report addressed to this unit. Returning needs a note.
     pub async fn review_report(
         &self,

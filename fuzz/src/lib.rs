@@ -89,9 +89,11 @@ pub fn fixture() -> &'static Fixture {
                 qualifier: Qualifier::Under,
                 scope: FigureScope::Cumulative,
                 note: String::new(),
+                written: String::new(), since: None,
             }],
             submitted_at_device: None,
             attachments: Vec::new(),
+            submitted_by: String::new(),
         };
         let mut d = AutoCommit::new().with_actor(sibling.actor_id());
         autosurgeon::reconcile(&mut d, &report).expect("the fixture reconciles");

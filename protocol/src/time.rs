@@ -97,6 +97,29 @@ pub mod iso_date_opt {
     }
 }
 
+/// Reconcile/hydrate an optional calendar date added to a record after documents were
+/// written: a document without it reads as `None`.
+pub mod iso_date_added {
+    use super::*;
+
+    /// Writes the date as "yyyy-mm-dd", or null.
+    pub fn reconcile<R: Reconciler>(date: &Option<NaiveDate>, reconciler: R) -> Result<(), R::Error> {
+        super::iso_date_opt::reconcile(date, reconciler)
+    }
+
+    /// Reads a date written by [`reconcile`]; nothing there reads as `None`.
+    pub fn hydrate<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<Option<NaiveDate>, HydrateError> {
+        if doc.get(obj, &prop)?.is_none() {
+            return Ok(None);
+        }
+        super::iso_date_opt::hydrate(doc, obj, prop)
+    }
+}
+
 /// A deadline as the issuer wrote it, and what it means.
 ///
 /// "trước ngày 08/02/2022" is ambiguous: by the end of 07/02, or by 08/02 itself. The issuer

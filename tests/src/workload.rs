@@ -238,6 +238,7 @@ pub fn figure(rng: &mut StdRng) -> FigureInput {
         unit,
         scope: if rng.random_bool(0.2) { FigureScope::Cumulative } else { FigureScope::Period },
         note: String::new(),
+        since: String::new(),
     }
 }
 

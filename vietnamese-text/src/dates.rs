@@ -84,6 +84,9 @@ pub enum PeriodKind {
     NineMonths,
     /// A whole year: "năm 2021".
     Year,
+    /// Days of its own, as a campaign runs: "Tháng cao điểm “Vì người nghèo” từ ngày 17/10 đến
+    /// ngày 18/11/2025".
+    Span,
 }
 
 /// A reporting period, both ends inclusive.
@@ -95,6 +98,50 @@ pub struct Period {
     pub to: NaiveDate,
     /// What kind of period.
     pub kind: PeriodKind,
+}
+
+/// "… từ (ngày) D/M[/Y] đến (ngày) D/M/Y", or `None` when the words hold no "từ … đến".
+fn span(input: &str) -> Result<Option<Period>, DateError> {
+    let err = |reason| DateError { input: input.to_string(), reason };
+    let key = search_key(input);
+    let words: Vec<&str> = key.split_whitespace().collect();
+    let Some(from_at) = words.iter().rposition(|w| *w == "tu") else { return Ok(None) };
+    let Some(to_at) = words[from_at..].iter().position(|w| *w == "den").map(|k| k + from_at) else {
+        return Ok(None);
+    };
+    let date_of = |part: &[&str]| -> Option<String> {
+        let part: Vec<&str> = part.iter().copied().filter(|w| *w != "ngay").collect();
+        match part.as_slice() {
+            [d] => Some(d.trim_end_matches(['.', ',', ')']).to_string()),
+            _ => None,
+        }
+    };
+    let (Some(first), Some(last)) = (date_of(&words[from_at + 1..to_at]), date_of(&words[to_at + 1..]))
+    else {
+        return Ok(None);
+    };
+    let to = parse_date(&last).map_err(|_| err("the last day must be a whole date, like 18/11/2025"))?;
+    let from = match parse_date(&first) {
+        Ok(d) => d,
+        Err(_) => {
+            let parts: Vec<&str> = first.split(['/', '-', '.']).collect();
+            let [d, m] = parts.as_slice() else {
+                return Err(err("the first day must be a date, like 17/10 or 17/10/2025"));
+            };
+            let (Some(d), Some(m)) = (number(d), number(m)) else {
+                return Err(err("the first day must be a date, like 17/10 or 17/10/2025"));
+            };
+            let y = u32::try_from(to.year()).map_err(|_| err("no such year"))?;
+            match ymd(input, y, m, d)? {
+                f if f <= to => f,
+                _ => ymd(input, y - 1, m, d)?,
+            }
+        }
+    };
+    if to < from {
+        return Err(err("the period ends before it begins"));
+    }
+    Ok(Some(Period { from, to, kind: PeriodKind::Span }))
 }
 
 fn roman_or_digit(s: &str) -> Option<u32> {
@@ -117,10 +164,16 @@ fn months(input: &str, y: u32, first: u32, last: u32, kind: PeriodKind) -> Resul
 }
 
 /// Reads a report period: "quý IV/2020", "quý 1 năm 2022", "tháng 6/2018", "tháng 6 năm 2018",
-/// "6 tháng đầu năm 2022", "6 tháng cuối năm 2022", "9 tháng đầu năm 2022", "năm 2021".
+/// "6 tháng đầu năm 2022", "6 tháng cuối năm 2022", "9 tháng đầu năm 2022", "năm 2021", or
+/// days of its own after any name: "Tháng cao điểm “Vì người nghèo” từ ngày 17/10 đến ngày
+/// 18/11/2025" (a first day without its year takes the last day's, or the year before when
+/// it would fall after it).
 pub fn parse_period(input: &str) -> Result<Period, DateError> {
     let trimmed = input.trim();
     let err = |reason| DateError { input: trimmed.to_string(), reason };
+    if let Some(span) = span(trimmed)? {
+        return Ok(span);
+    }
     let key = search_key(trimmed).replace(['/', '-'], " ");
     let words: Vec<&str> = key.split_whitespace().filter(|w| *w != "nam").collect();
     let year = |w: &str| {
@@ -192,6 +245,23 @@ mod tests {
         assert_eq!(parse_period("năm 2021").unwrap().kind, PeriodKind::Year);
         assert!(parse_period("quý V/2020").is_err());
         assert!(parse_period("tháng 13/2020").is_err());
+    }
+
+    #[test]
+    fn reads_a_campaigns_own_days() {
+        let c = parse_period("Tháng cao điểm “Vì người nghèo” từ ngày 17/10 đến ngày 18/11/2025").unwrap();
+        assert_eq!((c.from, c.to, c.kind), (d(2025, 10, 17), d(2025, 11, 18), PeriodKind::Span));
+        // NFD input, no "ngày", both years written.
+        let nfd: String = "đợt cao điểm từ 01/12/2025 đến 15/01/2026".nfd().collect();
+        let c = parse_period(&nfd).unwrap();
+        assert_eq!((c.from, c.to), (d(2025, 12, 1), d(2026, 1, 15)));
+        // A first day without its year that would fall after the last is of the year before.
+        assert_eq!(parse_period("từ ngày 15/12 đến ngày 15/01/2026").unwrap().from, d(2025, 12, 15));
+        assert!(parse_period("từ ngày 18/11/2025 đến ngày 17/10/2025").is_err(), "ends before it begins");
+        assert!(parse_period("từ ngày 31/02 đến ngày 18/11/2025").is_err(), "no such day");
+        assert!(parse_period("từ ngày 17/10 đến ngày 18/11").is_err(), "the last day needs its year");
+        // A period without days of its own reads as before.
+        assert_eq!(parse_period("quý IV/2020").unwrap().kind, PeriodKind::Quarter);
     }
 
     proptest! {

@@ -150,9 +150,12 @@ mod tests {
                 qualifier: Qualifier::Exact,
                 scope: FigureScope::Period,
                 note: String::new(),
+                written: String::new(),
+                since: None,
             }],
             submitted_at_device: None,
             attachments: Vec::new(),
+            submitted_by: String::new(),
         };
         let mut a = AutoCommit::new().with_actor(ActorId::from([0xA; 16].as_slice()));
         autosurgeon::reconcile(&mut a, &report).unwrap();

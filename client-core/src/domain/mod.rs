@@ -7,6 +7,7 @@
 mod assignment;
 mod attachments;
 pub(crate) mod concurrent_edits;
+mod consolidation;
 mod directives;
 mod meetings;
 mod reports;
@@ -19,6 +20,10 @@ mod units;
 pub use assignment::{AssignmentEvent, AssignmentStep};
 pub use attachments::{
     AttachTo, AttachmentView, DEFAULT_PREFETCH_BYTES, FILE_GRACE, FileState, NewAttachment, Opened,
+};
+pub use consolidation::{
+    ColumnKey, Consolidation, CountedRow, Counting, IndicatorTotal, ReportStanding, Sum, UnitReport,
+    consolidate, total_qualifier,
 };
 pub use directives::{NewConsolidation, NewDeadline, NewDirective, NewTask};
 pub use meetings::{NewConclusion, NewMeeting};

@@ -54,6 +54,9 @@ pub struct FigureInput {
     pub scope: FigureScope,
     /// Free words.
     pub note: String,
+    /// For a cumulative figure, the day it counts from as written ("01/01/2025"); "" when the
+    /// report does not say. Refused on a figure of the period.
+    pub since: String,
 }
 
 impl Store {
@@ -102,6 +105,7 @@ impl Store {
             figures: Vec::new(),
             submitted_at_device: None,
             attachments: Vec::new(),
+            submitted_by: String::new(),
         };
         let id = report.header.id;
         self.create(&report, false)?;
@@ -226,6 +230,19 @@ impl Store {
         let field = format!("figures[{indicator}]");
         let (qualifier, value) =
             vt::parse_figure(&input.amount).map_err(|e| CoreError::invalid(&field, e.to_string()))?;
+        let since = match clean_input(&input.since) {
+            s if s.is_empty() => None,
+            _ if input.scope == FigureScope::Period => {
+                return Err(CoreError::invalid(
+                    format!("{field}.since"),
+                    "only a cumulative figure counts from a day of its own",
+                ));
+            }
+            s => Some(
+                vt::parse_date(&s)
+                    .map_err(|e| CoreError::invalid(format!("{field}.since"), e.to_string()))?,
+            ),
+        };
         let figure = Figure {
             indicator: indicator.clone(),
             value,
@@ -238,6 +255,8 @@ impl Store {
             },
             scope: input.scope,
             note: clean_input(&input.note),
+            written: clean_input(&input.amount),
+            since,
         };
         self.modify::<Report, _>(id, |r| {
             // Another device of the unit may have added the same indicator concurrently: the
@@ -267,6 +286,14 @@ impl Store {
 
     /// Submits the report; when it answers a directive task, that task becomes submitted.
     pub fn submit_report(&mut self, id: DocId) -> Result<()> {
+        self.submit_report_by(id, "")
+    }
+
+    /// Submits the report as `person` gives their name ("Nguyễn Thị Hoa, Phó Chủ tịch"), which
+    /// the report keeps; "" keeps the name an earlier submission gave.
+    pub fn submit_report_by(&mut self, id: DocId, person: &str) -> Result<()> {
+        // Too long a name is refused by the report's own check, with nothing written.
+        let person = clean_input(person);
         // All of it or none: a report marked submitted whose task still shows open would tell
         // the office it was never sent.
         self.write(|s| {
@@ -279,6 +306,9 @@ impl Store {
                     ));
                 }
                 r.submitted_at_device = Some(now);
+                if !person.is_empty() {
+                    r.submitted_by = person.clone();
+                }
                 Ok(r.directive.zip(r.task_ordinal))
             })?;
             if let Some((directive, ordinal)) = answers {

@@ -85,6 +85,7 @@ fn dispatch_305_from_issue_to_review() {
             unit: MeasureUnit::Items,
             scope: FigureScope::Period,
             note: String::new(),
+            since: String::new(),
         },
     )
     .unwrap();
@@ -96,6 +97,7 @@ fn dispatch_305_from_issue_to_review() {
             unit: MeasureUnit::Vnd,
             scope: FigureScope::Cumulative,
             note: "từ các cơ quan, đoàn thể, cá nhân".into(),
+            since: String::new(),
         },
     )
     .unwrap();

@@ -6,6 +6,7 @@
 mod common;
 
 mod cadre_flow;
+mod consolidation_properties;
 mod crash;
 mod merge_properties;
 mod migrations;

@@ -70,6 +70,7 @@ fn apply(
                     unit: MeasureUnit::People,
                     scope: FigureScope::Period,
                     note: "đoàn viên, hội viên mới".into(),
+                    since: String::new(),
                 },
             )
             .unwrap();
@@ -183,6 +184,7 @@ fn the_same_figure_or_section_added_on_two_devices_merges() {
         unit: MeasureUnit::Vnd,
         scope: FigureScope::Cumulative,
         note: String::new(),
+        since: String::new(),
     };
     a.set_report_figure(id, figure("gần 850 triệu")).unwrap();
     b.set_report_figure(id, figure("hơn 20 triệu")).unwrap();

@@ -123,6 +123,7 @@ fn negative_figures_are_refused_where_none_are_allowed() {
                 unit: MeasureUnit::Houses,
                 scope: FigureScope::Period,
                 note: String::new(),
+                since: String::new(),
             },
         )
         .unwrap_err();
@@ -136,6 +137,7 @@ fn negative_figures_are_refused_where_none_are_allowed() {
                 unit: MeasureUnit::Vnd,
                 scope: FigureScope::Cumulative,
                 note: String::new(),
+                since: String::new(),
             },
         )
         .unwrap_err();

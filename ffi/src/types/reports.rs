@@ -88,6 +88,9 @@ pub struct FigureEntry {
     /// Free words.
     #[uniffi(default = "")]
     pub note: String,
+    /// For a cumulative figure, the day it counts from ("01/01/2025"); "" when not said.
+    #[uniffi(default = "")]
+    pub since: String,
 }
 
 impl From<FigureEntry> for core::FigureInput {
@@ -98,6 +101,7 @@ impl From<FigureEntry> for core::FigureInput {
             unit: f.unit.into(),
             scope: if f.cumulative { FigureScope::Cumulative } else { FigureScope::Period },
             note: f.note,
+            since: f.since,
         }
     }
 }
@@ -119,6 +123,11 @@ pub struct FigureInfo {
     pub display: String,
     /// Free words.
     pub note: String,
+    /// The amount as the report wrote it ("gần 850 triệu"); "" for figures set before it was
+    /// kept.
+    pub written: String,
+    /// For a cumulative figure, the day it counts from (dd/mm/yyyy); "" when not said.
+    pub since: String,
 }
 
 /// What kind of report.
@@ -253,6 +262,8 @@ pub struct ReportDetail {
     pub figures: Vec<FigureInfo>,
     /// Whether it was submitted.
     pub submitted: bool,
+    /// Who submitted it, as they gave their name; "" when not said.
+    pub submitted_by: String,
 }
 
 impl From<Report> for ReportDetail {
@@ -289,9 +300,12 @@ impl From<Report> for ReportDetail {
                     cumulative: f.scope == FigureScope::Cumulative,
                     display: core::format_figure(f),
                     note: f.note.clone(),
+                    written: f.written.clone(),
+                    since: f.counts_since().map(giaoban_vietnamese_text::format_date).unwrap_or_default(),
                 })
                 .collect(),
             submitted: r.submitted_at_device.is_some(),
+            submitted_by: r.submitted_by,
         }
     }
 }

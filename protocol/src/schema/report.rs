@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use super::validate::{self, Invalid, LINE_MAX};
 use super::{Attachment, DocKind, DocumentSchema, Header};
 use crate::ids::DocId;
-use crate::time::{Timestamp, iso_date};
+use crate::time::{Timestamp, iso_date, iso_date_added};
 
 /// What kind of report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
@@ -73,7 +73,7 @@ pub enum Qualifier {
 }
 
 /// Whether a figure counts within the period or since some earlier date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reconcile, Hydrate)]
 pub enum FigureScope {
     /// Within the report's period: sums across units.
     Period,
@@ -82,7 +82,7 @@ pub enum FigureScope {
 }
 
 /// What a figure counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Reconcile, Hydrate)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Reconcile, Hydrate)]
 pub enum MeasureUnit {
     /// Whole Vietnamese đồng.
     Vnd,
@@ -128,6 +128,26 @@ pub struct Figure {
     pub scope: FigureScope,
     /// Free words ("sửa chữa và xây mới").
     pub note: String,
+    /// The amount as the report wrote it ("gần 850 triệu đồng"), kept beside the typed value.
+    /// Figures set before it was kept read as "".
+    #[autosurgeon(missing = "String::new")]
+    pub written: String,
+    /// For a cumulative figure, the first day it counts from ("tính từ ngày 01/01/2025");
+    /// `None` when the report did not say. Read it through [`Figure::counts_since`], which
+    /// ignores it on a figure of the period.
+    #[autosurgeon(with = "iso_date_added")]
+    pub since: Option<NaiveDate>,
+}
+
+impl Figure {
+    /// The day a cumulative figure counts from, if the report said; `None` for a figure of the
+    /// period.
+    pub fn counts_since(&self) -> Option<NaiveDate> {
+        match self.scope {
+            FigureScope::Cumulative => self.since,
+            FigureScope::Period => None,
+        }
+    }
 }
 
 /// A report by a unit. Owner: the reporting unit; audience: who it reports to.
@@ -155,6 +175,10 @@ pub struct Report {
     /// having none.
     #[autosurgeon(missing = "Vec::new")]
     pub attachments: Vec<Attachment>,
+    /// Who submitted it, as they gave their name ("Nguyễn Thị Hoa, Phó Chủ tịch"); "" when not
+    /// said, and for reports submitted before it was kept.
+    #[autosurgeon(missing = "String::new")]
+    pub submitted_by: String,
 }
 
 impl Report {
@@ -213,7 +237,11 @@ impl DocumentSchema for Report {
                 ));
             }
             validate::text(&format!("{field}.note"), &f.note, LINE_MAX)?;
+            validate::text(&format!("{field}.written"), &f.written, LINE_MAX)?;
+            // A `since` beside a figure of the period is not refused: two devices changing the
+            // scope and the day at once can merge into it. Readers take `counts_since`.
         }
+        validate::text("submitted_by", &self.submitted_by, LINE_MAX)?;
         super::attachment::validate_list("attachments", &self.attachments)?;
         Ok(())
     }
@@ -273,6 +301,7 @@ mod tests {
             figures: Vec::new(),
             submitted_at_device: None,
             attachments: Vec::new(),
+            submitted_by: String::new(),
         };
         let mut doc = automerge::AutoCommit::new();
         autosurgeon::reconcile(&mut doc, &report).unwrap();
@@ -284,5 +313,57 @@ mod tests {
         assert!(!old.sections[0].edited_concurrently);
         assert_eq!(old.sections[0].body.as_str(), "Vận động Quỹ Vì người nghèo được 20 triệu đồng.");
         assert!(old.validate().is_ok());
+    }
+
+    /// A report written before figures kept their words and their first day, and before
+    /// reports kept who submitted them, reads with those empty.
+    #[test]
+    fn a_report_written_before_written_words_since_and_submitter_reads_with_them_empty() {
+        let report = Report {
+            header: Header::new(
+                DocId::from_bytes([7; 16]),
+                DocKind::Report,
+                UnitId::from_bytes([2; 16]),
+                Vec::new(),
+            ),
+            title: "Báo cáo kết quả Tháng cao điểm “Vì người nghèo”".into(),
+            kind: ReportKind::Thematic,
+            period: None,
+            directive: None,
+            task_ordinal: None,
+            sections: Vec::new(),
+            figures: vec![Figure {
+                indicator: "quy_vnn_vnd".into(),
+                value: 6_400_000_000,
+                unit: MeasureUnit::Vnd,
+                qualifier: Qualifier::Exact,
+                scope: FigureScope::Cumulative,
+                note: String::new(),
+                written: "6,4 tỷ đồng".into(),
+                since: NaiveDate::from_ymd_opt(2025, 1, 1),
+            }],
+            submitted_at_device: None,
+            attachments: Vec::new(),
+            submitted_by: "Nguyễn Thị Hoa".into(),
+        };
+        let mut doc = automerge::AutoCommit::new();
+        autosurgeon::reconcile(&mut doc, &report).unwrap();
+        let read: Report = autosurgeon::hydrate(&doc).unwrap();
+        assert_eq!(read, report, "as written");
+        let (_, figures) = doc.get(ROOT, "figures").unwrap().unwrap();
+        let (_, figure) = doc.get(&figures, 0).unwrap().unwrap();
+        doc.delete(&figure, "written").unwrap();
+        doc.delete(&figure, "since").unwrap();
+        doc.delete(ROOT, "submitted_by").unwrap();
+        let old: Report = autosurgeon::hydrate(&doc).unwrap();
+        assert_eq!((old.figures[0].written.as_str(), old.figures[0].since), ("", None));
+        assert_eq!(old.submitted_by, "");
+        assert!(old.validate().is_ok());
+        // A day beside a figure of the period (two devices' edits merged so) is not refused,
+        // and reads as none.
+        let mut merged = report.clone();
+        merged.figures[0].scope = FigureScope::Period;
+        assert!(merged.validate().is_ok());
+        assert_eq!(merged.figures[0].counts_since(), None);
     }
 }

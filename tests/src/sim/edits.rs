@@ -168,6 +168,7 @@ impl Sim {
                 unit: MeasureUnit::Vnd,
                 scope: FigureScope::Cumulative,
                 note: String::new(),
+                since: String::new(),
             };
             self.devices[device].store().set_report_figure(r, input)?;
             self.record(device, r, None)

@@ -543,6 +543,7 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
                 unit: giaoban_client_core::protocol::schema::MeasureUnit::Vnd,
                 scope: giaoban_client_core::protocol::schema::FigureScope::Period,
                 note: String::new(),
+                since: String::new(),
             },
         )
         .unwrap();

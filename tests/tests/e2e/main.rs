@@ -8,6 +8,7 @@ mod assignment;
 mod attachments;
 mod bad_link;
 mod bounded;
+mod consolidation;
 mod desk;
 mod desk_attacks;
 mod desk_files;

@@ -107,6 +107,7 @@ fn dispatch_305_through_the_relay() {
             unit: MeasureUnit::Vnd,
             scope: FigureScope::Cumulative,
             note: String::new(),
+            since: String::new(),
         },
     )
     .unwrap();

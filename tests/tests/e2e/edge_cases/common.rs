@@ -93,6 +93,7 @@ pub fn hand_made_report(
         figures: vec![],
         submitted_at_device: None,
         attachments: Vec::new(),
+        submitted_by: String::new(),
     };
     let mut doc = AutoCommit::new().with_actor(actor);
     autosurgeon::reconcile(&mut doc, &r).unwrap();

@@ -1,0 +1,382 @@
+//! Consolidation (tổng hợp): the figures of a dispatch task summed over the units that
+//! reported, as the issuing office adds them up for its own report.
+//!
+//! The rules a hand-made sum breaks and this one keeps:
+//! - a column is one indicator in one measure and one scope: a cumulative figure ("tính đến
+//!   nay") is never added to a figure of the period, nor VND to households;
+//! - a total is as exact as what it adds: "gần 850 triệu" plus "hơn 20 triệu" is "khoảng", and
+//!   the column says how many figures were approximate and which way;
+//! - sums are checked: a total past `i64` is refused ([`Sum::TooLarge`]), never wrapped;
+//! - the office chooses whom to count (accepted reports only, or every report submitted), and
+//!   the table names every unit it did not count and why.
+//!
+//! [`consolidate`] is the whole rule over plain values; [`Store::consolidation`] gathers them
+//! from the store, so it is current whenever it is asked: a late report or a returned one
+//! changes the next answer.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use giaoban_protocol::schema::{Figure, FigureScope, MeasureUnit, Qualifier, Report, TaskState, Verdict};
+use giaoban_protocol::{DocId, UnitId};
+
+use crate::Store;
+use crate::domain::{TaskFilter, TaskScope};
+use crate::error::{CoreError, Result};
+
+/// Whose figures a consolidation counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Counting {
+    /// Only reports the office accepted (đã duyệt).
+    #[default]
+    AcceptedOnly,
+    /// Every report submitted and not returned, accepted or still awaiting review.
+    AllSubmitted,
+}
+
+/// Where one addressed unit's report stands, for a consolidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportStanding {
+    /// Submitted and accepted by the office.
+    Accepted,
+    /// Submitted; the office has not judged this submission.
+    AwaitingReview,
+    /// The office returned it; it counts again once submitted again.
+    Returned,
+    /// The unit said the task does not apply to it.
+    NotApplicable,
+    /// Nothing submitted yet (a draft does not count).
+    NotReported,
+    /// The task says submitted, but the report itself has not reached this device yet.
+    ReportNotHere,
+}
+
+impl ReportStanding {
+    /// Whether a unit standing so is counted under `counting`.
+    pub fn counted(self, counting: Counting) -> bool {
+        match self {
+            ReportStanding::Accepted => true,
+            ReportStanding::AwaitingReview => counting == Counting::AllSubmitted,
+            _ => false,
+        }
+    }
+
+    /// In words, for a table's list of units not counted.
+    pub fn vietnamese(self) -> &'static str {
+        match self {
+            ReportStanding::Accepted => "đã duyệt",
+            ReportStanding::AwaitingReview => "đã báo cáo, chờ duyệt",
+            ReportStanding::Returned => "bị trả lại, chờ báo cáo lại",
+            ReportStanding::NotApplicable => "không áp dụng",
+            ReportStanding::NotReported => "chưa báo cáo",
+            ReportStanding::ReportNotHere => "đã báo cáo, báo cáo chưa về máy",
+        }
+    }
+}
+
+/// One unit's part, as [`consolidate`] takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitReport {
+    /// The unit.
+    pub unit: UnitId,
+    /// Where its report stands.
+    pub standing: ReportStanding,
+    /// Its report, if it wrote one.
+    pub report: Option<DocId>,
+    /// The report's figures (a report's own duplicates included: the first of an indicator
+    /// counts, as [`Report::figure`] reads it).
+    pub figures: Vec<Figure>,
+}
+
+/// What a column adds up: one indicator, in one measure, of one scope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ColumnKey {
+    /// Indicator code.
+    pub indicator: String,
+    /// What is counted.
+    pub unit: MeasureUnit,
+    /// Within the period, or cumulative.
+    pub scope: FigureScope,
+}
+
+/// A column's total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sum {
+    /// The sum, and how exact it is (see [`total_qualifier`]).
+    Value {
+        /// Whole units.
+        value: i64,
+        /// How exact.
+        qualifier: Qualifier,
+    },
+    /// The figures add up past what a total can hold (±9.2 × 10¹⁸): refused, never wrapped.
+    TooLarge,
+}
+
+/// One column of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndicatorTotal {
+    /// What it adds up.
+    pub key: ColumnKey,
+    /// The total over the units counted.
+    pub sum: Sum,
+    /// How many counted units gave a figure for it.
+    pub units: usize,
+    /// Of those, how many were "gần" (just under), "hơn" (over) and "khoảng" (about).
+    pub under: usize,
+    /// See `under`.
+    pub over: usize,
+    /// See `under`.
+    pub about: usize,
+    /// For a cumulative column, the days its figures count from, each once, earliest first
+    /// (several mean the units did not count from the same day); empty when none was said.
+    pub since: Vec<NaiveDate>,
+}
+
+/// A counted unit's row: its figure in each column, if it gave one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedRow {
+    /// The unit.
+    pub unit: UnitId,
+    /// Accepted or awaiting review.
+    pub standing: ReportStanding,
+    /// Its report.
+    pub report: Option<DocId>,
+    /// One per column, in the columns' order.
+    pub cells: Vec<Option<Figure>>,
+}
+
+/// The consolidation of one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consolidation {
+    /// Whom it counts.
+    pub counting: Counting,
+    /// The columns: the task's own indicators first, in its order, then the others reported,
+    /// by code; within one indicator, by measure and scope.
+    pub columns: Vec<IndicatorTotal>,
+    /// The units counted, in the order given.
+    pub rows: Vec<CountedRow>,
+    /// The units not counted and why, in the order given.
+    pub not_counted: Vec<(UnitId, ReportStanding)>,
+    /// Indicators the task asks for that no counted unit gave.
+    pub missing_indicators: Vec<String>,
+}
+
+/// How exact a sum of figures so qualified is: exact only if all are; "gần" if some are just
+/// under and none over or about (the true total is then under the sum); "hơn" the other way;
+/// otherwise "khoảng".
+pub fn total_qualifier(qualifiers: impl IntoIterator<Item = Qualifier>) -> Qualifier {
+    let (mut under, mut over, mut about) = (false, false, false);
+    for q in qualifiers {
+        match q {
+            Qualifier::Exact => {}
+            Qualifier::Under => under = true,
+            Qualifier::Over => over = true,
+            Qualifier::About => about = true,
+        }
+    }
+    match (under, over, about) {
+        (false, false, false) => Qualifier::Exact,
+        (true, false, false) => Qualifier::Under,
+        (false, true, false) => Qualifier::Over,
+        _ => Qualifier::About,
+    }
+}
+
+/// The consolidation of `units` (in the order a table shows them) under `counting`, with the
+/// task's own `indicators` first.
+pub fn consolidate(units: &[UnitReport], counting: Counting, indicators: &[String]) -> Consolidation {
+    let mut keys: Vec<ColumnKey> = Vec::new();
+    let mut counted: Vec<(&UnitReport, HashMap<ColumnKey, &Figure>)> = Vec::new();
+    let mut not_counted = Vec::new();
+    for u in units {
+        if !u.standing.counted(counting) {
+            not_counted.push((u.unit, u.standing));
+            continue;
+        }
+        let mut cells = HashMap::new();
+        for (i, f) in u.figures.iter().enumerate() {
+            if u.figures[..i].iter().any(|g| g.indicator == f.indicator) {
+                continue;
+            }
+            let key = ColumnKey { indicator: f.indicator.clone(), unit: f.unit, scope: f.scope };
+            if !keys.contains(&key) {
+                keys.push(key.clone());
+            }
+            cells.insert(key, f);
+        }
+        counted.push((u, cells));
+    }
+    let position = |k: &ColumnKey| indicators.iter().position(|i| *i == k.indicator).unwrap_or(usize::MAX);
+    keys.sort_by(|a, b| {
+        position(a).cmp(&position(b)).then_with(|| a.indicator.cmp(&b.indicator)).then_with(|| a.cmp(b))
+    });
+    let columns = keys
+        .iter()
+        .map(|key| {
+            let figures: Vec<&Figure> =
+                counted.iter().filter_map(|(_, cells)| cells.get(key).copied()).collect();
+            // Added wide, so the order of the units cannot matter: only a total that does not
+            // fit is refused.
+            let wide: i128 = figures.iter().map(|f| i128::from(f.value)).sum();
+            let sum = i64::try_from(wide).map_or(Sum::TooLarge, |value| Sum::Value {
+                value,
+                qualifier: total_qualifier(figures.iter().map(|f| f.qualifier)),
+            });
+            let count = |q: Qualifier| figures.iter().filter(|f| f.qualifier == q).count();
+            let mut since: Vec<NaiveDate> = figures.iter().filter_map(|f| f.counts_since()).collect();
+            since.sort_unstable();
+            since.dedup();
+            IndicatorTotal {
+                key: key.clone(),
+                sum,
+                units: figures.len(),
+                under: count(Qualifier::Under),
+                over: count(Qualifier::Over),
+                about: count(Qualifier::About),
+                since,
+            }
+        })
+        .collect();
+    let rows = counted
+        .iter()
+        .map(|(u, cells)| CountedRow {
+            unit: u.unit,
+            standing: u.standing,
+            report: u.report,
+            cells: keys.iter().map(|k| cells.get(k).map(|f| (*f).clone())).collect(),
+        })
+        .collect();
+    let missing_indicators =
+        indicators.iter().filter(|i| !keys.iter().any(|k| k.indicator == **i)).cloned().collect();
+    Consolidation { counting, columns, rows, not_counted, missing_indicators }
+}
+
+impl Store {
+    /// The consolidation of task `ordinal` of `source` (a dispatch or meeting this device's
+    /// unit issued) over every unit it addresses, in the order of their names. Asked again, it
+    /// counts what has arrived since: a late report, a verdict, a report sent back.
+    pub fn consolidation(
+        &mut self,
+        source: DocId,
+        ordinal: u64,
+        counting: Counting,
+    ) -> Result<Consolidation> {
+        let mut tasks = self.list_tasks(&TaskFilter {
+            scope: TaskScope::IssuedByMe,
+            source: Some(source),
+            ..TaskFilter::default()
+        })?;
+        tasks.retain(|t| t.ordinal == ordinal);
+        if tasks.is_empty() {
+            return Err(CoreError::not_found("task", format!("{ordinal} of {source} issued by this unit")));
+        }
+        let indicators = match self.directive(source) {
+            Ok(d) => d.task(ordinal).map(|t| t.indicators.clone()).unwrap_or_default(),
+            Err(CoreError::WrongKind { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let names = self.shared_unit_directory().ok();
+        let name = |u: UnitId| {
+            names.as_ref().and_then(|d| d.unit(u).map(|u| u.name.clone())).unwrap_or_else(|| u.to_string())
+        };
+        let c = giaoban_vietnamese_text::collator();
+        tasks.sort_by(|a, b| c.compare(&name(a.assignee), &name(b.assignee)));
+        let mut units = Vec::with_capacity(tasks.len());
+        for t in &tasks {
+            let mut standing = match (t.state, &t.review) {
+                (Some(TaskState::Submitted), Some((Verdict::Accepted, _))) => ReportStanding::Accepted,
+                (Some(TaskState::Submitted), Some((Verdict::Returned, _))) => ReportStanding::Returned,
+                (Some(TaskState::Submitted), None) => ReportStanding::AwaitingReview,
+                (Some(TaskState::NotApplicable), _) => ReportStanding::NotApplicable,
+                _ => ReportStanding::NotReported,
+            };
+            let mut figures = Vec::new();
+            if matches!(standing, ReportStanding::Accepted | ReportStanding::AwaitingReview) {
+                match t.report.map(|r| self.get::<Report>(r)) {
+                    Some(Ok(r)) => figures = r.figures,
+                    Some(Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. }))) => return Err(e),
+                    // Not here yet, or of a newer version than this app reads: not counted,
+                    // and the table says so.
+                    Some(Err(_)) | None => standing = ReportStanding::ReportNotHere,
+                }
+            }
+            units.push(UnitReport { unit: t.assignee, standing, report: t.report, figures });
+        }
+        Ok(consolidate(&units, counting, &indicators))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn fig(indicator: &str, value: i64, qualifier: Qualifier, scope: FigureScope) -> Figure {
+        Figure {
+            indicator: indicator.into(),
+            value,
+            unit: MeasureUnit::Vnd,
+            qualifier,
+            scope,
+            note: String::new(),
+            written: String::new(),
+            since: None,
+        }
+    }
+
+    fn unit(n: u8, standing: ReportStanding, figures: Vec<Figure>) -> UnitReport {
+        UnitReport { unit: UnitId::from_bytes([n; 16]), standing, report: None, figures }
+    }
+
+    #[test]
+    fn gan_850_trieu_and_hon_20_trieu_is_about_870_trieu() {
+        let units = [
+            unit(
+                1,
+                ReportStanding::Accepted,
+                vec![fig("quy_vnn", 850_000_000, Qualifier::Under, FigureScope::Period)],
+            ),
+            unit(
+                2,
+                ReportStanding::Accepted,
+                vec![fig("quy_vnn", 20_000_000, Qualifier::Over, FigureScope::Period)],
+            ),
+        ];
+        let c = consolidate(&units, Counting::AcceptedOnly, &[]);
+        assert_eq!(c.columns[0].sum, Sum::Value { value: 870_000_000, qualifier: Qualifier::About });
+        assert_eq!((c.columns[0].under, c.columns[0].over), (1, 1));
+    }
+
+    #[test]
+    fn cumulative_and_period_figures_are_two_columns() {
+        let units = [
+            unit(
+                1,
+                ReportStanding::Accepted,
+                vec![fig("quy_vnn", 6_400_000_000, Qualifier::Exact, FigureScope::Cumulative)],
+            ),
+            unit(
+                2,
+                ReportStanding::Accepted,
+                vec![fig("quy_vnn", 850_000_000, Qualifier::Exact, FigureScope::Period)],
+            ),
+        ];
+        let c = consolidate(&units, Counting::AcceptedOnly, &["quy_vnn".into()]);
+        assert_eq!(c.columns.len(), 2);
+        assert!(c.missing_indicators.is_empty());
+    }
+
+    #[test]
+    fn a_sum_past_i64_is_refused() {
+        let units = [
+            unit(
+                1,
+                ReportStanding::Accepted,
+                vec![fig("x", i64::MAX, Qualifier::Exact, FigureScope::Period)],
+            ),
+            unit(2, ReportStanding::Accepted, vec![fig("x", 1, Qualifier::Exact, FigureScope::Period)]),
+        ];
+        assert_eq!(consolidate(&units, Counting::AcceptedOnly, &[]).columns[0].sum, Sum::TooLarge);
+    }
+}

@@ -1,0 +1,211 @@
+//! The office's consolidation of a task through a real relay: the wards' figures summed as
+//! they arrive, a returned report dropping out and coming back, qualifiers and scopes kept
+//! apart, and the units not counted named.
+
+use giaoban_client_core::demo::dispatch_305;
+use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, Qualifier, ReportKind, Verdict};
+use giaoban_client_core::protocol::{DocId, UnitId};
+use giaoban_client_core::{
+    Counting, FigureInput, NewReport, NewSection, ReportStanding, Store, Sum, format_figure,
+};
+use giaoban_e2e::Relay;
+
+fn sync(s: &mut Store) {
+    s.sync_now().unwrap();
+}
+
+fn local_date(days: i64) -> String {
+    ((chrono::Utc::now() + chrono::Duration::hours(7)).date_naive() + chrono::Duration::days(days))
+        .format("%d/%m/%Y")
+        .to_string()
+}
+
+/// A ward's report on task 3 with `figures` (indicator, amount as written, scope, since).
+fn reported(s: &mut Store, directive: DocId, figures: &[(&str, &str, FigureScope, &str)]) -> DocId {
+    let r = s
+        .create_report(NewReport {
+            title: "Báo cáo kết quả rà soát các mô hình".into(),
+            kind: ReportKind::Thematic,
+            period: "Tháng cao điểm “Vì người nghèo” từ ngày 17/10 đến ngày 18/11/2025".into(),
+            answers: Some((directive, 3)),
+            audience: vec![],
+            sections: vec![NewSection {
+                key: "ket_qua".into(),
+                heading: "Kết quả thực hiện".into(),
+                body: "Rà soát các mô hình tự quản ở khu dân cư.".into(),
+            }],
+        })
+        .unwrap();
+    for (indicator, amount, scope, since) in figures {
+        s.set_report_figure(
+            r,
+            FigureInput {
+                indicator: (*indicator).into(),
+                amount: (*amount).into(),
+                unit: if indicator.ends_with("_vnd") { MeasureUnit::Vnd } else { MeasureUnit::Items },
+                scope: *scope,
+                note: String::new(),
+                since: (*since).into(),
+            },
+        )
+        .unwrap();
+    }
+    s.submit_report_by(r, "Nguyễn Thị Hoa, Phó Chủ tịch").unwrap();
+    sync(s);
+    r
+}
+
+#[test]
+fn the_office_sums_its_wards_figures_as_they_arrive_and_are_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let wards: Vec<UnitId> = relay.org.units[1..5].iter().map(|u| u.id).collect();
+    let mut office = relay.device(&dir.path().join("office.sqlite"), 0, "Văn phòng thành phố");
+    let directive =
+        office.issue_directive(dispatch_305(wards.clone(), &local_date(10), &local_date(13))).unwrap();
+    sync(&mut office);
+    let mut phones: Vec<Store> = (1..5)
+        .map(|i| {
+            let mut p = relay.device(&dir.path().join(format!("ward{i}.sqlite")), i, "Điện thoại");
+            sync(&mut p);
+            p
+        })
+        .collect();
+
+    let r1 = reported(
+        &mut phones[0],
+        directive,
+        &[
+            ("mo_hinh_ra_soat", "14", FigureScope::Period, ""),
+            ("quy_vnn_vnd", "gần 850 triệu", FigureScope::Period, ""),
+            ("quy_vnn_vnd_luy_ke", "6,4 tỷ", FigureScope::Cumulative, "01/01/2025"),
+        ],
+    );
+    let r2 = reported(
+        &mut phones[1],
+        directive,
+        &[
+            ("mo_hinh_ra_soat", "9", FigureScope::Period, ""),
+            ("quy_vnn_vnd", "hơn 20 triệu", FigureScope::Period, ""),
+        ],
+    );
+    phones[2].mark_task_not_applicable(directive, 3, "Không có mô hình").unwrap();
+    sync(&mut phones[2]);
+    // The fourth ward has not reported.
+    sync(&mut office);
+
+    // Nothing accepted yet: accepted-only counts no one and says why for each.
+    let c = office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap();
+    assert!(c.rows.is_empty());
+    assert_eq!(c.not_counted.len(), 4);
+    let awaiting = c.not_counted.iter().filter(|(_, s)| *s == ReportStanding::AwaitingReview).count();
+    assert_eq!(awaiting, 2);
+    assert!(c.not_counted.contains(&(wards[2], ReportStanding::NotApplicable)));
+    assert!(c.not_counted.contains(&(wards[3], ReportStanding::NotReported)));
+
+    // All submitted: both wards; "gần" + "hơn" is "khoảng"; the cumulative figure is its own
+    // column and keeps the day it counts from.
+    let c = office.consolidation(directive, 3, Counting::AllSubmitted).unwrap();
+    assert_eq!(c.rows.len(), 2);
+    let col = |c: &giaoban_client_core::Consolidation, ind: &str, scope| {
+        c.columns.iter().find(|k| k.key.indicator == ind && k.key.scope == scope).cloned().unwrap()
+    };
+    assert_eq!(
+        col(&c, "mo_hinh_ra_soat", FigureScope::Period).sum,
+        Sum::Value { value: 23, qualifier: Qualifier::Exact }
+    );
+    let money = col(&c, "quy_vnn_vnd", FigureScope::Period);
+    assert_eq!(money.sum, Sum::Value { value: 870_000_000, qualifier: Qualifier::About });
+    let cumulative = col(&c, "quy_vnn_vnd_luy_ke", FigureScope::Cumulative);
+    assert_eq!(cumulative.since, vec![chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()]);
+    assert_eq!(c.columns[0].key.indicator, "mo_hinh_ra_soat", "the task's own indicators first");
+    assert_eq!(c.missing_indicators, vec!["mo_hinh_giai_the".to_string(), "mo_hinh_nhan_rong".to_string()]);
+    // The figure keeps the words it was written in beside its value.
+    let cell =
+        c.rows.iter().find_map(|r| r.cells[c.columns.iter().position(|k| k == &money).unwrap()].clone());
+    let cell = cell.unwrap();
+    assert_eq!(
+        (cell.written.as_str(), format_figure(&cell).as_str()),
+        ("gần 850 triệu", "gần 850.000.000 đ")
+    );
+
+    // The office accepts one and returns the other.
+    office.review_report(r1, Verdict::Accepted, "").unwrap();
+    office.review_report(r2, Verdict::Returned, "Đề nghị bổ sung số liệu mô hình giải thể.").unwrap();
+    let c = office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap();
+    assert_eq!(c.rows.iter().map(|r| r.unit).collect::<Vec<_>>(), vec![wards[0]]);
+    assert_eq!(
+        col(&c, "quy_vnn_vnd", FigureScope::Period).sum,
+        Sum::Value { value: 850_000_000, qualifier: Qualifier::Under }
+    );
+    let c = office.consolidation(directive, 3, Counting::AllSubmitted).unwrap();
+    assert!(c.not_counted.contains(&(wards[1], ReportStanding::Returned)), "returned drops out of both");
+    sync(&mut office);
+
+    // The ward corrects and submits again: counted among all submitted at once, among
+    // accepted ones once accepted.
+    sync(&mut phones[1]);
+    phones[1]
+        .set_report_figure(
+            r2,
+            FigureInput {
+                indicator: "mo_hinh_giai_the".into(),
+                amount: "2".into(),
+                unit: MeasureUnit::Items,
+                scope: FigureScope::Period,
+                note: String::new(),
+                since: String::new(),
+            },
+        )
+        .unwrap();
+    phones[1].submit_report(r2).unwrap();
+    sync(&mut phones[1]);
+    sync(&mut office);
+    let c = office.consolidation(directive, 3, Counting::AllSubmitted).unwrap();
+    assert_eq!(c.rows.len(), 2);
+    assert!(c.missing_indicators == vec!["mo_hinh_nhan_rong".to_string()]);
+    let report = office.report(r2).unwrap();
+    assert_eq!(report.submitted_by, "Nguyễn Thị Hoa, Phó Chủ tịch", "kept from the first submission");
+    let p = report.period.unwrap();
+    assert_eq!((p.from.to_string(), p.to.to_string()), ("2025-10-17".into(), "2025-11-18".into()));
+    assert_eq!(office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap().rows.len(), 1);
+    office.review_report(r2, Verdict::Accepted, "").unwrap();
+    assert_eq!(office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap().rows.len(), 2);
+
+    // A ward's phone cannot consolidate what its unit did not issue; an unknown task is named.
+    assert!(phones[0].consolidation(directive, 3, Counting::AllSubmitted).is_err());
+    assert!(office.consolidation(directive, 99, Counting::AllSubmitted).is_err());
+}
+
+#[test]
+fn a_since_day_on_a_figure_of_the_period_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let mut ward = relay.device(&dir.path().join("ward.sqlite"), 1, "Điện thoại");
+    let r = ward
+        .create_report(NewReport {
+            title: "Báo cáo tháng".into(),
+            kind: ReportKind::Monthly,
+            period: "tháng 11/2025".into(),
+            answers: None,
+            audience: vec![relay.org.units[0].id],
+            sections: vec![],
+        })
+        .unwrap();
+    let figure = |scope, since: &str| FigureInput {
+        indicator: "nha_dai_doan_ket".into(),
+        amount: "93".into(),
+        unit: MeasureUnit::Houses,
+        scope,
+        note: String::new(),
+        since: since.into(),
+    };
+    let e = ward.set_report_figure(r, figure(FigureScope::Period, "01/01/2025")).unwrap_err();
+    assert!(e.to_string().contains("cumulative"), "{e}");
+    let e = ward.set_report_figure(r, figure(FigureScope::Cumulative, "31/02/2025")).unwrap_err();
+    assert!(e.to_string().contains("since"), "{e}");
+    ward.set_report_figure(r, figure(FigureScope::Cumulative, "01/01/2025")).unwrap();
+    assert_eq!(ward.report(r).unwrap().figures[0].written, "93");
+    assert!(ward.submit_report_by(r, &"x".repeat(1_001)).is_err(), "a name past a line's length");
+    assert!(ward.report(r).unwrap().submitted_at_device.is_none(), "nothing written");
+}
