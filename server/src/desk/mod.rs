@@ -14,6 +14,7 @@
 mod assignment_page;
 pub mod attachments;
 pub mod auth;
+mod consolidation_page;
 pub mod devices_page;
 pub mod dispatch_form;
 mod dispatch_page;
@@ -90,6 +91,7 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}/table", get(matrix_page::matrix_table))
         .route("/desk/dispatch/{id}/remind", post(matrix_page::remind_sent))
         .route("/desk/dispatch/{id}/unit/{unit}", get(assignment_page::assignment_page))
+        .route("/desk/dispatch/{id}/task/{ordinal}/figures", get(consolidation_page::consolidation_page))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
         .route("/desk/devices", get(devices_page::devices_page))

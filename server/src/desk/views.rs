@@ -143,6 +143,8 @@ pub struct Column {
     pub text: String,
     /// The deadline as the dispatch wrote it, and its last day.
     pub deadline: Option<(String, String)>,
+    /// Whether the task asks for a report (so its figures can be consolidated).
+    pub report_required: bool,
     /// Cells in each of the four terms: on time, late, open in time, open overdue.
     pub totals: [usize; 4],
 }
@@ -304,6 +306,7 @@ pub fn matrix(
             ordinal: t.ordinal,
             text: t.text.clone(),
             deadline: t.deadline.as_ref().map(|d| (d.original_text.clone(), format_date(d.last_day()))),
+            report_required: t.report_required,
             totals: [0; 4],
         });
         if let Some(s) = c.standing {

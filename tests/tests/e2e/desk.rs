@@ -576,6 +576,18 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
     // A form without the session's token writes nothing either.
     assert_eq!(b.post(&path0, &[("csrf", "x"), ("verdict", "accept")]).status, 403);
 
+    // The task's figures summed: nothing accepted yet; all submitted adds both "gần".
+    let figures = format!("/desk/dispatch/{directive}/task/3/figures");
+    assert!(matrix.contains(&figures), "the matrix links to the consolidation");
+    let none = b.get(&figures);
+    assert_eq!(none.status, 200, "{}", none.body);
+    assert!(none.body.contains("Chưa có báo cáo nào được duyệt"), "{}", none.body);
+    assert!(none.body.contains("đã báo cáo, chờ duyệt"));
+    let both = b.get(&format!("{figures}?counting=all")).body;
+    assert!(both.contains("gần 1.700.000.000 đ"), "{both}");
+    assert!(both.contains("Số gần đúng: cộng 2 số liệu “gần”"), "{both}");
+    assert!(both.contains("ghi: “gần 850 triệu”"), "the words as written: {both}");
+
     let ok = b.post(&path0, &[("csrf", &csrf), ("verdict", "accept"), ("note", "")]);
     assert_eq!(ok.status, 303, "{}", ok.body);
     assert!(b.get(ok.location.as_deref().unwrap()).body.contains("Đã duyệt báo cáo"));
@@ -587,6 +599,15 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
     let shown = b.get(&format!("/desk/report/{}", reports[1])).body;
     assert!(shown.contains("Trả lại") && shown.contains("Đề nghị bổ sung ảnh nhà Đại đoàn kết bàn giao."));
     assert!(shown.contains("Chưa có số liệu &#60;b&#62;đầy đủ&#60;/b&#62;."), "the ward's words are words");
+
+    // Accepted only: the first ward; the returned one is named, in both countings.
+    for path in [figures.clone(), format!("{figures}?counting=all")] {
+        let page = b.get(&path).body;
+        assert!(page.contains("gần 850.000.000 đ") && !page.contains("1.700.000.000"), "{page}");
+        assert!(page.contains("bị trả lại, chờ báo cáo lại"), "{page}");
+    }
+    assert_eq!(b.get(&format!("/desk/dispatch/{directive}/task/99/figures")).status, 404);
+    assert_eq!(b.get("/desk/dispatch/khong-phai-ma/task/3/figures").status, 404);
 
     // The matrix says so, and so do the wards' devices.
     let matrix = b.get(&format!("/desk/dispatch/{directive}")).body;
@@ -620,6 +641,7 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
     let token = own.form_token().unwrap();
     let tried = w.post(&path1, &[("csrf", &token), ("verdict", "accept")]);
     assert_eq!(tried.status, 404, "{}", tried.body);
+    assert_eq!(w.get(&figures).status, 404, "a ward does not consolidate what it did not issue");
 }
 
 #[test]

@@ -1,0 +1,209 @@
+//! A task's consolidation (tổng hợp số liệu): its units' figures summed per indicator, with
+//! the choice of whom to count, the units not counted and why, and how exact each total is.
+//! Read from the staff member's store (`Store::consolidation`), so it is as current as the
+//! page's sync.
+
+use giaoban_client_core::protocol::schema::{Figure, FigureScope, MeasureUnit, Qualifier};
+use giaoban_client_core::{Consolidation, Counting, IndicatorTotal, Sum, format_figure};
+use giaoban_vietnamese_text::format_date;
+
+use super::*;
+
+/// A column as the page heads it.
+struct ColumnHead {
+    /// The indicator's code ("quy_vnn_vnd").
+    indicator: String,
+    /// "đ", "căn", … or empty.
+    measure: &'static str,
+    /// "trong kỳ", or "lũy kế" with the day it counts from when every unit said the same one.
+    scope: String,
+    /// The total in words ("khoảng 870.000.000 đ").
+    total: String,
+    /// Why the total is not exact, or what it mixes; empty when it is plain.
+    note: String,
+}
+
+struct UnitLine {
+    name: String,
+    /// Its report's page.
+    report: Option<String>,
+    /// "đã duyệt" / "đã báo cáo, chờ duyệt".
+    standing: &'static str,
+    /// One per column: the figure as shown, and the words it was written in when they differ.
+    cells: Vec<Option<(String, String)>>,
+}
+
+#[derive(Template)]
+#[template(path = "desk/consolidation.html")]
+struct ConsolidationPage {
+    chrome: Chrome,
+    dispatch: String,
+    dispatch_title: String,
+    ordinal: u64,
+    task_text: String,
+    /// The dispatch's own words for the office's step ("Giao đ/c Muối tổng hợp …") and its
+    /// deadline; empty when it names none.
+    step: String,
+    step_deadline: String,
+    all: bool,
+    columns: Vec<ColumnHead>,
+    rows: Vec<UnitLine>,
+    not_counted: Vec<(String, &'static str)>,
+    missing: Vec<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ConsolidationQuery {
+    #[serde(default)]
+    counting: Option<String>,
+}
+
+fn total_words(col: &IndicatorTotal) -> String {
+    match col.sum {
+        Sum::TooLarge => "quá lớn, không cộng được".into(),
+        Sum::Value { value, qualifier } => format_figure(&Figure {
+            indicator: col.key.indicator.clone(),
+            value,
+            unit: col.key.unit,
+            qualifier,
+            scope: col.key.scope,
+            note: String::new(),
+            written: String::new(),
+            since: None,
+        }),
+    }
+}
+
+fn total_note(col: &IndicatorTotal) -> String {
+    let mut parts = Vec::new();
+    let n = giaoban_vietnamese_text::format_number;
+    if let Sum::Value { qualifier, .. } = col.sum
+        && qualifier != Qualifier::Exact
+    {
+        let mut approx = Vec::new();
+        for (count, word) in [(col.under, "“gần”"), (col.over, "“hơn”"), (col.about, "“khoảng”")]
+        {
+            if count > 0 {
+                approx.push(format!("{} số liệu {word}", n(count as i64)));
+            }
+        }
+        let lean = match qualifier {
+            Qualifier::Under => "tổng thực tế thấp hơn một chút",
+            Qualifier::Over => "tổng thực tế cao hơn một chút",
+            _ => "tổng chỉ là ước tính",
+        };
+        parts.push(format!("Số gần đúng: cộng {}; {lean}.", approx.join(", ")));
+    }
+    if col.key.scope == FigureScope::Cumulative && col.since.len() > 1 {
+        let days: Vec<String> = col.since.iter().map(|d| format_date(*d)).collect();
+        parts.push(format!("Các đơn vị tính lũy kế từ các ngày khác nhau: {}.", days.join(", ")));
+    }
+    parts.join(" ")
+}
+
+fn scope_words(col: &IndicatorTotal) -> String {
+    match (col.key.scope, col.since.as_slice()) {
+        (FigureScope::Period, _) => "trong kỳ".into(),
+        (FigureScope::Cumulative, [day]) => format!("lũy kế từ {}", format_date(*day)),
+        (FigureScope::Cumulative, _) => "lũy kế".into(),
+    }
+}
+
+fn measure(unit: MeasureUnit) -> &'static str {
+    unit.vietnamese()
+}
+
+pub(super) async fn consolidation_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, ordinal)): Path<(String, u64)>,
+    Query(query): Query<ConsolidationQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let all = query.counting.as_deref() == Some("all");
+    let counting = if all { Counting::AllSubmitted } else { Counting::AcceptedOnly };
+    let (page, member_unit, warning) = with_store(&state, &signed.session, move |s| {
+        let c: Consolidation = match s.consolidation(id, ordinal, counting) {
+            Ok(c) => c,
+            Err(giaoban_client_core::CoreError::NotFound { .. }) => return Err(DeskError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let d = s.directive(id).map_err(|_| DeskError::NotFound)?;
+        let task = d.task(ordinal).ok_or(DeskError::NotFound)?;
+        let (step, step_deadline) = match &task.consolidation {
+            Some(c) => (c.text.clone(), c.deadline.original_text.clone()),
+            None => (String::new(), String::new()),
+        };
+        let names = views::unit_names(s);
+        let name = |u| names.get(&u).cloned().unwrap_or_else(|| format!("Đơn vị {u}"));
+        let columns = c
+            .columns
+            .iter()
+            .map(|col| ColumnHead {
+                indicator: col.key.indicator.clone(),
+                measure: measure(col.key.unit),
+                scope: scope_words(col),
+                total: total_words(col),
+                note: total_note(col),
+            })
+            .collect();
+        let rows = c
+            .rows
+            .iter()
+            .map(|r| UnitLine {
+                name: name(r.unit),
+                report: r.report.map(|r| r.to_string()),
+                standing: r.standing.vietnamese(),
+                cells: r
+                    .cells
+                    .iter()
+                    .map(|f| {
+                        f.as_ref().map(|f| {
+                            let shown = format_figure(f);
+                            let written = if f.written.is_empty() || f.written == shown {
+                                String::new()
+                            } else {
+                                f.written.clone()
+                            };
+                            (shown, written)
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        let not_counted = c.not_counted.iter().map(|(u, s)| (name(*u), s.vietnamese())).collect();
+        Ok((
+            giaoban_client_core::protocol::schema::DocumentSchema::title(&d),
+            task.text.clone(),
+            step,
+            step_deadline,
+            columns,
+            rows,
+            not_counted,
+            c.missing_indicators,
+        ))
+    })
+    .await?;
+    let (dispatch_title, task_text, step, step_deadline, columns, rows, not_counted, missing) = page;
+    let page = ConsolidationPage {
+        chrome: chrome(
+            &format!("Tổng hợp nhiệm vụ {ordinal} – {dispatch_title}"),
+            &signed,
+            member_unit,
+            warning,
+        ),
+        dispatch: id.to_string(),
+        dispatch_title,
+        ordinal,
+        task_text,
+        step,
+        step_deadline,
+        all,
+        columns,
+        rows,
+        not_counted,
+        missing,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
