@@ -43,6 +43,9 @@ scripts/fuzz.sh 20
 step "mobile bindings: Python and Kotlin flows against a real relay, Swift generation"
 ./scripts/ffi-test.sh
 
+step "office documents: DOCX and XLSX read back by python-docx and openpyxl, printed by LibreOffice"
+./scripts/export-test.sh
+
 step "the office desk in a real browser: Chromium, keyboard alone, axe-core on every page"
 ./scripts/desk-browser-test.sh
 

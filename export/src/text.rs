@@ -1,7 +1,7 @@
 //! Text as it goes into a file: cleaned of what cannot or should not be printed, and the date
 //! line in the decree's words.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
 
 /// Characters XML 1.0 cannot carry that [`clean_input`] keeps (it drops control characters
@@ -27,11 +27,7 @@ pub(crate) fn lines(s: &str) -> Vec<String> {
 /// leading zero on days below 10 and on months 1 and 2 only ("ngày 05 tháng 3 năm 2020"), so
 /// that a "1" cannot later be made "11" or "12" by hand. Without a place: "ngày …" alone.
 pub fn printed_date(place: &str, date: NaiveDate) -> String {
-    let month = match date.month() {
-        m @ (1 | 2) => format!("{m:02}"),
-        m => m.to_string(),
-    };
-    let day = format!("ngày {:02} tháng {month} năm {}", date.day(), date.year());
+    let day = giaoban_vietnamese_text::format_long_date(date);
     let place = line(place);
     if place.is_empty() { day } else { format!("{place}, {day}") }
 }

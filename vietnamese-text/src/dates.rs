@@ -20,9 +20,15 @@ pub fn format_date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
-/// "ngày 24 tháng 01 năm 2022", day and month zero-padded as in Decree 30/2020.
+/// "ngày 24 tháng 01 năm 2022", "ngày 05 tháng 3 năm 2020": as Decree 30/2020 asks, a day
+/// below 10 and the months 1 and 2 take a leading zero (so "tháng 01" is never read as the
+/// start of "tháng 11"); the other months do not.
 pub fn format_long_date(d: NaiveDate) -> String {
-    format!("ngày {:02} tháng {:02} năm {}", d.day(), d.month(), d.year())
+    let month = match d.month() {
+        m @ (1 | 2) => format!("{m:02}"),
+        m => m.to_string(),
+    };
+    format!("ngày {:02} tháng {month} năm {}", d.day(), d.year())
 }
 
 fn number(s: &str) -> Option<u32> {
@@ -219,6 +225,8 @@ mod tests {
         let nfd: String = "ngày 24 tháng 1 năm 2022".nfd().collect();
         assert_eq!(parse_date(&nfd).unwrap(), d(2022, 1, 24));
         assert_eq!(format_long_date(d(2022, 1, 24)), "ngày 24 tháng 01 năm 2022");
+        assert_eq!(format_long_date(d(2020, 3, 5)), "ngày 05 tháng 3 năm 2020");
+        assert_eq!(format_long_date(d(2025, 11, 18)), "ngày 18 tháng 11 năm 2025");
         assert_eq!(format_date(d(2022, 2, 8)), "08/02/2022");
     }
 

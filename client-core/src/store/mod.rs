@@ -299,6 +299,9 @@ impl Store {
     pub(crate) fn write<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         let outermost = self.conn.is_autocommit();
         let mark = self.touched.len();
+        // The unit is also held in memory (`set_unit`): a scope that rolls back puts it back,
+        // so an enrolment whose write failed leaves the store the unit its file says.
+        let unit_before = self.unit;
         if outermost {
             // IMMEDIATE takes the write lock now, so the commit cannot fail for a reader.
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -331,6 +334,7 @@ impl Store {
             for id in self.touched.drain(mark..) {
                 self.cache.remove(id);
             }
+            self.unit = unit_before;
         }
         if outermost {
             self.touched.clear();

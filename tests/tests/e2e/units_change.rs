@@ -386,3 +386,85 @@ fn a_wards_womens_union_added_as_a_unit_receives_a_dispatch_and_reports() {
     sync(&mut office_phone);
     assert!(holds(&office_phone, r), "the office above reads it too");
 }
+
+/// The successor's device asks whom it writes for (the directory is read and kept), the relay
+/// merges two communes into its unit, and the sync that brings the new directory fails on a
+/// full disk or is interrupted: whatever was kept, the device writes for exactly the units a
+/// fresh open of its file says; the next sync that succeeds makes it write for both
+/// predecessors.
+#[test]
+fn a_directory_change_rolled_back_grants_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let dev = |name: &str, unit: usize| relay.device(&dir.path().join(format!("{name}.sqlite")), unit, name);
+    let (a, b, successor) = (relay.org.units[1].id, relay.org.units[2].id, relay.org.units[4].id);
+    let mut cu = dev("xa-moi-may-cu", 4);
+    sync(&mut cu);
+    // Read and kept at the directory's current heads.
+    assert_eq!(cu.acting_for().unwrap(), vec![successor]);
+
+    relay.store.merge_units(vec![a, b], successor).unwrap();
+
+    // What a store on the same file, opened afresh, says: what is on disk.
+    let fresh = |s: &Store| -> Vec<UnitId> {
+        let mut acting = Store::open(s.path()).unwrap().acting_for().unwrap();
+        acting.sort();
+        acting
+    };
+    let sorted = |mut v: Vec<UnitId>| {
+        v.sort();
+        v
+    };
+
+    // A full disk at once, then statements interrupted at many points of the sync's writes.
+    cu.limit_storage(Some(0)).unwrap();
+    let full = cu.sync_now();
+    cu.limit_storage(None).unwrap();
+    assert_eq!(sorted(cu.acting_for().unwrap()), fresh(&cu), "memory never runs ahead of disk");
+    let _ = full; // a sync of several round trips may keep the ones before the failure
+
+    let mut faults = 0;
+    for ops in (16..20_000).step_by(173) {
+        cu.interrupt_after(Some(ops)).unwrap();
+        let result = cu.sync_now();
+        cu.interrupt_after(None).unwrap();
+        // Whatever the point, what the device writes for is what its file says.
+        assert_eq!(sorted(cu.acting_for().unwrap()), fresh(&cu), "interrupted after {ops} steps");
+        match result {
+            Err(_) => faults += 1,
+            Ok(_) => break,
+        }
+    }
+    assert!(faults > 0, "no fault was injected");
+
+    sync(&mut cu);
+    assert_eq!(sorted(cu.acting_for().unwrap()), sorted(vec![successor, a, b]));
+    assert_eq!(sorted(cu.acting_for().unwrap()), fresh(&cu));
+}
+
+/// An enrolment whose local write is cut at any point leaves the device the unit its file
+/// says, in memory as on disk: never a unit in memory that a restart would not find.
+#[test]
+fn an_enrolment_cut_midway_leaves_the_unit_the_file_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let unit_of = |s: &mut Store| s.acting_for().ok().map(|a| a[0]);
+    let mut faults = 0;
+    for ops in (16..2_000).step_by(16) {
+        let mut phone = Store::open(dir.path().join(format!("phone-{ops}.sqlite"))).unwrap();
+        let code = relay.store.create_enrollment(relay.org.units[2].id, 1).unwrap();
+        phone.interrupt_after(Some(ops)).unwrap();
+        let result = phone.enroll(&relay.url, &code.code, "Điện thoại chị Lan");
+        phone.interrupt_after(None).unwrap();
+        let on_disk = unit_of(&mut Store::open(phone.path()).unwrap());
+        assert_eq!(unit_of(&mut phone), on_disk, "cut after {ops} steps");
+        match result {
+            Err(_) => faults += 1,
+            Ok(_) => {
+                assert_eq!(on_disk, Some(relay.org.units[2].id), "the enrolment that went through holds");
+                break;
+            }
+        }
+    }
+    assert!(faults > 0, "no cut was made");
+}
