@@ -249,6 +249,21 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   assert.ok(steps.includes(`Điện thoại ${wards[1].name}`), "the ward's phone is named");
   assert.match(steps, /\d\d:\d\d ngày \d\d\/\d\d\/\d{4}/);
 
+  // The task's figures summed, from its column in the matrix: the accepted ward counted,
+  // the returned one named with its reason; the counting chosen with the keyboard.
+  await page.goto(matrix);
+  await activate(page, "a.consolidate");
+  assert.match(page.url(), /\/task\/1\/figures$/);
+  await axeCheck(page, "a task's consolidation");
+  const counted = await page.textContent("main");
+  assert.ok(counted.includes("Tổng hợp số liệu nhiệm vụ 1"), counted);
+  assert.ok(counted.includes(`${wards[1].name}: bị trả lại`), counted);
+  await page.focus("input[value='all']");
+  await page.keyboard.press("Space");
+  await activate(page, "form.counting button[type='submit']");
+  assert.match(page.url(), /counting=all/);
+  await axeCheck(page, "a task's consolidation, all submitted");
+
   // The wards' phones see the verdicts.
   device("ward0.sqlite", "sync");
   device("ward1.sqlite", "sync");

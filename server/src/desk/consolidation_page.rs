@@ -207,3 +207,84 @@ pub(super) async fn consolidation_page(
     };
     Ok(render(StatusCode::OK, &page))
 }
+
+/// Reads what a download needs from the member's store: the consolidation, the dispatch and
+/// the unit directory.
+async fn consolidation_parts(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    ordinal: u64,
+    all: bool,
+) -> Result<
+    (
+        Consolidation,
+        giaoban_client_core::protocol::schema::Directive,
+        Option<std::sync::Arc<giaoban_client_core::protocol::schema::UnitDirectory>>,
+    ),
+    DeskError,
+> {
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let counting = if all { Counting::AllSubmitted } else { Counting::AcceptedOnly };
+    let (parts, _, _) = with_store(state, &signed.session, move |s| {
+        let c = match s.consolidation(id, ordinal, counting) {
+            Ok(c) => c,
+            Err(giaoban_client_core::CoreError::NotFound { .. }) => return Err(DeskError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let d = s.directive(id).map_err(|_| DeskError::NotFound)?;
+        Ok((c, d, s.shared_unit_directory().ok()))
+    })
+    .await?;
+    Ok(parts)
+}
+
+fn export_failed(e: giaoban_export::ExportError) -> DeskError {
+    DeskError::Store(format!("the document could not be printed: {e}"))
+}
+
+/// `…/figures.xlsx`: the consolidation as a sheet.
+pub(super) async fn consolidation_xlsx(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, ordinal)): Path<(String, u64)>,
+    Query(query): Query<ConsolidationQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let all = query.counting.as_deref() == Some("all");
+    let (c, d, dir) = consolidation_parts(&state, &signed, &id, ordinal, all).await?;
+    let name = |u| {
+        dir.as_deref()
+            .and_then(|d| d.unit(u))
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| format!("Đơn vị {u}"))
+    };
+    let title = format!("Tổng hợp nhiệm vụ {ordinal} {}", d.number.raw);
+    let table = super::printed::consolidation_table(&c, &name, &title);
+    let bytes = giaoban_export::xlsx(&format!("Nhiệm vụ {ordinal}"), &table).map_err(export_failed)?;
+    Ok(super::printed::download(bytes, &format!("Tong hop {title}"), "xlsx"))
+}
+
+/// `…/report.docx`: the office's consolidated report drafted from the consolidation.
+pub(super) async fn consolidated_docx(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, ordinal)): Path<(String, u64)>,
+    Query(query): Query<ConsolidationQuery>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let all = query.counting.as_deref() == Some("all");
+    let (c, d, dir) = consolidation_parts(&state, &signed, &id, ordinal, all).await?;
+    let name = |u| {
+        dir.as_deref()
+            .and_then(|d| d.unit(u))
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| format!("Đơn vị {u}"))
+    };
+    let table =
+        super::printed::consolidation_table(&c, &name, &format!("Số liệu tổng hợp nhiệm vụ {ordinal}"));
+    let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
+    let letter = super::printed::consolidated_letter(&d, ordinal, table, dir.as_deref(), today);
+    let bytes = giaoban_export::docx(&letter).map_err(export_failed)?;
+    Ok(super::printed::download(bytes, &format!("Bao cao tong hop {}", d.number.raw), "docx"))
+}

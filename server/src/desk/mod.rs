@@ -22,6 +22,7 @@ pub mod draft_files;
 mod draft_upload;
 pub use draft_upload::form_routes;
 mod matrix_page;
+mod printed;
 pub mod report_page;
 pub mod stores;
 pub mod views;
@@ -92,6 +93,10 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}/remind", post(matrix_page::remind_sent))
         .route("/desk/dispatch/{id}/unit/{unit}", get(assignment_page::assignment_page))
         .route("/desk/dispatch/{id}/task/{ordinal}/figures", get(consolidation_page::consolidation_page))
+        .route("/desk/dispatch/{id}/task/{ordinal}/figures.xlsx", get(consolidation_page::consolidation_xlsx))
+        .route("/desk/dispatch/{id}/task/{ordinal}/report.docx", get(consolidation_page::consolidated_docx))
+        .route("/desk/dispatch/{id}/document.docx", get(printed::dispatch_docx))
+        .route("/desk/report/{id}/document.docx", get(printed::report_docx))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
         .route("/desk/devices", get(devices_page::devices_page))
