@@ -94,6 +94,7 @@ pub fn fixture() -> &'static Fixture {
             submitted_at_device: None,
             attachments: Vec::new(),
             submitted_by: String::new(),
+            due: None,
         };
         let mut d = AutoCommit::new().with_actor(sibling.actor_id());
         autosurgeon::reconcile(&mut d, &report).expect("the fixture reconciles");

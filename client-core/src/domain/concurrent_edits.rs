@@ -156,6 +156,7 @@ mod tests {
             submitted_at_device: None,
             attachments: Vec::new(),
             submitted_by: String::new(),
+            due: None,
         };
         let mut a = AutoCommit::new().with_actor(ActorId::from([0xA; 16].as_slice()));
         autosurgeon::reconcile(&mut a, &report).unwrap();

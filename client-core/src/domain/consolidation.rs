@@ -16,8 +16,12 @@
 
 use std::collections::HashMap;
 
+use autosurgeon::Text;
 use chrono::NaiveDate;
-use giaoban_protocol::schema::{Figure, FigureScope, MeasureUnit, Qualifier, Report, TaskState, Verdict};
+use giaoban_protocol::schema::{
+    DocKind, DocumentSchema, Figure, FigureScope, Header, MeasureUnit, Qualifier, Report, ReportKind,
+    Section, TaskState, Verdict,
+};
 use giaoban_protocol::{DocId, UnitId};
 
 use crate::Store;
@@ -304,6 +308,141 @@ impl Store {
             units.push(UnitReport { unit: t.assignee, standing, report: t.report, figures });
         }
         Ok(consolidate(&units, counting, &indicators))
+    }
+}
+
+/// Most characters of one unit's words a consolidated draft quotes.
+const EXCERPT_CHARS: usize = 600;
+/// Most characters of a consolidated draft's title (a report's line holds 1,000).
+const TITLE_CHARS: usize = 900;
+
+impl Store {
+    /// Drafts this unit's own consolidated report on task `ordinal` of `source` from its
+    /// consolidation: a figure per column with its total and how exact it is, a section
+    /// summing up, one with each counted unit's words, and one naming the units not counted.
+    /// It is owned by this unit, addressed to its parent when the tree has one, due by the
+    /// dispatch's consolidation step, and a draft until submitted: staff edit it as any
+    /// report. A total too large to hold is left out and said so in the summary.
+    pub fn draft_consolidated_report(
+        &mut self,
+        source: DocId,
+        ordinal: u64,
+        counting: Counting,
+    ) -> Result<DocId> {
+        let c = self.consolidation(source, ordinal, counting)?;
+        let d = self.directive(source)?;
+        let task =
+            d.task(ordinal).ok_or_else(|| CoreError::not_found("task", format!("{ordinal} of {source}")))?;
+        let me = self.my_unit()?;
+        let dir = self.shared_unit_directory().ok();
+        let name = |u: UnitId| {
+            dir.as_ref().and_then(|d| d.unit(u)).map(|u| u.name.clone()).unwrap_or_else(|| u.to_string())
+        };
+        let parent = dir.as_ref().and_then(|d| d.unit(me)).and_then(|u| u.parent);
+        let audience: Vec<UnitId> = parent.into_iter().collect();
+
+        let fmt = giaoban_vietnamese_text::format_number;
+        let addressed = c.rows.len() + c.not_counted.len();
+        let mut summary = vec![match counting {
+            Counting::AcceptedOnly => format!(
+                "Có {}/{} đơn vị có báo cáo đã duyệt được tổng hợp.",
+                fmt(c.rows.len() as i64),
+                fmt(addressed as i64)
+            ),
+            Counting::AllSubmitted => format!(
+                "Có {}/{} đơn vị đã nộp báo cáo được tổng hợp (kể cả báo cáo đang chờ duyệt).",
+                fmt(c.rows.len() as i64),
+                fmt(addressed as i64)
+            ),
+        }];
+        let mut figures = Vec::new();
+        for col in &c.columns {
+            match col.sum {
+                Sum::Value { value, qualifier } => {
+                    let figure = Figure {
+                        indicator: col.key.indicator.clone(),
+                        value,
+                        unit: col.key.unit,
+                        qualifier,
+                        scope: col.key.scope,
+                        note: format!("tổng hợp từ {} đơn vị", fmt(col.units as i64)),
+                        written: String::new(),
+                        since: match col.since.as_slice() {
+                            [day] if col.key.scope == FigureScope::Cumulative => Some(*day),
+                            _ => None,
+                        },
+                    };
+                    summary.push(format!("- {}: {}.", col.key.indicator, crate::format_figure(&figure)));
+                    // One figure per indicator in a report: a second measure or scope of the
+                    // same indicator stays in the summary's words.
+                    if !figures.iter().any(|f: &Figure| f.indicator == figure.indicator) {
+                        figures.push(figure);
+                    }
+                }
+                Sum::TooLarge => summary.push(format!(
+                    "- {}: quá lớn, không cộng được; xem số liệu từng đơn vị.",
+                    col.key.indicator
+                )),
+            }
+        }
+        let mut words = Vec::new();
+        for r in &c.rows {
+            let Some(id) = r.report else { continue };
+            if let Ok(report) = self.get::<Report>(id) {
+                let text: Vec<&str> = report
+                    .sections
+                    .iter()
+                    .map(|s| s.body.as_str().trim())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                if !text.is_empty() {
+                    // An excerpt: the report itself is a click away, and a province of long
+                    // reports must still make a draft a report can hold.
+                    let all = text.join(" ");
+                    let excerpt: String = all.chars().take(EXCERPT_CHARS).collect();
+                    let more = if excerpt.len() < all.len() { " …" } else { "" };
+                    words.push(format!("{}: {excerpt}{more}", name(r.unit)));
+                }
+            }
+        }
+        let not_counted: Vec<String> =
+            c.not_counted.iter().map(|(u, s)| format!("- {}: {}.", name(*u), s.vietnamese())).collect();
+        let section = |key: &str, heading: &str, body: String| Section {
+            key: key.into(),
+            heading: heading.into(),
+            body: Text::with_value(body),
+            edited_concurrently: false,
+        };
+        let mut sections = vec![section("ket_qua", "Kết quả tổng hợp", summary.join("\n"))];
+        if !words.is_empty() {
+            sections.push(section("tinh_hinh_don_vi", "Tình hình các đơn vị", words.join("\n")));
+        }
+        if !not_counted.is_empty() {
+            sections.push(section("chua_tong_hop", "Đơn vị chưa được tổng hợp", not_counted.join("\n")));
+        }
+        let report = Report {
+            header: Header::new(self.new_doc_id(), DocKind::Report, me, audience),
+            title: giaoban_vietnamese_text::clean_input(&format!(
+                "Báo cáo tổng hợp kết quả thực hiện nhiệm vụ {ordinal} – {}",
+                d.title()
+            ))
+            .chars()
+            .take(TITLE_CHARS)
+            .collect(),
+            kind: ReportKind::Thematic,
+            period: None,
+            directive: None,
+            task_ordinal: None,
+            sections,
+            figures,
+            submitted_at_device: None,
+            attachments: Vec::new(),
+            submitted_by: String::new(),
+            due: task.consolidation.as_ref().map(|c| c.deadline.clone()),
+        };
+        let id = report.header.id;
+        self.create(&report, false)?;
+        Ok(id)
     }
 }
 

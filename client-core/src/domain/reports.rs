@@ -106,6 +106,7 @@ impl Store {
             submitted_at_device: None,
             attachments: Vec::new(),
             submitted_by: String::new(),
+            due: None,
         };
         let id = report.header.id;
         self.create(&report, false)?;

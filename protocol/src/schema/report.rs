@@ -179,6 +179,11 @@ pub struct Report {
     /// said, and for reports submitted before it was kept.
     #[autosurgeon(missing = "String::new")]
     pub submitted_by: String,
+    /// When it is due, for a report whose deadline another document set (an office's
+    /// consolidated report, due by the dispatch's consolidation step). Reports written before
+    /// it was kept read as having none.
+    #[autosurgeon(missing = "Option::default")]
+    pub due: Option<crate::Deadline>,
 }
 
 impl Report {
@@ -302,6 +307,7 @@ mod tests {
             submitted_at_device: None,
             attachments: Vec::new(),
             submitted_by: String::new(),
+            due: None,
         };
         let mut doc = automerge::AutoCommit::new();
         autosurgeon::reconcile(&mut doc, &report).unwrap();
@@ -345,6 +351,7 @@ mod tests {
             submitted_at_device: None,
             attachments: Vec::new(),
             submitted_by: "Nguyễn Thị Hoa".into(),
+            due: None,
         };
         let mut doc = automerge::AutoCommit::new();
         autosurgeon::reconcile(&mut doc, &report).unwrap();

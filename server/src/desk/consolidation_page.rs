@@ -288,3 +288,39 @@ pub(super) async fn consolidated_docx(
     let bytes = giaoban_export::docx(&letter).map_err(export_failed)?;
     Ok(super::printed::download(bytes, &format!("Bao cao tong hop {}", d.number.raw), "docx"))
 }
+
+#[derive(serde::Deserialize)]
+pub(super) struct DraftForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    counting: Option<String>,
+}
+
+/// `…/draft-report` (POST): the office's own consolidated report drafted from the
+/// consolidation, in the member's store and sent to the relay; then its page.
+pub(super) async fn draft_report_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, ordinal)): Path<(String, u64)>,
+    Form(form): Form<DraftForm>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    check_form(&state, &headers, &signed, &form.csrf)?;
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let counting =
+        if form.counting.as_deref() == Some("all") { Counting::AllSubmitted } else { Counting::AcceptedOnly };
+    let (draft, _, _) = with_store_for(&state, &signed.session, Use::Write, move |s| {
+        match s.draft_consolidated_report(id, ordinal, counting) {
+            Ok(d) => Ok(d),
+            Err(
+                giaoban_client_core::CoreError::NotFound { .. }
+                | giaoban_client_core::CoreError::WrongKind { .. },
+            ) => Err(DeskError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await?;
+    push_now(&state, &signed.session).await?;
+    Ok(Redirect::to(&format!("/desk/report/{draft}")).into_response())
+}

@@ -95,6 +95,7 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}/task/{ordinal}/figures", get(consolidation_page::consolidation_page))
         .route("/desk/dispatch/{id}/task/{ordinal}/figures.xlsx", get(consolidation_page::consolidation_xlsx))
         .route("/desk/dispatch/{id}/task/{ordinal}/report.docx", get(consolidation_page::consolidated_docx))
+        .route("/desk/dispatch/{id}/task/{ordinal}/draft-report", post(consolidation_page::draft_report_sent))
         .route("/desk/dispatch/{id}/document.docx", get(printed::dispatch_docx))
         .route("/desk/report/{id}/document.docx", get(printed::report_docx))
         .route("/desk/report/{id}", get(report_page::report_page))

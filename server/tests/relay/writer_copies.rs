@@ -34,6 +34,7 @@ fn report_of(ward: UnitId) -> (DocId, AutoCommit, DeviceId) {
         submitted_at_device: None,
         attachments: Vec::new(),
         submitted_by: String::new(),
+        due: None,
     };
     let mut doc = AutoCommit::new().with_actor(phone.actor_id());
     autosurgeon::reconcile(&mut doc, &report).unwrap();

@@ -172,8 +172,36 @@ fn the_office_sums_its_wards_figures_as_they_arrive_and_are_judged() {
     office.review_report(r2, Verdict::Accepted, "").unwrap();
     assert_eq!(office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap().rows.len(), 2);
 
+    // The office's own report, drafted from the consolidation: its totals as figures, the
+    // wards' words, due by the dispatch's consolidation step; it syncs as any report.
+    let draft = office.draft_consolidated_report(directive, 3, Counting::AcceptedOnly).unwrap();
+    let r = office.report(draft).unwrap();
+    assert_eq!(r.header.owner, relay.org.units[0].id);
+    assert!(r.submitted_at_device.is_none(), "a draft until submitted");
+    assert_eq!(
+        r.due.as_ref().map(|d| d.original_text.clone()),
+        Some(format!("trước ngày {}", local_date(13)))
+    );
+    let ra_soat = r.figure("mo_hinh_ra_soat").unwrap();
+    assert_eq!((ra_soat.value, ra_soat.qualifier), (23, Qualifier::Exact));
+    let money = r.figure("quy_vnn_vnd").unwrap();
+    assert_eq!((money.value, money.qualifier), (870_000_000, Qualifier::About));
+    assert_eq!(r.figure("quy_vnn_vnd_luy_ke").unwrap().since, chrono::NaiveDate::from_ymd_opt(2025, 1, 1));
+    let text: String = r.sections.iter().map(|s| format!("{}\n{}\n", s.heading, s.body.as_str())).collect();
+    assert!(text.contains("Có 2/4 đơn vị có báo cáo đã duyệt được tổng hợp."), "{text}");
+    assert!(text.contains("khoảng 870.000.000 đ"), "{text}");
+    assert!(text.contains(&relay.org.units[1].name) && text.contains("Rà soát các mô hình"), "{text}");
+    assert!(text.contains("không áp dụng") && text.contains("chưa báo cáo"), "{text}");
+    office.submit_report_by(draft, "Nguyễn Văn Muối").unwrap();
+    sync(&mut office);
+    let mut colleague = relay.device(&dir.path().join("office2.sqlite"), 0, "Máy văn phòng 2");
+    sync(&mut colleague);
+    let there = colleague.report(draft).unwrap();
+    assert_eq!((there.submitted_by.as_str(), there.figures.len()), ("Nguyễn Văn Muối", r.figures.len()));
+
     // A ward's phone cannot consolidate what its unit did not issue; an unknown task is named.
     assert!(phones[0].consolidation(directive, 3, Counting::AllSubmitted).is_err());
+    assert!(phones[0].draft_consolidated_report(directive, 3, Counting::AllSubmitted).is_err());
     assert!(office.consolidation(directive, 99, Counting::AllSubmitted).is_err());
 }
 

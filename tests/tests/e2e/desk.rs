@@ -607,6 +607,14 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
         assert!(page.contains("bị trả lại, chờ báo cáo lại"), "{page}");
     }
     check_downloads(&mut b, directive, reports[0], &units[1].name);
+    // The office's own report drafted from the table, then its page.
+    let draft_path = format!("/desk/dispatch/{directive}/task/3/draft-report");
+    assert_eq!(b.post(&draft_path, &[("csrf", "khong-dung"), ("counting", "accepted")]).status, 403);
+    let drafted = b.post(&draft_path, &[("csrf", &csrf), ("counting", "accepted")]);
+    assert_eq!(drafted.status, 303, "{}", drafted.body);
+    let draft_page = b.get(drafted.location.as_deref().unwrap()).body;
+    assert!(draft_page.contains("Báo cáo tổng hợp kết quả thực hiện nhiệm vụ 3"), "{draft_page}");
+    assert!(draft_page.contains("bản nháp") && draft_page.contains("gần 850.000.000 đ"), "{draft_page}");
     assert_eq!(b.get(&format!("/desk/dispatch/{directive}/task/99/figures")).status, 404);
     assert_eq!(b.get("/desk/dispatch/khong-phai-ma/task/3/figures").status, 404);
 
@@ -643,6 +651,8 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
     let tried = w.post(&path1, &[("csrf", &token), ("verdict", "accept")]);
     assert_eq!(tried.status, 404, "{}", tried.body);
     assert_eq!(w.get(&figures).status, 404, "a ward does not consolidate what it did not issue");
+    let tried = w.post(&draft_path, &[("csrf", &token), ("counting", "all")]);
+    assert_eq!(tried.status, 404, "nor draft the office's report: {}", tried.body);
 }
 
 #[test]

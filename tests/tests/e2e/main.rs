@@ -9,6 +9,7 @@ mod attachments;
 mod bad_link;
 mod bounded;
 mod consolidation;
+mod consolidation_probe;
 mod desk;
 mod desk_attacks;
 mod desk_files;

@@ -94,6 +94,7 @@ pub fn hand_made_report(
         submitted_at_device: None,
         attachments: Vec::new(),
         submitted_by: String::new(),
+        due: None,
     };
     let mut doc = AutoCommit::new().with_actor(actor);
     autosurgeon::reconcile(&mut doc, &r).unwrap();
