@@ -139,17 +139,24 @@ impl Table {
     /// Most rows a table may have: what a sheet holds (1,048,576 rows) less the title, header,
     /// totals and note rows, rounded down.
     pub const MAX_ROWS: usize = 1_000_000;
-    /// Most columns a table may have: Word's limit for a table (63).
+    /// Most columns a table in a document may have: Word's limit for a table (63).
     pub const MAX_COLUMNS: usize = 63;
+    /// Most columns a sheet may have (Excel's 16,384).
+    pub const MAX_SHEET_COLUMNS: usize = 16_384;
 
-    /// Refuses a table that cannot be printed: no columns, too many, or a row (or the totals)
-    /// whose cell count differs from the column count.
+    /// Refuses a table that cannot be printed in a document: no columns, more than Word
+    /// takes, or a row (or the totals) whose cell count differs from the column count.
     pub fn check(&self) -> Result<(), ExportError> {
+        self.check_with(Self::MAX_COLUMNS)
+    }
+
+    /// As [`Table::check`], with at most `max_columns` columns.
+    pub(crate) fn check_with(&self, max_columns: usize) -> Result<(), ExportError> {
         if self.columns.is_empty() {
             return Err(ExportError::NoColumns);
         }
-        if self.columns.len() > Self::MAX_COLUMNS {
-            return Err(ExportError::TooManyColumns { columns: self.columns.len(), max: Self::MAX_COLUMNS });
+        if self.columns.len() > max_columns {
+            return Err(ExportError::TooManyColumns { columns: self.columns.len(), max: max_columns });
         }
         if self.rows.len() > Self::MAX_ROWS {
             return Err(ExportError::TooManyRows { rows: self.rows.len(), max: Self::MAX_ROWS });

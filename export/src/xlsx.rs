@@ -25,13 +25,15 @@ const MAX_CELL_CHARS: usize = 32_767;
 /// Column widths in characters: at least a short number, at most what fits a screen before a
 /// long name wraps.
 const MIN_WIDTH: usize = 6;
+/// The largest whole number every f64 (a sheet's number) holds exactly: 2^53.
+const EXACT_IN_F64: u64 = 1 << 53;
 const MAX_WIDTH: usize = 45;
 
 /// The XLSX of `table`, on a sheet named `sheet_name` (made a valid sheet name: characters
 /// Excel refuses, `[ ] : * ? / \`, become "-", at most 31 characters, "Sheet1" if nothing is
 /// left).
 pub fn xlsx(sheet_name: &str, table: &Table) -> Result<Vec<u8>, ExportError> {
-    table.check()?;
+    table.check_with(Table::MAX_SHEET_COLUMNS)?;
     let mut workbook = Workbook::new();
     // A fixed creation time: the same table always gives the same bytes, and no clock is read.
     let epoch = ExcelDateTime::from_ymd(2020, 1, 1)?;
@@ -125,8 +127,12 @@ fn fill(sheet: &mut Worksheet, table: &Table) -> Result<(), ExportError> {
         for (c, (cell, col)) in cells.iter().zip(&table.columns).enumerate() {
             let c16 = c as u16;
             match cell {
+                // An f64 holds every whole number up to 2^53 (9 million billion đồng) exactly;
+                // one past that is written as its digits, grouped, rather than changed.
+                Cell::Number(n) if n.unsigned_abs() > EXACT_IN_F64 => {
+                    sheet.write_string(row, c16, giaoban_vietnamese_text::format_number(*n))?;
+                }
                 Cell::Number(n) => {
-                    // An f64 holds every whole number up to 2^53 (9 million billion đồng) exactly.
                     sheet.write_number_with_format(row, c16, *n as f64, &f.number[strong])?;
                 }
                 Cell::Text(t) => {

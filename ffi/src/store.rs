@@ -314,6 +314,40 @@ impl GiaoBanStore {
         .map(|v| v.into_iter().map(AssignmentEvent::from).collect())
     }
 
+    /// The consolidation (tổng hợp) of task `ordinal` of `source`, a dispatch this device's
+    /// unit issued: its units' figures summed per indicator, counting accepted reports only
+    /// or all submitted (never returned ones), with the units not counted and why.
+    pub async fn consolidation(
+        &self,
+        source: String,
+        ordinal: u64,
+        accepted_only: bool,
+    ) -> Result<ConsolidationView> {
+        let source = doc_id("source", &source)?;
+        let counting =
+            if accepted_only { core::Counting::AcceptedOnly } else { core::Counting::AllSubmitted };
+        self.with_store(move |s| s.consolidation(source, ordinal, counting))
+            .await
+            .map(ConsolidationView::from)
+    }
+
+    /// Drafts this unit's own consolidated report on that task from its consolidation (totals
+    /// as figures, the units' words, due by the dispatch's consolidation step). Returns its id;
+    /// it is a draft to edit and submit as any report.
+    pub async fn draft_consolidated_report(
+        &self,
+        source: String,
+        ordinal: u64,
+        accepted_only: bool,
+    ) -> Result<String> {
+        let source = doc_id("source", &source)?;
+        let counting =
+            if accepted_only { core::Counting::AcceptedOnly } else { core::Counting::AllSubmitted };
+        self.edit(move |s| s.draft_consolidated_report(source, ordinal, counting))
+            .await
+            .map(|id| id.to_string())
+    }
+
     /// Takes on a task for this device's unit.
     pub async fn acknowledge_task(&self, source: String, ordinal: u64) -> Result<()> {
         let source = doc_id("source", &source)?;

@@ -115,14 +115,19 @@ fn span(input: &str) -> Result<Option<Period>, DateError> {
     let Some(to_at) = words[from_at..].iter().position(|w| *w == "den").map(|k| k + from_at) else {
         return Ok(None);
     };
-    let date_of = |part: &[&str]| -> Option<String> {
-        let part: Vec<&str> = part.iter().copied().filter(|w| *w != "ngay").collect();
-        match part.as_slice() {
-            [d] => Some(d.trim_end_matches(['.', ',', ')']).to_string()),
-            _ => None,
+    // "(hết) ngày" before a day is read past; the last day is the first word after "đến"
+    // that looks like one, so words after it ("(bao gồm cả ngày nghỉ)") do not matter.
+    let day_like = |w: &&str| w.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let date_of = |part: &[&str], whole: bool| -> Option<String> {
+        let mut days = part.iter().filter(|w| !matches!(**w, "ngay" | "het"));
+        let first = days.clone().next()?;
+        if whole && days.nth(1).is_some() {
+            return None;
         }
+        day_like(first).then(|| first.trim_end_matches(['.', ',', ')', ';']).to_string())
     };
-    let (Some(first), Some(last)) = (date_of(&words[from_at + 1..to_at]), date_of(&words[to_at + 1..]))
+    let (Some(first), Some(last)) =
+        (date_of(&words[from_at + 1..to_at], true), date_of(&words[to_at + 1..], false))
     else {
         return Ok(None);
     };
@@ -138,10 +143,10 @@ fn span(input: &str) -> Result<Option<Period>, DateError> {
                 return Err(err("the first day must be a date, like 17/10 or 17/10/2025"));
             };
             let y = u32::try_from(to.year()).map_err(|_| err("no such year"))?;
-            match ymd(input, y, m, d)? {
-                f if f <= to => f,
-                _ => ymd(input, y - 1, m, d)?,
-            }
+            // The last day's year, or the year before when the day and month come after the
+            // last day's (the period crosses a new year: "từ 29/02 đến 15/01/2025" is from
+            // 29/02/2024; "từ 29/02 đến 01/03/2025" names no day).
+            if (m, d) > (to.month(), to.day()) { ymd(input, y - 1, m, d)? } else { ymd(input, y, m, d)? }
         }
     };
     if to < from {
@@ -268,6 +273,10 @@ mod tests {
         assert!(parse_period("từ ngày 18/11/2025 đến ngày 17/10/2025").is_err(), "ends before it begins");
         assert!(parse_period("từ ngày 31/02 đến ngày 18/11/2025").is_err(), "no such day");
         assert!(parse_period("từ ngày 17/10 đến ngày 18/11").is_err(), "the last day needs its year");
+        let c = parse_period("Đợt thi đua từ ngày 01/10 đến hết ngày 31/12/2025 (cả ngày nghỉ)").unwrap();
+        assert_eq!((c.from, c.to), (d(2025, 10, 1), d(2025, 12, 31)));
+        assert_eq!(parse_period("từ ngày 29/02 đến ngày 15/01/2025").unwrap().from, d(2024, 2, 29));
+        assert!(parse_period("từ ngày 29/02 đến ngày 01/03/2025").is_err(), "2025 has no 29/02");
         // A period without days of its own reads as before.
         assert_eq!(parse_period("quý IV/2020").unwrap().kind, PeriodKind::Quarter);
     }

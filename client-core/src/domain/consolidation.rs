@@ -298,7 +298,9 @@ impl Store {
             let mut figures = Vec::new();
             if matches!(standing, ReportStanding::Accepted | ReportStanding::AwaitingReview) {
                 match t.report.map(|r| self.get::<Report>(r)) {
-                    Some(Ok(r)) => figures = r.figures,
+                    // Only what was submitted counts: never a draft.
+                    Some(Ok(r)) if r.submitted_at_device.is_some() => figures = r.figures,
+                    Some(Ok(_)) => standing = ReportStanding::NotReported,
                     Some(Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. }))) => return Err(e),
                     // Not here yet, or of a newer version than this app reads: not counted,
                     // and the table says so.

@@ -8,6 +8,7 @@ use giaoban_protocol::schema::{
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text as vt;
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
+use rusqlite::params;
 
 use super::text_diff;
 use crate::Store;
@@ -112,7 +113,11 @@ impl Store {
         self.create(&report, false)?;
         if let Some((directive, ordinal)) = input.answers {
             self.change_task(directive, ordinal, |t| {
-                t.report = Some(id);
+                // A task already answered keeps the report that was submitted, judged or
+                // returned: a new draft becomes its answer only when it is submitted.
+                if t.state != TaskState::Submitted {
+                    t.report = Some(id);
+                }
                 if matches!(t.state, TaskState::Received | TaskState::Acknowledged) {
                     t.state = TaskState::InProgress;
                 }
@@ -259,6 +264,7 @@ impl Store {
             written: clean_input(&input.amount),
             since,
         };
+        self.refuse_if_accepted(id)?;
         self.modify::<Report, _>(id, |r| {
             // Another device of the unit may have added the same indicator concurrently: the
             // first one takes the new value and the others go.
@@ -277,8 +283,25 @@ impl Store {
         })
     }
 
+    /// Refuses to change the figures of a report the office accepted: the office's sums count
+    /// what it accepted. A report the office returned, or has not judged, may still change.
+    fn refuse_if_accepted(&mut self, id: DocId) -> Result<()> {
+        let accepted: bool = self
+            .conn()
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM tasks WHERE report = ?1 AND verdict = 'accepted')")?
+            .query_row(params![id.to_bytes().to_vec()], |r| r.get(0))?;
+        if accepted {
+            return Err(CoreError::invalid(
+                "figures",
+                "the office accepted this report; its figures are what the office counted. Ask the office to return it before changing them",
+            ));
+        }
+        Ok(())
+    }
+
     /// Removes the figure of `indicator`.
     pub fn remove_report_figure(&mut self, id: DocId, indicator: &str) -> Result<()> {
+        self.refuse_if_accepted(id)?;
         self.modify::<Report, _>(id, |r| {
             r.figures.retain(|f| f.indicator != indicator);
             Ok(())

@@ -9,10 +9,12 @@ use giaoban_vietnamese_text::format_date;
 
 use crate::error::{GiaoBanError, Result};
 
+mod consolidation;
 mod files;
 mod reports;
 mod sync;
 
+pub use consolidation::*;
 pub use files::*;
 pub use reports::*;
 pub use sync::*;

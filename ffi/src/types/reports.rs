@@ -1,7 +1,9 @@
 //! Reports: sections of prose, typed figures, the report as typed and as shown.
 
 use giaoban_client_core as core;
-use giaoban_client_core::protocol::schema::{FigureScope, MeasureUnit, Qualifier, Report, ReportKind};
+use giaoban_client_core::protocol::schema::{
+    Figure, FigureScope, MeasureUnit, Qualifier, Report, ReportKind,
+};
 
 use super::doc_id;
 use crate::error::{GiaoBanError, Result};
@@ -128,6 +130,22 @@ pub struct FigureInfo {
     pub written: String,
     /// For a cumulative figure, the day it counts from (dd/mm/yyyy); "" when not said.
     pub since: String,
+}
+
+impl From<&Figure> for FigureInfo {
+    fn from(f: &Figure) -> Self {
+        FigureInfo {
+            indicator: f.indicator.clone(),
+            value: f.value,
+            unit: f.unit.into(),
+            qualifier: f.qualifier.into(),
+            cumulative: f.scope == FigureScope::Cumulative,
+            display: core::format_figure(f),
+            note: f.note.clone(),
+            written: f.written.clone(),
+            since: f.counts_since().map(giaoban_vietnamese_text::format_date).unwrap_or_default(),
+        }
+    }
 }
 
 /// What kind of report.
@@ -292,17 +310,7 @@ impl From<Report> for ReportDetail {
                 .iter()
                 .enumerate()
                 .filter(|(i, f)| r.figures[..*i].iter().all(|g| g.indicator != f.indicator))
-                .map(|(_, f)| FigureInfo {
-                    indicator: f.indicator.clone(),
-                    value: f.value,
-                    unit: f.unit.into(),
-                    qualifier: f.qualifier.into(),
-                    cumulative: f.scope == FigureScope::Cumulative,
-                    display: core::format_figure(f),
-                    note: f.note.clone(),
-                    written: f.written.clone(),
-                    since: f.counts_since().map(giaoban_vietnamese_text::format_date).unwrap_or_default(),
-                })
+                .map(|(_, f)| FigureInfo::from(f))
                 .collect(),
             submitted: r.submitted_at_device.is_some(),
             submitted_by: r.submitted_by,

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from giaoban_ffi import (
-    AssignmentStep, ContactPerson, DeadlineInput, DirectiveInput, DocumentChangeListener, FigureEntry, FigureQualifier, FigureUnit,
+    AssignmentStep, ContactPerson, DeadlineInput, DirectiveInput, DocumentChangeListener, FigureEntry, FigureQualifier, FigureUnit, ReportStanding,
     GiaoBanError, GiaoBanStore, ReportInput, ReportType, ReviewVerdict, SectionText, Standing,
     SyncPhase, SyncStatusListener, TaskInput, TaskQuery, TaskScope, TaskStatus, format_vnd,
     province_units,
@@ -156,8 +156,19 @@ def test_whole_cadre_flow(relay, tmp_path):
     assert figures["quy_vnn_vnd"].display == "gần 850.000.000 đ"
     assert figures["nha_dai_doan_ket"].display == "hơn 20 căn" and figures["nha_dai_doan_ket"].cumulative
     assert format_vnd(6_400_000_000) == "6.400.000.000 đ"
+    assert figures["quy_vnn_vnd"].written == "gần 850 triệu", "the words as written"
+    # The city's phone sums its wards' figures: all submitted counts the ward, accepted only
+    # does not yet.
+    summed = run(city.consolidation(directive_id, 1, False))
+    money = next(c for c in summed.columns if c.indicator == "quy_vnn_vnd")
+    assert money.total == 850_000_000 and money.qualifier == FigureQualifier.UNDER and money.under == 1
+    assert [r.unit for r in summed.rows] == [ward_enrolled.unit]
+    accepted = run(city.consolidation(directive_id, 1, True))
+    assert accepted.rows == [] and accepted.not_counted[0].standing == ReportStanding.AWAITING_REVIEW
     review_id = run(city.review_report(report_id, ReviewVerdict.RETURNED, "Bổ sung số liệu hộ nghèo."))
     run(city.sync_now())
+    after = run(city.consolidation(directive_id, 1, False))
+    assert after.rows == [] and after.not_counted[0].words == "bị trả lại, chờ báo cáo lại"
 
     # The ward's change listener fires with the review; the task shows the verdict.
     run(ward.sync_now())

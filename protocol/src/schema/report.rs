@@ -195,6 +195,9 @@ impl Report {
     }
 }
 
+/// Longest indicator code: a code, not prose ("quy_vnn_tiep_nhan_vnd").
+pub const INDICATOR_MAX: usize = 200;
+
 /// Figures that may never be negative.
 fn non_negative(unit: MeasureUnit) -> bool {
     !matches!(unit, MeasureUnit::Items)
@@ -235,6 +238,7 @@ impl DocumentSchema for Report {
             if f.indicator.trim().is_empty() {
                 return Err(Invalid::new("figures", "a figure needs an indicator"));
             }
+            validate::text(&format!("{field}.indicator"), &f.indicator, INDICATOR_MAX)?;
             if f.value < 0 && non_negative(f.unit) {
                 return Err(Invalid::new(
                     field,

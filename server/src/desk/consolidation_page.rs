@@ -7,6 +7,8 @@ use giaoban_client_core::protocol::schema::{Figure, FigureScope, MeasureUnit, Qu
 use giaoban_client_core::{Consolidation, Counting, IndicatorTotal, Sum, format_figure};
 use giaoban_vietnamese_text::format_date;
 
+use axum::extract::RawQuery;
+
 use super::*;
 
 /// A column as the page heads it.
@@ -52,10 +54,17 @@ struct ConsolidationPage {
     missing: Vec<String>,
 }
 
-#[derive(serde::Deserialize, Default)]
-pub(super) struct ConsolidationQuery {
-    #[serde(default)]
-    counting: Option<String>,
+/// A task's number from the address; anything else is "not found", as a task out of reach.
+fn task_number(s: &str) -> Result<u64, DeskError> {
+    s.parse().map_err(|_| DeskError::NotFound)
+}
+
+/// Whether the address asks to count all reports submitted (`counting=all`, the first one
+/// given); anything else counts accepted reports only.
+fn counts_all(query: Option<&str>) -> bool {
+    query
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "counting"))
+        .is_some_and(|(_, v)| v == "all")
 }
 
 fn total_words(col: &IndicatorTotal) -> String {
@@ -116,12 +125,13 @@ fn measure(unit: MeasureUnit) -> &'static str {
 pub(super) async fn consolidation_page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, ordinal)): Path<(String, u64)>,
-    Query(query): Query<ConsolidationQuery>,
+    Path((id, ordinal)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
+    let ordinal = task_number(&ordinal)?;
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
-    let all = query.counting.as_deref() == Some("all");
+    let all = counts_all(query.as_deref());
     let counting = if all { Counting::AllSubmitted } else { Counting::AcceptedOnly };
     let (page, member_unit, warning) = with_store(&state, &signed.session, move |s| {
         let c: Consolidation = match s.consolidation(id, ordinal, counting) {
@@ -240,18 +250,19 @@ async fn consolidation_parts(
 }
 
 fn export_failed(e: giaoban_export::ExportError) -> DeskError {
-    DeskError::Store(format!("the document could not be printed: {e}"))
+    DeskError::Unprintable(e.to_string())
 }
 
 /// `…/figures.xlsx`: the consolidation as a sheet.
 pub(super) async fn consolidation_xlsx(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, ordinal)): Path<(String, u64)>,
-    Query(query): Query<ConsolidationQuery>,
+    Path((id, ordinal)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    let all = query.counting.as_deref() == Some("all");
+    let ordinal = task_number(&ordinal)?;
+    let all = counts_all(query.as_deref());
     let (c, d, dir) = consolidation_parts(&state, &signed, &id, ordinal, all).await?;
     let name = |u| {
         dir.as_deref()
@@ -269,11 +280,12 @@ pub(super) async fn consolidation_xlsx(
 pub(super) async fn consolidated_docx(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, ordinal)): Path<(String, u64)>,
-    Query(query): Query<ConsolidationQuery>,
+    Path((id, ordinal)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
-    let all = query.counting.as_deref() == Some("all");
+    let ordinal = task_number(&ordinal)?;
+    let all = counts_all(query.as_deref());
     let (c, d, dir) = consolidation_parts(&state, &signed, &id, ordinal, all).await?;
     let name = |u| {
         dir.as_deref()
@@ -281,8 +293,12 @@ pub(super) async fn consolidated_docx(
             .map(|u| u.name.clone())
             .unwrap_or_else(|| format!("Đơn vị {u}"))
     };
-    let table =
-        super::printed::consolidation_table(&c, &name, &format!("Số liệu tổng hợp nhiệm vụ {ordinal}"));
+    let title = format!("Số liệu tổng hợp nhiệm vụ {ordinal}");
+    let mut table = super::printed::consolidation_table(&c, &name, &title);
+    if table.columns.len() > giaoban_export::Table::MAX_COLUMNS {
+        // Wider than a page's table can be: a row per unit and indicator instead.
+        table = super::printed::consolidation_long_table(&c, &name, &title);
+    }
     let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
     let letter = super::printed::consolidated_letter(&d, ordinal, table, dir.as_deref(), today);
     let bytes = giaoban_export::docx(&letter).map_err(export_failed)?;
@@ -302,11 +318,12 @@ pub(super) struct DraftForm {
 pub(super) async fn draft_report_sent(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((id, ordinal)): Path<(String, u64)>,
+    Path((id, ordinal)): Path<(String, String)>,
     Form(form): Form<DraftForm>,
 ) -> Result<Response, DeskError> {
     let signed = signed_in(&state, &headers).await?;
     check_form(&state, &headers, &signed, &form.csrf)?;
+    let ordinal = task_number(&ordinal)?;
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let counting =
         if form.counting.as_deref() == Some("all") { Counting::AllSubmitted } else { Counting::AcceptedOnly };

@@ -240,6 +240,8 @@ enum DeskError {
     NotSynced,
     /// Written in the member's store, not yet received by the relay.
     NotSent,
+    /// The document cannot be laid out as a file (what is wrong, for the log).
+    Unprintable(String),
 }
 
 impl From<StoreError> for DeskError {
@@ -288,6 +290,15 @@ impl IntoResponse for DeskError {
                 "Việc vừa làm đã được ghi ở bàn làm việc nhưng máy chủ chưa nhận. Bàn làm việc sẽ gửi lại mỗi lần mở trang; đừng làm lại. Nếu sau ít phút vẫn chưa thấy, báo người quản trị máy chủ.",
                 "/desk",
             ),
+            DeskError::Unprintable(detail) => {
+                tracing::warn!(error = %detail, "a desk download could not be laid out");
+                message(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Không tạo được tệp",
+                    "Số liệu của văn bản này không đặt vừa một tệp Word hoặc Excel (quá nhiều cột, hoặc có ô quá dài). Dữ liệu không bị ảnh hưởng; hãy xem trên trang, hoặc báo người quản trị máy chủ (chi tiết trong nhật ký của máy chủ).",
+                    "/desk",
+                )
+            }
             DeskError::Store(detail) => {
                 tracing::error!(error = %detail, "a desk page could not be served");
                 message(

@@ -300,6 +300,47 @@ pub(super) fn consolidation_table(c: &Consolidation, name: &dyn Fn(UnitId) -> St
     Table { title: Some(upper(title)), columns, rows, totals: Some(totals), notes }
 }
 
+/// The consolidation as a long table, for a document too narrow for a column per indicator:
+/// a row per unit and indicator, then the totals, one row per indicator.
+pub(super) fn consolidation_long_table(
+    c: &Consolidation,
+    name: &dyn Fn(UnitId) -> String,
+    title: &str,
+) -> Table {
+    let columns = vec![
+        Column { heading: "Đơn vị".into(), kind: ColumnKind::Text },
+        Column { heading: "Chỉ tiêu".into(), kind: ColumnKind::Text },
+        Column { heading: "Số liệu".into(), kind: ColumnKind::Count },
+        Column { heading: "Mức chính xác".into(), kind: ColumnKind::Text },
+    ];
+    let mut rows = Vec::new();
+    for r in &c.rows {
+        for (col, cell) in c.columns.iter().zip(&r.cells) {
+            if let Some(f) = cell {
+                rows.push(vec![
+                    Cell::Text(name(r.unit)),
+                    Cell::Text(col.key.indicator.clone()),
+                    Cell::Number(f.value),
+                    Cell::Text(qualifier_words(f.qualifier).into()),
+                ]);
+            }
+        }
+    }
+    for col in &c.columns {
+        let (value, q) = match col.sum {
+            Sum::Value { value, qualifier } => (Cell::Number(value), qualifier_words(qualifier)),
+            Sum::TooLarge => (Cell::Empty, "quá lớn, không cộng được"),
+        };
+        rows.push(vec![
+            Cell::Text("Tổng cộng".into()),
+            Cell::Text(col.key.indicator.clone()),
+            value,
+            Cell::Text(q.into()),
+        ]);
+    }
+    Table { title: Some(upper(title)), columns, rows, totals: None, notes: Vec::new() }
+}
+
 /// The office's consolidated report on a task, drafted from the consolidation: its table and
 /// the units not yet counted, for staff to complete.
 pub(super) fn consolidated_letter(
