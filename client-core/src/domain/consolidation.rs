@@ -137,6 +137,36 @@ pub struct IndicatorTotal {
     pub since: Vec<NaiveDate>,
 }
 
+impl IndicatorTotal {
+    /// The total as a reader writes it ("khoảng 870.000.000 đ"), or why there is none.
+    pub fn total_words(&self) -> String {
+        match self.sum {
+            Sum::TooLarge => "quá lớn, không cộng được".into(),
+            Sum::Value { value, qualifier } => crate::format_figure(&Figure {
+                indicator: self.key.indicator.clone(),
+                value,
+                unit: self.key.unit,
+                qualifier,
+                scope: self.key.scope,
+                note: String::new(),
+                written: String::new(),
+                since: None,
+            }),
+        }
+    }
+
+    /// "trong kỳ", "lũy kế từ 01/01/2025" (when every unit counted from that day) or "lũy kế".
+    pub fn scope_words(&self) -> String {
+        match (self.key.scope, self.since.as_slice()) {
+            (FigureScope::Period, _) => "trong kỳ".into(),
+            (FigureScope::Cumulative, [day]) => {
+                format!("lũy kế từ {}", giaoban_vietnamese_text::format_date(*day))
+            }
+            (FigureScope::Cumulative, _) => "lũy kế".into(),
+        }
+    }
+}
+
 /// A counted unit's row: its figure in each column, if it gave one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountedRow {

@@ -2,7 +2,7 @@
 //! units counted and those not counted, with why.
 
 use giaoban_client_core as core;
-use giaoban_client_core::protocol::schema::{Figure, FigureScope, Qualifier};
+use giaoban_client_core::protocol::schema::{FigureScope, Qualifier};
 
 use super::{FigureInfo, FigureQualifier, FigureUnit};
 
@@ -112,19 +112,7 @@ impl From<&core::IndicatorTotal> for ConsolidatedColumn {
             core::Sum::Value { value, qualifier } => (Some(value), qualifier),
             core::Sum::TooLarge => (None, Qualifier::About),
         };
-        let display = match total {
-            Some(value) => core::format_figure(&Figure {
-                indicator: col.key.indicator.clone(),
-                value,
-                unit: col.key.unit,
-                qualifier,
-                scope: col.key.scope,
-                note: String::new(),
-                written: String::new(),
-                since: None,
-            }),
-            None => "quá lớn, không cộng được".into(),
-        };
+        let display = col.total_words();
         ConsolidatedColumn {
             indicator: col.key.indicator.clone(),
             unit: col.key.unit.into(),

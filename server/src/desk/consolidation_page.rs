@@ -3,7 +3,7 @@
 //! Read from the staff member's store (`Store::consolidation`), so it is as current as the
 //! page's sync.
 
-use giaoban_client_core::protocol::schema::{Figure, FigureScope, MeasureUnit, Qualifier};
+use giaoban_client_core::protocol::schema::{FigureScope, Qualifier};
 use giaoban_client_core::{Consolidation, Counting, IndicatorTotal, Sum, format_figure};
 use giaoban_vietnamese_text::format_date;
 
@@ -67,22 +67,6 @@ fn counts_all(query: Option<&str>) -> bool {
         .is_some_and(|(_, v)| v == "all")
 }
 
-fn total_words(col: &IndicatorTotal) -> String {
-    match col.sum {
-        Sum::TooLarge => "quá lớn, không cộng được".into(),
-        Sum::Value { value, qualifier } => format_figure(&Figure {
-            indicator: col.key.indicator.clone(),
-            value,
-            unit: col.key.unit,
-            qualifier,
-            scope: col.key.scope,
-            note: String::new(),
-            written: String::new(),
-            since: None,
-        }),
-    }
-}
-
 fn total_note(col: &IndicatorTotal) -> String {
     let mut parts = Vec::new();
     let n = giaoban_vietnamese_text::format_number;
@@ -108,18 +92,6 @@ fn total_note(col: &IndicatorTotal) -> String {
         parts.push(format!("Các đơn vị tính lũy kế từ các ngày khác nhau: {}.", days.join(", ")));
     }
     parts.join(" ")
-}
-
-fn scope_words(col: &IndicatorTotal) -> String {
-    match (col.key.scope, col.since.as_slice()) {
-        (FigureScope::Period, _) => "trong kỳ".into(),
-        (FigureScope::Cumulative, [day]) => format!("lũy kế từ {}", format_date(*day)),
-        (FigureScope::Cumulative, _) => "lũy kế".into(),
-    }
-}
-
-fn measure(unit: MeasureUnit) -> &'static str {
-    unit.vietnamese()
 }
 
 pub(super) async fn consolidation_page(
@@ -152,9 +124,9 @@ pub(super) async fn consolidation_page(
             .iter()
             .map(|col| ColumnHead {
                 indicator: col.key.indicator.clone(),
-                measure: measure(col.key.unit),
-                scope: scope_words(col),
-                total: total_words(col),
+                measure: col.key.unit.vietnamese(),
+                scope: col.scope_words(),
+                total: col.total_words(),
                 note: total_note(col),
             })
             .collect();
@@ -264,12 +236,7 @@ pub(super) async fn consolidation_xlsx(
     let ordinal = task_number(&ordinal)?;
     let all = counts_all(query.as_deref());
     let (c, d, dir) = consolidation_parts(&state, &signed, &id, ordinal, all).await?;
-    let name = |u| {
-        dir.as_deref()
-            .and_then(|d| d.unit(u))
-            .map(|u| u.name.clone())
-            .unwrap_or_else(|| format!("Đơn vị {u}"))
-    };
+    let name = |u| super::printed::unit_called(dir.as_deref(), u);
     let title = format!("Tổng hợp nhiệm vụ {ordinal} {}", d.number.raw);
     let table = super::printed::consolidation_table(&c, &name, &title);
     let bytes = giaoban_export::xlsx(&format!("Nhiệm vụ {ordinal}"), &table).map_err(export_failed)?;
@@ -287,12 +254,7 @@ pub(super) async fn consolidated_docx(
     let ordinal = task_number(&ordinal)?;
     let all = counts_all(query.as_deref());
     let (c, d, dir) = consolidation_parts(&state, &signed, &id, ordinal, all).await?;
-    let name = |u| {
-        dir.as_deref()
-            .and_then(|d| d.unit(u))
-            .map(|u| u.name.clone())
-            .unwrap_or_else(|| format!("Đơn vị {u}"))
-    };
+    let name = |u| super::printed::unit_called(dir.as_deref(), u);
     let title = format!("Số liệu tổng hợp nhiệm vụ {ordinal}");
     let mut table = super::printed::consolidation_table(&c, &name, &title);
     if table.columns.len() > giaoban_export::Table::MAX_COLUMNS {
@@ -301,8 +263,7 @@ pub(super) async fn consolidated_docx(
     }
     let today = (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive();
     let letter = super::printed::consolidated_letter(&d, ordinal, table, dir.as_deref(), today);
-    let bytes = giaoban_export::docx(&letter).map_err(export_failed)?;
-    Ok(super::printed::download(bytes, &format!("Bao cao tong hop {}", d.number.raw), "docx"))
+    super::printed::docx_download(&letter, &format!("Bao cao tong hop {}", d.number.raw))
 }
 
 #[derive(serde::Deserialize)]

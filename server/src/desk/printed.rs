@@ -58,6 +58,11 @@ fn unit_name(dir: Option<&UnitDirectory>, u: UnitId) -> Option<String> {
     dir.and_then(|d| d.unit(u)).map(|u| u.name.clone())
 }
 
+/// A unit's name, or "Đơn vị <id>" for one the tree does not hold.
+pub(super) fn unit_called(dir: Option<&UnitDirectory>, u: UnitId) -> String {
+    unit_name(dir, u).unwrap_or_else(|| format!("Đơn vị {u}"))
+}
+
 fn parent_name(dir: Option<&UnitDirectory>, u: UnitId) -> Option<String> {
     let dir = dir?;
     let parent = dir.unit(u)?.parent?;
@@ -228,11 +233,7 @@ pub(super) fn report_letter(r: &Report, dir: Option<&UnitDirectory>) -> Letter {
 pub(super) fn consolidation_table(c: &Consolidation, name: &dyn Fn(UnitId) -> String, title: &str) -> Table {
     let mut columns = vec![Column { heading: "Đơn vị".into(), kind: ColumnKind::Text }];
     for col in &c.columns {
-        let scope = match (col.key.scope, col.since.as_slice()) {
-            (FigureScope::Period, _) => "trong kỳ".to_string(),
-            (FigureScope::Cumulative, [d]) => format!("lũy kế từ {}", format_date(*d)),
-            (FigureScope::Cumulative, _) => "lũy kế".into(),
-        };
+        let scope = col.scope_words();
         let measure = measure_heading(col.key.unit);
         let heading = if measure.is_empty() {
             format!("{} ({scope})", col.key.indicator)
@@ -405,6 +406,12 @@ pub(super) fn download(bytes: Vec<u8>, title: &str, ext: &str) -> Response {
     r
 }
 
+/// `letter` as a Word file to save; one that cannot be laid out is answered with why.
+pub(super) fn docx_download(letter: &Letter, title: &str) -> Result<Response, DeskError> {
+    let bytes = giaoban_export::docx(letter).map_err(|e| DeskError::Unprintable(e.to_string()))?;
+    Ok(download(bytes, title, "docx"))
+}
+
 /// `/desk/dispatch/{id}/document.docx`: a dispatch the member's unit may read, as printed.
 pub(super) async fn dispatch_docx(
     State(state): State<AppState>,
@@ -419,10 +426,8 @@ pub(super) async fn dispatch_docx(
         Ok(dispatch_letter(&d, dir.as_deref()))
     })
     .await?;
-    let bytes = giaoban_export::docx(&letter)
-        .map_err(|e| DeskError::Store(format!("the dispatch could not be printed: {e}")))?;
     let kind = letter.kind_title.clone().unwrap_or_else(|| "Cong van".into());
-    Ok(download(bytes, &format!("{kind} {}", letter.number), "docx"))
+    docx_download(&letter, &format!("{kind} {}", letter.number))
 }
 
 /// `/desk/report/{id}/document.docx`: a report the member's unit may read, as printed.
@@ -439,7 +444,5 @@ pub(super) async fn report_docx(
         Ok(report_letter(&r, dir.as_deref()))
     })
     .await?;
-    let bytes = giaoban_export::docx(&letter)
-        .map_err(|e| DeskError::Store(format!("the report could not be printed: {e}")))?;
-    Ok(download(bytes, &format!("Bao cao {}", letter.subject), "docx"))
+    docx_download(&letter, &format!("Bao cao {}", letter.subject))
 }
