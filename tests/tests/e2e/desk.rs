@@ -606,7 +606,7 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
         assert!(page.contains("gần 850.000.000 đ") && !page.contains("1.700.000.000"), "{page}");
         assert!(page.contains("bị trả lại, chờ báo cáo lại"), "{page}");
     }
-    check_downloads(&mut b, directive, reports[0], &units[1].name);
+    crate::desk_downloads::check_downloads(&mut b, directive, reports[0], &units[1].name);
     // The office's own report drafted from the table, then its page.
     let draft_path = format!("/desk/dispatch/{directive}/task/3/draft-report");
     assert_eq!(b.post(&draft_path, &[("csrf", "khong-dung"), ("counting", "accepted")]).status, 403);
@@ -788,81 +788,4 @@ fn a_reminder_reaches_the_late_wards_phones_and_the_desk_says_when() {
         &[("csrf", &wcsrf), ("unit", &units[2].id.to_string()), ("note", "x")],
     );
     assert_eq!(refused.status, 404, "{}", refused.body);
-}
-
-/// The text of a DOCX's body, as its XML holds it.
-fn docx_text(bytes: &[u8]) -> String {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a DOCX is a zip");
-    let mut xml = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml).unwrap();
-    xml
-}
-
-/// The desk's downloads of a dispatch, a ward's report and the task's consolidation, read back
-/// by readers that are not the writer's.
-fn check_downloads(
-    b: &mut Browser,
-    directive: giaoban_client_core::protocol::DocId,
-    report: giaoban_client_core::protocol::DocId,
-    ward: &str,
-) {
-    use calamine::Reader;
-    let text = |c: &calamine::Data| match c {
-        calamine::Data::String(s) => s.clone(),
-        _ => String::new(),
-    };
-    // A number cell, never words that look like one.
-    let num = |c: &calamine::Data| match c {
-        calamine::Data::Float(f) => Some(*f),
-        calamine::Data::Int(i) => Some(*i as f64),
-        _ => None,
-    };
-    let (status, headers, bytes) = b.get_bytes(&format!("/desk/dispatch/{directive}/document.docx"));
-    assert_eq!(status, 200);
-    let disposition = &headers["content-disposition"];
-    assert!(
-        disposition.contains("filename=\"") && disposition.contains("filename*=UTF-8''"),
-        "{disposition}"
-    );
-    assert!(disposition.contains("305-MTTQ-BTT"), "{disposition}");
-    let xml = docx_text(&bytes);
-    for words in [
-        "Số: 305/MTTQ-BTT",
-        "Long Khánh, ngày 24 tháng 01 năm 2022",
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-        "BAN THƯỜNG TRỰC",
-        "Rà soát, đánh giá hiệu quả",
-    ] {
-        assert!(xml.contains(words), "the dispatch holds {words}");
-    }
-
-    let (status, _, bytes) = b.get_bytes(&format!("/desk/report/{report}/document.docx"));
-    assert_eq!(status, 200);
-    let xml = docx_text(&bytes);
-    assert!(
-        xml.contains("BÁO CÁO") && xml.contains("Đã rà soát 12 mô hình, nhân rộng 3."),
-        "the report's words"
-    );
-    assert!(xml.contains("gần 850 triệu"), "its figure as written");
-
-    let figures = format!("/desk/dispatch/{directive}/task/3/figures");
-    let (status, headers, bytes) = b.get_bytes(&format!("{figures}.xlsx"));
-    assert_eq!(status, 200);
-    assert!(headers["content-type"].contains("spreadsheetml"));
-    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
-    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
-    let rows: Vec<Vec<calamine::Data>> = sheet.rows().map(|r| r.to_vec()).collect();
-    let row =
-        rows.iter().find(|r| r.first().is_some_and(|c| text(c) == ward)).expect("the accepted ward's row");
-    assert!(row.iter().any(|c| num(c) == Some(850_000_000.0)), "its figure is a number: {row:?}");
-    assert!(row.iter().any(|c| text(c) == "gần"), "its qualifier in its own column: {row:?}");
-    let totals = rows.iter().find(|r| r.first().is_some_and(|c| text(c) == "Tổng cộng")).expect("totals");
-    assert!(totals.iter().any(|c| num(c) == Some(850_000_000.0)), "{totals:?}");
-
-    let (status, headers, bytes) = b.get_bytes(&format!("/desk/dispatch/{directive}/task/3/report.docx"));
-    assert_eq!(status, 200);
-    assert!(headers["content-disposition"].contains("Bao-cao-tong-hop-305-MTTQ-BTT.docx"), "{headers:?}");
-    let xml = docx_text(&bytes);
-    assert!(xml.contains("Tổng hợp kết quả thực hiện") && xml.contains(ward) && xml.contains("850.000.000"));
-    assert!(xml.contains("Ban Dân vận Thành ủy"), "sent where the dispatch's step says");
 }

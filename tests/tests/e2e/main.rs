@@ -12,6 +12,7 @@ mod consolidation;
 mod consolidation_probe;
 mod desk;
 mod desk_attacks;
+mod desk_downloads;
 mod desk_files;
 mod desk_probe;
 mod device_crash;
