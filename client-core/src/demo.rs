@@ -54,6 +54,7 @@ pub fn dispatch_305(recipients: Vec<UnitId>, report_due: &str, consolidation_due
                     deadline: NewDeadline { text: format!("trước ngày {consolidation_due}"), due: None, exclusive: None },
                     report_to: vec!["Ban Dân vận Thành ủy".into(), "Văn phòng Thành ủy".into()],
                 }),
+                from_conclusion: None,
             },
             NewTask {
                 ordinal: 4,

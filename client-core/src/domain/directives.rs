@@ -2,7 +2,7 @@
 
 use autosurgeon::Text;
 use giaoban_protocol::schema::{
-    Consolidation, Directive, DocumentKind, DocumentNumber, Header, Person, Signer, TaskSpec,
+    ConclusionRef, Consolidation, Directive, DocumentKind, DocumentNumber, Header, Person, Signer, TaskSpec,
 };
 use giaoban_protocol::{DocId, DocKind, UnitId};
 use giaoban_vietnamese_text::{clean_input, clean_multiline};
@@ -57,6 +57,8 @@ pub struct NewTask {
     pub indicators: Vec<String>,
     /// The issuer's consolidation step.
     pub consolidation: Option<NewConsolidation>,
+    /// The conclusion of one of this unit's meetings that the task carries out.
+    pub from_conclusion: Option<ConclusionRef>,
 }
 
 /// A directive as typed.
@@ -169,6 +171,10 @@ impl Store {
                 indicators: t.indicators.iter().map(|s| clean_input(s)).filter(|s| !s.is_empty()).collect(),
                 consolidation,
                 attachments: Vec::new(),
+                from_conclusion: match t.from_conclusion {
+                    Some(c) => Some(self.conclusion_to_dispatch(c, &format!("{f}.from_conclusion"))?),
+                    None => None,
+                },
             });
         }
         let mut recipients = input.recipients.clone();

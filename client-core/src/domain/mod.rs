@@ -26,7 +26,7 @@ pub use consolidation::{
     consolidate, total_qualifier,
 };
 pub use directives::{NewConsolidation, NewDeadline, NewDirective, NewTask};
-pub use meetings::{NewConclusion, NewMeeting};
+pub use meetings::{DispatchedConclusion, NewConclusion, NewMeeting};
 pub use reports::{FigureInput, NewReport, NewSection, format_figure};
 pub use search::SearchHit;
 pub use tasks::{DueFilter, StateFilter, TaskFilter, TaskScope, TaskView};

@@ -198,6 +198,7 @@ fn meeting_conclusions_become_tasks() {
     city.set_unit(org.city).unwrap();
     let meeting = city
         .record_meeting(giaoban_client_core::NewMeeting {
+            kind: giaoban_client_core::protocol::schema::MeetingKind::QuarterlyBriefing,
             title: "Hội nghị giao ban công tác Mặt trận quý IV năm 2020".into(),
             held_on: "18/12/2020".into(),
             place: "huyện Ninh Sơn".into(),
@@ -235,6 +236,86 @@ fn meeting_conclusions_become_tasks() {
     assert_eq!(ward.list_tasks(&TaskFilter::default()).unwrap()[0].state, Some(TaskState::Acknowledged));
     let err = ward.acknowledge_task(meeting, 2).unwrap_err();
     assert!(matches!(err, CoreError::Invalid(_) | CoreError::NotFound { .. }), "{err}");
+}
+
+/// A briefing's conclusion addressed to the wards, recorded without a task of its own, is
+/// carried out by a task of a dispatch: the task links back to the conclusion, the meeting's
+/// office finds it from the meeting, and the ward receives the link with the task. A
+/// conclusion that is already a task, one the meeting lacks, and another unit's meeting are
+/// refused in words; a form sent twice records one meeting.
+#[test]
+fn a_conclusion_becomes_a_dispatch_task_that_links_back() {
+    use giaoban_client_core::protocol::schema::{ConclusionRef, MeetingKind};
+    use giaoban_client_core::{NewConclusion, NewDeadline, NewMeeting};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at_local(2022, 1, 20, 9, 0);
+    let org = org();
+    let mut city = open(&dir.path().join("city.sqlite"), &clock);
+    city.set_unit(org.city).unwrap();
+    let minutes = NewMeeting {
+        kind: MeetingKind::MonthlyBriefing,
+        title: "Hội nghị giao ban công tác Mặt trận tháng 01 năm 2022".into(),
+        held_on: "20/01/2022".into(),
+        place: "Long Khánh".into(),
+        chair: "đ/c Chủ tịch Ủy ban MTTQ Việt Nam thành phố".into(),
+        conclusions: vec![
+            NewConclusion {
+                target_label: "Đối với Ban Thường trực Ủy ban MTTQ các xã, phường".into(),
+                target_units: org.wards.clone(),
+                text: "Rà soát, đánh giá hiệu quả hoạt động các mô hình của Mặt trận.".into(),
+                creates_task: false,
+                deadline: Some(NewDeadline {
+                    text: "trước ngày 08/02/2022".into(), ..Default::default()
+                }),
+            },
+            NewConclusion {
+                target_label: "Đối với Ban Thường trực Ủy ban MTTQ các xã, phường".into(),
+                target_units: org.wards.clone(),
+                text: "Chăm lo Tết cho hộ nghèo, báo cáo trước ngày 25/01/2022.".into(),
+                creates_task: true,
+                deadline: None,
+            },
+        ],
+    };
+    let id = giaoban_client_core::protocol::DocId::from_parts(1_642_640_000_000, [5; 10]);
+    let meeting = city.record_meeting_as(id, minutes.clone()).unwrap();
+    assert_eq!(city.record_meeting_as(id, minutes).unwrap(), meeting, "sent twice, recorded once");
+    assert_eq!(city.meetings().unwrap().len(), 1);
+    let m = city.meeting(meeting).unwrap();
+    assert_eq!(m.kind, MeetingKind::MonthlyBriefing);
+    let due = m.conclusions[0].deadline.as_ref().unwrap();
+    assert_eq!((due.due_date.to_string(), due.exclusive), ("2022-02-08".to_string(), true));
+
+    let from = |ordinal| {
+        let mut d = dispatch_305(org.wards.clone());
+        d.tasks.truncate(3);
+        d.tasks[2].from_conclusion = Some(ConclusionRef { meeting, ordinal });
+        d
+    };
+    let directive = city.issue_directive(from(1)).unwrap();
+    let links = city.dispatched_from(meeting).unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!((links[0].conclusion, links[0].directive, links[0].task), (1, directive, 3));
+    assert_eq!(links[0].number, "305/MTTQ-BTT");
+
+    for (ordinal, words) in [(2, "already a task of its own"), (7, "has no conclusion 7")] {
+        let err = city.issue_directive(from(ordinal)).unwrap_err();
+        assert!(err.to_string().contains(words), "{err}");
+    }
+    let mut other = open(&dir.path().join("other.sqlite"), &clock);
+    other.set_unit(org.wards[0]).unwrap();
+    let err = other.issue_directive(from(1)).unwrap_err();
+    assert!(err.to_string().contains("no such meeting"), "{err}");
+    assert_eq!(city.dispatched_from(meeting).unwrap().len(), 1, "nothing refused was issued");
+
+    let mut ward = open(&dir.path().join("ward.sqlite"), &clock);
+    ward.set_unit(org.wards[1]).unwrap();
+    send_all(&mut city, &mut ward);
+    let received = ward.directive(directive).unwrap();
+    assert_eq!(received.tasks[2].from_conclusion, Some(ConclusionRef { meeting, ordinal: 1 }));
+    assert_eq!(ward.meeting(meeting).unwrap().conclusions.len(), 2, "the ward was addressed");
+    let err = ward.issue_directive(from(1)).unwrap_err();
+    assert!(err.to_string().contains("held by another unit"), "{err}");
 }
 
 /// A colleague's report reaches a ward phone before the dispatch it answers. Submitting it

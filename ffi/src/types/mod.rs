@@ -516,6 +516,7 @@ impl DirectiveInput {
                     coordinate_with: t.coordinate_with,
                     indicators: Vec::new(),
                     consolidation: None,
+                    from_conclusion: None,
                 })
                 .collect(),
         })

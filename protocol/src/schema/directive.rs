@@ -255,6 +255,19 @@ pub struct TaskSpec {
     /// having none.
     #[autosurgeon(missing = "Vec::new")]
     pub attachments: Vec<Attachment>,
+    /// The meeting conclusion this task carries out, when the dispatch was written from one
+    /// (the link back to the minutes). Tasks written before read as coming from none.
+    #[autosurgeon(missing = "Option::default")]
+    pub from_conclusion: Option<ConclusionRef>,
+}
+
+/// A conclusion of a meeting, by the meeting's id and the conclusion's number in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Reconcile, Hydrate)]
+pub struct ConclusionRef {
+    /// The meeting (a document of kind meeting).
+    pub meeting: crate::DocId,
+    /// The conclusion's number within it (from 1).
+    pub ordinal: u64,
 }
 
 /// A dispatch from an issuing unit to recipient units (the header's audience).
@@ -399,6 +412,9 @@ impl DocumentSchema for Directive {
                 validate::required_text(&format!("{f}.coordinate_with[{i}]"), o, LINE_MAX)?;
             }
             super::attachment::validate_list(&format!("{f}.attachments"), &t.attachments)?;
+            if t.from_conclusion.is_some_and(|c| c.ordinal == 0) {
+                return Err(Invalid::new(format!("{f}.from_conclusion"), "conclusion numbers start at 1"));
+            }
             if let Some(d) = &t.deadline {
                 validate::text(&format!("{f}.deadline"), &d.original_text, LINE_MAX)?;
                 if d.due_date < self.issued_on {
@@ -486,6 +502,7 @@ mod tests {
             indicators: Vec::new(),
             consolidation: None,
             attachments: Vec::new(),
+            from_conclusion: Some(ConclusionRef { meeting: DocId::from_bytes([9; 16]), ordinal: 2 }),
         };
         let directive = Directive {
             header: Header::new(
@@ -517,11 +534,13 @@ mod tests {
         let (_, t) = doc.get(&tasks, 0).unwrap().unwrap();
         doc.delete(&t, "contact_person").unwrap();
         doc.delete(&t, "coordinate_with").unwrap();
+        doc.delete(&t, "from_conclusion").unwrap();
         let old: Directive = autosurgeon::hydrate(&doc).unwrap();
         assert_eq!(old.document_kind, DocumentKind::OfficialLetter);
         assert!(old.copies_to.is_empty());
         assert_eq!(old.tasks[0].contact.as_deref(), Some("đ/c Muối-CV"));
         assert_eq!(old.tasks[0].contact_person, None);
+        assert_eq!(old.tasks[0].from_conclusion, None);
         assert!(old.tasks[0].coordinate_with.is_empty());
         assert!(old.validate().is_ok());
     }

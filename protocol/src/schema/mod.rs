@@ -25,10 +25,10 @@ pub use attachment::{
     file_name, media_type_ok,
 };
 pub use directive::{
-    Consolidation, Directive, DocumentKind, DocumentNumber, LIST_MAX, MAX_REMINDERS, NumberScheme, Person,
-    Reminder, Signer, TaskSpec, phone_ok,
+    ConclusionRef, Consolidation, Directive, DocumentKind, DocumentNumber, LIST_MAX, MAX_REMINDERS,
+    NumberScheme, Person, Reminder, Signer, TaskSpec, phone_ok,
 };
-pub use meeting::{Conclusion, Meeting};
+pub use meeting::{Conclusion, Meeting, MeetingKind};
 pub use report::{Figure, FigureScope, MeasureUnit, Period, Qualifier, Report, ReportKind, Section};
 pub use response::{Response, TaskProgress, TaskState};
 pub use review::{Review, ReviewRound, Verdict};

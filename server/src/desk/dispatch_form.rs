@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use giaoban_client_core::{NewConsolidation, NewDeadline, NewDirective, NewTask, parse_deadline};
 use giaoban_protocol::UnitId;
-use giaoban_protocol::schema::{DocumentKind, LIST_MAX, Person, Unit, phone_ok};
+use giaoban_protocol::schema::{ConclusionRef, DocumentKind, LIST_MAX, Person, Unit, phone_ok};
 use giaoban_vietnamese_text::{clean_input, clean_multiline, format_date, parse_date, search_key};
 
 /// Tasks a form starts with.
@@ -44,6 +44,9 @@ pub struct TaskFields {
     pub consolidation: String,
     /// Its deadline.
     pub consolidation_deadline: String,
+    /// The meeting conclusion it carries out, as "meeting-id:number" (kept hidden in the form;
+    /// empty for a task of its own).
+    pub conclusion: String,
 }
 
 impl TaskFields {
@@ -214,6 +217,7 @@ impl DispatchFields {
                         "indicators" => t.indicators = v.clone(),
                         "consolidation" => t.consolidation = v.clone(),
                         "consolidationdeadline" => t.consolidation_deadline = v.clone(),
+                        "conclusion" => t.conclusion = v.clone(),
                         _ => {}
                     }
                 }
@@ -268,6 +272,9 @@ impl DispatchFields {
             push("indicators", &t.indicators);
             push("consolidation", &t.consolidation);
             push("consolidationdeadline", &t.consolidation_deadline);
+            if !t.conclusion.is_empty() {
+                push("conclusion", &t.conclusion);
+            }
         }
         out
     }
@@ -482,7 +489,22 @@ impl DispatchFields {
             if indicators.len() > 100 || indicators.iter().any(|i| i.chars().count() > 120) {
                 p.insert(f("indicators"), "Tối đa 100 chỉ tiêu, mỗi chỉ tiêu tối đa 120 ký tự.".into());
             }
+            let from_conclusion = if t.conclusion.trim().is_empty() {
+                None
+            } else {
+                let parsed = t.conclusion.trim().split_once(':').and_then(|(m, c)| {
+                    Some(ConclusionRef {
+                        meeting: m.parse().ok()?,
+                        ordinal: c.parse().ok().filter(|c| *c > 0)?,
+                    })
+                });
+                if parsed.is_none() {
+                    p.insert(f("text"), "Không đọc được kết luận hội nghị mà nhiệm vụ này thực hiện.".into());
+                }
+                parsed
+            };
             tasks.push(NewTask {
+                from_conclusion,
                 ordinal: n as u64,
                 text,
                 report_required: t.report,
@@ -623,6 +645,13 @@ pub fn in_vietnamese(reason: &str) -> String {
             "Hạn tổng hợp phải sau hạn báo cáo của các đơn vị.",
         ),
         ("text must be in Unicode NFC form", "Văn bản chứa ký tự không hợp lệ."),
+        ("no such meeting on this device", "Không tìm thấy hội nghị mà nhiệm vụ này thực hiện kết luận."),
+        ("the meeting has no conclusion", "Hội nghị không có kết luận mà nhiệm vụ này ghi."),
+        ("the meeting was held by another unit", "Hội nghị này do đơn vị khác tổ chức."),
+        (
+            "already a task of its own",
+            "Kết luận này đã là nhiệm vụ của các đơn vị được giao; không giao lại bằng văn bản.",
+        ),
     ];
     match known.iter().find(|(en, _)| reason.contains(en)) {
         Some((_, vi)) => (*vi).to_string(),
