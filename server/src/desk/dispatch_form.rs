@@ -542,7 +542,8 @@ impl DispatchFields {
     }
 }
 
-fn read_deadline(p: &mut Problems, field: &str, words: &str) -> Option<NewDeadline> {
+/// Reads a deadline field as client-core will, or says beside `field` why it does not read.
+pub fn read_deadline(p: &mut Problems, field: &str, words: &str) -> Option<NewDeadline> {
     let words = clean_input(words);
     if words.is_empty() {
         return None;

@@ -175,7 +175,7 @@ pub(super) struct DraftQuery {
     draft: Option<String>,
 }
 
-fn today_in_vietnam() -> String {
+pub(super) fn today_in_vietnam() -> String {
     local_time(chrono::Utc::now().timestamp_millis()).rsplit(' ').next().unwrap_or_default().to_string()
 }
 

@@ -22,6 +22,8 @@ pub mod draft_files;
 mod draft_upload;
 pub use draft_upload::form_routes;
 mod matrix_page;
+pub mod meeting_form;
+mod meeting_page;
 mod printed;
 pub mod report_page;
 pub mod stores;
@@ -100,6 +102,16 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/report/{id}/document.docx", get(printed::report_docx))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
+        .route("/desk/meetings", get(meeting_page::meetings_page))
+        .route(
+            "/desk/meeting/new",
+            get(meeting_page::meeting_form_page).post(meeting_page::meeting_form_sent),
+        )
+        .route("/desk/meeting/{id}", get(meeting_page::meeting_page))
+        .route(
+            "/desk/meeting/{id}/conclusion/{ordinal}/dispatch",
+            post(meeting_page::conclusion_dispatch_sent),
+        )
         .route("/desk/devices", get(devices_page::devices_page))
         .route("/desk/devices/revoke", post(devices_page::revoke_sent))
         .route("/desk/devices/enroll", post(devices_page::enroll_sent))

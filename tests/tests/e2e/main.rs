@@ -14,6 +14,7 @@ mod desk;
 mod desk_attacks;
 mod desk_downloads;
 mod desk_files;
+mod desk_meetings;
 mod desk_probe;
 mod device_crash;
 mod edge_cases;
