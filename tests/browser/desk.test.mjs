@@ -270,6 +270,31 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   assert.match(device("ward0.sqlite", "tasks"), /\[đã tiếp nhận báo cáo\]/);
   assert.match(device("ward1.sqlite", "tasks"), /\[trả lại: Đề nghị bổ sung danh sách hộ thoát nghèo\.\]/);
 
+  // A briefing's conclusions, recorded with the keyboard: one addressed to a level of units
+  // at once, then turned into a prefilled draft of the dispatch form that links back to it.
+  await activate(page, "a[href='/desk/meetings']");
+  await axeCheck(page, "meetings");
+  await activate(page, "a[href='/desk/meeting/new']");
+  await axeCheck(page, "meeting form");
+  await activate(page, "button[value='record']");
+  assert.match(await page.textContent("#title-error"), /Hãy ghi tên hội nghị/);
+  await axeCheck(page, "meeting form with errors");
+  await typeInto(page, "#title", "Hội nghị giao ban công tác Mặt trận tháng 12 năm 2026");
+  await page.focus("#c1_group-1");
+  await page.keyboard.press("Space");
+  assert.ok(await page.isChecked("#c1_group-1"), "a level of units picked");
+  await typeInto(page, "#c1_text", "Rà soát hộ nghèo cần hỗ trợ nhà Đại đoàn kết.");
+  await typeInto(page, "#c1_deadline", `trước ngày ${vnDate(10)}`);
+  await activate(page, "button[value='record']");
+  assert.match(page.url(), /\/desk\/meeting\/[0-9a-f-]{36}$/);
+  const minutes = await page.textContent("main");
+  assert.ok(minutes.includes(`trước ngày ${vnDate(10)}`) && minutes.includes("Giao ban tháng"), minutes);
+  await axeCheck(page, "a meeting");
+  await activate(page, "form[action$='/conclusion/1/dispatch'] button");
+  assert.match(page.url(), /\/desk\/dispatch\/new\?draft=[0-9a-f]{32}$/);
+  assert.equal(await page.inputValue("#task1_text"), "Rà soát hộ nghèo cần hỗ trợ nhà Đại đoàn kết.");
+  await axeCheck(page, "dispatch form from a conclusion");
+
   // Devices: make an enrollment code for the third ward and enroll a new phone with it; revoke
   // the third ward's first phone: its next sync is refused.
   await activate(page, "a[href='/desk/devices']");
