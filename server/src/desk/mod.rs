@@ -102,6 +102,7 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/report/{id}/document.docx", get(printed::report_docx))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
+        .route("/desk/report/{id}/edit", post(report_page::edit_sent))
         .route("/desk/meetings", get(meeting_page::meetings_page))
         .route(
             "/desk/meeting/new",

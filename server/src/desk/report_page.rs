@@ -20,9 +20,24 @@ use crate::http::AppState;
 
 /// A section as shown.
 struct SectionView {
+    /// Its key in the report ("tong_hop"), the form's field for it.
+    key: String,
     heading: String,
     body: String,
     edited_concurrently: bool,
+    /// What the section read when the page was made (`section_mark`), so a save finds a
+    /// change made elsewhere meanwhile.
+    mark: String,
+    /// Said beside the section's box when it could not be saved.
+    error: String,
+    /// What the section reads now, shown beside the words typed when they were not saved.
+    current: String,
+}
+
+/// A short fingerprint of a section's words: what the editor's page was made from.
+fn section_mark(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..8])
 }
 
 /// A figure: its indicator, the words a reader reads ("gần 850 triệu đồng") and its note.
@@ -158,6 +173,8 @@ struct ReportPage {
     disputed: bool,
     files: Vec<super::attachments::FileLine>,
     may_review: bool,
+    /// The staff member's unit wrote it and may still change it: a draft, or returned.
+    editable: bool,
     dispatch: Option<String>,
     note: String,
     error: String,
@@ -350,6 +367,8 @@ struct Said {
     note: String,
     error: String,
     notice: String,
+    /// Sections whose words were not saved: (key, the words typed, why).
+    kept: Vec<(String, String, String)>,
 }
 
 fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: String, said: Said) -> ReportPage {
@@ -364,13 +383,23 @@ fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: Strin
         submitted: r.submitted_at_device.is_some(),
         may_review: r.submitted_at_device.is_some() && r.header.audience.contains(&me),
         dispatch: r.directive.map(|d| d.to_string()),
+        editable: r.header.owner == me
+            && (r.submitted_at_device.is_none() || loaded.verdicts.last().is_some_and(|v| !v.accepted)),
         sections: r
             .sections
             .iter()
-            .map(|s| SectionView {
-                heading: s.heading.clone(),
-                body: s.body.as_str().to_string(),
-                edited_concurrently: s.edited_concurrently,
+            .map(|s| {
+                let body = s.body.as_str().to_string();
+                let kept = said.kept.iter().find(|k| k.0 == s.key);
+                SectionView {
+                    key: s.key.clone(),
+                    heading: s.heading.clone(),
+                    mark: section_mark(&body),
+                    current: if kept.is_some() { body.clone() } else { String::new() },
+                    body: kept.map(|k| k.1.clone()).unwrap_or(body),
+                    error: kept.map(|k| k.2.clone()).unwrap_or_default(),
+                    edited_concurrently: s.edited_concurrently,
+                }
             })
             .collect(),
         figures: r
@@ -405,6 +434,8 @@ pub(super) async fn report_page(
     let notice = match q.done.as_deref() {
         Some("accepted") => "Đã duyệt báo cáo. Đơn vị sẽ thấy khi thiết bị của họ đồng bộ.",
         Some("returned") => "Đã trả lại báo cáo kèm ghi chú. Đơn vị sẽ thấy khi thiết bị của họ đồng bộ.",
+        Some("saved") => "Đã lưu báo cáo. Báo cáo vẫn là bản nháp cho đến khi nộp.",
+        Some("submitted") => "Đã nộp báo cáo. Đơn vị nhận sẽ thấy khi thiết bị của họ đồng bộ.",
         _ => "",
     };
     let p = page(&signed, id, loaded, unit, warning, Said { notice: notice.into(), ..Said::default() });
@@ -503,6 +534,108 @@ pub(super) async fn review_sent(
     push_now(&state, &signed.session).await?;
     let done = if verdict == Verdict::Accepted { "accepted" } else { "returned" };
     Ok(Redirect::to(&format!("/desk/report/{id}?done={done}")).into_response())
+}
+
+/// What saving the editor's sections came to.
+enum Edited {
+    /// Saved (and submitted, when asked).
+    Done,
+    /// Sections not saved, with the words typed and why; the others were saved.
+    Kept(Vec<(String, String, String)>),
+}
+
+/// The office's own report edited on the desk (the consolidated report drafted from a
+/// task's figures): each section's words saved, then, when asked, the report submitted in the
+/// staff member's name. A section changed elsewhere since the page was made is not
+/// overwritten: the page comes back with the words typed beside what it now reads.
+pub(super) async fn edit_sent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, DeskError> {
+    let signed = signed_in(&state, &headers).await?;
+    let csrf = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    check_form(&state, &headers, &signed, csrf)?;
+    let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
+    let submit = pairs.iter().any(|(k, v)| k == "action" && v == "submit");
+    let value = |name: String| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    let typed: Vec<(String, String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k == "section")
+        .take(200)
+        .filter_map(|(_, key)| {
+            Some((key.clone(), value(format!("text_{key}"))?, value(format!("mark_{key}"))?))
+        })
+        .collect();
+    let me = signed.session.unit;
+    let person = signed.session.name.clone();
+    let (edited, _, _) = with_store_for(&state, &signed.session, Use::Write, move |s| {
+        let report = match s.report(id) {
+            Ok(r) if r.header.owner == me => r,
+            Ok(_)
+            | Err(
+                giaoban_client_core::CoreError::NotFound { .. }
+                | giaoban_client_core::CoreError::WrongKind { .. },
+            ) => return Err(DeskError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let mut kept = Vec::new();
+        for (key, text, mark) in typed {
+            let Some(now) = report.sections.iter().find(|x| x.key == key) else { continue };
+            let now = now.body.as_str().to_string();
+            let text = clean_multiline(&text);
+            if text == now {
+                continue;
+            }
+            if section_mark(&now) != mark {
+                kept.push((
+                    key,
+                    text,
+                    "Phần này vừa được sửa ở nơi khác sau khi bạn mở trang, nên chưa lưu lời bạn gõ (vẫn ở trong ô). Hãy đọc nội dung mới (tải lại trang ở thẻ khác) rồi sửa lại.".into(),
+                ));
+                continue;
+            }
+            match s.set_report_section_text(id, &key, &text) {
+                Ok(()) => {}
+                Err(giaoban_client_core::CoreError::Invalid(inv)) => {
+                    let why = if inv.reason.contains("long") || inv.reason.contains("at most") {
+                        "Phần này dài quá mức một báo cáo cho phép; hãy rút gọn.".to_string()
+                    } else {
+                        format!("Không lưu được phần này: {}", inv.reason)
+                    };
+                    kept.push((key, text, why));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !kept.is_empty() {
+            return Ok(Edited::Kept(kept));
+        }
+        if submit {
+            s.submit_report_by(id, &person)?;
+        }
+        Ok(Edited::Done)
+    })
+    .await?;
+    match edited {
+        Edited::Kept(kept) => {
+            push_now(&state, &signed.session).await?;
+            let (loaded, unit, warning) = load(&state, &signed, id).await?;
+            let error = if submit {
+                "Chưa nộp: có phần chưa lưu được (ghi ngay dưới phần đó). Các phần khác đã lưu."
+            } else {
+                "Có phần chưa lưu được (ghi ngay dưới phần đó). Các phần khác đã lưu."
+            };
+            let said = Said { error: error.into(), kept, ..Said::default() };
+            Ok(render(StatusCode::CONFLICT, &page(&signed, id, loaded, unit, warning, said)))
+        }
+        Edited::Done => {
+            push_now(&state, &signed.session).await?;
+            let done = if submit { "submitted" } else { "saved" };
+            Ok(Redirect::to(&format!("/desk/report/{id}?done={done}")).into_response())
+        }
+    }
 }
 
 #[cfg(test)]

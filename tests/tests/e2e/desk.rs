@@ -615,6 +615,61 @@ fn the_office_accepts_one_report_and_returns_another_and_the_wards_see_it() {
     let draft_page = b.get(drafted.location.as_deref().unwrap()).body;
     assert!(draft_page.contains("Báo cáo tổng hợp kết quả thực hiện nhiệm vụ 3"), "{draft_page}");
     assert!(draft_page.contains("bản nháp") && draft_page.contains("gần 850.000.000 đ"), "{draft_page}");
+    // The office edits its draft on the desk: each section's words saved; a section changed
+    // elsewhere since the page was made is not overwritten, the words typed are kept beside
+    // what it now reads; then it is submitted in the staff member's name.
+    let report_path = drafted.location.clone().unwrap();
+    let report_id: giaoban_client_core::protocol::DocId =
+        report_path.trim_start_matches("/desk/report/").parse().unwrap();
+    let editor = b.get(&report_path);
+    let fields = editor.hidden_fields();
+    let keys: Vec<String> = fields.iter().filter(|(k, _)| k == "section").map(|(_, v)| v.clone()).collect();
+    assert!(keys.len() >= 2, "{}", editor.body);
+    let mark = |key: &str| fields.iter().find(|(k, _)| *k == format!("mark_{key}")).unwrap().1.clone();
+    let summary = "Ban Thường trực đã tổng hợp kết quả rà soát các mô hình của hai phường.";
+    let form = |text: &str, mark: &str, action: &str| -> Vec<(String, String)> {
+        vec![
+            ("csrf".into(), csrf.clone()),
+            ("section".into(), keys[0].clone()),
+            (format!("mark_{}", keys[0]), mark.to_string()),
+            (format!("text_{}", keys[0]), text.to_string()),
+            ("action".into(), action.to_string()),
+        ]
+    };
+    let send = |b: &mut Browser, pairs: &[(String, String)]| {
+        let f: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        b.post(&format!("{report_path}/edit"), &f)
+    };
+    let stale = mark(&keys[0]);
+    let saved = send(&mut b, &form(summary, &stale, "save"));
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = b.get(saved.location.as_deref().unwrap()).body;
+    assert!(page.contains("Đã lưu báo cáo") && page.contains(summary), "{page}");
+    let conflict = send(&mut b, &form("Lời gõ trên trang cũ.", &stale, "submit"));
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    assert!(conflict.body.contains("Lời gõ trên trang cũ.") && conflict.body.contains(summary));
+    assert!(conflict.body.contains("Chưa nộp"));
+    assert!(province.sync_now().is_ok());
+    assert!(province.report(report_id).unwrap().submitted_at_device.is_none(), "not submitted");
+    let fresh = b.get(&report_path).hidden_fields();
+    let now = fresh.iter().find(|(k, _)| *k == format!("mark_{}", keys[0])).unwrap().1.clone();
+    let submitted = send(&mut b, &form(summary, &now, "submit"));
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let page = b.get(submitted.location.as_deref().unwrap()).body;
+    assert!(page.contains("Đã nộp báo cáo") && !page.contains("/edit\""), "no editor once submitted");
+    province.sync_now().unwrap();
+    let r = province.report(report_id).unwrap();
+    assert_eq!(r.submitted_by, "Nguyễn Văn Muối");
+    assert_eq!(r.sections.iter().find(|x| x.key == keys[0]).unwrap().body.as_str(), summary);
+    // Another unit's report has no editor, and its edit is "not found".
+    assert!(!b.get(&format!("/desk/report/{}", reports[0])).body.contains("/edit\""));
+    let mut other = form("Sửa báo cáo của phường.", "0", "save");
+    other[1].1 = "ket_qua".into();
+    let tried = b.post(
+        &format!("/desk/report/{}/edit", reports[0]),
+        &other.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(),
+    );
+    assert_eq!(tried.status, 404, "{}", tried.body);
     assert_eq!(b.get(&format!("/desk/dispatch/{directive}/task/99/figures")).status, 404);
     assert_eq!(b.get("/desk/dispatch/khong-phai-ma/task/3/figures").status, 404);
 
