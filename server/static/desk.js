@@ -62,7 +62,19 @@
       })
       .then(function (html) {
         if (html === null) return;
+        // A keyboard user's place survives the refresh: the link or control that had focus in
+        // the old table has it again in the new one.
+        var focused = document.activeElement;
+        var place = focused && box.contains(focused)
+          ? (focused.getAttribute("href") ? ["href", focused.getAttribute("href")] : focused.id ? ["id", focused.id] : null)
+          : null;
         box.innerHTML = html;
+        if (place) {
+          var back = place[0] === "href"
+            ? box.querySelector('[href="' + CSS.escape(place[1]) + '"]')
+            : document.getElementById(place[1]);
+          if (back) back.focus();
+        }
         if (status) {
           var t = new Date();
           status.textContent = "Đã cập nhật lúc " + t.toLocaleTimeString("vi-VN");

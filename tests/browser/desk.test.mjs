@@ -179,6 +179,9 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   // The wards' phones sync, acknowledge and report while the matrix stays open: it changes
   // without a reload.
   await page.evaluate(() => { window.__stayed = true; });
+  // A keyboard user's place in the table survives each refresh.
+  const placed = `a[href$='/unit/${wards[2].id}']`;
+  await page.focus(placed);
   const tasks = device("ward0.sqlite", "sync") && device("ward0.sqlite", "tasks");
   const source = tasks.match(/^([0-9a-f-]{36}) 1 \|/m)[1];
   const reports = [];
@@ -202,6 +205,11 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
     { timeout: 15_000 },
   );
   assert.equal(await page.evaluate(() => window.__stayed), true, "the matrix changed without a reload");
+  assert.equal(
+    await page.evaluate(() => document.activeElement && document.activeElement.getAttribute("href")),
+    await page.getAttribute(placed, "href"),
+    "the focus stays on the link it was on",
+  );
   assert.match(await page.textContent("#live-status"), /Đã cập nhật/);
   await axeCheck(page, "matrix after live update");
 
@@ -263,6 +271,18 @@ test("issue, track live, review and sign out, with the keyboard alone", { timeou
   await activate(page, "form.counting button[type='submit']");
   assert.match(page.url(), /counting=all/);
   await axeCheck(page, "a task's consolidation, all submitted");
+  // The office's own report drafted from the table, edited and saved with the keyboard.
+  await activate(page, "form.draft-report button");
+  assert.match(page.url(), /\/desk\/report\/[0-9a-f-]{36}$/);
+  await axeCheck(page, "the office's draft report");
+  const firstBox = "form.report-edit textarea";
+  await page.focus(firstBox);
+  await page.keyboard.press("End");
+  await page.keyboard.type(" Đã đối chiếu với sổ theo dõi.");
+  await activate(page, "form.report-edit button[value='save']");
+  assert.match(await page.textContent(".notice"), /Đã lưu báo cáo/);
+  assert.ok((await page.inputValue(firstBox)).endsWith("Đã đối chiếu với sổ theo dõi."));
+  await axeCheck(page, "the office's draft report, saved");
 
   // The wards' phones see the verdicts.
   device("ward0.sqlite", "sync");
