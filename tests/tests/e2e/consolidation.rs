@@ -237,3 +237,56 @@ fn a_since_day_on_a_figure_of_the_period_is_refused_in_words() {
     assert!(ward.submit_report_by(r, &"x".repeat(1_001)).is_err(), "a name past a line's length");
     assert!(ward.report(r).unwrap().submitted_at_device.is_none(), "nothing written");
 }
+
+/// A ward that consolidates its own units' figures (its member organisations) drafts its report
+/// to the province above it: addressed to the province, due by the ward's consolidation step,
+/// it reaches the province's device once submitted, with the summed figures.
+#[test]
+fn a_wards_consolidated_report_reaches_the_province_above_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let (province, ward) = (relay.org.units[0].id, relay.org.units[1].id);
+    let mut organisations = Vec::new();
+    for name in ["Hội Liên hiệp Phụ nữ", "Hội Cựu chiến binh"] {
+        let (id, _) = relay
+            .store
+            .add_unit(
+                ward,
+                giaoban_relay::store::NewUnit {
+                    name: format!("{name} {}", relay.org.units[1].name),
+                    short_name: String::new(),
+                    kind: giaoban_client_core::protocol::schema::UnitKind::MemberOrganisation,
+                    level_label: String::new(),
+                },
+            )
+            .unwrap();
+        organisations.push(id);
+    }
+    let mut ward_office = relay.device(&dir.path().join("ward.sqlite"), 1, "Máy văn phòng phường");
+    let mut province_office = relay.device(&dir.path().join("province.sqlite"), 0, "Máy văn phòng tỉnh");
+    let directive = ward_office
+        .issue_directive(dispatch_305(organisations.clone(), &local_date(5), &local_date(8)))
+        .unwrap();
+    sync(&mut ward_office);
+    for (i, (org, amount)) in organisations.iter().zip(["gần 850 triệu", "hơn 20 triệu"]).enumerate() {
+        let mut phone = Store::open(dir.path().join(format!("org{i}.sqlite"))).unwrap();
+        let code = relay.store.create_enrollment(*org, 1).unwrap();
+        phone.enroll(&relay.url, &code.code, "Điện thoại").unwrap();
+        sync(&mut phone);
+        reported(&mut phone, directive, &[("quy_vnn_vnd", amount, FigureScope::Period, "")]);
+    }
+    sync(&mut ward_office);
+    let draft = ward_office.draft_consolidated_report(directive, 3, Counting::AllSubmitted).unwrap();
+    let r = ward_office.report(draft).unwrap();
+    assert_eq!((r.header.owner, r.header.audience.clone()), (ward, vec![province]), "to the unit above");
+    assert_eq!(r.due.as_ref().unwrap().original_text, format!("trước ngày {}", local_date(8)));
+    ward_office.submit_report_by(draft, "Nguyễn Thị Hoa").unwrap();
+    sync(&mut ward_office);
+
+    sync(&mut province_office);
+    let there = province_office.report(draft).unwrap();
+    let money = there.figure("quy_vnn_vnd").unwrap();
+    assert_eq!((money.value, money.qualifier), (870_000_000, Qualifier::About));
+    assert_eq!(there.submitted_by, "Nguyễn Thị Hoa");
+    assert!(there.submitted_at_device.is_some());
+}
