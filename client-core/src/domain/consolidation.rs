@@ -53,6 +53,10 @@ pub enum ReportStanding {
     NotReported,
     /// The task says submitted, but the report itself has not reached this device yet.
     ReportNotHere,
+    /// Accepted, but its figures were changed after the acceptance (by a device that had not
+    /// seen it): what it says now was not accepted. Counted among all submitted; among
+    /// accepted ones again once the office accepts it again.
+    ChangedSinceAccepted,
 }
 
 impl ReportStanding {
@@ -60,7 +64,9 @@ impl ReportStanding {
     pub fn counted(self, counting: Counting) -> bool {
         match self {
             ReportStanding::Accepted => true,
-            ReportStanding::AwaitingReview => counting == Counting::AllSubmitted,
+            ReportStanding::AwaitingReview | ReportStanding::ChangedSinceAccepted => {
+                counting == Counting::AllSubmitted
+            }
             _ => false,
         }
     }
@@ -74,6 +80,7 @@ impl ReportStanding {
             ReportStanding::NotApplicable => "không áp dụng",
             ReportStanding::NotReported => "chưa báo cáo",
             ReportStanding::ReportNotHere => "đã báo cáo, báo cáo chưa về máy",
+            ReportStanding::ChangedSinceAccepted => "số liệu đã đổi sau khi duyệt, cần duyệt lại",
         }
     }
 }
@@ -329,7 +336,12 @@ impl Store {
             if matches!(standing, ReportStanding::Accepted | ReportStanding::AwaitingReview) {
                 match t.report.map(|r| self.get::<Report>(r)) {
                     // Only what was submitted counts: never a draft.
-                    Some(Ok(r)) if r.submitted_at_device.is_some() => figures = r.figures,
+                    Some(Ok(r)) if r.submitted_at_device.is_some() => {
+                        if standing == ReportStanding::Accepted && self.changed_since_accepted(&r)? {
+                            standing = ReportStanding::ChangedSinceAccepted;
+                        }
+                        figures = r.figures;
+                    }
                     Some(Ok(_)) => standing = ReportStanding::NotReported,
                     Some(Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. }))) => return Err(e),
                     // Not here yet, or of a newer version than this app reads: not counted,
@@ -340,6 +352,19 @@ impl Store {
             units.push(UnitReport { unit: t.assignee, standing, report: t.report, figures });
         }
         Ok(consolidate(&units, counting, &indicators))
+    }
+}
+
+impl Store {
+    /// Whether `r`'s figures differ from what this unit's standing acceptance of it saw.
+    /// An acceptance written before the figures were kept with it is taken at its word.
+    fn changed_since_accepted(&mut self, r: &Report) -> Result<bool> {
+        let me = self.my_unit()?;
+        let seen = match self.review_of(r.header.id, me)? {
+            Some(review) => review.rounds.last().map(|round| round.figures_seen.clone()).unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(!seen.is_empty() && seen != r.figures_digest())
     }
 }
 

@@ -38,6 +38,7 @@ impl Store {
             note: clean_multiline(note),
             at_device: self.now(),
             submission: (seen.max(1)) as u64,
+            figures_seen: if verdict == Verdict::Accepted { r.figures_digest() } else { String::new() },
         };
         self.modify::<Review, _>(id, |rv| {
             rv.rounds.push(round);

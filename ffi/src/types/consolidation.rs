@@ -21,6 +21,8 @@ pub enum ReportStanding {
     NotReported,
     /// Submitted, but the report has not reached this device yet.
     ReportNotHere,
+    /// Accepted, but its figures changed after the acceptance: to be accepted again.
+    ChangedSinceAccepted,
 }
 
 impl From<core::ReportStanding> for ReportStanding {
@@ -32,6 +34,7 @@ impl From<core::ReportStanding> for ReportStanding {
             core::ReportStanding::NotApplicable => ReportStanding::NotApplicable,
             core::ReportStanding::NotReported => ReportStanding::NotReported,
             core::ReportStanding::ReportNotHere => ReportStanding::ReportNotHere,
+            core::ReportStanding::ChangedSinceAccepted => ReportStanding::ChangedSinceAccepted,
         }
     }
 }

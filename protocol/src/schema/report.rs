@@ -187,6 +187,32 @@ pub struct Report {
 }
 
 impl Report {
+    /// A fingerprint of what the report's figures say (each indicator's value, measure,
+    /// qualifier, scope and the day it counts from, in indicator order): the same on every
+    /// replica holding the same figures, whatever order they were added in. A reviewer keeps
+    /// it with an acceptance, so figures changed after it are told apart from those accepted.
+    pub fn figures_digest(&self) -> String {
+        use sha2::Digest;
+        let mut lines: Vec<String> = self
+            .figures
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{}",
+                    f.indicator,
+                    f.value,
+                    f.unit,
+                    f.qualifier,
+                    f.scope,
+                    f.counts_since().map(|d| d.to_string()).unwrap_or_default()
+                )
+            })
+            .collect();
+        lines.sort();
+        let digest = sha2::Sha256::digest(lines.join("\u{1e}").as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The figure for `indicator`. Two devices of one unit may add the same indicator while
     /// offline and the merge keeps both; every reader takes the first in document order (the
     /// same on every replica), and the next edit of that figure removes the others.

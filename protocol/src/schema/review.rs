@@ -30,6 +30,12 @@ pub struct ReviewRound {
     /// again. Rounds written before this field read as 0: they stand whatever came after.
     #[autosurgeon(missing = "Default::default")]
     pub submission: u64,
+    /// For an acceptance, what the figures the reviewer accepted said
+    /// ([`crate::schema::Report::figures_digest`]): figures changed after it (by a device that
+    /// had not seen the verdict) are not what was accepted. Empty for a return and for rounds
+    /// written before it was kept.
+    #[autosurgeon(missing = "String::new")]
+    pub figures_seen: String,
 }
 
 /// The reviews of one report. Owner: the issuer; audience: the reporting unit.

@@ -290,3 +290,59 @@ fn a_wards_consolidated_report_reaches_the_province_above_it() {
     assert_eq!(there.submitted_by, "Nguyễn Thị Hoa");
     assert!(there.submitted_at_device.is_some());
 }
+
+/// A second phone of a ward, offline while the office accepted the ward's report, changes a
+/// figure: what the report now says is not what was accepted. Accepted-only leaves it out and
+/// says why; all submitted counts it; accepted again, it counts with its new figure.
+#[test]
+fn figures_changed_after_acceptance_are_not_counted_as_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let ward = relay.org.units[1].id;
+    let mut office = relay.device(&dir.path().join("office.sqlite"), 0, "Văn phòng tỉnh");
+    let directive =
+        office.issue_directive(dispatch_305(vec![ward], &local_date(10), &local_date(13))).unwrap();
+    sync(&mut office);
+    let mut lan = relay.device(&dir.path().join("lan.sqlite"), 1, "Điện thoại chị Lan");
+    let mut hung = relay.device(&dir.path().join("hung.sqlite"), 1, "Điện thoại anh Hùng");
+    sync(&mut lan);
+    let report = reported(&mut lan, directive, &[("quy_vnn_vnd", "gần 850 triệu", FigureScope::Period, "")]);
+    sync(&mut hung);
+    sync(&mut office);
+    office.review_report(report, Verdict::Accepted, "").unwrap();
+    sync(&mut office);
+    let money = |c: &giaoban_client_core::Consolidation| {
+        c.columns.iter().find(|k| k.key.indicator == "quy_vnn_vnd").map(|k| k.sum)
+    };
+    let c = office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap();
+    assert_eq!(money(&c), Some(Sum::Value { value: 850_000_000, qualifier: Qualifier::Under }));
+
+    // Hùng's phone has not seen the verdict: it lets him change the figure.
+    hung.set_report_figure(
+        report,
+        FigureInput {
+            indicator: "quy_vnn_vnd".into(),
+            amount: "1,2 tỷ".into(),
+            unit: MeasureUnit::Vnd,
+            scope: FigureScope::Period,
+            note: "Cộng thêm đợt ủng hộ cuối tháng".into(),
+            since: String::new(),
+        },
+    )
+    .unwrap();
+    sync(&mut hung);
+    sync(&mut office);
+    let c = office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap();
+    assert!(c.rows.is_empty(), "what was accepted is no longer what it says");
+    assert_eq!(c.not_counted, vec![(ward, ReportStanding::ChangedSinceAccepted)]);
+    assert_eq!(
+        ReportStanding::ChangedSinceAccepted.vietnamese(),
+        "số liệu đã đổi sau khi duyệt, cần duyệt lại"
+    );
+    let c = office.consolidation(directive, 3, Counting::AllSubmitted).unwrap();
+    assert_eq!(money(&c), Some(Sum::Value { value: 1_200_000_000, qualifier: Qualifier::Exact }));
+
+    office.review_report(report, Verdict::Accepted, "Đã đối chiếu số liệu mới.").unwrap();
+    let c = office.consolidation(directive, 3, Counting::AcceptedOnly).unwrap();
+    assert_eq!(money(&c), Some(Sum::Value { value: 1_200_000_000, qualifier: Qualifier::Exact }));
+}

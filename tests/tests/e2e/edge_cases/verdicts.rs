@@ -40,6 +40,7 @@ fn a_ward_cannot_accept_its_own_report() {
             note: String::new(),
             at_device: Timestamp(0),
             submission: 1,
+            figures_seen: String::new(),
         }],
     };
     let mut doc = AutoCommit::new().with_actor(dev_a.device_id().actor_id());
