@@ -8,6 +8,7 @@
 pub mod config;
 pub mod demo;
 pub mod desk;
+pub mod export_client;
 pub mod files;
 pub mod http;
 pub mod metrics;

@@ -51,6 +51,99 @@ enum Command {
     /// Administer units and devices.
     #[command(subcommand)]
     Admin(Admin),
+    /// Export the office's documents from a running relay, as a staff member downloads them
+    /// from the desk: for scripts. The password is read from GIAOBAN_DESK_PASSWORD.
+    #[command(subcommand, after_help = EXPORT_HELP)]
+    Export(Export),
+}
+
+const EXPORT_HELP: &str = "\
+The relay must be running: the export signs in to its desk over HTTP as the staff account, so
+the account sees what it sees in a browser, and the relay's files are left to the relay. The
+password is read from the environment variable GIAOBAN_DESK_PASSWORD, never from the command
+line.
+
+Examples:
+  export GIAOBAN_DESK_PASSWORD=…
+  giaoban-relay export dispatch 305/MTTQ-BTT --account vanphong
+  giaoban-relay export consolidation 305/MTTQ-BTT --task 3 --format docx --account vanphong
+  giaoban-relay export report 305/MTTQ-BTT --unit \"P. Xuân Trung\" --account vanphong --out bc.docx
+
+Exit status: 0 written; 1 the relay answered with another error; 2 the command was given
+wrongly; 3 the relay could not be reached; 4 the sign-in was refused (wrong account or
+password, account locked or disabled); 5 no such dispatch, task or report (or several fit);
+6 not permitted; 7 the relay cannot lay the document out as a file; 8 the file exists or
+could not be written.";
+
+/// What to export.
+#[derive(Subcommand)]
+enum Export {
+    /// A dispatch as printed (Word), by its number as printed ("305/MTTQ-BTT") or its id.
+    Dispatch {
+        /// The dispatch's number as printed (spaces and case do not matter), or its id.
+        number: String,
+        #[command(flatten)]
+        to: ExportTo,
+    },
+    /// A task's figures summed over the units it addressed: the sheet (xlsx), or the office's
+    /// consolidated report (docx). Only reports the office accepted count, unless
+    /// --all-submitted.
+    Consolidation {
+        /// The dispatch's number as printed, or its id.
+        number: String,
+        /// The task's number in the dispatch.
+        #[arg(long)]
+        task: u64,
+        /// xlsx (the figures) or docx (the office's report).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Xlsx)]
+        format: ExportFormat,
+        /// Count every report submitted, not only those the office accepted.
+        #[arg(long)]
+        all_submitted: bool,
+        #[command(flatten)]
+        to: ExportTo,
+    },
+    /// A unit's report (Word): by its id, or by the dispatch's number with --unit.
+    Report {
+        /// The report's id; or, with --unit, the number of the dispatch it answers.
+        report: String,
+        /// The unit that sent it ("P. Xuân Trung"; diacritics optional).
+        #[arg(long)]
+        unit: Option<String>,
+        /// The task it answers, when the unit sent reports for several.
+        #[arg(long, requires = "unit")]
+        task: Option<u64>,
+        #[command(flatten)]
+        to: ExportTo,
+    },
+}
+
+/// Where an export goes and as whom.
+#[derive(clap::Args)]
+struct ExportTo {
+    /// The staff account to sign in as (its password is read from GIAOBAN_DESK_PASSWORD).
+    #[arg(long, env = "GIAOBAN_DESK_ACCOUNT")]
+    account: String,
+    /// The relay's address (http://127.0.0.1:8080, https://giaoban.dongnai.example); by
+    /// default the listen address of the configuration (--config).
+    #[arg(long)]
+    relay: Option<String>,
+    /// The file to write; by default the name the relay gives the download
+    /// ("Bao-cao-tong-hop-305-MTTQ-BTT.docx"), in the current folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// The file a consolidation is exported as.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// The figures as a sheet.
+    Xlsx,
+    /// The office's consolidated report.
+    Docx,
 }
 
 #[derive(Subcommand)]
@@ -220,9 +313,14 @@ fn main() -> anyhow::Result<()> {
         LogFormat::Json => logs.json().init(),
     }
     let config = Config::load(cli.config.as_deref())?;
+    let command = match cli.command {
+        // Talks to the running relay over HTTP; never opens its store.
+        Command::Export(what) => export(&config, what),
+        other => other,
+    };
     let store = RelayStore::open_with_quota(&config.data_dir, config.max_database_kb)
         .with_context(|| format!("opening the relay store in {}", config.data_dir.display()))?;
-    match cli.command {
+    match command {
         Command::Serve { demo, demo_province, demo_without_dispatch } => {
             let demo = if demo && store.units()?.is_empty() {
                 let dir = create_demo(&store, &config, &demo_province)?;
@@ -233,6 +331,49 @@ fn main() -> anyhow::Result<()> {
             serve(store, config, demo)
         }
         Command::Admin(a) => admin(&store, &config, a),
+        Command::Export(_) => unreachable!("an export never opens the store"),
+    }
+}
+
+/// Runs an export and ends the process: 0 with the file written, otherwise the failure's
+/// status (`export_client::exit`) after saying what went wrong and what to do.
+fn export(config: &Config, what: Export) -> ! {
+    use giaoban_relay::export_client::{self, Format, Options, What};
+    let (what, to) = match what {
+        Export::Dispatch { number, to } => (What::Dispatch { number }, to),
+        Export::Consolidation { number, task, format, all_submitted, to } => {
+            let format = match format {
+                ExportFormat::Xlsx => Format::Xlsx,
+                ExportFormat::Docx => Format::Docx,
+            };
+            (What::Consolidation { number, task, format, all_submitted }, to)
+        }
+        Export::Report { report, unit, task, to } => (What::Report { report, unit, task }, to),
+    };
+    let outcome = export_client::password_from_env().and_then(|password| {
+        let (relay, relay_from) = match to.relay {
+            Some(url) => (url, "--relay".to_string()),
+            None => export_client::relay_url_from(config),
+        };
+        export_client::run(&Options {
+            relay,
+            relay_from,
+            account: to.account,
+            password,
+            what,
+            out: to.out,
+            force: to.force,
+        })
+    });
+    match outcome {
+        Ok(written) => {
+            println!("{} ({} bytes)", written.path.display(), written.bytes);
+            std::process::exit(0)
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::exit(e.exit_code())
+        }
     }
 }
 

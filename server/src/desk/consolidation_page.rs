@@ -240,7 +240,7 @@ pub(super) async fn consolidation_xlsx(
     let title = format!("Tổng hợp nhiệm vụ {ordinal} {}", d.number.raw);
     let table = super::printed::consolidation_table(&c, &name, &title);
     let bytes = giaoban_export::xlsx(&format!("Nhiệm vụ {ordinal}"), &table).map_err(export_failed)?;
-    Ok(super::printed::download(bytes, &format!("Tong hop {title}"), "xlsx"))
+    Ok(super::printed::download(bytes, &title, "xlsx"))
 }
 
 /// `…/report.docx`: the office's consolidated report drafted from the consolidation.

@@ -20,6 +20,7 @@ pub mod dispatch_form;
 mod dispatch_page;
 pub mod draft_files;
 mod draft_upload;
+mod find;
 pub use draft_upload::form_routes;
 mod matrix_page;
 pub mod meeting_form;
@@ -100,6 +101,8 @@ pub fn routes() -> Router<AppState> {
         .route("/desk/dispatch/{id}/task/{ordinal}/draft-report", post(consolidation_page::draft_report_sent))
         .route("/desk/dispatch/{id}/document.docx", get(printed::dispatch_docx))
         .route("/desk/report/{id}/document.docx", get(printed::report_docx))
+        .route("/desk/find/dispatch", get(find::find_dispatch))
+        .route("/desk/find/report", get(find::find_report))
         .route("/desk/report/{id}", get(report_page::report_page))
         .route("/desk/report/{id}/review", post(report_page::review_sent))
         .route("/desk/report/{id}/edit", post(report_page::edit_sent))

@@ -444,5 +444,11 @@ pub(super) async fn report_docx(
         Ok(report_letter(&r, dir.as_deref()))
     })
     .await?;
-    docx_download(&letter, &format!("Bao cao {}", letter.subject))
+    // Most reports are titled "Báo cáo …" already.
+    let title = if giaoban_vietnamese_text::search_key(&letter.subject).starts_with("bao cao") {
+        letter.subject.clone()
+    } else {
+        format!("Bao cao {}", letter.subject)
+    };
+    docx_download(&letter, &title)
 }

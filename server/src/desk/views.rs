@@ -416,3 +416,126 @@ pub fn issued(store: &Store, query: &str) -> giaoban_client_core::Result<Vec<Iss
     }
     Ok(out)
 }
+
+/// A document number as a lookup compares it: NFC, lower case, without spaces or a leading
+/// "Số:", so "Số: 305 / MTTQ-BTT" and "305/mttq-btt" are one number. Marks are kept: "QĐ" is
+/// not "QD".
+pub fn number_key(number: &str) -> String {
+    let spaced = giaoban_vietnamese_text::clean_input(number).to_lowercase();
+    let key: String = spaced.chars().filter(|c| !c.is_whitespace()).collect();
+    match key.strip_prefix("số:") {
+        Some(rest) => rest.to_string(),
+        None => key,
+    }
+}
+
+/// A dispatch a lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Numbered {
+    /// The dispatch.
+    pub id: DocId,
+    /// "305/MTTQ-BTT V/v …".
+    pub title: String,
+    /// "24/01/2022".
+    pub issued_on: String,
+}
+
+/// The dispatches this store's unit issued whose number is `number` as [`number_key`] compares
+/// it, the earliest issued first. Several when a number was used again (each year starts the
+/// count again); none for an empty number.
+pub fn issued_numbered(store: &mut Store, number: &str) -> giaoban_client_core::Result<Vec<Numbered>> {
+    let key = number_key(number);
+    if key.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A dispatch's title starts with its number, so only those whose title does are opened.
+    let candidates: Vec<DocId> = issued(store, "")?
+        .into_iter()
+        .filter(|d| number_key(&d.title).starts_with(&key))
+        .filter_map(|d| d.id.parse().ok())
+        .collect();
+    let mut found = Vec::new();
+    for id in candidates {
+        // A meeting's tasks are listed too; only a dispatch has a number.
+        let Ok(d) = store.directive(id) else { continue };
+        if number_key(&d.number.raw) == key {
+            let title = giaoban_client_core::protocol::schema::DocumentSchema::title(&d);
+            found.push((d.issued_on, Numbered { id, title, issued_on: format_date(d.issued_on) }));
+        }
+    }
+    found.sort_by_key(|(on, n)| (*on, n.id));
+    Ok(found.into_iter().map(|(_, n)| n).collect())
+}
+
+/// The words of a unit's name as [`units_called`] compares them: diacritics ignored, and the
+/// short forms lists use ("P. Xuân Trung", "TT. Trảng Bom") read as the words they stand for.
+fn unit_words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in giaoban_vietnamese_text::search_tokens(name) {
+        let long: &[&str] = match w.as_str() {
+            "p" => &["phuong"],
+            "x" => &["xa"],
+            "tt" => &["thi", "tran"],
+            "tx" => &["thi", "xa"],
+            "tp" => &["thanh", "pho"],
+            "q" => &["quan"],
+            "h" => &["huyen"],
+            "dk" => &["dac", "khu"],
+            _ => {
+                out.push(w);
+                continue;
+            }
+        };
+        out.extend(long.iter().map(|l| l.to_string()));
+    }
+    out
+}
+
+/// The units among `units` that `query` names ("P. Xuân Trung", "phường xuan trung"): those
+/// whose full or short name has exactly its words, diacritics ignored; if none does, those
+/// whose name holds its words in a row.
+pub fn units_called(
+    dir: &giaoban_protocol::schema::UnitDirectory,
+    units: &[UnitId],
+    query: &str,
+) -> Vec<UnitId> {
+    let words = unit_words(query);
+    if words.is_empty() {
+        return Vec::new();
+    }
+    let names = |u: &UnitId| {
+        dir.unit(*u).map(|u| vec![unit_words(&u.name), unit_words(&u.short_name)]).unwrap_or_default()
+    };
+    let exact: Vec<UnitId> = units.iter().filter(|u| names(u).contains(&words)).copied().collect();
+    if !exact.is_empty() {
+        return exact;
+    }
+    units
+        .iter()
+        .filter(|u| names(u).iter().any(|n| n.windows(words.len()).any(|w| w == words.as_slice())))
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_is_one_number_however_it_is_typed() {
+        assert_eq!(number_key("305/MTTQ-BTT"), "305/mttq-btt");
+        assert_eq!(number_key("  Số: 305 / mttq-BTT "), "305/mttq-btt");
+        // "Số" typed as "So" and two combining marks.
+        assert_eq!(number_key("So\u{302}\u{301}: 305/MTTQ-BTT"), "305/mttq-btt");
+        assert_eq!(number_key("12/QĐ-UBND"), number_key("12/qđ-ubnd"));
+        assert_ne!(number_key("12/QĐ-UBND"), number_key("12/QD-UBND"), "marks are kept");
+        assert_eq!(number_key(" Số: "), "");
+    }
+
+    #[test]
+    fn a_unit_is_named_by_its_short_form_too() {
+        assert_eq!(unit_words("P. Xuân Trung"), unit_words("phường xuan trung"));
+        assert_eq!(unit_words("TT. Trảng Bom"), ["thi", "tran", "trang", "bom"]);
+        assert_eq!(unit_words("Hội LHPN P. Xuân Trung"), ["hoi", "lhpn", "phuong", "xuan", "trung"]);
+    }
+}

@@ -39,7 +39,8 @@ pub use drafts::{Draft, DraftForFiles, DraftSummary, UNTITLED};
 pub use files::FileAccess;
 pub use precheck::{Prechecked, Prechecker};
 pub use staff::{
-    HASHES_AT_ONCE, SESSION_MAX_MS, SignIn, StaffAccount, StaffId, StaffSession, normalise_login,
+    FAILURES_BEFORE_LOCK, HASHES_AT_ONCE, LOCK_MS, SESSION_MAX_MS, SignIn, StaffAccount, StaffId,
+    StaffSession, normalise_login,
 };
 pub use units::{NewUnit, TreeChange};
 pub use writer::{Ctx, PushOutcome, Writer, push as writer_push, push_prechecked};

@@ -6,6 +6,7 @@
 mod common;
 
 mod crash;
+mod export;
 mod file_crash;
 mod migrations;
 mod operator;
