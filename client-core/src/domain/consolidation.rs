@@ -24,6 +24,8 @@ use giaoban_protocol::schema::{
 };
 use giaoban_protocol::{DocId, UnitId};
 
+use rusqlite::{OptionalExtension, params};
+
 use crate::Store;
 use crate::domain::{TaskFilter, TaskScope};
 use crate::error::{CoreError, Result};
@@ -334,19 +336,21 @@ impl Store {
             };
             let mut figures = Vec::new();
             if matches!(standing, ReportStanding::Accepted | ReportStanding::AwaitingReview) {
-                match t.report.map(|r| self.get::<Report>(r)) {
+                match t.report.map(|r| self.indexed_report(r)).transpose()?.flatten() {
                     // Only what was submitted counts: never a draft.
-                    Some(Ok(r)) if r.submitted_at_device.is_some() => {
-                        if standing == ReportStanding::Accepted && self.changed_since_accepted(&r)? {
+                    Some(r) if r.submitted => {
+                        if standing == ReportStanding::Accepted
+                            && !r.figures_seen.is_empty()
+                            && r.figures_seen != r.digest
+                        {
                             standing = ReportStanding::ChangedSinceAccepted;
                         }
                         figures = r.figures;
                     }
-                    Some(Ok(_)) => standing = ReportStanding::NotReported,
-                    Some(Err(e @ (CoreError::Storage(_) | CoreError::DamagedStore { .. }))) => return Err(e),
+                    Some(_) => standing = ReportStanding::NotReported,
                     // Not here yet, or of a newer version than this app reads: not counted,
                     // and the table says so.
-                    Some(Err(_)) | None => standing = ReportStanding::ReportNotHere,
+                    None => standing = ReportStanding::ReportNotHere,
                 }
             }
             units.push(UnitReport { unit: t.assignee, standing, report: t.report, figures });
@@ -355,16 +359,75 @@ impl Store {
     }
 }
 
+/// A report as the derived tables hold it for a consolidation.
+struct IndexedReport {
+    submitted: bool,
+    /// `Report::figures_digest` of its figures now.
+    digest: String,
+    /// What the standing acceptance saw of its figures; empty when none says.
+    figures_seen: String,
+    figures: Vec<Figure>,
+}
+
 impl Store {
-    /// Whether `r`'s figures differ from what this unit's standing acceptance of it saw.
-    /// An acceptance written before the figures were kept with it is taken at its word.
-    fn changed_since_accepted(&mut self, r: &Report) -> Result<bool> {
-        let me = self.my_unit()?;
-        let seen = match self.review_of(r.header.id, me)? {
-            Some(review) => review.rounds.last().map(|round| round.figures_seen.clone()).unwrap_or_default(),
-            None => String::new(),
+    /// Report `id` as the derived tables hold it (kept with every change to it, so no
+    /// document is rebuilt); `None` when it is not here or a newer app wrote it.
+    fn indexed_report(&mut self, id: DocId) -> Result<Option<IndexedReport>> {
+        // Prepares it first if it came in a download and waits.
+        let n = match self.row(id) {
+            Ok(row) => row.n,
+            Err(CoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
         };
-        Ok(!seen.is_empty() && seen != r.figures_digest())
+        let key = id.to_bytes().to_vec();
+        let facts: Option<(bool, String)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT f.submitted, f.digest FROM report_facts f WHERE f.doc = ?1
+                   AND NOT EXISTS (SELECT 1 FROM sync_problems p WHERE p.doc = ?2 AND p.kind = 'newer_app')",
+            )?
+            .query_row(params![n, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((submitted, digest)) = facts else { return Ok(None) };
+        let figures_seen: String = self
+            .conn()
+            .prepare_cached(
+                "SELECT figures_seen FROM report_reviews WHERE report = ?1 AND verdict = 'accepted'",
+            )?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT indicator, value, unit, qualifier, scope, note, written, since
+               FROM report_figures WHERE doc = ?1 ORDER BY pos",
+        )?;
+        let rows = stmt.query_map(params![n], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        let mut figures = Vec::new();
+        for row in rows {
+            let (indicator, value, unit, qualifier, scope, note, written, since) = row?;
+            use crate::store::figure_codes as code;
+            let (Some(unit), Some(qualifier), Some(scope)) =
+                (code::unit_of(&unit), code::qualifier_of(&qualifier), code::scope_of(&scope))
+            else {
+                return Err(CoreError::DamagedStore {
+                    detail: format!("report {id}: a figure's row does not read"),
+                });
+            };
+            let since = since.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+            figures.push(Figure { indicator, value, unit, qualifier, scope, note, written, since });
+        }
+        Ok(Some(IndexedReport { submitted, digest, figures_seen, figures }))
     }
 }
 

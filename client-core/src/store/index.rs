@@ -349,9 +349,16 @@ impl Indexable for Review {
                 Verdict::Returned => "returned",
             };
             tx.execute(
-                "INSERT OR REPLACE INTO report_reviews(report, verdict, note, review, submission)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![report, verdict, latest.note, n, latest.submission.min(i64::MAX as u64) as i64],
+                "INSERT OR REPLACE INTO report_reviews(report, verdict, note, review, submission, figures_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    report,
+                    verdict,
+                    latest.note,
+                    n,
+                    latest.submission.min(i64::MAX as u64) as i64,
+                    latest.figures_seen
+                ],
             )?;
         }
         tx.prepare_cached(&format!(
@@ -365,7 +372,83 @@ impl Indexable for Review {
 impl Indexable for Report {
     fn refresh(&self, tx: &Connection, n: i64) -> Result<()> {
         refresh_common(tx, n, self)?;
+        tx.prepare_cached("DELETE FROM report_figures WHERE doc = ?1")?.execute(params![n])?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO report_figures(doc, pos, indicator, value, unit, qualifier, scope, note, written, since)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (pos, f) in self.figures.iter().enumerate() {
+            insert.execute(params![
+                n,
+                pos as i64,
+                f.indicator,
+                f.value,
+                figure_codes::unit(f.unit),
+                figure_codes::qualifier(f.qualifier),
+                figure_codes::scope(f.scope),
+                f.note,
+                f.written,
+                f.since.map(|d| d.to_string())
+            ])?;
+        }
+        tx.prepare_cached("INSERT OR REPLACE INTO report_facts(doc, submitted, digest) VALUES (?1, ?2, ?3)")?
+            .execute(params![n, self.submitted_at_device.is_some(), self.figures_digest()])?;
         refresh_file_refs(tx, n, self.attachments.iter())
+    }
+}
+
+/// The codes the `report_figures` table keeps a figure's measure, qualifier and scope by.
+pub(crate) mod figure_codes {
+    use giaoban_protocol::schema::{FigureScope, MeasureUnit, Qualifier};
+
+    pub(crate) fn unit(u: MeasureUnit) -> &'static str {
+        match u {
+            MeasureUnit::Vnd => "vnd",
+            MeasureUnit::Houses => "houses",
+            MeasureUnit::Households => "households",
+            MeasureUnit::People => "people",
+            MeasureUnit::Events => "events",
+            MeasureUnit::Items => "items",
+        }
+    }
+
+    pub(crate) fn unit_of(code: &str) -> Option<MeasureUnit> {
+        [
+            MeasureUnit::Vnd,
+            MeasureUnit::Houses,
+            MeasureUnit::Households,
+            MeasureUnit::People,
+            MeasureUnit::Events,
+            MeasureUnit::Items,
+        ]
+        .into_iter()
+        .find(|u| unit(*u) == code)
+    }
+
+    pub(crate) fn qualifier(q: Qualifier) -> &'static str {
+        match q {
+            Qualifier::Exact => "exact",
+            Qualifier::Under => "under",
+            Qualifier::Over => "over",
+            Qualifier::About => "about",
+        }
+    }
+
+    pub(crate) fn qualifier_of(code: &str) -> Option<Qualifier> {
+        [Qualifier::Exact, Qualifier::Under, Qualifier::Over, Qualifier::About]
+            .into_iter()
+            .find(|q| qualifier(*q) == code)
+    }
+
+    pub(crate) fn scope(s: FigureScope) -> &'static str {
+        match s {
+            FigureScope::Period => "period",
+            FigureScope::Cumulative => "cumulative",
+        }
+    }
+
+    pub(crate) fn scope_of(code: &str) -> Option<FigureScope> {
+        [FigureScope::Period, FigureScope::Cumulative].into_iter().find(|s| scope(*s) == code)
     }
 }
 

@@ -253,6 +253,32 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
         ON CONFLICT(key) DO UPDATE SET value = 1;
     "#,
+    // 15 (derived): each report's figures, whether it was submitted and what its figures say
+    // (`Report::figures_digest`), so a consolidation reads them without rebuilding every
+    // report's document; and what each standing acceptance saw of the figures.
+    r#"
+    CREATE TABLE IF NOT EXISTS report_figures (
+        doc       INTEGER NOT NULL REFERENCES documents(n) ON DELETE CASCADE,
+        pos       INTEGER NOT NULL,            -- its place in the report (the first of an indicator counts)
+        indicator TEXT NOT NULL,
+        value     INTEGER NOT NULL,
+        unit      TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        scope     TEXT NOT NULL,
+        note      TEXT NOT NULL,
+        written   TEXT NOT NULL,
+        since     TEXT,                        -- yyyy-mm-dd
+        PRIMARY KEY (doc, pos)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS report_facts (
+        doc       INTEGER PRIMARY KEY REFERENCES documents(n) ON DELETE CASCADE,
+        submitted INTEGER NOT NULL,
+        digest    TEXT NOT NULL
+    );
+    ALTER TABLE report_reviews ADD COLUMN figures_seen TEXT NOT NULL DEFAULT '';
+    INSERT INTO meta(key, value) VALUES ('needs_reindex', 1)
+        ON CONFLICT(key) DO UPDATE SET value = 1;
+    "#,
 ];
 
 /// The `user_version` a fully migrated store has.
@@ -281,7 +307,7 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
 
 fn apply(tx: &Transaction<'_>, sql: &str, version: i64) -> Result<()> {
     // A store set back to an older version (a restored copy, a test) runs the later migrations
-    // again: 7, 13 and 14 add their columns only once.
+    // again: 7, 13, 14 and 15 add their columns only once.
     let has_give_back = || -> Result<bool> {
         Ok(tx.prepare("SELECT 1 FROM pragma_table_info('receipts') WHERE name = 'give_back'")?.exists([])?)
     };
@@ -291,6 +317,15 @@ fn apply(tx: &Transaction<'_>, sql: &str, version: i64) -> Result<()> {
     let has_submissions = || -> Result<bool> {
         Ok(tx.prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'submissions'")?.exists([])?)
     };
+    let has_figures_seen = || -> Result<bool> {
+        Ok(tx
+            .prepare("SELECT 1 FROM pragma_table_info('report_reviews') WHERE name = 'figures_seen'")?
+            .exists([])?)
+    };
+    if version == 15 && has_figures_seen()? {
+        tx.pragma_update(None, "user_version", version)?;
+        return Ok(());
+    }
     if version == 14 && has_submissions()? {
         tx.pragma_update(None, "user_version", version)?;
         return Ok(());

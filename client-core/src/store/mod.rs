@@ -35,6 +35,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{CoreError, Result};
 use cache::DocCache;
 use checkpoint::Checkpointer;
+pub(crate) use index::figure_codes;
 pub(crate) use load::Stored;
 
 /// How hard each commit is pushed to disk.
@@ -632,7 +633,7 @@ impl Store {
         }
         self.write(|s| {
             s.conn.execute_batch(
-                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;\n                 DELETE FROM search_stale; DELETE FROM file_refs;",
+                "DELETE FROM tasks; DELETE FROM task_states; DELETE FROM report_reviews; DELETE FROM search;\n                 DELETE FROM report_figures; DELETE FROM report_facts;\n                 DELETE FROM search_stale; DELETE FROM file_refs;",
             )?;
             for (id, mut doc) in loaded {
                 let n: i64 = s.conn.query_row(
