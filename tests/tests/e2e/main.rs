@@ -23,6 +23,7 @@ mod file_memory;
 mod listeners;
 mod live_and_restore;
 mod prepare_later;
+mod probe_meetings;
 mod relay_sync;
 mod restores;
 mod simulation;
