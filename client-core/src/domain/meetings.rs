@@ -58,6 +58,7 @@ impl Store {
             }
             return Err(CoreError::invalid("id", "another record has this id"));
         }
+        let held_on = date_field("held_on", &input.held_on)?;
         let mut conclusions = Vec::with_capacity(input.conclusions.len());
         let mut audience = Vec::new();
         for (i, c) in input.conclusions.iter().enumerate() {
@@ -67,6 +68,12 @@ impl Store {
                 .as_ref()
                 .map(|d| deadline_field(&format!("conclusions[{ordinal}].deadline"), d))
                 .transpose()?;
+            if deadline.as_ref().is_some_and(|d| d.last_day() < held_on) {
+                return Err(CoreError::invalid(
+                    format!("conclusions[{ordinal}].deadline"),
+                    "the deadline is before the meeting was held",
+                ));
+            }
             audience.extend(c.target_units.iter().copied());
             conclusions.push(Conclusion {
                 ordinal,
@@ -84,7 +91,7 @@ impl Store {
             header: Header::new(id, DocKind::Meeting, owner, audience),
             kind: input.kind,
             title: clean_input(&input.title),
-            held_on: date_field("held_on", &input.held_on)?,
+            held_on,
             place: clean_input(&input.place),
             chair: clean_input(&input.chair),
             conclusions,

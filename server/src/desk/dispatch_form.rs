@@ -646,6 +646,7 @@ pub fn in_vietnamese(reason: &str) -> String {
             "Hạn tổng hợp phải sau hạn báo cáo của các đơn vị.",
         ),
         ("text must be in Unicode NFC form", "Văn bản chứa ký tự không hợp lệ."),
+        ("the deadline is before the meeting was held", "Thời hạn sớm hơn ngày họp."),
         ("no such meeting on this device", "Không tìm thấy hội nghị mà nhiệm vụ này thực hiện kết luận."),
         ("the meeting has no conclusion", "Hội nghị không có kết luận mà nhiệm vụ này ghi."),
         ("the meeting was held by another unit", "Hội nghị này do đơn vị khác tổ chức."),

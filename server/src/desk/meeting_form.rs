@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use giaoban_client_core::{NewConclusion, NewMeeting};
+use giaoban_client_core::{NewConclusion, NewMeeting, parse_deadline};
 use giaoban_protocol::UnitId;
 use giaoban_protocol::schema::{MeetingKind, Unit, UnitKind};
 use giaoban_vietnamese_text::{clean_input, clean_multiline, parse_date, search_key};
@@ -70,6 +70,11 @@ pub struct MeetingFields {
     pub chair: String,
     /// The conclusions in order.
     pub conclusions: Vec<ConclusionFields>,
+    /// The form sent more conclusions than a meeting may have: the words of those past the
+    /// last one kept, to be shown back.
+    pub too_many: Vec<String>,
+    /// The form said it had more conclusions than a meeting may have.
+    pub count_over: bool,
 }
 
 /// What the staff member pressed.
@@ -156,7 +161,11 @@ impl MeetingFields {
                 "held_on" => f.held_on = v.clone(),
                 "place" => f.place = v.clone(),
                 "chair" => f.chair = v.clone(),
-                "conclusions" => count = v.parse().unwrap_or(0).min(MAX_CONCLUSIONS),
+                "conclusions" => {
+                    let n: usize = v.parse().unwrap_or(0);
+                    f.count_over |= n > MAX_CONCLUSIONS;
+                    count = n.min(MAX_CONCLUSIONS);
+                }
                 "action" => {
                     action = if v == "add-conclusion" {
                         MeetingAction::AddConclusion
@@ -168,7 +177,13 @@ impl MeetingFields {
                     let Some(rest) = other.strip_prefix('c') else { continue };
                     let Some((n, field)) = rest.split_once('_') else { continue };
                     let Ok(n) = n.parse::<usize>() else { continue };
-                    if n == 0 || n > MAX_CONCLUSIONS {
+                    if n == 0 {
+                        continue;
+                    }
+                    if n > MAX_CONCLUSIONS {
+                        if field == "text" && f.too_many.len() < 100 {
+                            f.too_many.push(v.clone());
+                        }
                         continue;
                     }
                     let c = blocks.entry(n).or_default();
@@ -223,6 +238,19 @@ impl MeetingFields {
         if parse_date(&held_on).is_err() {
             p.insert("held_on".into(), "Ngày họp viết theo dạng ngày/tháng/năm, ví dụ 20/01/2022.".into());
         }
+        if self.count_over || !self.too_many.is_empty() {
+            let dropped: Vec<String> =
+                self.too_many.iter().map(|t| format!("“{}”", clean_multiline(t))).collect();
+            p.insert(
+                "form".into(),
+                format!(
+                    "Một hội nghị ghi tối đa {MAX_CONCLUSIONS} kết luận; chưa ghi gì. Các kết luận sau kết luận thứ {MAX_CONCLUSIONS}{}{}. Hãy gộp bớt rồi ghi lại.",
+                    if dropped.is_empty() { "" } else { ": " },
+                    dropped.join("; ")
+                ),
+            );
+        }
+        let held = parse_date(&held_on).ok();
         let place = line(&mut p, "place", &self.place);
         let chair = line(&mut p, "chair", &self.chair);
         let offered = groups(children);
@@ -283,6 +311,11 @@ impl MeetingFields {
                 label = format!("Đối với {}", group_names.join(", "));
             }
             let deadline = read_deadline(&mut p, &f("deadline"), &c.deadline);
+            if let (Some(d), Some(held)) = (deadline.as_ref().and_then(|d| parse_deadline(d).ok()), held)
+                && d.last_day() < held
+            {
+                p.insert(f("deadline"), "Thời hạn sớm hơn ngày họp.".into());
+            }
             conclusions.push(NewConclusion {
                 target_label: label,
                 target_units: units,
@@ -299,6 +332,25 @@ impl MeetingFields {
         }
         Ok(NewMeeting { kind, title, held_on, place, chair, conclusions })
     }
+}
+
+/// Whether `recorded` is what `input` records (a form sent again unchanged).
+pub fn same_meeting(recorded: &giaoban_protocol::schema::Meeting, input: &NewMeeting) -> bool {
+    let same_conclusions = recorded.conclusions.len() == input.conclusions.len()
+        && recorded.conclusions.iter().zip(&input.conclusions).all(|(r, i)| {
+            r.target_label == clean_input(&i.target_label)
+                && r.target_units == i.target_units
+                && r.text == clean_multiline(&i.text)
+                && r.creates_task == i.creates_task
+                && r.deadline.as_ref().map(|d| d.original_text.clone())
+                    == i.deadline.as_ref().map(|d| clean_input(&d.text))
+        });
+    same_conclusions
+        && recorded.kind == input.kind
+        && recorded.title == clean_input(&input.title)
+        && parse_date(&input.held_on).ok() == Some(recorded.held_on)
+        && recorded.place == clean_input(&input.place)
+        && recorded.chair == clean_input(&input.chair)
 }
 
 /// The id of the meeting `unit` records from form `form`: the same every time, so a form sent

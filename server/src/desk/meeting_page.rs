@@ -239,6 +239,24 @@ pub(super) async fn meeting_form_sent(
             Err(p) => return Ok((Recorded::Form(fields, p), children)),
         };
         let id = meeting_form::meeting_id(unit_id, fields.form_id().ok_or(DeskError::BadForm)?);
+        // This form was recorded before: the same words again are that meeting; changed words
+        // are not dropped without a word.
+        if let Ok(h) = s.header(id)
+            && h.kind == giaoban_protocol::DocKind::Meeting
+            && h.owner == unit_id
+        {
+            if meeting_form::same_meeting(&s.meeting(id)?, &input) {
+                return Ok((Recorded::Done(id), children));
+            }
+            let mut p = dispatch_form::Problems::new();
+            p.insert(
+                "form".into(),
+                format!(
+                    "Hội nghị này đã được ghi từ biểu mẫu này (xem tại /desk/meeting/{id}); những thay đổi vừa gõ chưa được ghi. Muốn ghi một hội nghị khác, hãy mở “Ghi hội nghị mới”."
+                ),
+            );
+            return Ok((Recorded::Form(fields, p), children));
+        }
         match s.record_meeting_as(id, input) {
             Ok(id) => Ok((Recorded::Done(id), children)),
             Err(giaoban_client_core::CoreError::Invalid(inv)) => {
@@ -349,7 +367,9 @@ fn dispatch_from(m: &Meeting, ordinal: u64, issuer: &str, today: &str) -> Option
     let addressed =
         c.target_label.trim().strip_prefix("Đối với").map(str::trim).unwrap_or(c.target_label.trim());
     f.subject = format!("V/v thực hiện kết luận tại {}", m.title).chars().take(400).collect();
-    f.basis = format!("Kết luận tại {} ngày {held}", m.title);
+    // Within the form's 500 characters a line, however long the meeting's title.
+    let title: String = m.title.chars().take(440).collect();
+    f.basis = format!("Kết luận tại {title} ngày {held}");
     if !addressed.is_empty() {
         f.recipients_label = format!("Kính gửi: {addressed}.").chars().take(480).collect();
     }

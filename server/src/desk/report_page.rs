@@ -30,8 +30,8 @@ struct SectionView {
     mark: String,
     /// Said beside the section's box when it could not be saved.
     error: String,
-    /// What the section reads now, shown beside the words typed when they were not saved.
-    current: String,
+    /// The words typed that were not saved (shown beside what the section reads now).
+    typed: String,
 }
 
 /// A short fingerprint of a section's words: what the editor's page was made from.
@@ -289,6 +289,8 @@ fn describe(
 }
 
 struct Loaded {
+    /// The member may change it here (`may_edit`).
+    editable: bool,
     report: Report,
     files: Vec<super::attachments::FileLine>,
     history: Vec<HistoryLine>,
@@ -356,7 +358,8 @@ async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, S
         }
         let unit_name = super::views::unit_names(s).remove(&report.header.owner).unwrap_or_default();
         let files = super::attachments::lines(s, &relay, &folder, id)?;
-        Ok(Loaded { report, files, history, verdicts, unit_name })
+        let editable = may_edit(s, &report, me)?;
+        Ok(Loaded { editable, report, files, history, verdicts, unit_name })
     })
     .await
 }
@@ -383,8 +386,7 @@ fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: Strin
         submitted: r.submitted_at_device.is_some(),
         may_review: r.submitted_at_device.is_some() && r.header.audience.contains(&me),
         dispatch: r.directive.map(|d| d.to_string()),
-        editable: r.header.owner == me
-            && (r.submitted_at_device.is_none() || loaded.verdicts.last().is_some_and(|v| !v.accepted)),
+        editable: loaded.editable,
         sections: r
             .sections
             .iter()
@@ -395,8 +397,8 @@ fn page(signed: &Signed, id: DocId, loaded: Loaded, unit: String, warning: Strin
                     key: s.key.clone(),
                     heading: s.heading.clone(),
                     mark: section_mark(&body),
-                    current: if kept.is_some() { body.clone() } else { String::new() },
-                    body: kept.map(|k| k.1.clone()).unwrap_or(body),
+                    typed: kept.map(|k| k.1.clone()).unwrap_or_default(),
+                    body,
                     error: kept.map(|k| k.2.clone()).unwrap_or_default(),
                     edited_concurrently: s.edited_concurrently,
                 }
@@ -542,6 +544,39 @@ enum Edited {
     Done,
     /// Sections not saved, with the words typed and why; the others were saved.
     Kept(Vec<(String, String, String)>),
+    /// Nothing saved, and why; the words typed come back.
+    Refused(Vec<(String, String, String)>, String),
+}
+
+/// Whether the member's unit may still change report `r` on the desk: its own, and a draft,
+/// or returned and not submitted again since.
+fn may_edit(
+    s: &mut giaoban_client_core::Store,
+    r: &Report,
+    me: giaoban_protocol::UnitId,
+) -> Result<bool, DeskError> {
+    if r.header.owner != me {
+        return Ok(false);
+    }
+    if r.submitted_at_device.is_none() {
+        return Ok(true);
+    }
+    let id = r.header.id;
+    let submissions = s
+        .list_tasks(&giaoban_client_core::TaskFilter::default())?
+        .iter()
+        .find(|t| t.report == Some(id))
+        .map_or(1, |t| t.submissions.max(1));
+    for reviewer in &r.header.audience {
+        if let Some(review) = s.review_of(id, *reviewer)?
+            && let Some(last) = review.rounds.last()
+            && last.verdict == Verdict::Returned
+            && last.submission >= submissions
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The office's own report edited on the desk (the consolidated report drafted from a
@@ -560,13 +595,13 @@ pub(super) async fn edit_sent(
     let id: DocId = id.parse().map_err(|_| DeskError::NotFound)?;
     let submit = pairs.iter().any(|(k, v)| k == "action" && v == "submit");
     let value = |name: String| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    let typed: Vec<(String, String, String)> = pairs
+    // Every section the form names, with its words and the fingerprint its box was made from;
+    // a section sent without either is a form this page did not make.
+    let typed: Vec<(String, Option<String>, Option<String>)> = pairs
         .iter()
         .filter(|(k, _)| k == "section")
         .take(200)
-        .filter_map(|(_, key)| {
-            Some((key.clone(), value(format!("text_{key}"))?, value(format!("mark_{key}"))?))
-        })
+        .map(|(_, key)| (key.clone(), value(format!("text_{key}")), value(format!("mark_{key}"))))
         .collect();
     let me = signed.session.unit;
     let person = signed.session.name.clone();
@@ -580,11 +615,42 @@ pub(super) async fn edit_sent(
             ) => return Err(DeskError::NotFound),
             Err(e) => return Err(e.into()),
         };
-        let mut kept = Vec::new();
+        let now_of = |key: &str| report.sections.iter().find(|x| x.key == key).map(|x| x.body.as_str().to_string());
+        // Nothing is saved from a form naming a section the report lacks, or one without its
+        // words or fingerprint: the words typed come back with the reason.
+        let mut strays = Vec::new();
+        let mut sections = Vec::new();
         for (key, text, mark) in typed {
-            let Some(now) = report.sections.iter().find(|x| x.key == key) else { continue };
-            let now = now.body.as_str().to_string();
-            let text = clean_multiline(&text);
+            match (now_of(&key), text, mark) {
+                (Some(now), Some(text), Some(mark)) => sections.push((key, clean_multiline(&text), mark, now)),
+                // Named without words: nothing typed for it, nothing to save.
+                (Some(_), None, _) => {}
+                (_, text, _) => strays.push((key, text.unwrap_or_default())),
+            }
+        }
+        if !strays.is_empty() {
+            let words: Vec<String> = strays.iter().map(|(k, t)| format!("“{k}”: {t}")).collect();
+            return Ok(Edited::Refused(
+                sections.into_iter().map(|(k, t, _, _)| (k, t, String::new())).collect(),
+                format!(
+                    "Chưa lưu gì: biểu mẫu gửi nội dung cho phần báo cáo không có hoặc thiếu thông tin của trang ({}). Hãy mở lại trang và sửa lại.",
+                    words.join("; ")
+                ),
+            ));
+        }
+        // Submitted (or accepted) since the page was made: nothing is changed. The same words
+        // submitted again (a double click, a form sent twice) are the one submission.
+        if !may_edit(s, &report, me)? {
+            if sections.iter().all(|(_, text, _, now)| text == now) && submit {
+                return Ok(Edited::Done);
+            }
+            return Ok(Edited::Refused(
+                sections.into_iter().map(|(k, t, _, _)| (k, t, String::new())).collect(),
+                "Chưa lưu gì: báo cáo đã được nộp hoặc đã được duyệt sau khi bạn mở trang nên không sửa ở đây được nữa. Lời bạn gõ ở dưới, bên cạnh nội dung đã nộp.".into(),
+            ));
+        }
+        let mut kept = Vec::new();
+        for (key, text, mark, now) in sections {
             if text == now {
                 continue;
             }
@@ -619,6 +685,11 @@ pub(super) async fn edit_sent(
     })
     .await?;
     match edited {
+        Edited::Refused(kept, error) => {
+            let (loaded, unit, warning) = load(&state, &signed, id).await?;
+            let said = Said { error, kept, ..Said::default() };
+            Ok(render(StatusCode::CONFLICT, &page(&signed, id, loaded, unit, warning, said)))
+        }
         Edited::Kept(kept) => {
             push_now(&state, &signed.session).await?;
             let (loaded, unit, warning) = load(&state, &signed, id).await?;
