@@ -382,8 +382,12 @@ impl Store {
         if let Some(kind) = kind {
             self.prepare_maybe_of(kind)?;
         }
-        let mut stmt =
-            self.conn.prepare_cached("SELECT id FROM documents WHERE ?1 IS NULL OR kind = ?1 ORDER BY id")?;
+        // One statement each, so that a kind is read through `documents_by_kind` rather than by
+        // scanning every document (a parameter that may be NULL keeps SQLite off the index).
+        let mut stmt = match kind {
+            Some(_) => self.conn.prepare_cached("SELECT id FROM documents WHERE kind = ?1 ORDER BY id")?,
+            None => self.conn.prepare_cached("SELECT id FROM documents WHERE ?1 IS NULL ORDER BY id")?,
+        };
         let rows = stmt.query_map(params![kind.map(|k| k.as_str())], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for r in rows {
