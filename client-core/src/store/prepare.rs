@@ -144,9 +144,11 @@ impl Store {
     pub(super) fn prepare_maybe_of(&self, kind: DocKind) -> Result<()> {
         let name = kind_name(kind);
         let waiting: Vec<(i64, Vec<u8>)> = {
+            // CROSS JOIN keeps SQLite reading from the (usually empty) waiting list: left to
+            // itself it may search every stored snapshot's bytes first.
             let mut stmt = self.conn.prepare_cached(
-                "SELECT u.doc, d.id FROM unprepared u JOIN documents d ON d.n = u.doc
-                 JOIN snapshots s ON s.doc = u.doc WHERE instr(s.bytes, ?1) > 0",
+                "SELECT u.doc, d.id FROM unprepared u CROSS JOIN documents d ON d.n = u.doc
+                 CROSS JOIN snapshots s ON s.doc = u.doc WHERE instr(s.bytes, ?1) > 0",
             )?;
             let rows = stmt.query_map(params![name.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
