@@ -211,7 +211,7 @@ pub(super) async fn meeting_form_page(
 
 /// What a sent meeting form leads to.
 enum Recorded {
-    Form(MeetingFields, dispatch_form::Problems),
+    Form(Box<MeetingFields>, dispatch_form::Problems),
     Done(DocId),
 }
 
@@ -232,11 +232,11 @@ pub(super) async fn meeting_form_sent(
     let ((recorded, children), unit, warning) = with_store_for(&state, &signed.session, usage, move |s| {
         let children = s.child_units(unit_id).unwrap_or_default();
         if action == MeetingAction::AddConclusion {
-            return Ok((Recorded::Form(fields, Default::default()), children));
+            return Ok((Recorded::Form(Box::new(fields), Default::default()), children));
         }
         let input = match fields.check(&children) {
             Ok(m) => m,
-            Err(p) => return Ok((Recorded::Form(fields, p), children)),
+            Err(p) => return Ok((Recorded::Form(Box::new(fields), p), children)),
         };
         let id = meeting_form::meeting_id(unit_id, fields.form_id().ok_or(DeskError::BadForm)?);
         // This form was recorded before: the same words again are that meeting; changed words
@@ -255,14 +255,14 @@ pub(super) async fn meeting_form_sent(
                     "Hội nghị này đã được ghi từ biểu mẫu này (xem tại /desk/meeting/{id}); những thay đổi vừa gõ chưa được ghi. Muốn ghi một hội nghị khác, hãy mở “Ghi hội nghị mới”."
                 ),
             );
-            return Ok((Recorded::Form(fields, p), children));
+            return Ok((Recorded::Form(Box::new(fields), p), children));
         }
         match s.record_meeting_as(id, input) {
             Ok(id) => Ok((Recorded::Done(id), children)),
             Err(giaoban_client_core::CoreError::Invalid(inv)) => {
                 let mut p = dispatch_form::Problems::new();
                 p.insert(meeting_form::field_of(&inv.field), dispatch_form::in_vietnamese(&inv.reason));
-                Ok((Recorded::Form(fields, p), children))
+                Ok((Recorded::Form(Box::new(fields), p), children))
             }
             Err(e) => Err(e.into()),
         }
@@ -270,7 +270,7 @@ pub(super) async fn meeting_form_sent(
     .await?;
     match recorded {
         Recorded::Form(fields, problems) => {
-            Ok(form_page(&signed, unit, warning, fields, &children, problems))
+            Ok(form_page(&signed, unit, warning, *fields, &children, problems))
         }
         Recorded::Done(id) => {
             push_now(&state, &signed.session).await?;
