@@ -593,13 +593,20 @@ pub fn new_draft_id() -> String {
 /// issued twice (sent again, or after a crash) is one dispatch. Time-ordered like any new
 /// record's id (a name-based id is reserved by the relay for responses and reviews).
 pub fn dispatch_id(unit: UnitId, draft: [u8; 16]) -> giaoban_protocol::DocId {
+    form_doc_id(b"giaoban desk dispatch", unit, draft)
+}
+
+/// The id of the record `unit` makes from a form whose id is `form` (a draft's, a meeting
+/// form's), distinct for each `purpose`: time-ordered by when the form was begun (its first
+/// six bytes), the rest derived, so the same form sent again names the same record.
+pub fn form_doc_id(purpose: &[u8], unit: UnitId, form: [u8; 16]) -> giaoban_protocol::DocId {
     use sha2::Digest;
     let mut ms = [0u8; 8];
-    ms[2..].copy_from_slice(&draft[..6]);
+    ms[2..].copy_from_slice(&form[..6]);
     let mut h = sha2::Sha256::new();
-    h.update(b"giaoban desk dispatch");
+    h.update(purpose);
     h.update(unit.to_bytes());
-    h.update(draft);
+    h.update(form);
     let digest = h.finalize();
     let mut random = [0u8; 10];
     random.copy_from_slice(&digest[..10]);

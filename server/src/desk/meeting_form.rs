@@ -356,17 +356,7 @@ pub fn same_meeting(recorded: &giaoban_protocol::schema::Meeting, input: &NewMee
 /// The id of the meeting `unit` records from form `form`: the same every time, so a form sent
 /// twice (or again after a crash) records one meeting; time-ordered by when the form began.
 pub fn meeting_id(unit: UnitId, form: [u8; 16]) -> giaoban_protocol::DocId {
-    use sha2::Digest;
-    let mut ms = [0u8; 8];
-    ms[2..].copy_from_slice(&form[..6]);
-    let mut h = sha2::Sha256::new();
-    h.update(b"giaoban desk meeting");
-    h.update(unit.to_bytes());
-    h.update(form);
-    let digest = h.finalize();
-    let mut random = [0u8; 10];
-    random.copy_from_slice(&digest[..10]);
-    giaoban_protocol::DocId::from_parts(u64::from_be_bytes(ms), random)
+    super::dispatch_form::form_doc_id(b"giaoban desk meeting", unit, form)
 }
 
 /// The form's field for a field path of client-core's validation ("conclusions[2].text" is

@@ -562,11 +562,24 @@ fn may_edit(
         return Ok(true);
     }
     let id = r.header.id;
+    // Only the task the report answers, if any: the unit's other tasks are not read.
+    let Some(source) = r.directive else { return returned_since(s, r, 1) };
     let submissions = s
-        .list_tasks(&giaoban_client_core::TaskFilter::default())?
+        .list_tasks(&giaoban_client_core::TaskFilter { source: Some(source), ..Default::default() })?
         .iter()
         .find(|t| t.report == Some(id))
         .map_or(1, |t| t.submissions.max(1));
+    returned_since(s, r, submissions)
+}
+
+/// Whether a reviewer's standing round on `r` returned it, judging submission `submissions`
+/// or a later one.
+fn returned_since(
+    s: &mut giaoban_client_core::Store,
+    r: &Report,
+    submissions: u64,
+) -> Result<bool, DeskError> {
+    let id = r.header.id;
     for reviewer in &r.header.audience {
         if let Some(review) = s.review_of(id, *reviewer)?
             && let Some(last) = review.rounds.last()
