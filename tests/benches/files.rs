@@ -6,7 +6,8 @@
 //! - reports submitted while a 10 MB file goes up in the background: how long each takes to
 //!   reach the relay, in round trips.
 //!
-//! `cargo bench -p giaoban-e2e --bench files` (about seven minutes); without `--bench` (as
+//! `cargo bench -p giaoban-e2e --bench files` (about seven minutes; `GIAOBAN_BENCH_ONLY=reports`
+//! for the reports alone); without `--bench` (as
 //! `cargo test --benches` runs it) a smoke run with small files on an unthrottled link.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -69,44 +70,11 @@ fn main() {
         rtt.as_millis()
     );
 
-    // A photo up and down.
-    let id = report(&mut ward, 0);
-    let bytes = photo(photo_size, 1);
-    let a = ward.attach_bytes(AttachTo::Report(id), &bytes, jpeg("ảnh nhà ông Lực.jpg")).unwrap();
-    sync_until_done(&mut ward);
-    sync_until_done(&mut office);
-    let (up0, cuts0) = (ward_link.up_bytes.load(Ordering::Relaxed), ward_link.cuts.load(Ordering::Relaxed));
-    let t = Instant::now();
-    transfer_all(&mut ward);
-    let took = t.elapsed();
-    let up = ward_link.up_bytes.load(Ordering::Relaxed) - up0;
-    let cuts = ward_link.cuts.load(Ordering::Relaxed) - cuts0;
-    println!(
-        "photo of {} bytes sent: {:.1} s, {} bytes on the wire up ({:.3}× the file), {} cuts",
-        bytes.len(),
-        took.as_secs_f64(),
-        up,
-        up as f64 / bytes.len() as f64,
-        cuts
-    );
-    office.open_attachment(a.hash).unwrap();
-    let (down0, cuts0) =
-        (office_link.down_bytes.load(Ordering::Relaxed), office_link.cuts.load(Ordering::Relaxed));
-    let t = Instant::now();
-    transfer_all(&mut office);
-    let took = t.elapsed();
-    let down = office_link.down_bytes.load(Ordering::Relaxed) - down0;
-    let cuts = office_link.cuts.load(Ordering::Relaxed) - cuts0;
-    println!(
-        "photo of {} bytes fetched: {:.1} s, {} bytes on the wire down ({:.3}× the file), {} cuts",
-        bytes.len(),
-        took.as_secs_f64(),
-        down,
-        down as f64 / bytes.len() as f64,
-        cuts
-    );
-    let Opened::Here(path) = office.open_attachment(a.hash).unwrap() else { panic!("the photo is here") };
-    assert_eq!(std::fs::read(path).unwrap(), bytes);
+    // `GIAOBAN_BENCH_ONLY=reports` skips the photo and measures only the reports.
+    let only_reports = std::env::var("GIAOBAN_BENCH_ONLY").is_ok_and(|v| v == "reports");
+    if !only_reports {
+        photo_up_and_down(&mut ward, &mut office, &ward_link, &office_link, photo_size);
+    }
     drop(office);
 
     // Reports while a large file goes up in the background.
@@ -169,4 +137,51 @@ fn main() {
         t0.elapsed().as_secs_f64()
     );
     handle.stop();
+}
+
+/// A photo sent by the ward and fetched by the office, timed, its bytes on the wire counted.
+fn photo_up_and_down(
+    ward: &mut Store,
+    office: &mut Store,
+    ward_link: &FaultProxy,
+    office_link: &FaultProxy,
+    photo_size: usize,
+) {
+    let id = report(ward, 0);
+    let bytes = photo(photo_size, 1);
+    let a = ward.attach_bytes(AttachTo::Report(id), &bytes, jpeg("ảnh nhà ông Lực.jpg")).unwrap();
+    sync_until_done(ward);
+    sync_until_done(office);
+    let (up0, cuts0) = (ward_link.up_bytes.load(Ordering::Relaxed), ward_link.cuts.load(Ordering::Relaxed));
+    let t = Instant::now();
+    transfer_all(ward);
+    let took = t.elapsed();
+    let up = ward_link.up_bytes.load(Ordering::Relaxed) - up0;
+    let cuts = ward_link.cuts.load(Ordering::Relaxed) - cuts0;
+    println!(
+        "photo of {} bytes sent: {:.1} s, {} bytes on the wire up ({:.3}× the file), {} cuts",
+        bytes.len(),
+        took.as_secs_f64(),
+        up,
+        up as f64 / bytes.len() as f64,
+        cuts
+    );
+    office.open_attachment(a.hash).unwrap();
+    let (down0, cuts0) =
+        (office_link.down_bytes.load(Ordering::Relaxed), office_link.cuts.load(Ordering::Relaxed));
+    let t = Instant::now();
+    transfer_all(office);
+    let took = t.elapsed();
+    let down = office_link.down_bytes.load(Ordering::Relaxed) - down0;
+    let cuts = office_link.cuts.load(Ordering::Relaxed) - cuts0;
+    println!(
+        "photo of {} bytes fetched: {:.1} s, {} bytes on the wire down ({:.3}× the file), {} cuts",
+        bytes.len(),
+        took.as_secs_f64(),
+        down,
+        down as f64 / bytes.len() as f64,
+        cuts
+    );
+    let Opened::Here(path) = office.open_attachment(a.hash).unwrap() else { panic!("the photo is here") };
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
 }

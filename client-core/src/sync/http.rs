@@ -28,7 +28,12 @@ pub(crate) const IN_PROCESS: &str = "in-process:";
 pub struct RelayClient {
     base: String,
     token: Option<String>,
+    /// Connections of document sync.
     agent: ureq::Agent,
+    /// Connections of the file lane, a pool of their own: a file piece (or the status
+    /// question after a cut) never takes the idle connection the next sync would reuse, so a
+    /// report written while a file goes up pays no new handshake.
+    file_agent: ureq::Agent,
     local: Option<std::sync::Arc<InProcessExchange>>,
     local_files: Option<std::sync::Arc<dyn InProcessFiles>>,
 }
@@ -39,6 +44,18 @@ impl std::fmt::Debug for RelayClient {
     }
 }
 
+/// An agent keeping its connections for reuse. The relay closes a connection idle for its
+/// request timeout (60 s by default): kept 50 s, one connection carries the syncs of a minute.
+fn pooled_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_global(Some(Duration::from_secs(120)))
+        .max_idle_age(Duration::from_secs(50))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 fn network(e: ureq::Error) -> CoreError {
     CoreError::Network { message: e.to_string(), retryable: true }
 }
@@ -46,20 +63,11 @@ fn network(e: ureq::Error) -> CoreError {
 impl RelayClient {
     /// A client for the relay at `base` ("http://10.0.0.5:8080").
     pub fn new(base: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_global(Some(Duration::from_secs(120)))
-            // The relay closes a connection idle for its request timeout (60 s by default):
-            // kept 50 s, one connection carries the syncs of a minute, and a report written
-            // while a file goes up pays no new handshake.
-            .max_idle_age(Duration::from_secs(50))
-            .http_status_as_error(false)
-            .build()
-            .into();
         RelayClient {
             base: base.trim_end_matches('/').to_string(),
             token: None,
-            agent,
+            agent: pooled_agent(),
+            file_agent: pooled_agent(),
             local: None,
             local_files: None,
         }
@@ -199,7 +207,7 @@ impl RelayClient {
             }
         } else {
             let mut resp = self
-                .agent
+                .file_agent
                 .get(&format!("{}/v1/files/{hash}/status", self.base))
                 .header("Authorization", &self.bearer()?)
                 .call()
@@ -240,7 +248,7 @@ impl RelayClient {
             files.piece(hash, offset, piece)
         } else {
             let mut resp = self
-                .agent
+                .file_agent
                 .put(&format!("{}/v1/files/{hash}?offset={offset}", self.base))
                 .header("Authorization", &self.bearer()?)
                 .header("Content-Type", "application/octet-stream")
@@ -275,7 +283,7 @@ impl RelayClient {
             return Ok(Fetched::NotThere("files are not fetched into this store".into()));
         }
         let mut resp = self
-            .agent
+            .file_agent
             .get(&format!("{}/v1/files/{hash}", self.base))
             .header("Authorization", &self.bearer()?)
             .header("Range", &format!("bytes={from}-{}", to.saturating_sub(1)))
