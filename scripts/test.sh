@@ -25,6 +25,15 @@ else
   echo "clippy not installed; skipping lints"
 fi
 
+step "an S3 server for the relay's object store of files (moto, into a venv under the target dir)"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+moto_venv="$target_dir/moto-venv"
+if ! "$moto_venv/bin/moto_server" --help >/dev/null 2>&1; then
+  python3 -m venv "$moto_venv" || { apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$moto_venv"; }
+  "$moto_venv/bin/pip" install -q --disable-pip-version-check "moto[s3]==5.2.5" "flask==3.1.3" "flask-cors==6.0.5"
+fi
+export GIAOBAN_MOTO_SERVER="$moto_venv/bin/moto_server"
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

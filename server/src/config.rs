@@ -34,6 +34,15 @@ pub struct Config {
     /// How long an attached file no record refers to any more (or a send abandoned half way)
     /// is kept before the collector removes it, in hours. Default 168 (a week).
     pub file_grace_hours: u64,
+    /// Where attached files are kept: empty (the default) for the folder `files/` in the data
+    /// folder, or `s3://bucket/prefix` for an S3-compatible object store that several relays
+    /// share, its credentials, region and endpoint from the usual `AWS_*` variables
+    /// (`AWS_ENDPOINT` for a store other than Amazon's). Env `GIAOBAN_RELAY_FILE_STORE`.
+    pub file_store: String,
+    /// Settings of the object store, by their `object_store` names (`aws_endpoint`,
+    /// `aws_region`, `aws_allow_http`, `aws_access_key_id`, …), over the `AWS_*` variables.
+    /// Default none.
+    pub file_store_options: std::collections::BTreeMap<String, String>,
     /// Whether the desk's cookies are marked Secure (sent only over HTTPS): set it when the
     /// relay is reached through a TLS front such as Caddy. Default false; env
     /// `GIAOBAN_RELAY_DESK_SECURE_COOKIE` (`true`/`false`).
@@ -94,6 +103,8 @@ impl Default for Config {
             max_file_bytes: 25 * 1024 * 1024,
             max_unit_file_bytes: 2 * 1024 * 1024 * 1024,
             file_grace_hours: 168,
+            file_store: String::new(),
+            file_store_options: Default::default(),
             desk_secure_cookie: false,
             public_url: None,
             trust_forwarded_for: false,
@@ -147,6 +158,9 @@ impl Config {
             config.max_unit_file_bytes = v.parse().map_err(|_| {
                 anyhow::anyhow!("GIAOBAN_RELAY_MAX_UNIT_FILE_BYTES must be a number of bytes, not '{v}'")
             })?;
+        }
+        if let Ok(v) = std::env::var("GIAOBAN_RELAY_FILE_STORE") {
+            config.file_store = v.trim().to_string();
         }
         if let Ok(v) = std::env::var("GIAOBAN_RELAY_DESK_SECURE_COOKIE") {
             config.desk_secure_cookie = v.parse().map_err(|_| {

@@ -44,7 +44,7 @@ use file_routes::{file_status, get_file, put_file};
 
 use crate::config::Config;
 use crate::desk::auth::PeerAddr;
-use crate::files::{FileFolder, Held};
+use crate::files::{Files, Held};
 use crate::metrics::SyncRefusal;
 use crate::store::{AuthFailure, DeviceAuth, PullQuery, RelayStore, StoreError, push_prechecked};
 
@@ -72,7 +72,7 @@ pub struct AppState {
     /// The office's pages and its staff's stores.
     pub(crate) desk: Arc<crate::desk::Desk>,
     /// The folder of attached files.
-    pub files: FileFolder,
+    pub files: Files,
     /// One lock per file being sent: its partial file has one writer at a time.
     file_locks: Arc<FileLocks>,
 }
@@ -217,14 +217,8 @@ impl AppState {
     pub fn new(store: RelayStore, config: Config) -> Result<AppState, StoreError> {
         let (live, _) = watch::channel(0);
         let data = store.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
-        let folder = data.join("files");
         let desk_dir = data.join("desk");
-        let files = FileFolder::open(&folder).map_err(|e| {
-            StoreError::Invalid(format!(
-                "cannot create the folder of attached files {} ({e}); let the user running the relay write the data folder",
-                folder.display()
-            ))
-        })?;
+        let files = crate::files::open(&config, &data).map_err(StoreError::Invalid)?;
         Ok(AppState {
             files,
             file_locks: Arc::default(),

@@ -32,7 +32,7 @@ async fn collect_files_hourly(state: AppState) {
     let grace = Duration::from_secs(state.config.file_grace_hours.saturating_mul(3600));
     loop {
         let (store, folder) = (state.store.clone(), state.files.clone());
-        match tokio::task::spawn_blocking(move || files::collect(&store, &folder, grace)).await {
+        match tokio::task::spawn_blocking(move || files::collect(&store, &*folder, grace)).await {
             Ok(Ok(c)) if c.files + c.partials > 0 => {
                 tracing::info!(
                     files = c.files,

@@ -233,6 +233,10 @@ enum Admin {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Copy the attached files of the folder beside the database into the object store that
+    /// `file_store` names, before the relay is started on it. Each file is checked against its
+    /// hash there; an interrupted run is taken up again by the next.
+    CopyFiles,
     /// Make every device list what it holds on its next sync and give back what the relay
     /// lacks. A restore from a backup does not need it: devices that synced after the backup
     /// notice by themselves.
@@ -604,6 +608,7 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
         }
         Admin::Staff(cmd) => staff(store, cmd)?,
         Admin::People(cmd) => people(store, cmd)?,
+        Admin::CopyFiles => copy_files(config)?,
         Admin::Backup { to } => {
             store.backup_to(&to)?;
             println!("backup written to {}", to.display());
@@ -679,5 +684,40 @@ fn print_change(store: &RelayStore, change: &giaoban_relay::store::TreeChange) -
             name_of(u)
         );
     }
+    Ok(())
+}
+
+/// `admin copy-files`: the folder's files into the object store, with progress.
+fn copy_files(config: &Config) -> anyhow::Result<()> {
+    if config.file_store.is_empty() {
+        anyhow::bail!(
+            "file_store is not set: name the object store to copy the files into (file_store = \"s3://bucket/prefix\" in the configuration, or GIAOBAN_RELAY_FILE_STORE)"
+        );
+    }
+    let folder = config.data_dir.join("files");
+    if !folder.is_dir() {
+        anyhow::bail!("there is no folder of attached files at {}: nothing to copy", folder.display());
+    }
+    let from = giaoban_relay::files::FileFolder::open(&folder)?;
+    let to = giaoban_relay::files::open(config, &config.data_dir).map_err(|e| anyhow::anyhow!(e))?;
+    println!("copying the attached files of {} into {}", folder.display(), to.describe());
+    let done = giaoban_relay::files::copy_files(&from, &*to, |c| {
+        if c.files % 50 == 0 || c.files == c.of {
+            println!("  {}/{} files, {} MB copied", c.files, c.of, c.bytes / (1024 * 1024));
+        }
+    })?;
+    println!(
+        "{} files copied, {} were there already{}; start the relay with this file_store",
+        done.files - done.already - done.damaged,
+        done.already,
+        if done.damaged > 0 {
+            format!(
+                ", {} damaged in the folder and left out (devices holding them send them again)",
+                done.damaged
+            )
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod desk;
 pub mod proxy;
+pub mod s3;
 pub mod sim;
 pub mod workload;
 

@@ -17,7 +17,7 @@ use giaoban_protocol::{BlobHash, DeviceId, DocId, UnitId};
 use giaoban_vietnamese_text::{ascii_file_name, format_file_size};
 
 use super::{DeskError, local_time, signed_in, with_store};
-use crate::files::FileFolder;
+use crate::files::FileStorage;
 use crate::http::AppState;
 use crate::store::{RelayStore, StoreError};
 
@@ -80,7 +80,7 @@ fn not_found(e: CoreError) -> DeskError {
 /// its bytes `owner`'s devices have sent so far.
 fn held(
     relay: &RelayStore,
-    folder: &FileFolder,
+    folder: &dyn FileStorage,
     hash: BlobHash,
     owner: UnitId,
 ) -> Result<(bool, u64), DeskError> {
@@ -98,7 +98,7 @@ fn held(
 pub(super) fn lines(
     s: &mut Store,
     relay: &RelayStore,
-    folder: &FileFolder,
+    folder: &dyn FileStorage,
     doc: DocId,
 ) -> Result<Vec<FileLine>, DeskError> {
     let views = s.attachments(doc).map_err(not_found)?;
@@ -153,18 +153,22 @@ pub(super) async fn download(
     .await?;
     let (a, owner) = found.ok_or(DeskError::NotFound)?;
     let (relay, folder) = (state.store.clone(), state.files.clone());
-    let opened = tokio::task::spawn_blocking(move || -> Result<Option<(std::fs::File, u64)>, StoreError> {
-        if !relay.file_held_by(hash, owner)? {
-            return Ok(None);
-        }
-        match folder.open_whole(&hash, 0) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Internal(format!("the folder of attached files: {e}"))),
-        }
-    })
-    .await
-    .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
+    let unit = signed.session.unit;
+    let opened =
+        tokio::task::spawn_blocking(move || -> Result<Option<crate::files::WholeFile>, StoreError> {
+            // The relay's own rule as it stands now, as a device of the member's unit would be
+            // answered: the member's store may still hold a record the unit no longer reads.
+            if !relay.file_held_by(hash, owner)? || relay.file_access(unit, hash)?.read_size.is_none() {
+                return Ok(None);
+            }
+            match folder.open_whole(&hash, 0) {
+                Ok(f) => Ok(Some(f)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(StoreError::Internal(format!("the attached files: {e}"))),
+            }
+        })
+        .await
+        .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
     let (file, len) = opened.ok_or(DeskError::NotFound)?;
     let inline = SHOWN_INLINE.contains(&a.media_type.as_str());
     let mut resp = Response::new(crate::http::stream_file(file, len));

@@ -32,7 +32,7 @@ impl DispatchFormPage {
 /// would then refuse is not issued. Blocking.
 fn no_room_for(
     relay: &crate::RelayStore,
-    folder: &crate::files::FileFolder,
+    folder: &dyn crate::files::FileStorage,
     files: &super::draft_files::DraftFiles,
     quota: u64,
     unit: giaoban_protocol::UnitId,
@@ -412,7 +412,7 @@ pub(super) async fn dispatch_form_sent(
             // The dispatch's id comes from the draft's: the same form issued again (sent
             // twice, or after a crash between issuing and marking the draft) is issued once.
             (Action::Issue, Some(Ok((directive, _))))
-                if let Some(problem) = no_room_for(&relay, &folder, &draft_files, quota, unit_id, staff, draft_id)? =>
+                if let Some(problem) = no_room_for(&relay, &*folder, &draft_files, quota, unit_id, staff, draft_id)? =>
             {
                 let mut problems = dispatch_form::Problems::new();
                 problems.insert("file".into(), problem);

@@ -48,7 +48,7 @@ async fn load_matrix(
             }
         };
         let m = views::matrix(s, id, filter, &deliveries)?;
-        let files = if m.is_some() { attachments::lines(s, &relay, &folder, id)? } else { Vec::new() };
+        let files = if m.is_some() { attachments::lines(s, &relay, &*folder, id)? } else { Vec::new() };
         // The page shows the dispatch's own words; should they not read, the matrix still shows.
         let text = match (&m, with_text) {
             (Some(_), true) => views::dispatch_text(s, id)

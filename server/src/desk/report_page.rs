@@ -357,7 +357,7 @@ async fn load(state: &AppState, signed: &Signed, id: DocId) -> Result<(Loaded, S
             }
         }
         let unit_name = super::views::unit_names(s).remove(&report.header.owner).unwrap_or_default();
-        let files = super::attachments::lines(s, &relay, &folder, id)?;
+        let files = super::attachments::lines(s, &relay, &*folder, id)?;
         let editable = may_edit(s, &report, me)?;
         Ok(Loaded { editable, report, files, history, verdicts, unit_name })
     })

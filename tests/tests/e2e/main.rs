@@ -20,6 +20,7 @@ mod device_crash;
 mod edge_cases;
 mod file_kills;
 mod file_memory;
+mod file_storage;
 mod listeners;
 mod live_and_restore;
 mod prepare_later;
