@@ -19,6 +19,13 @@ fn parse_hash(text: &str) -> Result<BlobHash, ApiError> {
     })
 }
 
+/// Runs `f` on a blocking thread; a thread that did not finish is an error of its own.
+async fn in_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| std::io::Error::other("the relay is shutting down"))?
+}
+
 async fn in_folder<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -137,34 +144,38 @@ pub(crate) async fn receive_piece(
             declared.unwrap_or_default()
         )));
     }
-    // The bytes go to a blocking task that appends them; it holds the file's lock until they
-    // are synced, even if this request is dropped half way.
+    // The bytes go to a task that appends them, a blocking thread taken only while a frame is
+    // written (a piece crawling in over a 2G link holds none while it waits); it holds the
+    // file's lock until they are stored, even if this request is dropped half way.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     let store = state.store.clone();
-    let writer = {
-        let folder = folder.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<bool>)> {
-            let _guard = guard;
-            let mut appender = match folder.append_at(&hash, unit, have)? {
-                Ok(a) => a,
-                Err(now) => return Ok((now, None)),
-            };
-            while let Some(bytes) = rx.blocking_recv() {
-                appender.write(&bytes)?;
-            }
+    let writer = tokio::spawn(async move {
+        let _guard = guard;
+        let f = folder.clone();
+        let mut appender = match in_blocking(move || f.append_at(&hash, unit, have)).await? {
+            Ok(a) => a,
+            Err(now) => return Ok((now, None)),
+        };
+        // Each frame is written as it arrives, so a relay killed half way through a piece
+        // still holds every byte that reached it.
+        while let Some(bytes) = rx.recv().await {
+            appender = in_blocking(move || appender.write(&bytes).map(|()| appender)).await?;
+        }
+        in_blocking(move || -> std::io::Result<(u64, Option<bool>)> {
             let now = appender.sync()?;
             if now < size {
                 return Ok((now, None));
             }
             let matched = folder.finish(&hash, unit, size)?;
             if matched && let Err(e) = store.record_file(hash, size, unit) {
-                // The folder is the truth of what is held; the record only serves the per-unit
-                // limit and the collector, which also looks at the folder.
+                // The storage is the truth of what is held; the record only serves the per-unit
+                // limit and the collector, which also looks at the storage.
                 tracing::warn!(error = %e, %hash, "a whole file is not recorded in the database");
             }
             Ok((now, Some(matched)))
         })
-    };
+        .await
+    });
     let mut stream = body.into_data_stream();
     let mut sent = 0u64;
     let mut too_many = false;
@@ -289,13 +300,21 @@ pub(crate) async fn status_of(
         // A sender learns of the limit before it sends a byte, and sees its own send.
         within_limit(state, size)?;
         let (unit, proven) = (auth.unit, access.proven);
+        // After the piece in flight is stored (a request cut short a moment ago may still be
+        // storing what reached it): an answer from before would send those bytes again.
+        let _guard = state.file_locks.lock(hash).await;
         let held = in_folder(move || folder.held_for_sender(&hash, unit, proven)).await?;
         return Ok(held_answer(held, size));
     }
-    access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+    if access.read_size.is_none() {
+        // A reader of a document whose owner is still sending the file: how far it has come.
+        let (owner, size) = access.coming_from.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
+        let have = in_folder(move || folder.partial_len(&hash, owner)).await?;
+        return Ok(FileHeld { size, have: have.min(size), whole: false });
+    }
     // A reader: its document's owner holds the file, so it is whole (unless the folder lost it);
     // the size is the file's own.
-    let len = in_folder(move || Ok(folder.whole_len(&hash).ok())).await?;
+    let len = in_folder(move || Ok(folder.whole_len(&hash).ok().flatten())).await?;
     let held = match len {
         Some(len) => FileHeld { size: len, have: len, whole: true },
         None => FileHeld { size: access.read_size.unwrap_or_default(), have: 0, whole: false },
@@ -326,15 +345,20 @@ pub(super) async fn get_file(
     let (_, hash, access) = file_request(&state, &hash, &headers).await?;
     access.read_size.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
     let folder = state.files.clone();
-    if !folder.is_whole(&hash) {
+    let range = range_of(&headers);
+    let start = range.map_or(0, |(f, _)| f);
+    let opened = in_folder(move || match folder.open_whole(&hash, start) {
+        Ok(opened) => Ok(Some(opened)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await?;
+    let Some((file, len)) = opened else {
         return Err(ApiError::NotFound(
             "not on the relay any more: the device that attached it has to send it again; try again later"
                 .into(),
         ));
-    }
-    let range = range_of(&headers);
-    let start = range.map_or(0, |(f, _)| f);
-    let (file, len) = in_folder(move || folder.open_whole(&hash, start)).await?;
+    };
     if start >= len && !(start == 0 && len == 0) {
         return Ok((
             StatusCode::RANGE_NOT_SATISFIABLE,
@@ -362,7 +386,7 @@ pub(super) async fn get_file(
 
 /// `count` bytes of `file` from where it stands, read on a blocking thread 64 KiB at a time
 /// as the body is sent: never whole in memory.
-pub(crate) fn stream_file(file: std::fs::File, count: u64) -> axum::body::Body {
+pub(crate) fn stream_file(file: Box<dyn std::io::Read + Send>, count: u64) -> axum::body::Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
