@@ -83,6 +83,8 @@ impl FileState {
             (true, false) if self.sent == 0 => "chờ gửi".to_string(),
             (true, false) => format!("đang tải lên {} %", pct(self.sent)),
             (false, _) if self.got > 0 => format!("đang tải về {} %", pct(self.got)),
+            // Its sender is still sending it to the relay.
+            (false, false) if self.sent > 0 => format!("đang tải lên {} %", pct(self.sent)),
             (false, _) if self.wanted => "chờ tải về".to_string(),
             (false, _) => "chưa tải về".to_string(),
         }

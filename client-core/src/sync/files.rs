@@ -428,8 +428,24 @@ impl Lane<'_> {
         // The size a reference gives may be wrong (another unit's document can name any size):
         // the relay says the file's own.
         report.requests += 1;
+        // What the relay holds is kept as this device knows it: while the file's sender is
+        // still sending, that is how far it has come ("đang tải lên 40 %").
+        let relay_has = |have: u64| -> Result<()> {
+            if store.with(|s| s.file_state(hash))?.sent != have {
+                store.with(|s| s.set_file(&hash, "sent", i64::try_from(have).unwrap_or(i64::MAX)))?;
+                tell(&hash);
+            }
+            Ok(())
+        };
         let size = match client.file_status(&hash)? {
-            FileStatus::Held(held) if held.whole && held.size > 0 => held.size,
+            FileStatus::Held(held) if held.whole && held.size > 0 => {
+                relay_has(held.size)?;
+                held.size
+            }
+            FileStatus::Held(held) => {
+                relay_has(held.have.min(held.size))?;
+                return Ok(false);
+            }
             _ => return Ok(false),
         };
         if size != job.size {

@@ -22,6 +22,10 @@ pub struct FileAccess {
     /// holds the file: a device of the unit may fetch it. `None`: no such document (or the
     /// hash is unknown: the same answer).
     pub read_size: Option<u64>,
+    /// A document the unit reads refers to the file and its owner has not sent all of it yet:
+    /// that owner, and the size the document gives. Its readers are told how far the send
+    /// has come ("đang tải lên 40 %"), never the bytes.
+    pub coming_from: Option<(UnitId, u64)>,
 }
 
 /// Records `hash` as held whole, sent by `unit`, unreferenced from now if no document refers
@@ -71,6 +75,8 @@ impl RelayStore {
                 }
                 if (readable || writes) && held {
                     access.read_size.get_or_insert(size_of(size));
+                } else if readable || writes {
+                    access.coming_from.get_or_insert((owner, size_of(size)));
                 }
             }
             Ok(access)

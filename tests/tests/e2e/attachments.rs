@@ -187,8 +187,10 @@ fn a_send_resumes_after_the_relay_restarts_and_a_partial_file_never_counts() {
     assert_eq!((held.have, held.whole), (half as u64, false));
     office.sync_now().unwrap();
     office.open_attachment(a.hash).unwrap();
-    // Half a file is not a file: the office waits.
+    // Half a file is not a file: the office waits, and sees how far the ward's send has come.
     assert_eq!(office.sync_files().unwrap().fetched, 0);
+    let pct = half as u64 * 100 / bytes.len() as u64;
+    assert_eq!(office.attachments(id).unwrap()[0].state.sentence(), format!("đang tải lên {pct} %"));
     let relay = relay.restart();
     // After the restart the relay still holds the half, and the ward sends only the rest.
     let r = ward.sync_files().unwrap();

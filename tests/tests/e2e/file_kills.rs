@@ -52,9 +52,13 @@ fn kill_child_after(store: &std::path::Path, open: Option<BlobHash>, after: u64)
     for line in out.lines() {
         let line = line.unwrap();
         let Some(rest) = line.strip_prefix("progress ") else { continue };
+        // A send moves `sent`; a fetch moves `got` (its `sent` is what the relay holds).
+        let key = if open.is_some() { "got" } else { "sent" };
         let moved: u64 = rest
             .split(' ')
-            .filter_map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse::<u64>().ok()))
+            .filter_map(|kv| {
+                kv.split_once('=').filter(|(k, _)| *k == key).and_then(|(_, v)| v.parse::<u64>().ok())
+            })
             .max()
             .unwrap_or(0);
         seen = moved;
