@@ -218,7 +218,8 @@ impl AppState {
         let (live, _) = watch::channel(0);
         let data = store.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
         let desk_dir = data.join("desk");
-        let files = crate::files::open(&config, &data).map_err(StoreError::Invalid)?;
+        let files =
+            crate::files::open_for(&config, &data, &store.relay_id()?).map_err(StoreError::Invalid)?;
         Ok(AppState {
             files,
             file_locks: Arc::default(),

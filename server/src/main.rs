@@ -608,7 +608,7 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
         }
         Admin::Staff(cmd) => staff(store, cmd)?,
         Admin::People(cmd) => people(store, cmd)?,
-        Admin::CopyFiles => copy_files(config)?,
+        Admin::CopyFiles => copy_files(store, config)?,
         Admin::Backup { to } => {
             store.backup_to(&to)?;
             println!("backup written to {}", to.display());
@@ -688,7 +688,7 @@ fn print_change(store: &RelayStore, change: &giaoban_relay::store::TreeChange) -
 }
 
 /// `admin copy-files`: the folder's files into the object store, with progress.
-fn copy_files(config: &Config) -> anyhow::Result<()> {
+fn copy_files(store: &RelayStore, config: &Config) -> anyhow::Result<()> {
     if config.file_store.is_empty() {
         anyhow::bail!(
             "file_store is not set: name the object store to copy the files into (file_store = \"s3://bucket/prefix\" in the configuration, or GIAOBAN_RELAY_FILE_STORE)"
@@ -699,7 +699,8 @@ fn copy_files(config: &Config) -> anyhow::Result<()> {
         anyhow::bail!("there is no folder of attached files at {}: nothing to copy", folder.display());
     }
     let from = giaoban_relay::files::FileFolder::open(&folder)?;
-    let to = giaoban_relay::files::open(config, &config.data_dir).map_err(|e| anyhow::anyhow!(e))?;
+    let to = giaoban_relay::files::open_for(config, &config.data_dir, &store.relay_id()?)
+        .map_err(|e| anyhow::anyhow!(e))?;
     println!("copying the attached files of {} into {}", folder.display(), to.describe());
     let done = giaoban_relay::files::copy_files(&from, &*to, |c| {
         if c.files % 50 == 0 || c.files == c.of {

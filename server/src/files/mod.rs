@@ -58,6 +58,15 @@ pub trait FileStorage: Send + Sync + std::fmt::Debug {
     /// Where the files are, for the operator ("the folder /var/lib/…", "s3://bucket/prefix").
     fn describe(&self) -> String;
 
+    /// Makes sure these files are the relay database `relay_id`'s (`RelayStore::relay_id`):
+    /// a storage that could be shared records the first database that uses it and refuses
+    /// any other, whose collector would remove files it does not know to be referred to.
+    /// `Ok(Err(why))` when it holds another database's files.
+    fn claim(&self, relay_id: &str) -> io::Result<Result<(), String>> {
+        let _ = relay_id;
+        Ok(Ok(()))
+    }
+
     /// The length of the whole file `hash`, when it is held.
     fn whole_len(&self, hash: &BlobHash) -> io::Result<Option<u64>>;
 
@@ -122,6 +131,10 @@ pub trait FileStorage: Send + Sync + std::fmt::Debug {
 /// in `data` (the default), or `s3://bucket/prefix` for an S3-compatible object store, its
 /// credentials, region and endpoint from `file_store_options` and the usual `AWS_*` variables.
 pub fn open(config: &crate::Config, data: &Path) -> Result<Files, String> {
+    open_storage(config, data)
+}
+
+fn open_storage(config: &crate::Config, data: &Path) -> Result<Files, String> {
     let file_store = config.file_store.as_str();
     if file_store.is_empty() {
         let folder = data.join("files");
@@ -134,6 +147,17 @@ pub fn open(config: &crate::Config, data: &Path) -> Result<Files, String> {
         return Ok(Arc::new(files));
     }
     Ok(Arc::new(ObjectFiles::from_url(file_store, &config.file_store_options)?))
+}
+
+/// The relay's files as its configuration says (see [`open`]), claimed for the database
+/// `relay_id`: an object store already holding another database's files is refused.
+pub fn open_for(config: &crate::Config, data: &Path, relay_id: &str) -> Result<Files, String> {
+    let files = open_storage(config, data)?;
+    match files.claim(relay_id) {
+        Ok(Ok(())) => Ok(files),
+        Ok(Err(why)) => Err(why),
+        Err(e) => Err(format!("{} cannot be used: {e}", files.describe())),
+    }
 }
 
 /// How far a copy of files from one storage to another has gone.

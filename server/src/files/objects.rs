@@ -12,6 +12,9 @@
 //!   its manifest is there, so a reader never sees part of one. Pieces without a manifest (a
 //!   relay stopped while copying) are removed by the collector after the grace period.
 //!
+//! - `relay-id`: the relay database whose files these are; another database is refused, since
+//!   its collector would remove files only the first one's records refer to.
+//!
 //! Each relay takes one file's lock in its own process only; two relays taking pieces of one
 //! unit's send at once can at worst leave a send whose bytes do not match the hash, which is
 //! then dropped and sent again: a wrong file never counts as held.
@@ -35,6 +38,8 @@ use sha2::{Digest, Sha256};
 use super::{FileStorage, PieceWriter, WholeFile};
 
 const MANIFEST: &str = "manifest.json";
+/// The relay database whose files these are (`FileStorage::claim`).
+const OWNER: &str = "relay-id";
 
 /// Attached files in an object store.
 #[derive(Clone)]
@@ -227,6 +232,26 @@ impl ObjectFiles {
 impl FileStorage for ObjectFiles {
     fn describe(&self) -> String {
         format!("the object store {}", self.url)
+    }
+
+    fn claim(&self, relay_id: &str) -> io::Result<Result<(), String>> {
+        let key = Key::from(OWNER);
+        let found = match self.wait(async { self.store.get(&key).await?.bytes().await }) {
+            Ok(b) => Some(String::from_utf8_lossy(&b).trim().to_string()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        match found {
+            Some(owner) if owner == relay_id => Ok(Ok(())),
+            Some(owner) => Ok(Err(format!(
+                "{} holds the files of another relay database ({owner}; this one is {relay_id}). Relays with databases of their own must not share a prefix: the collector of one would remove files only the other's records refer to. Give this relay a prefix of its own (file_store = \"s3://bucket/another-prefix\"); relays that share one database share its files.",
+                self.describe()
+            ))),
+            None => {
+                self.wait(self.store.put(&key, PutPayload::from(relay_id.as_bytes().to_vec())))?;
+                Ok(Ok(()))
+            }
+        }
     }
 
     fn whole_len(&self, hash: &BlobHash) -> io::Result<Option<u64>> {

@@ -300,6 +300,15 @@ impl RelayStore {
         out
     }
 
+    /// The database's own name (random, made with it and kept by its backups), in hex.
+    pub fn relay_id(&self) -> Result<String> {
+        self.read(|c| {
+            let id: Vec<u8> =
+                c.query_row("SELECT value FROM meta WHERE key = 'relay_id'", [], |r| r.get(0))?;
+            Ok(hex::encode(id))
+        })
+    }
+
     /// The relay's current epoch.
     pub fn epoch(&self) -> Result<Epoch> {
         self.read(|c| {

@@ -233,6 +233,11 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit, doc)
     ) WITHOUT ROWID;
     "#,
+    // 9: the database's own name, random, kept by its backups: an object store of files
+    // records the one database whose files it holds.
+    r#"
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('relay_id', randomblob(16));
+    "#,
 ];
 
 /// Brings the relay database to the latest schema.

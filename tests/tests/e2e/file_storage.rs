@@ -398,7 +398,7 @@ fn hostile_pieces_leave_nothing_in_the_object_store() {
     assert!(text.contains("\"have\":0"), "{text}");
     let (status, _) = put(&other_token, 0, &bytes);
     assert_eq!(status, 404, "another ward's device sends nothing");
-    assert_eq!(objects(&server, "giaoban-hostile"), Vec::<String>::new(), "nothing stored");
+    assert_eq!(objects(&server, "giaoban-hostile"), vec!["dong-nai/relay-id".to_string()], "nothing stored");
     // The real bytes still go through.
     assert_eq!(ward.sync_files().unwrap().sent, 1);
     drop(relay);
@@ -434,4 +434,31 @@ fn the_folders_files_copy_into_an_object_store_and_a_run_cut_short_goes_on() {
     // Run again: nothing to do.
     let again = copy_files(&folder, &objects, |_| {}).unwrap();
     assert_eq!((again.already, again.bytes), (4, 0));
+}
+
+#[test]
+fn two_relays_with_databases_of_their_own_cannot_share_a_prefix() {
+    let Some(server) = S3Server::start("giaoban-claim") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let first = relay_on_s3(&tmp.path().join("dong-nai"), &server, "giaoban-claim");
+    // The same relay, restarted, goes on with its files.
+    let first = first.restart();
+    let on = |dir: &std::path::Path, prefix: &str| {
+        let store = giaoban_relay::RelayStore::open(dir).unwrap();
+        let config = giaoban_relay::Config {
+            data_dir: dir.to_path_buf(),
+            file_store: format!("s3://giaoban-claim/{prefix}"),
+            file_store_options: server.options(),
+            ..giaoban_relay::Config::default()
+        };
+        giaoban_relay::AppState::new(store, config)
+    };
+    // Another database on the same prefix would collect files only the first one's records
+    // refer to: refused, saying why and what to do.
+    let Err(e) = on(&tmp.path().join("khac"), "dong-nai") else { panic!("a second database was let in") };
+    let said = e.to_string();
+    assert!(said.contains("another relay database") && said.contains("prefix of its own"), "{said}");
+    // On a prefix of its own it starts.
+    assert!(on(&tmp.path().join("khac"), "thanh-hoa").is_ok());
+    drop(first);
 }
