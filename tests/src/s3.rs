@@ -75,4 +75,16 @@ impl S3Server {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
     }
+
+    /// A relay in `dir`, with Đồng Nai's units, whose files are in `bucket` of this server
+    /// under `dong-nai/`.
+    pub fn relay(&self, dir: &std::path::Path, bucket: &str) -> crate::Relay {
+        let config = giaoban_relay::Config {
+            data_dir: dir.to_path_buf(),
+            file_store: format!("s3://{bucket}/dong-nai"),
+            file_store_options: self.options(),
+            ..giaoban_relay::Config::default()
+        };
+        crate::Relay::start_with(dir, config, true)
+    }
 }

@@ -49,6 +49,10 @@ pub type WholeFile = (Box<dyn Read + Send>, u64);
 pub trait PieceWriter: Send {
     /// Appends `bytes`.
     fn write(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Appends `bytes`, which a writer that keeps them until it stores them takes as they are.
+    fn write_bytes(&mut self, bytes: bytes::Bytes) -> io::Result<()> {
+        self.write(&bytes)
+    }
     /// Makes what was appended durable; returns how many bytes the partial send holds.
     fn sync(self: Box<Self>) -> io::Result<u64>;
 }

@@ -409,19 +409,26 @@ struct ObjectPiece {
     files: ObjectFiles,
     key: Key,
     offset: u64,
-    bytes: Vec<u8>,
+    /// The request's frames as they came (no copy), stored as one object.
+    bytes: Vec<Bytes>,
 }
 
 impl PieceWriter for ObjectPiece {
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.bytes.extend_from_slice(bytes);
+        self.bytes.push(Bytes::copy_from_slice(bytes));
+        Ok(())
+    }
+
+    fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
+        self.bytes.push(bytes);
         Ok(())
     }
 
     fn sync(self: Box<Self>) -> io::Result<u64> {
-        let n = self.bytes.len() as u64;
+        let n: u64 = self.bytes.iter().map(|b| b.len() as u64).sum();
         if n > 0 {
-            self.files.wait(self.files.store.put(&self.key, PutPayload::from(self.bytes)))?;
+            let payload: PutPayload = self.bytes.into_iter().collect();
+            self.files.wait(self.files.store.put(&self.key, payload))?;
         }
         Ok(self.offset + n)
     }

@@ -159,7 +159,7 @@ pub(crate) async fn receive_piece(
         // Each frame is written as it arrives, so a relay killed half way through a piece
         // still holds every byte that reached it.
         while let Some(bytes) = rx.recv().await {
-            appender = in_blocking(move || appender.write(&bytes).map(|()| appender)).await?;
+            appender = in_blocking(move || appender.write_bytes(bytes).map(|()| appender)).await?;
         }
         in_blocking(move || -> std::io::Result<(u64, Option<bool>)> {
             let now = appender.sync()?;

@@ -242,17 +242,6 @@ every_backend!(
     the_collector_removes_what_no_record_needs,
 );
 
-/// A relay whose files are in the bucket `bucket` of `server`, under `dong-nai/`.
-fn relay_on_s3(dir: &std::path::Path, server: &S3Server, bucket: &str) -> giaoban_e2e::Relay {
-    let config = giaoban_relay::Config {
-        data_dir: dir.to_path_buf(),
-        file_store: format!("s3://{bucket}/dong-nai"),
-        file_store_options: server.options(),
-        ..giaoban_relay::Config::default()
-    };
-    giaoban_e2e::Relay::start_with(dir, config, true)
-}
-
 /// Every object in `bucket` (its names), read straight from the S3 server.
 fn objects(server: &S3Server, bucket: &str) -> Vec<String> {
     use futures_util::TryStreamExt;
@@ -298,7 +287,7 @@ fn a_photo_crosses_a_cut_link_and_a_relay_restart_into_an_object_store_and_opens
 
     let Some(server) = S3Server::start("giaoban-relay") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let relay = relay_on_s3(&tmp.path().join("relay"), &server, "giaoban-relay");
+    let relay = server.relay(&tmp.path().join("relay"), "giaoban-relay");
     let faults = LinkFaults {
         bytes_per_second: None,
         one_way_delay: Duration::from_millis(2),
@@ -371,7 +360,7 @@ fn hostile_pieces_leave_nothing_in_the_object_store() {
 
     let Some(server) = S3Server::start("giaoban-hostile") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let relay = relay_on_s3(&tmp.path().join("relay"), &server, "giaoban-hostile");
+    let relay = server.relay(&tmp.path().join("relay"), "giaoban-hostile");
     let mut ward = relay.device(&tmp.path().join("ward-a.sqlite"), 1, "cán bộ phường A");
     let other = relay.device(&tmp.path().join("ward-b.sqlite"), 2, "cán bộ phường B");
     let id = ward.create_report(house_report("Báo cáo kết quả")).unwrap();
@@ -440,7 +429,7 @@ fn the_folders_files_copy_into_an_object_store_and_a_run_cut_short_goes_on() {
 fn two_relays_with_databases_of_their_own_cannot_share_a_prefix() {
     let Some(server) = S3Server::start("giaoban-claim") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let first = relay_on_s3(&tmp.path().join("dong-nai"), &server, "giaoban-claim");
+    let first = server.relay(&tmp.path().join("dong-nai"), "giaoban-claim");
     // The same relay, restarted, goes on with its files.
     let first = first.restart();
     let on = |dir: &std::path::Path, prefix: &str| {
