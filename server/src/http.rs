@@ -71,8 +71,10 @@ pub struct AppState {
     check_witnesses: bool,
     /// The office's pages and its staff's stores.
     pub(crate) desk: Arc<crate::desk::Desk>,
-    /// The folder of attached files.
+    /// Where attached files are kept.
     pub files: Files,
+    /// The blocking threads file work may take at once.
+    pub(crate) file_io: file_routes::FileIo,
     /// One lock per file being sent: its partial file has one writer at a time.
     file_locks: Arc<FileLocks>,
 }
@@ -222,6 +224,7 @@ impl AppState {
             crate::files::open_for(&config, &data, &store.relay_id()?).map_err(StoreError::Invalid)?;
         Ok(AppState {
             files,
+            file_io: file_routes::FileIo::new(),
             file_locks: Arc::default(),
             store,
             live: Arc::new(live),

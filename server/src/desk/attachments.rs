@@ -171,7 +171,7 @@ pub(super) async fn download(
         .map_err(|_| DeskError::Store("the relay is shutting down".into()))??;
     let (file, len) = opened.ok_or(DeskError::NotFound)?;
     let inline = SHOWN_INLINE.contains(&a.media_type.as_str());
-    let mut resp = Response::new(crate::http::stream_file(file, len));
+    let mut resp = Response::new(crate::http::stream_file(&state.file_io, file, len));
     let h = resp.headers_mut();
     let content_type = if inline { a.media_type.as_str() } else { "application/octet-stream" };
     h.insert(

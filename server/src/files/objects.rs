@@ -2,15 +2,20 @@
 //! several relays can share.
 //!
 //! Under the prefix:
-//! - `partial/<unit>/<hash>/<offset>`: a unit's send, one object per request that brought
-//!   bytes (the offset in 20 digits, so names sort by it). A request cut short still stores
-//!   what arrived. The send holds the pieces that follow on from 0 without a gap; a piece that
-//!   overlaps them (a request another relay answered late) is passed over.
-//! - `files/<first two hex digits>/<hash>/<offset>`: the pieces of a whole file, copied inside
-//!   the store (no byte passes through the relay) once the send's bytes matched its hash.
-//! - `files/<…>/<hash>/manifest.json`: written last, its size and pieces. A file is held when
-//!   its manifest is there, so a reader never sees part of one. Pieces without a manifest (a
-//!   relay stopped while copying) are removed by the collector after the grace period.
+//! - `partial/<unit>/<hash>/<offset>-<random>`: a unit's send, one object per request that
+//!   brought bytes (the offset in 20 digits, so names sort by it). A request cut short still
+//!   stores what arrived. No piece is ever written over: two relays taking a piece at the same
+//!   offset store two objects. The send holds the pieces that follow on from 0 without a gap,
+//!   the longest at each offset; a piece that overlaps them (a request another relay answered
+//!   late) is passed over.
+//! - `files/<first two hex digits>/<hash>/<finish>/<offset>`: the pieces of a whole file,
+//!   copied inside the store (no byte passes through the relay) once the send's bytes matched
+//!   its hash, under a name of this finish alone, so two relays finishing the same file at
+//!   once never mix their pieces.
+//! - `files/<…>/<hash>/manifest.json`: written last: its size, its finish and its pieces. A file
+//!   is held when its manifest is there, so a reader never sees part of one. Pieces no manifest
+//!   names (a relay stopped while copying, or another finish won) are removed by the collector
+//!   after the grace period.
 //!
 //! - `relay-id`: the relay database whose files these are; another database is refused, since
 //!   its collector would remove files only the first one's records refer to.
@@ -73,12 +78,24 @@ impl std::fmt::Debug for ObjectFiles {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Manifest {
     size: u64,
+    /// The name its pieces are under.
+    finish: String,
     /// Offset and length of each piece, in order, from 0 without a gap.
     pieces: Vec<(u64, u64)>,
 }
 
 fn piece_name(offset: u64) -> String {
     format!("{offset:020}")
+}
+
+/// A name no other request or finish has: 16 random hex digits.
+fn unique() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The offset a piece's name starts with.
+fn offset_of(name: &str) -> Option<u64> {
+    name.split('-').next()?.parse().ok()
 }
 
 fn send_of(hash: &BlobHash, unit: UnitId) -> Key {
@@ -90,16 +107,14 @@ fn whole_of(hash: &BlobHash) -> Key {
     Key::from(format!("files/{}/{hex}", &hex[..2]))
 }
 
-/// The pieces in `metas` that follow on from byte 0 without a gap: offset, length, key.
+/// The pieces in `metas` that follow on from byte 0 without a gap, the longest at each
+/// offset: offset, length, key.
 fn chain(metas: &[ObjectMeta]) -> Vec<(u64, u64, Key)> {
     let mut by_offset: Vec<(u64, u64, Key)> = metas
         .iter()
-        .filter_map(|m| {
-            let offset = m.location.filename()?.parse::<u64>().ok()?;
-            Some((offset, m.size, m.location.clone()))
-        })
+        .filter_map(|m| Some((offset_of(m.location.filename()?)?, m.size, m.location.clone())))
         .collect();
-    by_offset.sort_by_key(|p| p.0);
+    by_offset.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     let mut next = 0u64;
     let mut out = Vec::new();
     for (offset, len, key) in by_offset {
@@ -108,6 +123,28 @@ fn chain(metas: &[ObjectMeta]) -> Vec<(u64, u64, Key)> {
             out.push((offset, len, key));
         } else if offset > next {
             break;
+        }
+    }
+    out
+}
+
+/// The objects under `files/`, by the hash (hex) they belong to: for each, whether it has a
+/// manifest, and its pieces by the finish they are under.
+type WholeListing = BTreeMap<String, (bool, BTreeMap<String, Vec<ObjectMeta>>)>;
+
+fn by_whole(metas: Vec<ObjectMeta>) -> WholeListing {
+    let mut out = WholeListing::new();
+    for m in metas {
+        let parts: Vec<String> = m.location.parts().map(|p| p.as_ref().to_string()).collect();
+        // files / hh / hash / (manifest.json | finish / offset)
+        if parts.len() < 4 {
+            continue;
+        }
+        let entry = out.entry(parts[2].clone()).or_default();
+        if parts.len() == 4 && parts[3] == MANIFEST {
+            entry.0 = true;
+        } else {
+            entry.1.entry(parts[3].clone()).or_default().push(m);
         }
     }
     out
@@ -122,7 +159,20 @@ pub fn s3_bucket(
     // reqwest leaves the choice of TLS crypto to the program: ring, as ureq uses. Another
     // already installed is kept.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // A store out of reach is given up on within about half a minute (the default keeps
+    // retrying for three), so a device is told to come back instead of waiting.
+    let retry = object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(20),
+        ..Default::default()
+    };
+    use object_store::ClientConfigKey::{ConnectTimeout, Timeout};
+    use object_store::aws::AmazonS3ConfigKey::Client;
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry)
+        .with_config(Client(ConnectTimeout), "5s")
+        .with_config(Client(Timeout), "60s");
     for (key, value) in options {
         let key = key.parse::<object_store::aws::AmazonS3ConfigKey>().map_err(|_| {
             format!(
@@ -285,7 +335,7 @@ impl FileStorage for ObjectFiles {
         }
         Ok(Ok(Box::new(ObjectPiece {
             files: self.clone(),
-            key: send_of(hash, unit).join(piece_name(offset)),
+            key: send_of(hash, unit).join(format!("{}-{}", piece_name(offset), unique())),
             offset,
             bytes: Vec::new(),
         })))
@@ -305,11 +355,15 @@ impl FileStorage for ObjectFiles {
             self.delete_all(&send)?;
             return Ok(true);
         }
-        let whole = whole_of(hash);
+        // Under a name of this finish's own: another relay finishing the same file at once
+        // copies beside these, never over them, and the manifest written last names its own.
+        let finish = unique();
+        let under = whole_of(hash).join(finish.as_str());
         for (offset, _, key) in &pieces {
-            self.wait(self.store.copy(key, &whole.clone().join(piece_name(*offset))))?;
+            self.wait(self.store.copy(key, &under.clone().join(piece_name(*offset))))?;
         }
-        let manifest = Manifest { size, pieces: pieces.iter().map(|(o, l, _)| (*o, *l)).collect() };
+        let whole = whole_of(hash);
+        let manifest = Manifest { size, finish, pieces: pieces.iter().map(|(o, l, _)| (*o, *l)).collect() };
         let json = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
         self.wait(self.store.put(&whole.join(MANIFEST), PutPayload::from(json)))?;
         self.delete_all(&send)?;
@@ -346,56 +400,56 @@ impl FileStorage for ObjectFiles {
                 removed += 1;
             }
         }
-        // Pieces of a file that has no manifest: a relay stopped while making it whole.
-        let mut wholes: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
-        for m in self.list(&Key::from("files"))? {
-            let parts: Vec<_> = m.location.parts().collect();
-            if parts.len() >= 4 {
-                wholes.entry(parts[2].as_ref().to_string()).or_default().push(m);
-            }
-        }
-        for metas in wholes.values() {
-            let has_manifest = metas.iter().any(|m| m.location.filename() == Some(MANIFEST));
-            if !has_manifest && metas.iter().all(|m| m.last_modified < cutoff) {
-                self.delete_all(metas)?;
-                removed += 1;
+        // Pieces no manifest names: a relay stopped while making the file whole, or another
+        // finish of the same file won.
+        for (hex, (has_manifest, finishes)) in by_whole(self.list(&Key::from("files"))?) {
+            let current = match (has_manifest, finishes.len()) {
+                (false, _) => None,
+                // One finish and a manifest: the manifest's (the usual case, read for nothing).
+                (true, 1) => continue,
+                (true, _) => match hex.parse::<BlobHash>().ok().map(|h| self.manifest(&h)).transpose()? {
+                    Some(Some(m)) => Some(m.finish),
+                    _ => continue,
+                },
+            };
+            for (finish, metas) in finishes {
+                if Some(&finish) != current.as_ref() && metas.iter().all(|m| m.last_modified < cutoff) {
+                    self.delete_all(&metas)?;
+                    removed += 1;
+                }
             }
         }
         Ok(removed)
     }
 
     fn whole_files(&self) -> io::Result<Vec<(BlobHash, u64)>> {
-        let mut wholes: BTreeMap<String, (bool, u64)> = BTreeMap::new();
-        for m in self.list(&Key::from("files"))? {
-            let parts: Vec<_> = m.location.parts().collect();
-            if parts.len() < 4 {
-                continue;
-            }
-            let entry = wholes.entry(parts[2].as_ref().to_string()).or_default();
-            if m.location.filename() == Some(MANIFEST) {
-                entry.0 = true;
-            } else {
-                entry.1 += m.size;
-            }
+        let mut out = Vec::new();
+        for (hex, (has_manifest, finishes)) in by_whole(self.list(&Key::from("files"))?) {
+            let Some(hash) = hex.parse::<BlobHash>().ok().filter(|_| has_manifest) else { continue };
+            let len = match finishes.len() {
+                // One finish: its pieces are the file's.
+                1 => finishes.values().flatten().map(|m| m.size).sum(),
+                _ => match self.manifest(&hash)? {
+                    Some(m) => m.size,
+                    None => continue,
+                },
+            };
+            out.push((hash, len));
         }
-        Ok(wholes
-            .into_iter()
-            .filter(|(_, (manifest, _))| *manifest)
-            .filter_map(|(hex, (_, len))| Some((hex.parse::<BlobHash>().ok()?, len)))
-            .collect())
+        Ok(out)
     }
 
     fn open_whole(&self, hash: &BlobHash, from: u64) -> io::Result<WholeFile> {
         let manifest = self.manifest(hash)?.ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, format!("{hash} is not held in {}", self.url))
         })?;
-        let whole = whole_of(hash);
+        let under = whole_of(hash).join(manifest.finish.as_str());
         let pieces = manifest
             .pieces
             .iter()
             .filter(|(offset, len)| offset + len > from)
             .map(|(offset, len)| {
-                (whole.clone().join(piece_name(*offset)), from.saturating_sub(*offset), *len)
+                (under.clone().join(piece_name(*offset)), from.saturating_sub(*offset), *len)
             })
             .collect();
         let reader = PiecesReader { files: self.clone(), pieces, current: None, chunk: Bytes::new() };

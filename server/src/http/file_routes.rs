@@ -19,20 +19,38 @@ fn parse_hash(text: &str) -> Result<BlobHash, ApiError> {
     })
 }
 
-/// Runs `f` on a blocking thread; a thread that did not finish is an error of its own.
-async fn in_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> std::io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| std::io::Error::other("the relay is shutting down"))?
+/// Blocking threads for the work of attached files, at most `FileIo::THREADS` at once: a
+/// storage that stops answering (an object store out of reach, a failing disk) holds those
+/// and no more, and the syncs of documents keep the rest of the relay's blocking threads.
+#[derive(Clone)]
+pub(crate) struct FileIo(Arc<tokio::sync::Semaphore>);
+
+impl FileIo {
+    /// Of the relay's 16 blocking threads.
+    const THREADS: usize = 4;
+
+    pub(crate) fn new() -> FileIo {
+        FileIo(Arc::new(tokio::sync::Semaphore::new(FileIo::THREADS)))
+    }
+
+    /// Runs `f` on a blocking thread once one of the file threads is free.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let _permit =
+            self.0.acquire().await.map_err(|_| std::io::Error::other("the relay is shutting down"))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| std::io::Error::other("the relay is shutting down"))?
+    }
 }
 
 async fn in_folder<T: Send + 'static>(
+    io: &FileIo,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::Store(StoreError::Closed))?
-        .map_err(ApiError::Files)
+    io.run(f).await.map_err(ApiError::Files)
 }
 
 /// What a device of a unit that may read or send `hash` is told it has.
@@ -98,7 +116,7 @@ pub(crate) async fn receive_piece(
     let proven = access.proven;
     let held = {
         let folder = folder.clone();
-        in_folder(move || {
+        in_folder(&state.file_io, move || {
             let held = folder.held_for_sender(&hash, unit, proven)?;
             // A partial send longer than the file now is (the reference changed): start over.
             if matches!(held, Held::Part(n) if n > size) {
@@ -120,7 +138,7 @@ pub(crate) async fn receive_piece(
     if have == 0 && state.config.max_unit_file_bytes > 0 {
         let recorded = blocking(&state.store, move |s| s.unit_file_bytes(unit)).await?;
         let f = folder.clone();
-        let sending = in_folder(move || f.partial_bytes_of(unit)).await?;
+        let sending = in_folder(&state.file_io, move || f.partial_bytes_of(unit)).await?;
         let used = recorded.saturating_add(sending);
         if used.saturating_add(size) > state.config.max_unit_file_bytes {
             drain(body).await;
@@ -149,19 +167,20 @@ pub(crate) async fn receive_piece(
     // file's lock until they are stored, even if this request is dropped half way.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     let store = state.store.clone();
+    let io = state.file_io.clone();
     let writer = tokio::spawn(async move {
         let _guard = guard;
         let f = folder.clone();
-        let mut appender = match in_blocking(move || f.append_at(&hash, unit, have)).await? {
+        let mut appender = match io.run(move || f.append_at(&hash, unit, have)).await? {
             Ok(a) => a,
             Err(now) => return Ok((now, None)),
         };
         // Each frame is written as it arrives, so a relay killed half way through a piece
         // still holds every byte that reached it.
         while let Some(bytes) = rx.recv().await {
-            appender = in_blocking(move || appender.write_bytes(bytes).map(|()| appender)).await?;
+            appender = io.run(move || appender.write_bytes(bytes).map(|()| appender)).await?;
         }
-        in_blocking(move || -> std::io::Result<(u64, Option<bool>)> {
+        io.run(move || -> std::io::Result<(u64, Option<bool>)> {
             let now = appender.sync()?;
             if now < size {
                 return Ok((now, None));
@@ -303,18 +322,18 @@ pub(crate) async fn status_of(
         // After the piece in flight is stored (a request cut short a moment ago may still be
         // storing what reached it): an answer from before would send those bytes again.
         let _guard = state.file_locks.lock(hash).await;
-        let held = in_folder(move || folder.held_for_sender(&hash, unit, proven)).await?;
+        let held = in_folder(&state.file_io, move || folder.held_for_sender(&hash, unit, proven)).await?;
         return Ok(held_answer(held, size));
     }
     if access.read_size.is_none() {
         // A reader of a document whose owner is still sending the file: how far it has come.
         let (owner, size) = access.coming_from.ok_or_else(|| ApiError::NotFound(NO_SUCH_FILE.into()))?;
-        let have = in_folder(move || folder.partial_len(&hash, owner)).await?;
+        let have = in_folder(&state.file_io, move || folder.partial_len(&hash, owner)).await?;
         return Ok(FileHeld { size, have: have.min(size), whole: false });
     }
     // A reader: its document's owner holds the file, so it is whole (unless the folder lost it);
     // the size is the file's own.
-    let len = in_folder(move || Ok(folder.whole_len(&hash).ok().flatten())).await?;
+    let len = in_folder(&state.file_io, move || Ok(folder.whole_len(&hash).ok().flatten())).await?;
     let held = match len {
         Some(len) => FileHeld { size: len, have: len, whole: true },
         None => FileHeld { size: access.read_size.unwrap_or_default(), have: 0, whole: false },
@@ -347,7 +366,7 @@ pub(super) async fn get_file(
     let folder = state.files.clone();
     let range = range_of(&headers);
     let start = range.map_or(0, |(f, _)| f);
-    let opened = in_folder(move || match folder.open_whole(&hash, start) {
+    let opened = in_folder(&state.file_io, move || match folder.open_whole(&hash, start) {
         Ok(opened) => Ok(Some(opened)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -370,7 +389,7 @@ pub(super) async fn get_file(
     // The last byte sent, inclusive.
     let end = range.and_then(|(_, to)| to).map_or(len.saturating_sub(1), |to| to.min(len.saturating_sub(1)));
     let count = if len == 0 { 0 } else { end + 1 - start };
-    let mut response = Response::new(stream_file(file, count));
+    let mut response = Response::new(stream_file(&state.file_io, file, count));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
     h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
@@ -384,34 +403,40 @@ pub(super) async fn get_file(
     Ok(response)
 }
 
-/// `count` bytes of `file` from where it stands, read on a blocking thread 64 KiB at a time
-/// as the body is sent: never whole in memory.
-pub(crate) fn stream_file(file: Box<dyn std::io::Read + Send>, count: u64) -> axum::body::Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut file = file;
-        let mut left = count;
-        while left > 0 {
-            let mut buf = vec![0u8; (64 * 1024).min(left as usize)];
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
+/// `count` bytes of `file` from where it stands, read 64 KiB at a time as the body is sent
+/// (never whole in memory), each read on one of the file threads: a download crawling over a
+/// 2G link holds no thread while it waits for the link.
+pub(crate) fn stream_file(io: &FileIo, file: Box<dyn std::io::Read + Send>, count: u64) -> axum::body::Body {
+    let io = io.clone();
+    let chunks = futures_util::stream::unfold((Some(file), count), move |(file, left)| {
+        let io = io.clone();
+        async move {
+            let mut file = file?;
+            if left == 0 {
+                return None;
+            }
+            let want = (64 * 1024).min(usize::try_from(left).unwrap_or(usize::MAX));
+            let read = io
+                .run(move || {
+                    use std::io::Read;
+                    let mut buf = vec![0u8; want];
+                    let n = file.read(&mut buf)?;
                     buf.truncate(n);
-                    left -= n as u64;
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        break;
-                    }
-                    crate::metrics::get().file_sent_bytes.increment(n as u64);
+                    Ok((file, buf))
+                })
+                .await;
+            match read {
+                Ok((_, buf)) if buf.is_empty() => None,
+                Ok((file, buf)) => {
+                    let n = buf.len() as u64;
+                    crate::metrics::get().file_sent_bytes.increment(n);
+                    Some((Ok(Bytes::from(buf)), (Some(file), left - n)))
                 }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
+                Err(e) => Some((Err(e), (None, 0))),
             }
         }
     });
-    axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+    axum::body::Body::from_stream(chunks)
 }
 
 /// "3.2 MB".
