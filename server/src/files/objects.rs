@@ -40,7 +40,7 @@ use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
-use super::{FileStorage, PieceWriter, WholeFile};
+use super::{FileStorage, Held, PieceWriter, WholeFile};
 
 const MANIFEST: &str = "manifest.json";
 /// The relay database whose files these are (`FileStorage::claim`).
@@ -264,6 +264,29 @@ impl ObjectFiles {
         })
     }
 
+    /// Whether every piece `manifest` names is in the store, each of its length.
+    fn pieces_present(&self, hash: &BlobHash, manifest: &Manifest) -> io::Result<bool> {
+        let under = whole_of(hash).join(manifest.finish.as_str());
+        for (offset, len) in &manifest.pieces {
+            match self.wait(self.store.head(&under.clone().join(piece_name(*offset)))) {
+                Ok(meta) if meta.size == *len => {}
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// A manifest whose pieces are gone is removed (best effort): the file is then not held,
+    /// so its sender's devices send it again and readers wait for it.
+    fn forget_lost(&self, hash: &BlobHash) {
+        tracing::warn!(%hash, store = %self.url, "pieces of a file held are missing from the object store; it counts as not held until sent again");
+        if let Err(e) = self.wait(self.store.delete(&whole_of(hash).join(MANIFEST))) {
+            tracing::warn!(error = %e, %hash, "the manifest of a lost file could not be removed");
+        }
+    }
+
     /// Reads every byte of `pieces` in order into `hasher`; how many there were.
     fn hash_pieces(&self, pieces: &[(u64, u64, Key)], hasher: &mut Sha256) -> io::Result<u64> {
         let mut total = 0u64;
@@ -306,6 +329,21 @@ impl FileStorage for ObjectFiles {
 
     fn whole_len(&self, hash: &BlobHash) -> io::Result<Option<u64>> {
         Ok(self.manifest(hash)?.map(|m| m.size))
+    }
+
+    fn held_for_sender(&self, hash: &BlobHash, unit: UnitId, proven: bool) -> io::Result<Held> {
+        // A sender is told a file is held only when its pieces are all there: it is the one
+        // that can send it again if they were lost.
+        if proven && let Some(manifest) = self.manifest(hash)? {
+            if self.pieces_present(hash, &manifest)? {
+                return Ok(Held::Whole);
+            }
+            self.forget_lost(hash);
+        }
+        Ok(match self.partial_len(hash, unit)? {
+            0 => Held::Nothing,
+            n => Held::Part(n),
+        })
     }
 
     fn partial_len(&self, hash: &BlobHash, unit: UnitId) -> io::Result<u64> {
@@ -351,9 +389,13 @@ impl FileStorage for ObjectFiles {
             self.delete_all(&send)?;
             return Ok(false);
         }
-        if self.manifest(hash)?.is_some() {
-            self.delete_all(&send)?;
-            return Ok(true);
+        if let Some(held) = self.manifest(hash)? {
+            if self.pieces_present(hash, &held)? {
+                self.delete_all(&send)?;
+                return Ok(true);
+            }
+            // Its pieces are gone (removed by hand, a lifecycle rule): this send stands in.
+            self.forget_lost(hash);
         }
         // Under a name of this finish's own: another relay finishing the same file at once
         // copies beside these, never over them, and the manifest written last names its own.
@@ -452,7 +494,11 @@ impl FileStorage for ObjectFiles {
                 (under.clone().join(piece_name(*offset)), from.saturating_sub(*offset), *len)
             })
             .collect();
-        let reader = PiecesReader { files: self.clone(), pieces, current: None, chunk: Bytes::new() };
+        let mut reader =
+            PiecesReader { files: self.clone(), hash: *hash, pieces, current: None, chunk: Bytes::new() };
+        // The first piece is asked for now, so a file whose pieces are gone is answered as not
+        // held (404) instead of a body that breaks off.
+        reader.next_piece()?;
         Ok((Box::new(reader), manifest.size))
     }
 }
@@ -491,6 +537,7 @@ impl PieceWriter for ObjectPiece {
 /// A whole file read piece after piece, each streamed as the store sends it.
 struct PiecesReader {
     files: ObjectFiles,
+    hash: BlobHash,
     /// Each piece still to read: its key, the first byte wanted in it, its length.
     pieces: VecDeque<(Key, u64, u64)>,
     current: Option<BoxStream<'static, object_store::Result<Bytes>>>,
@@ -512,17 +559,36 @@ impl Read for PiecesReader {
                 }
                 continue;
             }
-            let Some((key, start, len)) = self.pieces.pop_front() else {
+            if !self.next_piece()? {
                 return Ok(0);
-            };
+            }
+        }
+    }
+}
+
+impl PiecesReader {
+    /// Starts reading the next piece with bytes wanted; `false` when none is left. A piece
+    /// the store no longer has makes the file not held.
+    fn next_piece(&mut self) -> io::Result<bool> {
+        while let Some((key, start, len)) = self.pieces.pop_front() {
             if start >= len {
                 continue;
             }
             let store = self.files.store.clone();
             let options = GetOptions { range: Some(GetRange::Bounded(start..len)), ..Default::default() };
-            let stream =
-                self.files.wait(async move { Ok(store.get_opts(&key, options).await?.into_stream()) })?;
-            self.current = Some(stream);
+            match self.files.wait(async move { Ok(store.get_opts(&key, options).await?.into_stream()) }) {
+                Ok(stream) => {
+                    self.current = Some(stream);
+                    return Ok(true);
+                }
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        self.files.forget_lost(&self.hash);
+                    }
+                    return Err(e);
+                }
+            }
         }
+        Ok(false)
     }
 }
