@@ -176,7 +176,8 @@ pub(crate) async fn receive_piece(
             Err(now) => return Ok((now, None)),
         };
         // Each frame is written as it arrives, so a relay killed half way through a piece
-        // still holds every byte that reached it.
+        // still holds every byte that reached it in the folder (an object store keeps a
+        // request's bytes as one object when the request ends: a kill loses that request's).
         while let Some(bytes) = rx.recv().await {
             appender = io.run(move || appender.write_bytes(bytes).map(|()| appender)).await?;
         }

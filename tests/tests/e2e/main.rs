@@ -24,6 +24,7 @@ mod file_storage;
 mod listeners;
 mod live_and_restore;
 mod prepare_later;
+mod probe_file_storage;
 mod probe_meetings;
 mod relay_sync;
 mod restores;
