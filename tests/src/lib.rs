@@ -217,3 +217,32 @@ impl Drop for Relay {
         self.shutdown();
     }
 }
+
+/// Runs the lane until nothing waits (a cut link fails some runs).
+pub fn transfer_all(store: &mut giaoban_client_core::Store) -> (usize, usize) {
+    let (mut sent, mut fetched) = (0, 0);
+    for _ in 0..200 {
+        match store.sync_files() {
+            Ok(r) => {
+                sent += r.sent;
+                fetched += r.fetched;
+                if r.waiting == 0 {
+                    return (sent, fetched);
+                }
+            }
+            Err(e) => eprintln!("a run of the lane failed: {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("files still waiting after 200 runs");
+}
+
+/// Syncs until a sync goes through (a cut link fails some).
+pub fn sync_until_done(store: &mut giaoban_client_core::Store) {
+    for _ in 0..50 {
+        if store.sync_now().is_ok() {
+            return;
+        }
+    }
+    panic!("sync kept failing");
+}

@@ -14,6 +14,7 @@ pub struct S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
+        self.resume();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -55,6 +56,21 @@ impl S3Server {
             assert!(started.elapsed() < Duration::from_secs(60), "the S3 server did not start in a minute");
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Pauses the server's process (SIGSTOP): a store that stops answering, as a frozen host
+    /// or a firewall dropping packets does.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status();
     }
 
     /// A client of `bucket` on this server.

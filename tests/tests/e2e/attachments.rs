@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use giaoban_client_core::{AttachTo, NewReport, NewSection, Opened, Store};
-use giaoban_e2e::Relay;
 use giaoban_e2e::workload::{house_report, jpeg, photo};
+use giaoban_e2e::{Relay, sync_until_done, transfer_all};
 
 fn report(ward: &mut Store) -> DocId {
     ward.create_report(house_report("Báo cáo kết quả xây dựng nhà Đại đoàn kết")).unwrap()
@@ -16,34 +16,6 @@ use giaoban_e2e::proxy::{FaultProxy, LinkFaults};
 use giaoban_protocol::schema::ReportKind;
 use giaoban_protocol::wire::FileHeld;
 use giaoban_protocol::{BlobHash, DocId};
-
-/// Runs the lane until nothing waits (a cut link fails some runs).
-fn transfer_all(store: &mut Store) -> (usize, usize) {
-    let (mut sent, mut fetched) = (0, 0);
-    for _ in 0..200 {
-        match store.sync_files() {
-            Ok(r) => {
-                sent += r.sent;
-                fetched += r.fetched;
-                if r.waiting == 0 {
-                    return (sent, fetched);
-                }
-            }
-            Err(e) => eprintln!("a run of the lane failed: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("files still waiting after 200 runs");
-}
-
-fn sync_until_done(store: &mut Store) {
-    for _ in 0..50 {
-        if store.sync_now().is_ok() {
-            return;
-        }
-    }
-    panic!("sync kept failing");
-}
 
 #[test]
 fn a_photo_attached_on_a_ward_phone_opens_on_the_office_computer() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use giaoban_e2e::s3::S3Server;
+use giaoban_e2e::{sync_until_done, transfer_all};
 use giaoban_protocol::{BlobHash, UnitId};
 use giaoban_relay::files::{FileFolder, FileStorage, Held, ObjectFiles};
 
@@ -249,33 +250,6 @@ fn objects(server: &S3Server, bucket: &str) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let metas: Vec<object_store::ObjectMeta> = rt.block_on(store.list(None).try_collect()).unwrap();
     metas.into_iter().map(|m| m.location.to_string()).collect()
-}
-
-fn transfer_all(store: &mut giaoban_client_core::Store) -> (usize, usize) {
-    let (mut sent, mut fetched) = (0, 0);
-    for _ in 0..200 {
-        match store.sync_files() {
-            Ok(r) => {
-                sent += r.sent;
-                fetched += r.fetched;
-                if r.waiting == 0 {
-                    return (sent, fetched);
-                }
-            }
-            Err(e) => eprintln!("a run of the lane failed: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("files still waiting after 200 runs");
-}
-
-fn sync_until_done(store: &mut giaoban_client_core::Store) {
-    for _ in 0..50 {
-        if store.sync_now().is_ok() {
-            return;
-        }
-    }
-    panic!("sync kept failing");
 }
 
 #[test]

@@ -325,77 +325,6 @@ fn pieces_left_by_a_finish_cut_before_its_manifest_are_collected_and_not_counted
     );
 }
 
-/// moto's S3 server, whose process the test can pause (SIGSTOP: a store that stops answering,
-/// as a frozen MinIO box or a firewall dropping packets does) and resume.
-struct Moto {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        self.resume();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    fn start(bucket: &str) -> Option<Moto> {
-        let program = std::env::var("GIAOBAN_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = match std::process::Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("skipped: no S3 server ({program}: {e})");
-                return None;
-            }
-        };
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let started = Instant::now();
-        loop {
-            if let Ok(resp) = agent.put(&format!("{}/{bucket}", moto.endpoint)).send_empty()
-                && resp.status().is_success()
-            {
-                return Some(moto);
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "the S3 server did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let _ = std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status();
-    }
-
-    fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn options(&self) -> std::collections::BTreeMap<String, String> {
-        [
-            ("aws_endpoint", self.endpoint.as_str()),
-            ("aws_allow_http", "true"),
-            ("aws_region", "us-east-1"),
-            ("aws_access_key_id", "giaoban"),
-            ("aws_secret_access_key", "giaoban-test"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-}
-
 /// The object store stops answering (its host froze). The province office's screens keep
 /// asking for a photo (24 requests). File work takes at most a few of the relay's 16 blocking
 /// threads, so a ward's report sync, which needs no file, still goes through.
@@ -410,16 +339,9 @@ pub(crate) fn report_sync_while_the_store_is_stalled(fetches: usize) {
     use giaoban_client_core::AttachTo;
     use giaoban_e2e::workload::{house_report, jpeg, photo};
 
-    let Some(moto) = Moto::start("giaoban-stall") else { return };
+    let Some(moto) = S3Server::start("giaoban-stall") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("relay");
-    let config = giaoban_relay::Config {
-        data_dir: dir.clone(),
-        file_store: "s3://giaoban-stall/dong-nai".into(),
-        file_store_options: moto.options(),
-        ..giaoban_relay::Config::default()
-    };
-    let relay = giaoban_e2e::Relay::start_with(&dir, config, true);
+    let relay = moto.relay(&tmp.path().join("relay"), "giaoban-stall");
     let mut ward = relay.device(&tmp.path().join("ward.sqlite"), 1, "điện thoại cán bộ xã");
     let mut office = relay.device(&tmp.path().join("office.sqlite"), 0, "máy văn phòng tỉnh");
     let id = ward.create_report(house_report("Báo cáo bàn giao nhà Đại đoàn kết")).unwrap();
