@@ -414,18 +414,28 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceAuth, ApiError> {
+    let token = bearer_token(headers)?;
+    authenticated(blocking(&state.store, move |s| s.authenticate(&token)).await?)
+}
+
+/// The bearer token of a device's request.
+fn bearer_token(headers: &HeaderMap) -> Result<String, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(ApiError::Unauthorized("missing bearer token; enrol the device first"))?;
-    let token = value
+    Ok(value
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 256)
         .ok_or(ApiError::Unauthorized("malformed Authorization header; expected 'Bearer <token>'"))?
-        .to_string();
-    match blocking(&state.store, move |s| s.authenticate(&token)).await? {
+        .to_string())
+}
+
+/// What a token lookup means for the request.
+fn authenticated(found: Result<DeviceAuth, AuthFailure>) -> Result<DeviceAuth, ApiError> {
+    match found {
         Ok(auth) => Ok(auth),
         Err(AuthFailure::Unknown) => Err(ApiError::Unauthorized("unknown token; enrol the device again")),
         Err(AuthFailure::Revoked) => Err(ApiError::Forbidden("this device was revoked by the office")),
@@ -444,12 +454,21 @@ async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Response, 
 async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let m = crate::metrics::get();
     m.sync_received_bytes.increment(body.len() as u64);
-    let auth = authenticate(&state, &headers).await?;
-    state.limits.take(auth.device, state.config.max_syncs_per_minute).map_err(|secs| {
-        m.sync_refused(SyncRefusal::RateLimited);
-        ApiError::TooMany(secs)
-    })?;
-    let answer = answer_sync(&state, auth, body).await?;
+    let token = bearer_token(&headers)?;
+    // The token, the rate limit, reading the request and checking its push (or, without one,
+    // reading the device's page) take one turn of a blocking thread, not one each.
+    let turn = state.clone();
+    let (auth, first) = tokio::task::spawn_blocking(move || {
+        let auth = authenticated(turn.store.authenticate(&token)?)?;
+        turn.limits.take(auth.device, turn.config.max_syncs_per_minute).map_err(|secs| {
+            m.sync_refused(SyncRefusal::RateLimited);
+            ApiError::TooMany(secs)
+        })?;
+        Ok::<_, ApiError>((auth, first_turn(&turn, auth, &body)?))
+    })
+    .await
+    .map_err(|_| ApiError::Store(StoreError::Closed))??;
+    let answer = finish_sync(&state, auth, first).await?;
     state.limits.after_answer(auth.device, state.config.max_syncs_per_minute, &answer);
     let resp = wire::encode(&RelayMessage::Sync(answer));
     m.sync_sent_bytes.increment(resp.len() as u64);
@@ -464,8 +483,34 @@ pub(crate) async fn answer_sync(
     auth: DeviceAuth,
     body: Bytes,
 ) -> Result<giaoban_protocol::wire::SyncResponse, ApiError> {
+    let turn = state.clone();
+    let first = tokio::task::spawn_blocking(move || first_turn(&turn, auth, &body))
+        .await
+        .map_err(|_| ApiError::Store(StoreError::Closed))??;
+    finish_sync(state, auth, first).await
+}
+
+/// A sync request read, with its push checked against the writer's copies (so the writer only
+/// stores), or, for a request without a push, the device's page read already.
+struct FirstTurn {
+    req: wire::SyncRequest,
+    status: Option<DeviceStatus>,
+    pushed: Option<crate::store::Prechecked>,
+    read: Option<ReadTurn>,
+}
+
+/// What a sync reads for the device once its push is stored.
+struct ReadTurn {
+    start: relay_session::Start,
+    epoch: Epoch,
+    wanted_from_have: Vec<giaoban_protocol::DocId>,
+    page: relay_session::LogPage,
+}
+
+/// Reads a sync request and checks its push; blocking.
+fn first_turn(state: &AppState, auth: DeviceAuth, body: &[u8]) -> Result<FirstTurn, ApiError> {
     let m = crate::metrics::get();
-    let (msg, status) = wire::decode_with_status(&body).map_err(|e| {
+    let (msg, status) = wire::decode_with_status(body).map_err(|e| {
         m.sync_refused(SyncRefusal::Unreadable);
         match e {
             FrameError::UnsupportedVersion { .. } => ApiError::BadRequest(e.to_string()),
@@ -477,18 +522,58 @@ pub(crate) async fn answer_sync(
         m.sync_refused(SyncRefusal::TooLarge);
         ApiError::TooLarge(e)
     })?;
-    let DeviceAuth { device, unit } = auth;
     let push = std::mem::take(&mut req.push);
-    let pushed = !push.is_empty();
-    let outcome = if pushed {
-        // Checked against the writer's copies on a thread of its own, so the writer only stores.
-        let prechecker = state.store.writer().prechecker().clone();
-        let pre = tokio::task::spawn_blocking(move || prechecker.precheck(device, unit, push))
-            .await
-            .map_err(|_| ApiError::Store(StoreError::Internal("the push could not be checked".into())))?;
-        state.store.writer().run(move |ctx| push_prechecked(ctx, pre)).await?
-    } else {
-        Default::default()
+    if push.is_empty() {
+        let read = read_turn(&state.store, auth, &mut req, None, state.check_witnesses)?;
+        return Ok(FirstTurn { req, status, pushed: None, read: Some(read) });
+    }
+    let pre = state.store.writer().prechecker().precheck(auth.device, auth.unit, push);
+    Ok(FirstTurn { req, status, pushed: Some(pre), read: None })
+}
+
+/// What the device lacks, in one turn of a blocking thread: the epoch and whether the device's
+/// witness holds decide where its page starts.
+fn read_turn(
+    s: &RelayStore,
+    DeviceAuth { device, unit }: DeviceAuth,
+    req: &mut wire::SyncRequest,
+    own_top_before: Option<u64>,
+    check_witnesses: bool,
+) -> Result<ReadTurn, StoreError> {
+    let epoch = s.epoch()?;
+    let witness_holds = if check_witnesses { s.witness_holds(unit, req.witness)? } else { true };
+    let start = relay_session::start(req, epoch, witness_holds);
+    if start.reconcile && !witness_holds {
+        tracing::warn!(%device, pos = req.witness.pos, "a device saw history this relay does not hold (restored from an older backup?); it starts over and reconciles");
+    }
+    let have = std::mem::take(&mut req.have);
+    let wanted_from_have = if have.is_empty() { Vec::new() } else { s.wanted(unit, &have)? };
+    let query = PullQuery {
+        unit,
+        device,
+        cursor: start.cursor,
+        own_held: start.own_held,
+        own_top_before,
+        page_bytes: relay_session::page_bytes(req.page_bytes),
+        whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
+    };
+    let page = s.pull(&query)?;
+    Ok(ReadTurn { start, epoch, wanted_from_have, page })
+}
+
+/// Stores a checked push (if the request had one), then reads the device's page and answers.
+async fn finish_sync(
+    state: &AppState,
+    auth: DeviceAuth,
+    first: FirstTurn,
+) -> Result<giaoban_protocol::wire::SyncResponse, ApiError> {
+    let m = crate::metrics::get();
+    let FirstTurn { mut req, status, pushed: pre, read } = first;
+    let device = auth.device;
+    let pushed = pre.is_some();
+    let outcome = match pre {
+        Some(pre) => state.store.writer().run(move |ctx| push_prechecked(ctx, pre)).await?,
+        None => Default::default(),
     };
     // Counted once the batch committed: a refusal stores nothing, an acceptance is durable.
     m.documents_accepted.increment(outcome.acks.len() as u64);
@@ -501,33 +586,14 @@ pub(crate) async fn answer_sync(
         state.live.send_modify(|v| *v = v.wrapping_add(1));
         state.unit_live.bump(&outcome.grown);
     }
-    let witness = req.witness;
-    let check = state.check_witnesses;
-    let (epoch, witness_holds) = blocking(&state.store, move |s| {
-        Ok((s.epoch()?, if check { s.witness_holds(unit, witness)? } else { true }))
-    })
-    .await?;
-    let start = relay_session::start(&req, epoch, witness_holds);
-
-    if start.reconcile && !witness_holds {
-        tracing::warn!(%device, pos = req.witness.pos, "a device saw history this relay does not hold (restored from an older backup?); it starts over and reconciles");
-    }
-    let have = std::mem::take(&mut req.have);
-    let wanted_from_have = if have.is_empty() {
-        Vec::new()
-    } else {
-        blocking(&state.store, move |s| s.wanted(unit, &have)).await?
+    let ReadTurn { start, epoch, wanted_from_have, page } = match read {
+        Some(read) => read,
+        None => {
+            let check = state.check_witnesses;
+            let own_top_before = Some(outcome.own_top_before);
+            blocking(&state.store, move |s| read_turn(s, auth, &mut req, own_top_before, check)).await?
+        }
     };
-    let query = PullQuery {
-        unit,
-        device,
-        cursor: start.cursor,
-        own_held: start.own_held,
-        own_top_before: pushed.then_some(outcome.own_top_before),
-        page_bytes: relay_session::page_bytes(req.page_bytes),
-        whole: req.refetch.iter().copied().take(wire::REFETCH_DOCS).collect(),
-    };
-    let page = blocking(&state.store, move |s| s.pull(&query)).await?;
     let pushed_rejects = pushed.then_some(outcome.rejects.len() as u64);
     let pushed = pushed.then_some(relay_session::Pushed {
         acks: outcome.acks,
