@@ -1,6 +1,6 @@
 //! Pushes checked before the writer's turn, on the threads that received them: against the
 //! writer's committed copy of each document (taken out of the cache it shares) and the unit
-//! tree it publishes. The writer (`writer.rs`) uses a result only if the document and the tree
+//! tree it publishes. The writer (`writer/push.rs`) uses a result only if the document and the tree
 //! are still as they were checked, and checks the push itself otherwise.
 
 use std::collections::{HashMap, HashSet};
