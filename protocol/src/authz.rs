@@ -232,8 +232,8 @@ fn check(
     // document's id so that every device of the unit writes the same one (see Response::id_for).
     let genesis_actor = automerge::ActorId::from(doc.to_bytes().as_slice());
     let before = current.as_ref().map(|d| read_header_of(d, doc)).transpose()?;
-    let mut next = current.unwrap_or_default();
-    let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
+    let next = current.unwrap_or_default();
+    let known: Vec<bool> = decoded.iter().map(|c| crate::holds_change(&next, &c.hash())).collect();
     let mut only_carried = true;
     // Whether a new change is let in only as a genesis change: allowed for the kinds whose
     // first change is deterministic, checked once the header is known.
@@ -311,7 +311,7 @@ fn check_accepted(
     only_carried: bool,
     unit: UnitId,
 ) -> Result<Checked, DocReject> {
-    let known: Vec<bool> = decoded.iter().map(|c| next.get_change_by_hash(&c.hash()).is_some()).collect();
+    let known: Vec<bool> = decoded.iter().map(|c| crate::holds_change(&next, &c.hash())).collect();
     // The new changes in the order the device sent them, if that order is causal (it is, from
     // a device's `get_changes`); otherwise the relay's own order after applying them.
     let heads_before = next.get_heads();
@@ -322,7 +322,7 @@ fn check_accepted(
         if *already || !seen.insert(c.hash()) {
             continue;
         }
-        if c.deps().iter().any(|d| !seen.contains(d) && next.get_change_by_hash(d).is_none()) {
+        if c.deps().iter().any(|d| !seen.contains(d) && !crate::holds_change(&next, d)) {
             causal = false;
         }
         new.push(c.clone());

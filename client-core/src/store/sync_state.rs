@@ -5,7 +5,7 @@
 use automerge::{AutoCommit, Change, ChangeHash};
 use giaoban_protocol::schema::read_header;
 use giaoban_protocol::wire::{ChangeMeta, Voucher};
-use giaoban_protocol::{DocId, DocKind, SCHEMA_VERSION};
+use giaoban_protocol::{DocId, DocKind, SCHEMA_VERSION, holds_change};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, heads, index};
@@ -191,8 +191,7 @@ impl Store {
     /// ignored (an acknowledgement never claims more than we have).
     pub fn mark_acked(&mut self, id: DocId, acked: &[ChangeHash]) -> Result<()> {
         let doc = self.loaded(id)?;
-        let known: Vec<ChangeHash> =
-            acked.iter().copied().filter(|h| doc.get_change_by_hash(h).is_some()).collect();
+        let known: Vec<ChangeHash> = acked.iter().copied().filter(|h| holds_change(doc, h)).collect();
         self.write(|s| {
             s.conn().execute(
                 "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
@@ -225,7 +224,7 @@ impl Store {
         let mut acked = self.acked_heads(id)?;
         let doc = self.loaded(id)?;
         for h in hashes {
-            if !acked.contains(h) && doc.get_change_by_hash(h).is_some() {
+            if !acked.contains(h) && holds_change(doc, h) {
                 acked.push(*h);
             }
         }
@@ -467,7 +466,7 @@ impl Store {
             vouchers.iter().map(|v| ChangeMeta { received_at: v.received_at, seal: Some(v.seal) }).collect();
         // Only changes this device holds: a voucher never adds a change.
         let doc = self.loaded(id)?;
-        let held: Vec<bool> = hashes.iter().map(|h| doc.get_change_by_hash(h).is_some()).collect();
+        let held: Vec<bool> = hashes.iter().map(|h| holds_change(doc, h)).collect();
         let (hashes, meta): (Vec<ChangeHash>, Vec<ChangeMeta>) =
             hashes.into_iter().zip(meta).zip(held).filter(|(_, h)| *h).map(|(p, _)| p).unzip();
         self.keep_receipts(n, &hashes, &meta, row.kind == DocKind::Response, vouched)?;
