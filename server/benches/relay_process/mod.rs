@@ -20,6 +20,20 @@ impl RelayProcess {
     /// Starts `giaoban-relay serve` on `data` and waits until it listens.
     pub fn start(data: &Path) -> RelayProcess {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        RelayProcess::start_on(data, port)
+    }
+
+    /// Stops the relay and starts it again on the same data folder and address, so devices
+    /// carry on as after an operator's restart.
+    #[allow(dead_code)]
+    pub fn restart(&mut self, data: &Path) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap();
+        *self = RelayProcess::start_on(data, port);
+    }
+
+    fn start_on(data: &Path, port: u16) -> RelayProcess {
         let binary = std::env::var("GIAOBAN_BENCH_RELAY")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_giaoban-relay").into());
         let child = Command::new(binary)
