@@ -66,15 +66,19 @@ fun main(args: Array<String>) {
     val relayBin = args[0]
     val scratch = File(args[1]).apply { mkdirs() }
     val relay = Relay(relayBin, File(scratch, "relay"))
-    try {
+    // The relay is stopped before the JVM exits: `exitProcess` runs no `finally`, so a relay
+    // stopped there would outlive the flow and keep its port.
+    val code = try {
         if (args.getOrNull(2) == "bench") {
             bench(relay, scratch)
-            return
+            0
+        } else {
+            flow(relay, scratch)
         }
-        exitProcess(flow(relay, scratch))
     } finally {
         relay.stop()
     }
+    exitProcess(code)
 }
 
 fun flow(relay: Relay, scratch: File): Int = runBlocking {
