@@ -34,6 +34,12 @@ if ! "$moto_venv/bin/moto_server" --help >/dev/null 2>&1; then
 fi
 export GIAOBAN_MOTO_SERVER="$moto_venv/bin/moto_server"
 
+step "a PostgreSQL 15 server for the relay's second backend (installed from Debian if missing)"
+GIAOBAN_TEST_POSTGRES=$(scripts/postgres.sh start)
+export GIAOBAN_TEST_POSTGRES
+trap 'scripts/postgres.sh stop' EXIT
+echo "$GIAOBAN_TEST_POSTGRES"
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -364,6 +364,9 @@ impl IntoResponse for ApiError {
                         .into(),
                 )
             }
+            ApiError::Store(StoreError::Revoked) => {
+                (StatusCode::FORBIDDEN, "this device was revoked by the office".into())
+            }
             ApiError::Store(StoreError::Enrollment(m)) => (StatusCode::BAD_REQUEST, m),
             ApiError::Store(StoreError::NotFound(m)) => (StatusCode::NOT_FOUND, m),
             ApiError::Store(StoreError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
@@ -382,7 +385,10 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::Store(
-                e @ (StoreError::Commit { .. } | StoreError::Closed | StoreError::Internal(_)),
+                e @ (StoreError::Commit { .. }
+                | StoreError::Closed
+                | StoreError::Internal(_)
+                | StoreError::Postgres(_)),
             ) => {
                 tracing::error!(error = %e, "request not served");
                 (
@@ -458,7 +464,15 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     // The token, the rate limit, reading the request and checking its push (or, without one,
     // reading the device's page) take one turn of a blocking thread, not one each.
     let turn = state.clone();
+    // A blocking task that has not started is not cancelled with its request: one whose
+    // request timed out, or whose device hung up, while it waited for a thread must not take
+    // the device's rate limit or do the request's work for nobody.
+    let abandoned = AbandonedOnDrop::default();
+    let gone = abandoned.flag();
     let (auth, first) = tokio::task::spawn_blocking(move || {
+        if gone.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(ApiError::Store(StoreError::Closed));
+        }
         let auth = authenticated(turn.store.authenticate(&token)?)?;
         turn.limits.take(auth.device, turn.config.max_syncs_per_minute).map_err(|secs| {
             m.sync_refused(SyncRefusal::RateLimited);
@@ -468,11 +482,38 @@ async fn sync(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     })
     .await
     .map_err(|_| ApiError::Store(StoreError::Closed))??;
+    abandoned.disarm();
     let answer = finish_sync(&state, auth, first).await?;
     state.limits.after_answer(auth.device, state.config.max_syncs_per_minute, &answer);
     let resp = wire::encode(&RelayMessage::Sync(answer));
     m.sync_sent_bytes.increment(resp.len() as u64);
     Ok(([(header::CONTENT_TYPE, "application/x-giaoban")], resp).into_response())
+}
+
+/// Marks a request as abandoned when its future is dropped before `disarm`: the blocking
+/// work queued for it sees the flag and does nothing.
+#[derive(Default)]
+struct AbandonedOnDrop {
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    disarmed: bool,
+}
+
+impl AbandonedOnDrop {
+    fn flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.flag.clone()
+    }
+
+    fn disarm(mut self) {
+        self.disarmed = true;
+    }
+}
+
+impl Drop for AbandonedOnDrop {
+    fn drop(&mut self) {
+        if !self.disarmed {
+            self.flag.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 /// The answer to an authenticated device's sync request: its push checked and stored, then

@@ -233,6 +233,18 @@ enum Admin {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Copy this relay's database into PostgreSQL, with its sequence, unit logs, epoch, voucher
+    /// key, device tokens, units and staff, so devices carry on against relays on that database
+    /// without enrolling or downloading again. Stop the relay first. An interrupted copy is
+    /// taken up by running it again; a database holding another relay is refused.
+    Migrate {
+        /// The PostgreSQL database, e.g. postgres://giaoban@db.example/giaoban.
+        #[arg(long)]
+        to: String,
+        /// Rows written per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Copy the attached files of the folder beside the database into the object store that
     /// `file_store` names, before the relay is started on it. Each file is checked against its
     /// hash there; an interrupted run is taken up again by the next.
@@ -609,6 +621,7 @@ fn admin(store: &RelayStore, config: &Config, cmd: Admin) -> anyhow::Result<()> 
         Admin::Staff(cmd) => staff(store, cmd)?,
         Admin::People(cmd) => people(store, cmd)?,
         Admin::CopyFiles => copy_files(store, config)?,
+        Admin::Migrate { to, batch } => migrate(store, &to, batch)?,
         Admin::Backup { to } => {
             store.backup_to(&to)?;
             println!("backup written to {}", to.display());
@@ -688,6 +701,35 @@ fn print_change(store: &RelayStore, change: &giaoban_relay::store::TreeChange) -
 }
 
 /// `admin copy-files`: the folder's files into the object store, with progress.
+fn migrate(store: &RelayStore, to: &str, batch: usize) -> anyhow::Result<()> {
+    let from =
+        rusqlite::Connection::open_with_flags(store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening {} to read", store.path().display()))?;
+    let mut pg = postgres::Client::connect(to, postgres::NoTls).context(
+        "connecting to PostgreSQL (check the URL, that the server runs and accepts this user, and that the database exists)",
+    )?;
+    println!("copying {} into PostgreSQL", store.path().display());
+    let mut shown = std::time::Instant::now();
+    let copied =
+        giaoban_relay::store::backend::postgres::copy::copy_to_postgres(&from, &mut pg, batch, |p| {
+            if p.already && p.of == 0 {
+                println!("  {}: empty", p.table);
+            } else if p.already {
+                println!("  {}: {} rows, there already", p.table, p.rows);
+            } else if p.rows == p.of || shown.elapsed() >= std::time::Duration::from_secs(2) {
+                println!("  {}: {} of {} rows", p.table, p.rows, p.of);
+                shown = std::time::Instant::now();
+            }
+            Ok(())
+        })?;
+    let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
+    println!(
+        "copied: {rows} rows in {} tables, each checked to hold as many rows as here; relays started on this database serve these devices as they are",
+        copied.tables.len()
+    );
+    Ok(())
+}
+
 fn copy_files(store: &RelayStore, config: &Config) -> anyhow::Result<()> {
     if config.file_store.is_empty() {
         anyhow::bail!(

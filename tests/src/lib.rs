@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod desk;
+pub mod postgres;
 pub mod proxy;
 pub mod s3;
 pub mod sim;

@@ -11,6 +11,7 @@
 //! Invariant: a device is acknowledged only after the transaction holding its changes committed.
 
 mod admin;
+pub mod backend;
 mod clock;
 mod deliveries;
 mod doc_cache;
@@ -51,6 +52,9 @@ pub enum StoreError {
     /// SQLite failed (disk full, read-only file, I/O error).
     #[error("relay storage error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed (the server is down or unreachable, a constraint, a lost connection).
+    #[error("relay database error (PostgreSQL): {0}")]
+    Postgres(#[from] postgres::Error),
     /// The batch holding the write could not be committed; nothing of it was stored.
     #[error("the relay could not store the changes ({message}); nothing was acknowledged, retry later")]
     Commit {
@@ -59,6 +63,9 @@ pub enum StoreError {
         /// What SQLite said.
         message: String,
     },
+    /// The device was revoked while its request waited (the revocation committed first).
+    #[error("this device was revoked by the office")]
+    Revoked,
     /// The writer thread is gone (the relay is shutting down).
     #[error("the relay is shutting down")]
     Closed,
@@ -197,7 +204,9 @@ impl StoreError {
             StoreError::Commit { code, message } => {
                 StoreError::Commit { code: *code, message: message.clone() }
             }
+            StoreError::Postgres(e) => StoreError::Commit { code: None, message: e.to_string() },
             StoreError::Closed => StoreError::Closed,
+            StoreError::Revoked => StoreError::Revoked,
             StoreError::Enrollment(m) => StoreError::Enrollment(m.clone()),
             StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
             StoreError::Invalid(m) => StoreError::Invalid(m.clone()),

@@ -10,15 +10,10 @@ use giaoban_protocol::seal::chain_digest;
 use giaoban_protocol::{DeviceId, DocId, UnitId};
 use rusqlite::{OptionalExtension, params};
 
+use super::super::backend::sqlite::{Sqlite, top};
+use super::super::backend::{Checked, LogTx, Seen, Stored, store_checked};
 use super::super::{Result, StoreError};
 use super::Ctx;
-
-/// One unit's log top as a job sees it.
-#[derive(Clone, Copy)]
-struct Top {
-    pos: i64,
-    digest: [u8; 16],
-}
 
 impl Ctx<'_> {
     /// Stores a checked document: its new changes (in causal order) in the sequence and
@@ -37,86 +32,50 @@ impl Ctx<'_> {
         received: &HashMap<ChangeHash, i64>,
     ) -> Result<(Vec<ChangeHash>, Vec<UnitId>)> {
         let heads = next.get_heads();
-        let heads_bytes: Vec<u8> = heads.iter().flat_map(|h| h.0).collect();
-        let (n, readers) = match row {
-            Some(n) => {
-                self.tx
-                    .prepare_cached("UPDATE docs SET heads = ?2 WHERE n = ?1")?
-                    .execute(params![n, heads_bytes])?;
-                (n, self.readers_of(n)?)
-            }
-            None => {
-                self.tx
-                    .prepare_cached("INSERT INTO docs(id, kind, owner, heads) VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![
-                    doc.to_bytes().to_vec(),
-                    header.kind.as_str(),
-                    header.owner.to_bytes().to_vec(),
-                    heads_bytes
-                ])?;
-                let n = self.tx.last_insert_rowid();
-                let mut readers = self.tree().readers(header);
-                readers.sort();
-                let mut insert =
-                    self.tx.prepare_cached("INSERT OR IGNORE INTO readers(unit, doc) VALUES (?1, ?2)")?;
-                for u in &readers {
-                    insert.execute(params![u.to_bytes().to_vec(), n])?;
-                }
-                (n, readers)
-            }
-        };
-        if new_changes.is_empty() {
-            self.stage(doc, next);
-            return Ok((heads, Vec::new()));
+        let mut readers_if_new = Vec::new();
+        if row.is_none() {
+            readers_if_new = self.tree().readers(header);
+            readers_if_new.sort();
+            readers_if_new.dedup();
         }
-        if matches!(header.kind, DocKind::Report | DocKind::Directive) {
-            self.refresh_file_refs(n, &next, header.kind)?;
-        }
-        let mut tops = self.tops(&readers)?;
-        let mut insert = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO changes(doc, hash, bytes, device, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let mut log = self
-            .tx
-            .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
-        let pusher = device.to_bytes().to_vec();
         // The pusher's own changes are counted in its own unit's log when its unit writes the
         // document: the owner's, or that of the successor writing for it (changes a reader
         // carries back after a restore are not its own).
-        let pusher_unit: Option<UnitId> = self
-            .tx
-            .prepare_cached("SELECT unit FROM devices WHERE id = ?1")?
-            .query_row(params![pusher], |r| r.get::<_, Vec<u8>>(0))
-            .optional()?
-            .map(|b| unit_from(&b))
-            .transpose()?
-            .filter(|u| self.tree().may_write(*u, header.owner));
-        let mut own_top: Option<i64> = None;
-        for c in new_changes {
-            let hash = c.hash();
-            let at = received.get(&hash).copied().unwrap_or(self.now);
-            if insert.execute(params![n, hash.0.to_vec(), c.raw_bytes(), pusher, at])? == 0 {
-                continue;
+        let pusher_unit = if new_changes.is_empty() {
+            None
+        } else {
+            Sqlite(self.tx).device_unit(device)?.filter(|u| self.tree().may_write(*u, header.owner))
+        };
+        let checked = Checked {
+            doc,
+            kind: header.kind,
+            owner: header.owner,
+            changes: new_changes,
+            heads: &heads,
+            readers_if_new: &readers_if_new,
+            pusher: device,
+            pusher_unit,
+            received,
+            now: self.now,
+        };
+        let seen = match row {
+            Some(n) => Seen::Row(n),
+            None => Seen::Heads(Vec::new()),
+        };
+        let (n, readers, grew) = match store_checked(&mut Sqlite(self.tx), &checked, &seen)? {
+            Stored::Stored { n, readers, grew } => (n, readers, grew),
+            // The single writer read the row in this transaction: nothing can have changed it.
+            Stored::Stale => {
+                return Err(StoreError::Internal(format!(
+                    "document {doc} changed while the relay's only writer held it"
+                )));
             }
-            let seq = self.tx.last_insert_rowid();
-            for (u, top) in readers.iter().zip(tops.iter_mut()) {
-                top.pos += 1;
-                top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, at);
-                log.execute(params![u.to_bytes().to_vec(), top.pos, seq, top.digest.to_vec()])?;
-                if Some(*u) == pusher_unit {
-                    own_top = Some(top.pos);
-                }
-            }
-        }
-        drop((insert, log));
-        self.write_tops(&readers, &tops)?;
-        if let Some(pos) = own_top {
-            self.tx
-                .prepare_cached("UPDATE devices SET own_top = ?2 WHERE id = ?1")?
-                .execute(params![pusher, pos])?;
+        };
+        if !new_changes.is_empty() && matches!(header.kind, DocKind::Report | DocKind::Directive) {
+            self.refresh_file_refs(n, &next, header.kind)?;
         }
         self.stage(doc, next);
-        Ok((heads, readers))
+        Ok((heads, if grew { readers } else { Vec::new() }))
     }
 
     /// Rewrites which files document row `n` refers to, from its state `doc`. A file no
@@ -166,22 +125,7 @@ impl Ctx<'_> {
         doc: DocId,
         after: i64,
     ) -> Result<u64> {
-        let unit_bytes = unit.to_bytes().to_vec();
-        let top = self
-            .tx
-            .prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?
-            .query_row(params![unit_bytes], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
-            .optional()?;
-        let mut top = match top {
-            Some((pos, d)) => Top {
-                pos,
-                digest: d
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Invalid(format!("the log top of unit {unit} is damaged")))?,
-            },
-            None => Top { pos: 0, digest: [0; 16] },
-        };
+        let mut top = top(self.tx, unit)?;
         let rows: Vec<(i64, Vec<u8>, i64)> = self
             .tx
             .prepare_cached(
@@ -192,9 +136,6 @@ impl Ctx<'_> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut log = self
-            .tx
-            .prepare_cached("INSERT INTO unit_log(unit, pos, change, digest) VALUES (?1, ?2, ?3, ?4)")?;
         for (seq, hash, at) in &rows {
             let hash: [u8; 32] = hash
                 .as_slice()
@@ -202,14 +143,9 @@ impl Ctx<'_> {
                 .map_err(|_| StoreError::Invalid(format!("a stored change hash of {doc} is damaged")))?;
             top.pos += 1;
             top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash, *at);
-            log.execute(params![unit_bytes, top.pos, seq, top.digest.to_vec()])?;
+            Sqlite(self.tx).append_entry(unit, top.pos, *seq, top.digest, false)?;
         }
-        self.tx
-            .prepare_cached(
-                "INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
-            )?
-            .execute(params![unit_bytes, top.pos, top.digest.to_vec()])?;
+        Sqlite(self.tx).write_tops(&[unit], &[top])?;
         Ok(rows.len() as u64)
     }
 
@@ -251,67 +187,17 @@ impl Ctx<'_> {
             return Ok(Vec::new());
         }
         tracing::info!(%doc, changes = restamped.len(), "receipt times restamped from vouchers given back");
-        let readers = self.readers_of(n)?;
-        let mut tops = self.tops(&readers)?;
-        let mut log = self.tx.prepare_cached(
-            "INSERT INTO unit_log(unit, pos, change, digest, restamp) VALUES (?1, ?2, ?3, ?4, 1)",
-        )?;
+        let mut db = Sqlite(self.tx);
+        let readers = db.readers_of(n)?;
+        let mut tops = db.lock_tops(&readers)?;
         for (seq, hash, at) in &restamped {
             for (u, top) in readers.iter().zip(tops.iter_mut()) {
                 top.pos += 1;
                 top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, *at);
-                log.execute(params![u.to_bytes().to_vec(), top.pos, seq, top.digest.to_vec()])?;
+                db.append_entry(*u, top.pos, *seq, top.digest, true)?;
             }
         }
-        self.write_tops(&readers, &tops)?;
+        db.write_tops(&readers, &tops)?;
         Ok(readers)
     }
-
-    /// The units that may read document row `n`, in id order.
-    fn readers_of(&self, n: i64) -> Result<Vec<UnitId>> {
-        let mut stmt = self.tx.prepare_cached("SELECT unit FROM readers WHERE doc = ?1 ORDER BY unit")?;
-        stmt.query_map(params![n], |r| r.get::<_, Vec<u8>>(0))?
-            .map(|r| r.map_err(StoreError::from).and_then(|b| unit_from(&b)))
-            .collect()
-    }
-
-    /// The log tops of `units`.
-    fn tops(&self, units: &[UnitId]) -> Result<Vec<Top>> {
-        let mut read_top = self.tx.prepare_cached("SELECT pos, digest FROM unit_tops WHERE unit = ?1")?;
-        let mut tops = Vec::with_capacity(units.len());
-        for u in units {
-            let top = read_top
-                .query_row(params![u.to_bytes().to_vec()], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })
-                .optional()?;
-            tops.push(match top {
-                Some((pos, d)) => Top {
-                    pos,
-                    digest: d
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| StoreError::Invalid(format!("the log top of unit {u} is damaged")))?,
-                },
-                None => Top { pos: 0, digest: [0; 16] },
-            });
-        }
-        Ok(tops)
-    }
-
-    /// Writes the log tops of `units`.
-    fn write_tops(&self, units: &[UnitId], tops: &[Top]) -> Result<()> {
-        let mut write_top = self.tx.prepare_cached(
-            "INSERT INTO unit_tops(unit, pos, digest) VALUES (?1, ?2, ?3)
-             ON CONFLICT(unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
-        )?;
-        for (u, top) in units.iter().zip(tops) {
-            write_top.execute(params![u.to_bytes().to_vec(), top.pos, top.digest.to_vec()])?;
-        }
-        Ok(())
-    }
-}
-
-fn unit_from(bytes: &[u8]) -> Result<UnitId> {
-    UnitId::from_slice(bytes).map_err(|e| StoreError::Invalid(format!("a stored unit id is damaged: {e}")))
 }

@@ -11,8 +11,8 @@ use giaoban_protocol::wire::{DocAck, DocChanges, DocReject, RejectCode};
 use giaoban_protocol::{DeviceId, DocId, UnitId};
 use rusqlite::{OptionalExtension, params};
 
-use super::super::Result;
 use super::super::precheck::{Early, PreDoc, Prechecked};
+use super::super::{Result, StoreError};
 use super::Ctx;
 
 /// The result of one push.
@@ -55,14 +55,20 @@ impl Ctx<'_> {
         Ok(Some((n, early.result)))
     }
 
-    /// The newest own change of `device`, as a position in its unit's log.
+    /// The newest own change of `device`, as a position in its unit's log. A device revoked
+    /// after its token was checked (the revocation committed while its push waited) is
+    /// refused here, in the transaction that would store the push.
     fn own_top(&self, device: DeviceId) -> Result<u64> {
-        Ok(self
+        let row: Option<(i64, Option<i64>)> = self
             .tx
-            .prepare_cached("SELECT own_top FROM devices WHERE id = ?1")?
-            .query_row(params![device.to_bytes().to_vec()], |r| r.get::<_, i64>(0))
-            .optional()?
-            .unwrap_or(0) as u64)
+            .prepare_cached("SELECT own_top, revoked_at FROM devices WHERE id = ?1")?
+            .query_row(params![device.to_bytes().to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            Some((_, Some(_))) => Err(StoreError::Revoked),
+            Some((top, None)) => Ok(top.max(0) as u64),
+            None => Ok(0),
+        }
     }
 
     /// When the relay first received each of `hashes` of document row `n`.

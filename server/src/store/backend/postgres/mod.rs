@@ -1,0 +1,214 @@
+//! The log on PostgreSQL, for relays that share one database. Several relay processes write
+//! at once, so what the single SQLite writer gets from its turn is taken here with row locks:
+//! a document's row (`lock_doc`, `FOR UPDATE`) while its push is stored, and each reader unit's
+//! row in `unit_tops` while positions in its log are taken, so positions follow commit order.
+//! Rows are always locked in id order (tops), which keeps two transactions from waiting on
+//! each other.
+//!
+//! The client is the blocking `postgres` crate (built on tokio-postgres, with its own runtime
+//! per connection): like SQLite, it is only ever called from the writer's thread or from
+//! `spawn_blocking`, never on an async worker.
+
+pub mod copy;
+pub mod schema;
+
+use automerge::ChangeHash;
+use giaoban_protocol::schema::DocKind;
+use giaoban_protocol::{DeviceId, DocId, UnitId};
+use postgres::GenericClient;
+
+use super::{DocRow, Entry, LogRead, LogTx, Top};
+use super::{device_from, digest_from, doc_from, hash_from, heads_bytes, heads_from, unit_from};
+use crate::store::Result;
+
+/// A Postgres client or transaction seen through the seam. `LogTx` is meant for a
+/// transaction: its locks last until it ends.
+pub struct Postgres<'a, C: GenericClient>(pub &'a mut C);
+
+impl<C: GenericClient> LogTx for Postgres<'_, C> {
+    fn lock_doc(&mut self, doc: DocId) -> Result<Option<DocRow>> {
+        let row = self
+            .0
+            .query_opt("SELECT n, heads FROM docs WHERE id = $1 FOR UPDATE", &[&doc.to_bytes().as_slice()])?;
+        row.map(|r| Ok(DocRow { n: r.get(0), heads: heads_from(r.get::<_, &[u8]>(1))? })).transpose()
+    }
+
+    fn insert_doc(&mut self, doc: DocId, kind: DocKind, owner: UnitId, heads: &[ChangeHash]) -> Result<i64> {
+        let r = self.0.query_one(
+            "INSERT INTO docs(id, kind, owner, heads) VALUES ($1, $2, $3, $4) RETURNING n",
+            &[&doc.to_bytes().as_slice(), &kind.as_str(), &owner.to_bytes().as_slice(), &heads_bytes(heads)],
+        )?;
+        Ok(r.get(0))
+    }
+
+    fn set_heads(&mut self, n: i64, heads: &[ChangeHash]) -> Result<()> {
+        self.0.execute("UPDATE docs SET heads = $2 WHERE n = $1", &[&n, &heads_bytes(heads)])?;
+        Ok(())
+    }
+
+    fn readers_of(&mut self, n: i64) -> Result<Vec<UnitId>> {
+        self.0
+            .query("SELECT unit FROM readers WHERE doc = $1 ORDER BY unit", &[&n])?
+            .iter()
+            .map(|r| unit_from(r.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    fn add_reader(&mut self, unit: UnitId, n: i64) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO readers(unit, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&unit.to_bytes().as_slice(), &n],
+        )?;
+        Ok(())
+    }
+
+    fn lock_tops(&mut self, units: &[UnitId]) -> Result<Vec<Top>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Vec<u8>> = units.iter().map(|u| u.to_bytes().to_vec()).collect();
+        // A unit's first entry needs a row to lock: two writers both finding none would both
+        // take position 1. The insert waits for a writer that inserted the same row first.
+        self.0.execute(
+            "INSERT INTO unit_tops(unit, pos, digest)
+             SELECT u, 0, '\\x00000000000000000000000000000000'::bytea FROM unnest($1::bytea[]) AS u
+             ORDER BY u
+             ON CONFLICT (unit) DO NOTHING",
+            &[&ids],
+        )?;
+        let rows = self.0.query(
+            "SELECT unit, pos, digest FROM unit_tops WHERE unit = ANY($1) ORDER BY unit FOR UPDATE",
+            &[&ids],
+        )?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let unit = unit_from(r.get::<_, &[u8]>(0))?;
+            found.insert(unit, Top { pos: r.get(1), digest: digest_from(r.get::<_, &[u8]>(2), unit)? });
+        }
+        units
+            .iter()
+            .map(|u| {
+                found.get(u).copied().ok_or_else(|| {
+                    crate::store::StoreError::Internal(format!("the log top of unit {u} could not be locked"))
+                })
+            })
+            .collect()
+    }
+
+    fn write_tops(&mut self, units: &[UnitId], tops: &[Top]) -> Result<()> {
+        let ids: Vec<Vec<u8>> = units.iter().map(|u| u.to_bytes().to_vec()).collect();
+        let pos: Vec<i64> = tops.iter().map(|t| t.pos).collect();
+        let digests: Vec<Vec<u8>> = tops.iter().map(|t| t.digest.to_vec()).collect();
+        self.0.execute(
+            "INSERT INTO unit_tops(unit, pos, digest)
+             SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[])
+             ON CONFLICT (unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
+            &[&ids, &pos, &digests],
+        )?;
+        Ok(())
+    }
+
+    fn insert_change(
+        &mut self,
+        n: i64,
+        hash: ChangeHash,
+        bytes: &[u8],
+        device: DeviceId,
+        received_at: i64,
+    ) -> Result<Option<i64>> {
+        let row = self.0.query_opt(
+            "INSERT INTO changes(doc, hash, bytes, device, received_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (doc, hash) DO NOTHING RETURNING seq",
+            &[&n, &hash.0.as_slice(), &bytes, &device.to_bytes().as_slice(), &received_at],
+        )?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn append_entry(
+        &mut self,
+        unit: UnitId,
+        pos: i64,
+        seq: i64,
+        digest: [u8; 16],
+        restamp: bool,
+    ) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO unit_log(unit, pos, change, digest, restamp) VALUES ($1, $2, $3, $4, $5)",
+            &[&unit.to_bytes().as_slice(), &pos, &seq, &digest.as_slice(), &restamp],
+        )?;
+        Ok(())
+    }
+
+    fn device_unit(&mut self, device: DeviceId) -> Result<Option<UnitId>> {
+        self.0
+            .query_opt("SELECT unit FROM devices WHERE id = $1", &[&device.to_bytes().as_slice()])?
+            .map(|r| unit_from(r.get::<_, &[u8]>(0)))
+            .transpose()
+    }
+
+    fn set_own_top(&mut self, device: DeviceId, pos: i64) -> Result<()> {
+        self.0.execute(
+            "UPDATE devices SET own_top = $2 WHERE id = $1",
+            &[&device.to_bytes().as_slice(), &pos],
+        )?;
+        Ok(())
+    }
+}
+
+impl<C: GenericClient> LogRead for Postgres<'_, C> {
+    fn top(&mut self, unit: UnitId) -> Result<Top> {
+        let row = self
+            .0
+            .query_opt("SELECT pos, digest FROM unit_tops WHERE unit = $1", &[&unit.to_bytes().as_slice()])?;
+        Ok(match row {
+            None => Top::default(),
+            Some(r) => Top { pos: r.get(0), digest: digest_from(r.get::<_, &[u8]>(1), unit)? },
+        })
+    }
+
+    fn digest_at(&mut self, unit: UnitId, pos: i64) -> Result<Option<[u8; 16]>> {
+        self.0
+            .query_opt(
+                "SELECT digest FROM unit_log WHERE unit = $1 AND pos = $2",
+                &[&unit.to_bytes().as_slice(), &pos],
+            )?
+            .map(|r| digest_from(r.get::<_, &[u8]>(0), unit))
+            .transpose()
+    }
+
+    fn entries(&mut self, unit: UnitId, after: i64, limit: u32) -> Result<Vec<Entry>> {
+        let rows = self.0.query(
+            "SELECT l.pos, l.digest, c.seq, d.id, c.hash, c.bytes, c.received_at, c.device, l.restamp
+             FROM unit_log l
+             JOIN changes c ON c.seq = l.change
+             JOIN docs d ON d.n = c.doc
+             WHERE l.unit = $1 AND l.pos > $2
+             ORDER BY l.pos
+             LIMIT $3",
+            &[&unit.to_bytes().as_slice(), &after, &i64::from(limit)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(Entry {
+                    pos: r.get(0),
+                    digest: digest_from(r.get::<_, &[u8]>(1), unit)?,
+                    seq: r.get(2),
+                    doc: doc_from(r.get::<_, &[u8]>(3))?,
+                    hash: hash_from(r.get::<_, &[u8]>(4))?,
+                    bytes: r.get(5),
+                    received_at: r.get(6),
+                    device: device_from(r.get::<_, &[u8]>(7))?,
+                    restamp: r.get(8),
+                })
+            })
+            .collect()
+    }
+
+    fn own_top(&mut self, device: DeviceId) -> Result<i64> {
+        Ok(self
+            .0
+            .query_opt("SELECT own_top FROM devices WHERE id = $1", &[&device.to_bytes().as_slice()])?
+            .map(|r| r.get(0))
+            .unwrap_or(0))
+    }
+}

@@ -1,0 +1,148 @@
+//! A SQLite relay moved up to PostgreSQL (`giaoban-relay admin migrate --to …`): what devices
+//! depend on (every unit's log with its positions and digests, tokens and revocations, the
+//! epoch and voucher key) is in Postgres as it was, an interrupted copy is taken up by the next
+//! run, and a database holding another relay is refused.
+
+use giaoban_client_core::protocol::schema::ReportKind;
+use giaoban_client_core::{NewReport, NewSection};
+use giaoban_e2e::Relay;
+use giaoban_e2e::postgres::TestPostgres;
+use giaoban_relay::store::backend::postgres::Postgres;
+use giaoban_relay::store::backend::postgres::copy::{TABLES, copy_to_postgres};
+use giaoban_relay::store::backend::sqlite::Sqlite;
+use giaoban_relay::store::backend::{LogRead, Top};
+
+fn report(n: usize) -> NewReport {
+    NewReport {
+        title: format!("Báo cáo tháng {}: kết quả vận động Quỹ Vì người nghèo", n + 1),
+        kind: ReportKind::Monthly,
+        period: format!("tháng {}/2026", n + 1),
+        answers: None,
+        audience: vec![],
+        sections: vec![NewSection {
+            key: "ket_qua".into(),
+            heading: "Kết quả".into(),
+            body: format!("Đã vận động {n} hộ đóng góp, tổng số tiền 12.500.000 đồng; Đắk Lắk hỗ trợ thêm."),
+        }],
+    }
+}
+
+/// A device as both databases hold it: id, token hash, revoked at, own top.
+type DeviceRow = (Vec<u8>, Vec<u8>, Option<i64>, i64);
+
+fn sqlite_rows(c: &rusqlite::Connection, table: &str) -> u64 {
+    c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
+#[test]
+fn a_relay_copied_into_postgres_holds_every_log_token_and_setting_as_it_was() {
+    let Some(pg) = TestPostgres::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(&dir.path().join("relay"));
+    let mut wards: Vec<_> = [(5, "phường Trấn Biên"), (7, "xã Đại Phước"), (9, "phường Long Hưng")]
+        .into_iter()
+        .map(|(unit, label)| relay.device(&dir.path().join(format!("{unit}.sqlite")), unit, label))
+        .collect();
+    for round in 0..4 {
+        for w in wards.iter_mut() {
+            w.create_report(report(round)).unwrap();
+            w.sync_now().unwrap();
+        }
+    }
+    for w in wards.iter_mut() {
+        w.sync_now().unwrap();
+    }
+    let lost = wards.pop().unwrap();
+    relay.store.revoke_device(lost.device_id()).unwrap();
+    let units: Vec<_> = relay.store.units().unwrap().into_iter().map(|(u, _, _)| u).collect();
+    let path = relay.store.path().to_path_buf();
+    drop(relay);
+
+    let from = rusqlite::Connection::open(&path).unwrap();
+    let mut to = pg.connect();
+    // Stopped while copying the changes (the operator pressed Ctrl-C, say).
+    let mut batches = 0;
+    let stopped = copy_to_postgres(&from, &mut to, 4, |p| {
+        if p.table == "changes" && !p.already {
+            batches += 1;
+            if batches == 2 {
+                return Err("stopped by the operator".into());
+            }
+        }
+        Ok(())
+    })
+    .expect_err("the copy stops when told");
+    assert!(stopped.to_string().contains("run it again"), "{stopped}");
+    let copied = copy_to_postgres(&from, &mut to, 4, |_| Ok(())).expect("the copy is taken up");
+    assert_eq!(copied.tables.len(), TABLES.len());
+    for (table, rows) in &copied.tables {
+        assert_eq!(*rows, sqlite_rows(&from, table), "rows of {table}");
+    }
+    assert!(copied.tables.iter().any(|(t, n)| *t == "changes" && *n > 12));
+
+    // Every unit's log, entry for entry, with its digests and top.
+    let mut logs = 0;
+    for u in &units {
+        let here = Sqlite(&from).entries(*u, 0, 100_000).unwrap();
+        let there = Postgres(&mut to).entries(*u, 0, 100_000).unwrap();
+        assert_eq!(here, there, "the log of unit {u}");
+        let top: Top = Sqlite(&from).top(*u).unwrap();
+        assert_eq!(top, Postgres(&mut to).top(*u).unwrap());
+        logs += usize::from(!here.is_empty());
+    }
+    assert!(logs >= 4, "the wards' logs and their province's");
+
+    // Tokens, revocations and each device's own top: no device enrols again.
+    let mut devices_here: Vec<DeviceRow> = from
+        .prepare("SELECT id, token_hash, revoked_at, own_top FROM devices")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    devices_here.sort();
+    let mut devices_there: Vec<DeviceRow> = to
+        .query("SELECT id, token_hash, revoked_at, own_top FROM devices", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    devices_there.sort();
+    assert_eq!(devices_here, devices_there);
+    assert!(devices_there.iter().any(|d| d.2.is_some()), "the revoked device stays revoked");
+
+    // The relay's settings: its name and voucher key as bytes, its epoch as its 8 bytes.
+    let epoch: i64 = from.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0)).unwrap();
+    let epoch_there: Vec<u8> =
+        to.query_one("SELECT value FROM meta WHERE key = 'epoch'", &[]).unwrap().get(0);
+    assert_eq!(epoch_there, epoch.to_be_bytes().to_vec());
+    for key in ["relay_id", "voucher_key", "relay_device"] {
+        let here: Vec<u8> =
+            from.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).unwrap();
+        let there: Vec<u8> = to.query_one("SELECT value FROM meta WHERE key = $1", &[&key]).unwrap().get(0);
+        assert_eq!(here, there, "meta {key}");
+    }
+    // New rows after the copy take numbers after the copied ones.
+    let next_seq: i64 =
+        to.query_one("SELECT nextval(pg_get_serial_sequence('changes', 'seq'))", &[]).unwrap().get(0);
+    assert!(next_seq as u64 > sqlite_rows(&from, "changes"));
+
+    // Run again: everything is there already.
+    let mut again = Vec::new();
+    copy_to_postgres(&from, &mut to, 4, |p| {
+        again.push((p.table, p.already));
+        Ok(())
+    })
+    .unwrap();
+    assert!(again.iter().all(|(t, already)| *already || *t == "meta"), "{again:?}");
+
+    // Another relay's database is not copied over this one.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = Relay::start(&other_dir.path().join("relay"));
+    let other_path = other.store.path().to_path_buf();
+    drop(other);
+    let other_from = rusqlite::Connection::open(&other_path).unwrap();
+    let refused =
+        copy_to_postgres(&other_from, &mut to, 100, |_| Ok(())).expect_err("another relay is refused");
+    assert!(refused.to_string().contains("another relay"), "{refused}");
+}
