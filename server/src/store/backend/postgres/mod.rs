@@ -16,10 +16,20 @@ use automerge::ChangeHash;
 use giaoban_protocol::schema::DocKind;
 use giaoban_protocol::{DeviceId, DocId, UnitId};
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::{DocRow, Entry, LogRead, LogTx, Top};
 use super::{device_from, digest_from, doc_from, hash_from, heads_bytes, heads_from, unit_from};
 use crate::store::Result;
+
+// Parameters go with their types, so each statement is one round trip (no prepare and close
+// around it).
+const BYTES: Type = Type::BYTEA;
+const BYTES_ARRAY: Type = Type::BYTEA_ARRAY;
+const INT: Type = Type::INT8;
+const INT_ARRAY: Type = Type::INT8_ARRAY;
+const TEXT: Type = Type::TEXT;
+const BOOL: Type = Type::BOOL;
 
 /// A Postgres client or transaction seen through the seam. `LogTx` is meant for a
 /// transaction: its locks last until it ends.
@@ -27,37 +37,46 @@ pub struct Postgres<'a, C: GenericClient>(pub &'a mut C);
 
 impl<C: GenericClient> LogTx for Postgres<'_, C> {
     fn lock_doc(&mut self, doc: DocId) -> Result<Option<DocRow>> {
-        let row = self
-            .0
-            .query_opt("SELECT n, heads FROM docs WHERE id = $1 FOR UPDATE", &[&doc.to_bytes().as_slice()])?;
+        let row = self.0.query_typed_opt(
+            "SELECT n, heads FROM docs WHERE id = $1 FOR UPDATE",
+            &[(&doc.to_bytes().as_slice(), BYTES)],
+        )?;
         row.map(|r| Ok(DocRow { n: r.get(0), heads: heads_from(r.get::<_, &[u8]>(1))? })).transpose()
     }
 
     fn insert_doc(&mut self, doc: DocId, kind: DocKind, owner: UnitId, heads: &[ChangeHash]) -> Result<i64> {
-        let r = self.0.query_one(
+        let r = self.0.query_typed_one(
             "INSERT INTO docs(id, kind, owner, heads) VALUES ($1, $2, $3, $4) RETURNING n",
-            &[&doc.to_bytes().as_slice(), &kind.as_str(), &owner.to_bytes().as_slice(), &heads_bytes(heads)],
+            &[
+                (&doc.to_bytes().as_slice(), BYTES),
+                (&kind.as_str(), TEXT),
+                (&owner.to_bytes().as_slice(), BYTES),
+                (&heads_bytes(heads), BYTES),
+            ],
         )?;
         Ok(r.get(0))
     }
 
     fn set_heads(&mut self, n: i64, heads: &[ChangeHash]) -> Result<()> {
-        self.0.execute("UPDATE docs SET heads = $2 WHERE n = $1", &[&n, &heads_bytes(heads)])?;
+        self.0.execute_typed(
+            "UPDATE docs SET heads = $2 WHERE n = $1",
+            &[(&n, INT), (&heads_bytes(heads), BYTES)],
+        )?;
         Ok(())
     }
 
     fn readers_of(&mut self, n: i64) -> Result<Vec<UnitId>> {
         self.0
-            .query("SELECT unit FROM readers WHERE doc = $1 ORDER BY unit", &[&n])?
+            .query_typed("SELECT unit FROM readers WHERE doc = $1 ORDER BY unit", &[(&n, INT)])?
             .iter()
             .map(|r| unit_from(r.get::<_, &[u8]>(0)))
             .collect()
     }
 
     fn add_reader(&mut self, unit: UnitId, n: i64) -> Result<()> {
-        self.0.execute(
+        self.0.execute_typed(
             "INSERT INTO readers(unit, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&unit.to_bytes().as_slice(), &n],
+            &[(&unit.to_bytes().as_slice(), BYTES), (&n, INT)],
         )?;
         Ok(())
     }
@@ -69,16 +88,16 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
         let ids: Vec<Vec<u8>> = units.iter().map(|u| u.to_bytes().to_vec()).collect();
         // A unit's first entry needs a row to lock: two writers both finding none would both
         // take position 1. The insert waits for a writer that inserted the same row first.
-        self.0.execute(
+        self.0.execute_typed(
             "INSERT INTO unit_tops(unit, pos, digest)
              SELECT u, 0, '\\x00000000000000000000000000000000'::bytea FROM unnest($1::bytea[]) AS u
              ORDER BY u
              ON CONFLICT (unit) DO NOTHING",
-            &[&ids],
+            &[(&ids, BYTES_ARRAY)],
         )?;
-        let rows = self.0.query(
+        let rows = self.0.query_typed(
             "SELECT unit, pos, digest FROM unit_tops WHERE unit = ANY($1) ORDER BY unit FOR UPDATE",
-            &[&ids],
+            &[(&ids, BYTES_ARRAY)],
         )?;
         let mut found = std::collections::HashMap::with_capacity(rows.len());
         for r in &rows {
@@ -97,13 +116,13 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
 
     fn write_tops(&mut self, units: &[UnitId], tops: &[Top]) -> Result<()> {
         let ids: Vec<Vec<u8>> = units.iter().map(|u| u.to_bytes().to_vec()).collect();
-        let pos: Vec<i64> = tops.iter().map(|t| t.pos).collect();
+        let positions: Vec<i64> = tops.iter().map(|t| t.pos).collect();
         let digests: Vec<Vec<u8>> = tops.iter().map(|t| t.digest.to_vec()).collect();
-        self.0.execute(
+        self.0.execute_typed(
             "INSERT INTO unit_tops(unit, pos, digest)
              SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[])
              ON CONFLICT (unit) DO UPDATE SET pos = excluded.pos, digest = excluded.digest",
-            &[&ids, &pos, &digests],
+            &[(&ids, BYTES_ARRAY), (&positions, INT_ARRAY), (&digests, BYTES_ARRAY)],
         )?;
         Ok(())
     }
@@ -116,10 +135,16 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
         device: DeviceId,
         received_at: i64,
     ) -> Result<Option<i64>> {
-        let row = self.0.query_opt(
+        let row = self.0.query_typed_opt(
             "INSERT INTO changes(doc, hash, bytes, device, received_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (doc, hash) DO NOTHING RETURNING seq",
-            &[&n, &hash.0.as_slice(), &bytes, &device.to_bytes().as_slice(), &received_at],
+            &[
+                (&n, INT),
+                (&hash.0.as_slice(), BYTES),
+                (&bytes, BYTES),
+                (&device.to_bytes().as_slice(), BYTES),
+                (&received_at, INT),
+            ],
         )?;
         Ok(row.map(|r| r.get(0)))
     }
@@ -132,24 +157,33 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
         digest: [u8; 16],
         restamp: bool,
     ) -> Result<()> {
-        self.0.execute(
+        self.0.execute_typed(
             "INSERT INTO unit_log(unit, pos, change, digest, restamp) VALUES ($1, $2, $3, $4, $5)",
-            &[&unit.to_bytes().as_slice(), &pos, &seq, &digest.as_slice(), &restamp],
+            &[
+                (&unit.to_bytes().as_slice(), BYTES),
+                (&pos, INT),
+                (&seq, INT),
+                (&digest.as_slice(), BYTES),
+                (&restamp, BOOL),
+            ],
         )?;
         Ok(())
     }
 
     fn device_unit(&mut self, device: DeviceId) -> Result<Option<UnitId>> {
         self.0
-            .query_opt("SELECT unit FROM devices WHERE id = $1", &[&device.to_bytes().as_slice()])?
+            .query_typed_opt(
+                "SELECT unit FROM devices WHERE id = $1",
+                &[(&device.to_bytes().as_slice(), BYTES)],
+            )?
             .map(|r| unit_from(r.get::<_, &[u8]>(0)))
             .transpose()
     }
 
     fn set_own_top(&mut self, device: DeviceId, pos: i64) -> Result<()> {
-        self.0.execute(
+        self.0.execute_typed(
             "UPDATE devices SET own_top = $2 WHERE id = $1",
-            &[&device.to_bytes().as_slice(), &pos],
+            &[(&device.to_bytes().as_slice(), BYTES), (&pos, INT)],
         )?;
         Ok(())
     }
@@ -157,9 +191,10 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
 
 impl<C: GenericClient> LogRead for Postgres<'_, C> {
     fn top(&mut self, unit: UnitId) -> Result<Top> {
-        let row = self
-            .0
-            .query_opt("SELECT pos, digest FROM unit_tops WHERE unit = $1", &[&unit.to_bytes().as_slice()])?;
+        let row = self.0.query_typed_opt(
+            "SELECT pos, digest FROM unit_tops WHERE unit = $1",
+            &[(&unit.to_bytes().as_slice(), BYTES)],
+        )?;
         Ok(match row {
             None => Top::default(),
             Some(r) => Top { pos: r.get(0), digest: digest_from(r.get::<_, &[u8]>(1), unit)? },
@@ -168,16 +203,16 @@ impl<C: GenericClient> LogRead for Postgres<'_, C> {
 
     fn digest_at(&mut self, unit: UnitId, pos: i64) -> Result<Option<[u8; 16]>> {
         self.0
-            .query_opt(
+            .query_typed_opt(
                 "SELECT digest FROM unit_log WHERE unit = $1 AND pos = $2",
-                &[&unit.to_bytes().as_slice(), &pos],
+                &[(&unit.to_bytes().as_slice(), BYTES), (&pos, INT)],
             )?
             .map(|r| digest_from(r.get::<_, &[u8]>(0), unit))
             .transpose()
     }
 
     fn entries(&mut self, unit: UnitId, after: i64, limit: u32) -> Result<Vec<Entry>> {
-        let rows = self.0.query(
+        let rows = self.0.query_typed(
             "SELECT l.pos, l.digest, c.seq, d.id, c.hash, c.bytes, c.received_at, c.device, l.restamp
              FROM unit_log l
              JOIN changes c ON c.seq = l.change
@@ -185,7 +220,7 @@ impl<C: GenericClient> LogRead for Postgres<'_, C> {
              WHERE l.unit = $1 AND l.pos > $2
              ORDER BY l.pos
              LIMIT $3",
-            &[&unit.to_bytes().as_slice(), &after, &i64::from(limit)],
+            &[(&unit.to_bytes().as_slice(), BYTES), (&after, INT), (&i64::from(limit), INT)],
         )?;
         rows.iter()
             .map(|r| {
@@ -207,7 +242,10 @@ impl<C: GenericClient> LogRead for Postgres<'_, C> {
     fn own_top(&mut self, device: DeviceId) -> Result<i64> {
         Ok(self
             .0
-            .query_opt("SELECT own_top FROM devices WHERE id = $1", &[&device.to_bytes().as_slice()])?
+            .query_typed_opt(
+                "SELECT own_top FROM devices WHERE id = $1",
+                &[(&device.to_bytes().as_slice(), BYTES)],
+            )?
             .map(|r| r.get(0))
             .unwrap_or(0))
     }
