@@ -6,9 +6,9 @@
 //!
 //! 16 wards under one province, 4 devices each, 128 reports whose histories already hold 500
 //! changes. SQLite: one writer (as the relay has), with a transaction per push or 16 pushes a
-//! transaction (the relay's group commit). PostgreSQL: 1 to 8 writers, each with its own
-//! connection and its own reports, likewise; every change also goes to the province's log, so
-//! all writers take that one top row's lock, held until their commit.
+//! transaction stored as one batch (`store_batch`, the relay's group commit). PostgreSQL: 1 to 8
+//! writers, each with its own connection and its own reports, likewise; every change also goes
+//! to the province's log, so all writers take that one top row's lock, held until their commit.
 //!
 //! `cargo bench -p giaoban-relay --bench log_backends` (full: five runs of 5 s). Without
 //! `--bench` it does a smoke run (20 changes of history, 0.3 s). PostgreSQL comes from
@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ChangeHash, ROOT};
+use automerge::{AutoCommit, Change, ChangeHash, ROOT};
 use giaoban_protocol::schema::DocKind;
 use giaoban_protocol::{DeviceId, DocId, UnitId};
 use giaoban_relay::store::backend::postgres::Postgres;
 use giaoban_relay::store::backend::sqlite::Sqlite;
-use giaoban_relay::store::backend::{Checked, LogTx, Seen, Stored, store_checked};
+use giaoban_relay::store::backend::{Checked, LogTx, Seen, Stored, store_batch, store_checked};
 
 const WARDS: u8 = 16;
 const DEVICES_PER_WARD: u8 = 4;
@@ -71,34 +71,61 @@ fn reports() -> Vec<Report> {
         .collect()
 }
 
-/// Makes `n` edits to `r`; stores them in one transaction of `tx`.
-fn store_edits(tx: &mut dyn LogTx, r: &mut Report, n: usize, now: i64) {
+/// One push: a report's new changes, its heads with them, its readers, the heads it was checked
+/// against.
+struct Push {
+    at: usize,
+    changes: Vec<Change>,
+    heads: Vec<ChangeHash>,
+    readers: Vec<UnitId>,
+    seen: Vec<ChangeHash>,
+}
+
+/// Makes `n` edits to report `at`.
+fn edit(docs: &mut [Report], at: usize, n: usize, now: i64) -> Push {
+    let r = &mut docs[at];
     let before = r.doc.get_heads();
     for k in 0..n {
-        r.doc.put(ROOT, "số_hộ_được_hỗ_trợ", (now + k as i64) % 1000).unwrap();
-        r.doc.put(ROOT, "ghi_chú", format!("Cập nhật lần {k}: xã Phước An đã rà soát")).unwrap();
+        r.doc.put(ROOT, "số_hộ_được_hỗ_trợ", now * 1000 + k as i64).unwrap();
+        r.doc.put(ROOT, "ghi_chú", format!("Cập nhật lần {now}.{k}: xã Phước An đã rà soát")).unwrap();
         r.doc.commit();
     }
     let changes = r.doc.get_changes(&before);
     let heads = r.doc.get_heads();
     let mut readers = vec![r.ward, province()];
     readers.sort();
+    let seen = std::mem::replace(&mut r.heads, heads.clone());
+    Push { at, changes, heads, readers, seen }
+}
+
+/// Stores `pushes` in one transaction of `tx`: one at a time, or as one batch.
+fn store(tx: &mut dyn LogTx, docs: &[Report], pushes: &[Push], batched: bool, now: i64) {
     let none = HashMap::new();
-    let checked = Checked {
-        doc: r.id,
-        kind: DocKind::Report,
-        owner: r.ward,
-        changes: &changes,
-        heads: &heads,
-        readers_if_new: &readers,
-        pusher: r.device,
-        pusher_unit: Some(r.ward),
-        received: &none,
-        now,
+    let checked: Vec<(Checked<'_>, Seen)> = pushes
+        .iter()
+        .map(|p| {
+            let r = &docs[p.at];
+            let c = Checked {
+                doc: r.id,
+                kind: DocKind::Report,
+                owner: r.ward,
+                changes: &p.changes,
+                heads: &p.heads,
+                readers_if_new: &p.readers,
+                pusher: r.device,
+                pusher_unit: Some(r.ward),
+                received: &none,
+                now,
+            };
+            (c, Seen::Heads(p.seen.clone()))
+        })
+        .collect();
+    let stored = if batched {
+        store_batch(tx, &checked).unwrap()
+    } else {
+        checked.iter().map(|(c, seen)| store_checked(tx, c, seen).unwrap()).collect()
     };
-    let stored = store_checked(tx, &checked, &Seen::Heads(r.heads.clone())).unwrap();
-    assert!(matches!(stored, Stored::Stored { grew: true, .. }), "{stored:?}");
-    r.heads = heads;
+    assert!(stored.iter().all(|s| matches!(s, Stored::Stored { grew: true, .. })), "{stored:?}");
 }
 
 fn enroll_sql(w: u8, d: u8) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -128,21 +155,22 @@ fn sqlite_run(per_tx: usize, history: usize, seconds: f64) -> f64 {
         }
     }
     let mut docs = reports();
-    for r in docs.iter_mut() {
+    for at in 0..DOCS {
+        let p = edit(&mut docs, at, history, 1);
         let tx = conn.transaction().unwrap();
-        store_edits(&mut Sqlite(&tx), r, history, 1);
+        store(&mut Sqlite(&tx), &docs, &[p], true, 1);
         tx.commit().unwrap();
     }
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed().as_secs_f64() < seconds {
+        let pushes: Vec<Push> = (0..per_tx)
+            .map(|k| edit(&mut docs, (n as usize + k) % DOCS, 1, 2 + n as i64 + k as i64))
+            .collect();
         let tx = conn.transaction().unwrap();
-        for _ in 0..per_tx {
-            let r = &mut docs[n as usize % DOCS];
-            store_edits(&mut Sqlite(&tx), r, 1, 2 + n as i64);
-            n += 1;
-        }
+        store(&mut Sqlite(&tx), &docs, &pushes, per_tx > 1, 2 + n as i64);
         tx.commit().unwrap();
+        n += per_tx as u64;
     }
     n as f64 / start.elapsed().as_secs_f64()
 }
@@ -167,9 +195,10 @@ fn postgres_run(admin_url: &str, writers: usize, per_tx: usize, history: usize, 
         }
     }
     let mut docs = reports();
-    for r in docs.iter_mut() {
+    for at in 0..DOCS {
+        let p = edit(&mut docs, at, history, 1);
         let mut tx = setup.transaction().unwrap();
-        store_edits(&mut Postgres(&mut tx), r, history, 1);
+        store(&mut Postgres(&mut tx), &docs, &[p], true, 1);
         tx.commit().unwrap();
     }
     // Each writer its own reports, as devices of different wards land on different relays.
@@ -187,13 +216,15 @@ fn postgres_run(admin_url: &str, writers: usize, per_tx: usize, history: usize, 
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     let len = mine.len();
+                    // A batch's pushes go to different reports, as a relay's group commit
+                    // takes what many devices sent.
+                    let pushes: Vec<Push> = (0..per_tx.min(len))
+                        .map(|k| edit(&mut mine, (n as usize + k) % len, 1, 2 + n as i64 + k as i64))
+                        .collect();
                     let mut tx = client.transaction().unwrap();
-                    for _ in 0..per_tx {
-                        let r = &mut mine[n as usize % len];
-                        store_edits(&mut Postgres(&mut tx), r, 1, 2 + n as i64);
-                        n += 1;
-                    }
+                    store(&mut Postgres(&mut tx), &mine, &pushes, per_tx > 1, 2 + n as i64);
                     tx.commit().unwrap();
+                    n += pushes.len() as u64;
                 }
                 n
             })

@@ -123,6 +123,62 @@ pub trait LogTx {
     fn device_unit(&mut self, device: DeviceId) -> Result<Option<UnitId>>;
     /// Records the position of the newest change `device` pushed in its unit's log.
     fn set_own_top(&mut self, device: DeviceId, pos: i64) -> Result<()>;
+
+    // What a batch of pushes needs, each in one statement where the backend can (Postgres);
+    // the defaults go row by row.
+
+    /// The rows of `docs` (in id order), each locked like `lock_doc`.
+    fn lock_docs(&mut self, docs: &[DocId]) -> Result<Vec<Option<DocRow>>> {
+        docs.iter().map(|d| self.lock_doc(*d)).collect()
+    }
+    /// The readers of each of document rows `ns`, each in id order.
+    fn readers_of_each(&mut self, ns: &[i64]) -> Result<Vec<Vec<UnitId>>> {
+        ns.iter().map(|n| self.readers_of(*n)).collect()
+    }
+    /// Stores changes; for each, its sequence number, or `None` if its document holds it.
+    fn insert_changes(&mut self, changes: &[NewChange<'_>]) -> Result<Vec<Option<i64>>> {
+        changes.iter().map(|c| self.insert_change(c.n, c.hash, c.bytes, c.device, c.received_at)).collect()
+    }
+    /// Adds entries to units' logs.
+    fn append_entries(&mut self, entries: &[NewEntry]) -> Result<()> {
+        entries.iter().try_for_each(|e| self.append_entry(e.unit, e.pos, e.seq, e.digest, false))
+    }
+    /// Sets the heads of document rows.
+    fn set_heads_each(&mut self, rows: &[(i64, Vec<ChangeHash>)]) -> Result<()> {
+        rows.iter().try_for_each(|(n, h)| self.set_heads(*n, h))
+    }
+    /// Records devices' own tops.
+    fn set_own_tops(&mut self, rows: &[(DeviceId, i64)]) -> Result<()> {
+        rows.iter().try_for_each(|(d, p)| self.set_own_top(*d, *p))
+    }
+}
+
+/// A change to store, in a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChange<'a> {
+    /// The document's row.
+    pub n: i64,
+    /// The change's hash.
+    pub hash: ChangeHash,
+    /// The change.
+    pub bytes: &'a [u8],
+    /// The device that pushed it.
+    pub device: DeviceId,
+    /// Its receipt time (UTC ms).
+    pub received_at: i64,
+}
+
+/// An entry to add to a unit's log, in a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry {
+    /// The unit.
+    pub unit: UnitId,
+    /// The entry's position.
+    pub pos: i64,
+    /// The change's sequence number.
+    pub seq: i64,
+    /// The digest chaining the log up to it.
+    pub digest: [u8; 16],
 }
 
 /// What reading a unit's log needs of a database.
@@ -217,6 +273,136 @@ pub fn store_checked(tx: &mut (impl LogTx + ?Sized), c: &Checked<'_>, seen: &See
     };
     let grew = !c.changes.is_empty() && append_changes(tx, n, &readers, c)? > 0;
     Ok(Stored::Stored { n, readers, grew })
+}
+
+/// Stores a batch of checked pushes in one transaction, as `store_checked` would one after
+/// another in this order (the same positions, digests and answers), but with each step done for
+/// the whole batch at once: the documents' rows locked in one go, the tops of every reader unit
+/// locked once, in id order (so two writers' batches never wait on each other in a circle),
+/// the changes, entries, heads and own tops each written in one statement where the backend can.
+pub fn store_batch(tx: &mut (impl LogTx + ?Sized), pushes: &[(Checked<'_>, Seen)]) -> Result<Vec<Stored>> {
+    let mut ids: Vec<DocId> = pushes.iter().map(|(c, _)| c.doc).collect();
+    ids.sort();
+    ids.dedup();
+    let locked = tx.lock_docs(&ids)?;
+    // Each document as the batch has left it so far: its row and heads.
+    let mut current: HashMap<DocId, Option<DocRow>> = ids.into_iter().zip(locked).collect();
+    let mut rows: Vec<Option<(i64, bool)>> = Vec::with_capacity(pushes.len());
+    for (c, seen) in pushes {
+        let row = current.get(&c.doc).cloned().flatten();
+        let accepted = match (seen, row) {
+            (Seen::Row(n), _) => Some((*n, false)),
+            (Seen::Heads(h), Some(row)) if !h.is_empty() && same_heads(&row.heads, h) => Some((row.n, false)),
+            (Seen::Heads(h), None) if h.is_empty() => {
+                let n = tx.insert_doc(c.doc, c.kind, c.owner, c.heads)?;
+                for u in c.readers_if_new {
+                    tx.add_reader(*u, n)?;
+                }
+                Some((n, true))
+            }
+            _ => None,
+        };
+        if let Some((n, _)) = accepted {
+            current.insert(c.doc, Some(DocRow { n, heads: c.heads.to_vec() }));
+        }
+        rows.push(accepted);
+    }
+    // Readers: a new document's from its push, the others' from the database.
+    let mut readers: HashMap<i64, Vec<UnitId>> = HashMap::new();
+    for ((c, _), row) in pushes.iter().zip(&rows) {
+        if let Some((n, true)) = row {
+            readers.insert(*n, c.readers_if_new.to_vec());
+        }
+    }
+    let mut existing: Vec<i64> =
+        rows.iter().flatten().map(|(n, _)| *n).filter(|n| !readers.contains_key(n)).collect();
+    existing.sort();
+    existing.dedup();
+    for (n, r) in existing.iter().zip(tx.readers_of_each(&existing)?) {
+        readers.insert(*n, r);
+    }
+    let mut units: Vec<UnitId> = readers.values().flatten().copied().collect();
+    units.sort();
+    units.dedup();
+    let mut tops: HashMap<UnitId, Top> = units.iter().copied().zip(tx.lock_tops(&units)?).collect();
+    // The changes, each once (a change pushed twice in the batch is stored with the first).
+    let mut new: Vec<NewChange<'_>> = Vec::new();
+    let mut taken: std::collections::HashSet<(i64, ChangeHash)> = std::collections::HashSet::new();
+    for ((c, _), row) in pushes.iter().zip(&rows) {
+        let Some((n, _)) = row else { continue };
+        for change in c.changes {
+            let hash = change.hash();
+            if taken.insert((*n, hash)) {
+                let at = c.received.get(&hash).copied().unwrap_or(c.now);
+                new.push(NewChange {
+                    n: *n,
+                    hash,
+                    bytes: change.raw_bytes(),
+                    device: c.pusher,
+                    received_at: at,
+                });
+            }
+        }
+    }
+    let seqs = tx.insert_changes(&new)?;
+    let stored: HashMap<(i64, ChangeHash), (i64, i64)> = new
+        .iter()
+        .zip(&seqs)
+        .filter_map(|(c, seq)| seq.map(|s| ((c.n, c.hash), (s, c.received_at))))
+        .collect();
+    let mut entries = Vec::new();
+    let mut own: Vec<(DeviceId, i64)> = Vec::new();
+    let mut heads: Vec<(i64, Vec<ChangeHash>)> = Vec::new();
+    let mut out = Vec::with_capacity(pushes.len());
+    let mut appended: std::collections::HashSet<(i64, ChangeHash)> = std::collections::HashSet::new();
+    for ((c, _), row) in pushes.iter().zip(&rows) {
+        let Some((n, _)) = row else {
+            out.push(Stored::Stale);
+            continue;
+        };
+        let doc_readers = &readers[n];
+        let mut grew = false;
+        let mut own_top = None;
+        for change in c.changes {
+            let hash = change.hash();
+            let Some(&(seq, at)) = stored.get(&(*n, hash)) else { continue };
+            if !appended.insert((*n, hash)) {
+                continue;
+            }
+            grew = true;
+            for u in doc_readers {
+                let top = tops
+                    .get_mut(u)
+                    .ok_or_else(|| StoreError::Internal(format!("no log top locked for unit {u}")))?;
+                top.pos += 1;
+                top.digest = chain_digest(&top.digest, top.pos as u64, c.doc, &hash.0, at);
+                entries.push(NewEntry { unit: *u, pos: top.pos, seq, digest: top.digest });
+                if Some(*u) == c.pusher_unit {
+                    own_top = Some(top.pos);
+                }
+            }
+        }
+        if let Some(pos) = own_top {
+            own.retain(|(d, _)| *d != c.pusher);
+            own.push((c.pusher, pos));
+        }
+        if !matches!(row, Some((_, true))) {
+            heads.retain(|(m, _)| m != n);
+            heads.push((*n, c.heads.to_vec()));
+        }
+        out.push(Stored::Stored { n: *n, readers: doc_readers.clone(), grew });
+    }
+    tx.append_entries(&entries)?;
+    let mut grown: Vec<UnitId> = entries.iter().map(|e| e.unit).collect();
+    grown.sort();
+    grown.dedup();
+    let grown_tops: Vec<Top> = grown.iter().map(|u| tops[u]).collect();
+    if !grown.is_empty() {
+        tx.write_tops(&grown, &grown_tops)?;
+    }
+    tx.set_heads_each(&heads)?;
+    tx.set_own_tops(&own)?;
+    Ok(out)
 }
 
 fn new_doc(tx: &mut (impl LogTx + ?Sized), c: &Checked<'_>) -> Result<(i64, Vec<UnitId>)> {

@@ -18,7 +18,7 @@ use giaoban_protocol::{DeviceId, DocId, UnitId};
 use postgres::GenericClient;
 use postgres::types::Type;
 
-use super::{DocRow, Entry, LogRead, LogTx, Top};
+use super::{DocRow, Entry, LogRead, LogTx, NewChange, NewEntry, Top};
 use super::{device_from, digest_from, doc_from, hash_from, heads_bytes, heads_from, unit_from};
 use crate::store::Result;
 
@@ -184,6 +184,110 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
         self.0.execute_typed(
             "UPDATE devices SET own_top = $2 WHERE id = $1",
             &[(&device.to_bytes().as_slice(), BYTES), (&pos, INT)],
+        )?;
+        Ok(())
+    }
+
+    fn lock_docs(&mut self, docs: &[DocId]) -> Result<Vec<Option<DocRow>>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Vec<u8>> = docs.iter().map(|d| d.to_bytes().to_vec()).collect();
+        let rows = self.0.query_typed(
+            "SELECT id, n, heads FROM docs WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            &[(&ids, BYTES_ARRAY)],
+        )?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            found.insert(
+                doc_from(r.get::<_, &[u8]>(0))?,
+                DocRow { n: r.get(1), heads: heads_from(r.get::<_, &[u8]>(2))? },
+            );
+        }
+        Ok(docs.iter().map(|d| found.remove(d)).collect())
+    }
+
+    fn readers_of_each(&mut self, ns: &[i64]) -> Result<Vec<Vec<UnitId>>> {
+        if ns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.0.query_typed(
+            "SELECT doc, unit FROM readers WHERE doc = ANY($1) ORDER BY doc, unit",
+            &[(&ns.to_vec(), INT_ARRAY)],
+        )?;
+        let mut by_doc: std::collections::HashMap<i64, Vec<UnitId>> = std::collections::HashMap::new();
+        for r in &rows {
+            by_doc.entry(r.get(0)).or_default().push(unit_from(r.get::<_, &[u8]>(1))?);
+        }
+        Ok(ns.iter().map(|n| by_doc.remove(n).unwrap_or_default()).collect())
+    }
+
+    fn insert_changes(&mut self, changes: &[NewChange<'_>]) -> Result<Vec<Option<i64>>> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ns: Vec<i64> = changes.iter().map(|c| c.n).collect();
+        let hashes: Vec<&[u8]> = changes.iter().map(|c| c.hash.0.as_slice()).collect();
+        let bytes: Vec<&[u8]> = changes.iter().map(|c| c.bytes).collect();
+        let devices: Vec<Vec<u8>> = changes.iter().map(|c| c.device.to_bytes().to_vec()).collect();
+        let at: Vec<i64> = changes.iter().map(|c| c.received_at).collect();
+        let rows = self.0.query_typed(
+            "INSERT INTO changes(doc, hash, bytes, device, received_at)
+             SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bigint[])
+             ON CONFLICT (doc, hash) DO NOTHING RETURNING doc, hash, seq",
+            &[
+                (&ns, INT_ARRAY),
+                (&hashes, BYTES_ARRAY),
+                (&bytes, BYTES_ARRAY),
+                (&devices, BYTES_ARRAY),
+                (&at, INT_ARRAY),
+            ],
+        )?;
+        let mut seqs = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            seqs.insert((r.get::<_, i64>(0), hash_from(r.get::<_, &[u8]>(1))?), r.get::<_, i64>(2));
+        }
+        Ok(changes.iter().map(|c| seqs.remove(&(c.n, c.hash))).collect())
+    }
+
+    fn append_entries(&mut self, entries: &[NewEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let units: Vec<Vec<u8>> = entries.iter().map(|e| e.unit.to_bytes().to_vec()).collect();
+        let pos: Vec<i64> = entries.iter().map(|e| e.pos).collect();
+        let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+        let digests: Vec<&[u8]> = entries.iter().map(|e| e.digest.as_slice()).collect();
+        self.0.execute_typed(
+            "INSERT INTO unit_log(unit, pos, change, digest)
+             SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bytea[])",
+            &[(&units, BYTES_ARRAY), (&pos, INT_ARRAY), (&seqs, INT_ARRAY), (&digests, BYTES_ARRAY)],
+        )?;
+        Ok(())
+    }
+
+    fn set_heads_each(&mut self, rows: &[(i64, Vec<ChangeHash>)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let ns: Vec<i64> = rows.iter().map(|(n, _)| *n).collect();
+        let heads: Vec<Vec<u8>> = rows.iter().map(|(_, h)| heads_bytes(h)).collect();
+        self.0.execute_typed(
+            "UPDATE docs SET heads = v.heads FROM unnest($1::bigint[], $2::bytea[]) AS v(n, heads) WHERE docs.n = v.n",
+            &[(&ns, INT_ARRAY), (&heads, BYTES_ARRAY)],
+        )?;
+        Ok(())
+    }
+
+    fn set_own_tops(&mut self, rows: &[(DeviceId, i64)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Vec<u8>> = rows.iter().map(|(d, _)| d.to_bytes().to_vec()).collect();
+        let pos: Vec<i64> = rows.iter().map(|(_, p)| *p).collect();
+        self.0.execute_typed(
+            "UPDATE devices SET own_top = v.pos FROM unnest($1::bytea[], $2::bigint[]) AS v(id, pos) WHERE devices.id = v.id",
+            &[(&ids, BYTES_ARRAY), (&pos, INT_ARRAY)],
         )?;
         Ok(())
     }
