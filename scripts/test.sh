@@ -64,7 +64,7 @@ step "office documents: DOCX and XLSX read back by python-docx and openpyxl, pri
 step "the office desk in a real browser: Chromium, keyboard alone, axe-core on every page"
 ./scripts/desk-browser-test.sh
 
-step "benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-client-core --bench consolidation; cargo bench -p giaoban-export --bench export; cargo bench -p giaoban-relay --bench sync|writer|scale; cargo bench -p giaoban-protocol --bench check; cargo bench -p giaoban-e2e --bench scale)"
+step "benchmark smoke runs (full runs: cargo bench -p giaoban-client-core --bench store; cargo bench -p giaoban-client-core --bench consolidation; cargo bench -p giaoban-export --bench export; cargo bench -p giaoban-relay --bench sync|writer|scale|log_backends; cargo bench -p giaoban-protocol --bench check; cargo bench -p giaoban-e2e --bench scale)"
 cargo test -p giaoban-protocol -p giaoban-client-core -p giaoban-export -p giaoban-relay -p giaoban-e2e --benches --locked
 step "all checks passed"
 
