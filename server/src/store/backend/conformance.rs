@@ -267,6 +267,7 @@ fn expected_chain(entries: &[(DocId, ChangeHash, i64)]) -> Vec<[u8; 16]> {
 
 mod cases {
     use super::*;
+    use crate::store::backend::{append_document, restamp};
 
     pub fn a_new_document_reaches_the_log_of_every_reader(db: &mut impl TestDb) {
         let (phuong, quan) = (unit(1), unit(2));
@@ -445,6 +446,75 @@ mod cases {
         assert!(matches!(stored, Stored::Stored { grew: false, .. }));
         assert_eq!(db.read(|r| r.top(phuong)).expect("top").pos, 3);
     }
+
+    pub fn a_receipt_proven_earlier_is_restamped_by_new_entries(db: &mut impl TestDb) {
+        let (phuong, quan) = (unit(1), unit(2));
+        let cadre = device(1);
+        db.enroll(cadre, phuong);
+        let mut readers = vec![phuong, quan];
+        readers.sort();
+        let mut draft = Draft::new(cadre);
+        let changes = draft.edit(2);
+        let heads = draft.heads();
+        let none = HashMap::new();
+        let c = push(doc_id(1), phuong, &changes, &heads, &readers, cadre, Some(phuong), &none);
+        let Stored::Stored { n, .. } =
+            db.write(|tx| store_checked(tx, &c, &Seen::Heads(Vec::new()))).expect("store")
+        else {
+            panic!("new")
+        };
+        let earlier = NOW - 7_200_000;
+        let proven: HashMap<ChangeHash, i64> =
+            [(changes[1].hash(), earlier), (changes[0].hash(), NOW + 5)].into();
+        let grown = db.write(|tx| restamp(tx, doc_id(1), n, &proven)).expect("restamp");
+        assert_eq!(grown, readers);
+        let mut chain = vec![(doc_id(1), changes[0].hash(), NOW), (doc_id(1), changes[1].hash(), NOW)];
+        chain.push((doc_id(1), changes[1].hash(), earlier));
+        for u in &readers {
+            let log = db.read(|r| r.entries(*u, 0, 10)).expect("log");
+            assert_eq!(log.len(), 3, "one new entry; those seen stay");
+            assert_eq!(log.iter().map(|e| e.restamp).collect::<Vec<_>>(), vec![false, false, true]);
+            assert_eq!(log.iter().map(|e| e.digest).collect::<Vec<_>>(), expected_chain(&chain));
+            assert_eq!(log[2].hash, changes[1].hash());
+            // The change itself now carries the earlier time, wherever it is read.
+            assert!(log.iter().filter(|e| e.hash == changes[1].hash()).all(|e| e.received_at == earlier));
+        }
+        // The same proof again, or a later time: nothing more.
+        let again = db.write(|tx| restamp(tx, doc_id(1), n, &proven)).expect("restamp");
+        assert!(again.is_empty());
+        assert_eq!(db.read(|r| r.top(quan)).expect("top").pos, 3);
+    }
+
+    pub fn a_unit_that_starts_reading_gets_the_changes_after_what_it_held(db: &mut impl TestDb) {
+        let (phuong, ban) = (unit(1), unit(4));
+        let cadre = device(1);
+        db.enroll(cadre, phuong);
+        let mut draft = Draft::new(cadre);
+        let first = draft.edit(2);
+        let h1 = draft.heads();
+        let none = HashMap::new();
+        let only = [phuong];
+        let c = push(doc_id(1), phuong, &first, &h1, &only, cadre, Some(phuong), &none);
+        let Stored::Stored { n, .. } =
+            db.write(|tx| store_checked(tx, &c, &Seen::Heads(Vec::new()))).expect("store")
+        else {
+            panic!("new")
+        };
+        let seq_of_first = db.read(|r| r.entries(phuong, 0, 10)).expect("log")[0].seq;
+        let more = draft.edit(1);
+        let h2 = draft.heads();
+        let c = push(doc_id(1), phuong, &more, &h2, &only, cadre, Some(phuong), &none);
+        db.write(|tx| store_checked(tx, &c, &Seen::Heads(h1.clone()))).expect("store");
+        // The unit held the document up to its first change when it stopped reading it.
+        let added = db.write(|tx| append_document(tx, ban, n, doc_id(1), seq_of_first)).expect("append");
+        assert_eq!(added, 2);
+        let log = db.read(|r| r.entries(ban, 0, 10)).expect("log");
+        let want = vec![(doc_id(1), first[1].hash(), NOW), (doc_id(1), more[0].hash(), NOW)];
+        assert_eq!(log.iter().map(|e| (e.doc, e.hash, e.received_at)).collect::<Vec<_>>(), want);
+        assert_eq!(log.iter().map(|e| e.digest).collect::<Vec<_>>(), expected_chain(&want));
+        let none_left = db.write(|tx| append_document(tx, ban, n, doc_id(1), log[1].seq)).expect("append");
+        assert_eq!(none_left, 0);
+    }
 }
 
 /// Runs each case of `cases` over every backend.
@@ -478,6 +548,8 @@ every_backend!(
     a_unit_log_numbers_every_document_it_reads_in_one_sequence,
     receipt_times_proven_earlier_are_kept,
     appending_to_a_document_the_caller_holds,
+    a_receipt_proven_earlier_is_restamped_by_new_entries,
+    a_unit_that_starts_reading_gets_the_changes_after_what_it_held,
 );
 
 /// The same writes give the same log, digest for digest, on both backends.

@@ -124,6 +124,15 @@ pub trait LogTx {
     /// Records the position of the newest change `device` pushed in its unit's log.
     fn set_own_top(&mut self, device: DeviceId, pos: i64) -> Result<()>;
 
+    /// The changes of document row `n` after sequence number `after`, in sequence order: each
+    /// one's sequence number, hash and receipt time. Within one document sequence order is
+    /// commit order: its changes are stored with its row locked.
+    fn changes_after(&mut self, n: i64, after: i64) -> Result<Vec<(i64, ChangeHash, i64)>>;
+    /// The sequence number and receipt time of a change of document row `n`, if stored.
+    fn receipt(&mut self, n: i64, hash: ChangeHash) -> Result<Option<(i64, i64)>>;
+    /// Gives stored change `seq` an earlier receipt time.
+    fn set_received_at(&mut self, seq: i64, at: i64) -> Result<()>;
+
     // What a batch of pushes needs, each in one statement where the backend can (Postgres);
     // the defaults go row by row.
 
@@ -456,6 +465,70 @@ pub fn append_changes(
         tx.set_own_top(c.pusher, pos)?;
     }
     Ok(added)
+}
+
+/// Appends the changes of document row `n` stored after sequence number `after` to the end
+/// of `unit`'s log, in sequence order, each with its receipt time and chained from the log's top
+/// as a live change would be (a unit that starts reading a document). Entries already in the
+/// log are never touched. Returns how many were appended.
+pub fn append_document(
+    tx: &mut (impl LogTx + ?Sized),
+    unit: UnitId,
+    n: i64,
+    doc: DocId,
+    after: i64,
+) -> Result<u64> {
+    let mut top = tx.lock_tops(&[unit])?.pop().unwrap_or_default();
+    let rows = tx.changes_after(n, after)?;
+    for (seq, hash, at) in &rows {
+        top.pos += 1;
+        top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, *at);
+        tx.append_entry(unit, top.pos, *seq, top.digest, false)?;
+    }
+    if !rows.is_empty() {
+        tx.write_tops(&[unit], &[top])?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Gives changes of document row `n` the earliest receipt time a voucher of this relay proves
+/// (`received`): a relay restored from an older backup may have received a change again, later,
+/// from a device that pushed it as new, while another device holds the seal of the first
+/// receipt. Entries devices have seen are never rewritten: each restamped change gets a new
+/// entry (marked as a restamp) in the log of every unit that reads the document, chaining the
+/// earlier time, so every reader (the author device too) learns it. Returns those units, or
+/// none if no time was earlier than the one stored.
+pub fn restamp(
+    tx: &mut (impl LogTx + ?Sized),
+    doc: DocId,
+    n: i64,
+    received: &HashMap<ChangeHash, i64>,
+) -> Result<Vec<UnitId>> {
+    let mut proven: Vec<(i64, ChangeHash)> = received.iter().map(|(h, at)| (*at, *h)).collect();
+    proven.sort();
+    let mut restamped: Vec<(i64, ChangeHash, i64)> = Vec::new();
+    for (at, hash) in proven {
+        if let Some((seq, stored)) = tx.receipt(n, hash)?
+            && stored > at
+        {
+            tx.set_received_at(seq, at)?;
+            restamped.push((seq, hash, at));
+        }
+    }
+    if restamped.is_empty() {
+        return Ok(Vec::new());
+    }
+    let readers = tx.readers_of(n)?;
+    let mut tops = tx.lock_tops(&readers)?;
+    for (seq, hash, at) in &restamped {
+        for (u, top) in readers.iter().zip(tops.iter_mut()) {
+            top.pos += 1;
+            top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, *at);
+            tx.append_entry(*u, top.pos, *seq, top.digest, true)?;
+        }
+    }
+    tx.write_tops(&readers, &tops)?;
+    Ok(readers)
 }
 
 pub(crate) fn unit_from(bytes: &[u8]) -> Result<UnitId> {

@@ -115,6 +115,32 @@ impl LogTx for Sqlite<'_> {
             .execute(params![device.to_bytes().to_vec(), pos])?;
         Ok(())
     }
+
+    fn changes_after(&mut self, n: i64, after: i64) -> Result<Vec<(i64, ChangeHash, i64)>> {
+        let rows: Vec<(i64, Vec<u8>, i64)> = self
+            .0
+            .prepare_cached(
+                "SELECT seq, hash, received_at FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
+            )?
+            .query_map(params![n, after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter().map(|(seq, hash, at)| Ok((seq, hash_from(&hash)?, at))).collect()
+    }
+
+    fn receipt(&mut self, n: i64, hash: ChangeHash) -> Result<Option<(i64, i64)>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT seq, received_at FROM changes WHERE doc = ?1 AND hash = ?2")?
+            .query_row(params![n, hash.0.to_vec()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn set_received_at(&mut self, seq: i64, at: i64) -> Result<()> {
+        self.0
+            .prepare_cached("UPDATE changes SET received_at = ?2 WHERE seq = ?1")?
+            .execute(params![seq, at])?;
+        Ok(())
+    }
 }
 
 impl LogRead for Sqlite<'_> {

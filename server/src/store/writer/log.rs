@@ -6,12 +6,11 @@ use std::collections::HashMap;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use giaoban_protocol::schema::{DocKind, Header};
-use giaoban_protocol::seal::chain_digest;
 use giaoban_protocol::{DeviceId, DocId, UnitId};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::super::backend::sqlite::{Sqlite, top};
-use super::super::backend::{Checked, LogTx, Seen, Stored, store_checked};
+use super::super::backend::sqlite::Sqlite;
+use super::super::backend::{Checked, LogTx, Seen, Stored, append_document, restamp, store_checked};
 use super::super::{Result, StoreError};
 use super::Ctx;
 
@@ -115,9 +114,7 @@ impl Ctx<'_> {
     }
 
     /// Appends the changes of document row `n` stored after sequence number `after` to the end
-    /// of `unit`'s log, in sequence order, each with its receipt time and chained from the
-    /// log's top as a live change would be. Entries already in the log are never touched.
-    /// Returns how many were appended.
+    /// of `unit`'s log (`backend::append_document`). Returns how many were appended.
     pub(in crate::store) fn append_to_log(
         &mut self,
         unit: UnitId,
@@ -125,36 +122,11 @@ impl Ctx<'_> {
         doc: DocId,
         after: i64,
     ) -> Result<u64> {
-        let mut top = top(self.tx, unit)?;
-        let rows: Vec<(i64, Vec<u8>, i64)> = self
-            .tx
-            .prepare_cached(
-                "SELECT seq, hash, received_at FROM changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
-            )?
-            .query_map(params![n, after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        for (seq, hash, at) in &rows {
-            let hash: [u8; 32] = hash
-                .as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Invalid(format!("a stored change hash of {doc} is damaged")))?;
-            top.pos += 1;
-            top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash, *at);
-            Sqlite(self.tx).append_entry(unit, top.pos, *seq, top.digest, false)?;
-        }
-        Sqlite(self.tx).write_tops(&[unit], &[top])?;
-        Ok(rows.len() as u64)
+        append_document(&mut Sqlite(self.tx), unit, n, doc, after)
     }
 
-    /// Gives changes of document row `n` that the relay holds the earliest receipt time a
-    /// voucher of this relay proves (`received`): a relay restored from an older backup may have
-    /// received a change again, later, from a device that pushed it as new, while another device
-    /// holds the seal of the first receipt. Entries devices have seen are never rewritten: each
-    /// restamped change gets a new entry in the log of every unit that reads it, chaining the
-    /// earlier time, so every reader (the author device too) learns it. Returns those units.
+    /// Gives changes of document row `n` the earliest receipt time a voucher of this relay
+    /// proves (`backend::restamp`). Returns the units whose logs grew.
     pub(super) fn restamp(
         &mut self,
         doc: DocId,
@@ -164,40 +136,10 @@ impl Ctx<'_> {
         if received.is_empty() {
             return Ok(Vec::new());
         }
-        let mut proven: Vec<(i64, ChangeHash)> = received.iter().map(|(h, at)| (*at, *h)).collect();
-        proven.sort();
-        let mut restamped: Vec<(i64, ChangeHash, i64)> = Vec::new();
-        {
-            let mut find = self
-                .tx
-                .prepare_cached("SELECT seq, received_at FROM changes WHERE doc = ?1 AND hash = ?2")?;
-            let mut lower = self.tx.prepare_cached("UPDATE changes SET received_at = ?2 WHERE seq = ?1")?;
-            for (at, hash) in proven {
-                let row: Option<(i64, i64)> =
-                    find.query_row(params![n, hash.0.to_vec()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-                if let Some((seq, stored)) = row
-                    && stored > at
-                {
-                    lower.execute(params![seq, at])?;
-                    restamped.push((seq, hash, at));
-                }
-            }
+        let readers = restamp(&mut Sqlite(self.tx), doc, n, received)?;
+        if !readers.is_empty() {
+            tracing::info!(%doc, "receipt times restamped from vouchers given back");
         }
-        if restamped.is_empty() {
-            return Ok(Vec::new());
-        }
-        tracing::info!(%doc, changes = restamped.len(), "receipt times restamped from vouchers given back");
-        let mut db = Sqlite(self.tx);
-        let readers = db.readers_of(n)?;
-        let mut tops = db.lock_tops(&readers)?;
-        for (seq, hash, at) in &restamped {
-            for (u, top) in readers.iter().zip(tops.iter_mut()) {
-                top.pos += 1;
-                top.digest = chain_digest(&top.digest, top.pos as u64, doc, &hash.0, *at);
-                db.append_entry(*u, top.pos, *seq, top.digest, true)?;
-            }
-        }
-        db.write_tops(&readers, &tops)?;
         Ok(readers)
     }
 }

@@ -188,6 +188,35 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
         Ok(())
     }
 
+    fn changes_after(&mut self, n: i64, after: i64) -> Result<Vec<(i64, ChangeHash, i64)>> {
+        self.0
+            .query_typed(
+                "SELECT seq, hash, received_at FROM changes WHERE doc = $1 AND seq > $2 ORDER BY seq",
+                &[(&n, INT), (&after, INT)],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0), hash_from(r.get::<_, &[u8]>(1))?, r.get(2))))
+            .collect()
+    }
+
+    fn receipt(&mut self, n: i64, hash: ChangeHash) -> Result<Option<(i64, i64)>> {
+        Ok(self
+            .0
+            .query_typed_opt(
+                "SELECT seq, received_at FROM changes WHERE doc = $1 AND hash = $2",
+                &[(&n, INT), (&hash.0.as_slice(), BYTES)],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn set_received_at(&mut self, seq: i64, at: i64) -> Result<()> {
+        self.0.execute_typed(
+            "UPDATE changes SET received_at = $2 WHERE seq = $1",
+            &[(&seq, INT), (&at, INT)],
+        )?;
+        Ok(())
+    }
+
     fn lock_docs(&mut self, docs: &[DocId]) -> Result<Vec<Option<DocRow>>> {
         if docs.is_empty() {
             return Ok(Vec::new());
