@@ -712,10 +712,8 @@ fn migrate(store: &RelayStore, to: &str, batch: usize) -> anyhow::Result<()> {
     let mut shown = std::time::Instant::now();
     let copied =
         giaoban_relay::store::backend::postgres::copy::copy_to_postgres(&from, &mut pg, batch, |p| {
-            if p.already && p.of == 0 {
+            if p.of == 0 {
                 println!("  {}: empty", p.table);
-            } else if p.already {
-                println!("  {}: {} rows, there already", p.table, p.rows);
             } else if p.rows == p.of || shown.elapsed() >= std::time::Duration::from_secs(2) {
                 println!("  {}: {} of {} rows", p.table, p.rows, p.of);
                 shown = std::time::Instant::now();

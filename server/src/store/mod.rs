@@ -53,7 +53,7 @@ pub enum StoreError {
     #[error("relay storage error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed (the server is down or unreachable, a constraint, a lost connection).
-    #[error("relay database error (PostgreSQL): {0}")]
+    #[error("relay database error (PostgreSQL): {}", postgres_detail(.0))]
     Postgres(#[from] postgres::Error),
     /// The batch holding the write could not be committed; nothing of it was stored.
     #[error("the relay could not store the changes ({message}); nothing was acknowledged, retry later")]
@@ -81,6 +81,15 @@ pub enum StoreError {
     /// A bug in the relay stopped this write; nothing of it was stored.
     #[error("{0}")]
     Internal(String),
+}
+
+/// What Postgres said, with its code: the client's own words for a server error are only
+/// "db error".
+fn postgres_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 /// Results of relay store calls.
@@ -204,7 +213,7 @@ impl StoreError {
             StoreError::Commit { code, message } => {
                 StoreError::Commit { code: *code, message: message.clone() }
             }
-            StoreError::Postgres(e) => StoreError::Commit { code: None, message: e.to_string() },
+            StoreError::Postgres(e) => StoreError::Commit { code: None, message: postgres_detail(e) },
             StoreError::Closed => StoreError::Closed,
             StoreError::Revoked => StoreError::Revoked,
             StoreError::Enrollment(m) => StoreError::Enrollment(m.clone()),

@@ -941,3 +941,5 @@ fn on_postgres_a_batch_is_stored_as_its_pushes_one_by_one() {
     let (Some(mut a), Some(mut b)) = (PgDb::new(), PgDb::new()) else { return };
     a_batch_is_stored_as_its_pushes_one_by_one(&mut a, &mut b);
 }
+
+mod edge_cases;

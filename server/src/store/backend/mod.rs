@@ -87,8 +87,15 @@ pub trait LogTx {
     /// The row of `doc`, locked against other writers until the transaction ends (Postgres:
     /// `FOR UPDATE`; SQLite: the single writer holds the only write connection).
     fn lock_doc(&mut self, doc: DocId) -> Result<Option<DocRow>>;
-    /// Adds the row of a new document; returns its row number.
-    fn insert_doc(&mut self, doc: DocId, kind: DocKind, owner: UnitId, heads: &[ChangeHash]) -> Result<i64>;
+    /// Adds the row of a new document; returns its row number, or `None` if another writer
+    /// added it first (after waiting for that writer's transaction to end).
+    fn insert_doc(
+        &mut self,
+        doc: DocId,
+        kind: DocKind,
+        owner: UnitId,
+        heads: &[ChangeHash],
+    ) -> Result<Option<i64>>;
     /// Sets the heads of document row `n`.
     fn set_heads(&mut self, n: i64, heads: &[ChangeHash]) -> Result<()>;
     /// The units that may read document row `n`, in id order.
@@ -271,12 +278,16 @@ pub fn store_checked(tx: &mut (impl LogTx + ?Sized), c: &Checked<'_>, seen: &See
             (*n, tx.readers_of(*n)?)
         }
         Seen::Heads(heads) => match tx.lock_doc(c.doc)? {
-            Some(row) if same_heads(&row.heads, heads) && !heads.is_empty() => {
+            Some(row) if same_heads(&row.heads, heads) => {
                 tx.set_heads(row.n, c.heads)?;
                 (row.n, tx.readers_of(row.n)?)
             }
             Some(_) => return Ok(Stored::Stale),
-            None if heads.is_empty() => new_doc(tx, c)?,
+            None if heads.is_empty() => match new_doc(tx, c)? {
+                Some(stored) => stored,
+                // Another writer created it while this push was checked as new.
+                None => return Ok(Stored::Stale),
+            },
             None => return Ok(Stored::Stale),
         },
     };
@@ -301,14 +312,8 @@ pub fn store_batch(tx: &mut (impl LogTx + ?Sized), pushes: &[(Checked<'_>, Seen)
         let row = current.get(&c.doc).cloned().flatten();
         let accepted = match (seen, row) {
             (Seen::Row(n), _) => Some((*n, false)),
-            (Seen::Heads(h), Some(row)) if !h.is_empty() && same_heads(&row.heads, h) => Some((row.n, false)),
-            (Seen::Heads(h), None) if h.is_empty() => {
-                let n = tx.insert_doc(c.doc, c.kind, c.owner, c.heads)?;
-                for u in c.readers_if_new {
-                    tx.add_reader(*u, n)?;
-                }
-                Some((n, true))
-            }
+            (Seen::Heads(h), Some(row)) if same_heads(&row.heads, h) => Some((row.n, false)),
+            (Seen::Heads(h), None) if h.is_empty() => new_doc(tx, c)?.map(|(n, _)| (n, true)),
             _ => None,
         };
         if let Some((n, _)) = accepted {
@@ -414,12 +419,12 @@ pub fn store_batch(tx: &mut (impl LogTx + ?Sized), pushes: &[(Checked<'_>, Seen)
     Ok(out)
 }
 
-fn new_doc(tx: &mut (impl LogTx + ?Sized), c: &Checked<'_>) -> Result<(i64, Vec<UnitId>)> {
-    let n = tx.insert_doc(c.doc, c.kind, c.owner, c.heads)?;
+fn new_doc(tx: &mut (impl LogTx + ?Sized), c: &Checked<'_>) -> Result<Option<(i64, Vec<UnitId>)>> {
+    let Some(n) = tx.insert_doc(c.doc, c.kind, c.owner, c.heads)? else { return Ok(None) };
     for u in c.readers_if_new {
         tx.add_reader(*u, n)?;
     }
-    Ok((n, c.readers_if_new.to_vec()))
+    Ok(Some((n, c.readers_if_new.to_vec())))
 }
 
 fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {

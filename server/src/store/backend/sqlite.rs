@@ -24,11 +24,23 @@ impl LogTx for Sqlite<'_> {
         row.map(|(n, heads)| Ok(DocRow { n, heads: heads_from(&heads)? })).transpose()
     }
 
-    fn insert_doc(&mut self, doc: DocId, kind: DocKind, owner: UnitId, heads: &[ChangeHash]) -> Result<i64> {
-        self.0.prepare_cached("INSERT INTO docs(id, kind, owner, heads) VALUES (?1, ?2, ?3, ?4)")?.execute(
-            params![doc.to_bytes().to_vec(), kind.as_str(), owner.to_bytes().to_vec(), heads_bytes(heads)],
-        )?;
-        Ok(self.0.last_insert_rowid())
+    fn insert_doc(
+        &mut self,
+        doc: DocId,
+        kind: DocKind,
+        owner: UnitId,
+        heads: &[ChangeHash],
+    ) -> Result<Option<i64>> {
+        let added = self
+            .0
+            .prepare_cached("INSERT OR IGNORE INTO docs(id, kind, owner, heads) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![
+                doc.to_bytes().to_vec(),
+                kind.as_str(),
+                owner.to_bytes().to_vec(),
+                heads_bytes(heads)
+            ])?;
+        Ok((added > 0).then(|| self.0.last_insert_rowid()))
     }
 
     fn set_heads(&mut self, n: i64, heads: &[ChangeHash]) -> Result<()> {

@@ -2,8 +2,12 @@
 //! at once, so what the single SQLite writer gets from its turn is taken here with row locks:
 //! a document's row (`lock_doc`, `FOR UPDATE`) while its push is stored, and each reader unit's
 //! row in `unit_tops` while positions in its log are taken, so positions follow commit order.
-//! Rows are always locked in id order (tops), which keeps two transactions from waiting on
-//! each other.
+//! Within one call rows are locked in id order, and `store_batch` locks a whole group's
+//! document rows in one statement, then every top it needs once, in id order, so two relays'
+//! batches take their locks in one order. Transactions that lock call by call (several
+//! `store_checked` in one transaction, or a new document's row taken while tops are held) can
+//! still wait on each other in a circle; Postgres then ends one with a deadlock error
+//! (SQLSTATE 40P01), which a Postgres writer must answer by running the batch again.
 //!
 //! The client is the blocking `postgres` crate (built on tokio-postgres, with its own runtime
 //! per connection): like SQLite, it is only ever called from the writer's thread or from
@@ -44,9 +48,16 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
         row.map(|r| Ok(DocRow { n: r.get(0), heads: heads_from(r.get::<_, &[u8]>(1))? })).transpose()
     }
 
-    fn insert_doc(&mut self, doc: DocId, kind: DocKind, owner: UnitId, heads: &[ChangeHash]) -> Result<i64> {
-        let r = self.0.query_typed_one(
-            "INSERT INTO docs(id, kind, owner, heads) VALUES ($1, $2, $3, $4) RETURNING n",
+    fn insert_doc(
+        &mut self,
+        doc: DocId,
+        kind: DocKind,
+        owner: UnitId,
+        heads: &[ChangeHash],
+    ) -> Result<Option<i64>> {
+        // A writer that inserted the same id first is waited for; its row then stands.
+        let r = self.0.query_typed_opt(
+            "INSERT INTO docs(id, kind, owner, heads) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING n",
             &[
                 (&doc.to_bytes().as_slice(), BYTES),
                 (&kind.as_str(), TEXT),
@@ -54,7 +65,7 @@ impl<C: GenericClient> LogTx for Postgres<'_, C> {
                 (&heads_bytes(heads), BYTES),
             ],
         )?;
-        Ok(r.get(0))
+        Ok(r.map(|r| r.get(0)))
     }
 
     fn set_heads(&mut self, n: i64, heads: &[ChangeHash]) -> Result<()> {

@@ -185,10 +185,19 @@ pub const MIGRATIONS: &[&str] = &[
 pub fn migrate(client: &mut impl GenericClient) -> Result<usize> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    )?;
+    let exists: bool = tx.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?.get(0);
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )?;
+    }
     let found: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
+    if found > MIGRATIONS.len() as i64 {
+        return Err(crate::store::StoreError::Invalid(format!(
+            "the PostgreSQL database's schema is version {found}, newer than this relay's {}: run a newer relay",
+            MIGRATIONS.len()
+        )));
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         let version = i as i64 + 1;
         tx.batch_execute(sql)?;
