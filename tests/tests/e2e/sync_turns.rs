@@ -58,14 +58,33 @@ fn parent_of(dir: &std::path::Path, unit: UnitId) -> Option<UnitId> {
     p.map(|p| UnitId::from_slice(&p).unwrap())
 }
 
+/// Jobs waiting for the relay's writer, as its /metrics says.
+fn queued(relay: &Relay) -> f64 {
+    let page =
+        ureq::get(&format!("{}/metrics", relay.url)).call().unwrap().into_body().read_to_string().unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix("giaoban_relay_writer_queue_depth "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits until `n` jobs wait for the writer (panics after 30 s).
+fn wait_queued(relay: &Relay, n: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while queued(relay) != n {
+        assert!(std::time::Instant::now() < deadline, "the writer's queue never held {n} jobs");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Holds the writer for `ms`: jobs submitted meanwhile are run together in the next batch.
-fn hold_writer(store: &RelayStore, ms: u64) -> oneshot::Receiver<Result<(), StoreError>> {
-    let held = store.writer().submit(move |_: &mut Ctx<'_>| {
+/// Returns once the writer has taken the holding job alone.
+fn hold_writer(relay: &Relay, ms: u64) -> oneshot::Receiver<Result<(), StoreError>> {
+    let held = relay.store.writer().submit(move |_: &mut Ctx<'_>| {
         std::thread::sleep(Duration::from_millis(ms));
         Ok(())
     });
-    // Let the writer take the holding job alone.
-    std::thread::sleep(Duration::from_millis(50));
+    wait_queued(relay, 0.0);
     held
 }
 
@@ -98,7 +117,7 @@ fn a_unit_change_rolled_back_after_refresh_tree_grants_nothing() {
     // Same batch: [the failing move, a push of a new report].
     let first = phuong.create_report(report("Phường rà soát 9 mô hình.")).unwrap();
     let (device, unit, docs) = pending(&mut phuong);
-    let held = hold_writer(&relay.store, 500);
+    let held = hold_writer(&relay, 500);
     let (w, o) = (ward.to_bytes().to_vec(), office.to_bytes().to_vec());
     let rogue = relay.store.writer().submit(move |ctx: &mut Ctx<'_>| {
         ctx.tx.execute("UPDATE units SET parent = ?2 WHERE id = ?1", params![w, o])?;
@@ -143,13 +162,13 @@ fn a_committed_move_is_the_tree_of_the_rest_of_its_batch_and_of_the_next_batches
 
     let first = phuong.create_report(report("Phường rà soát 9 mô hình.")).unwrap();
     let (device, unit, docs) = pending(&mut phuong);
-    let held = hold_writer(&relay.store, 700);
+    let held = hold_writer(&relay, 700);
     let mover = {
         let store = relay.store.clone();
         std::thread::spawn(move || store.move_unit(ward, office))
     };
     // Queued after the move.
-    std::thread::sleep(Duration::from_millis(200));
+    wait_queued(&relay, 1.0);
     let pushed = relay.store.writer().submit(move |ctx: &mut Ctx<'_>| writer_push(ctx, device, unit, docs));
     held.blocking_recv().unwrap().unwrap();
     mover.join().unwrap().unwrap();
@@ -217,13 +236,13 @@ fn a_push_in_flight_when_its_device_is_revoked_is_not_stored() {
     let mut phuong = relay.device(&dir.path().join("phuong.sqlite"), 5, "phuong");
     phuong.sync_now().unwrap();
     let doc = phuong.create_report(report("Báo cáo của một máy bị mất.")).unwrap();
-    let held = hold_writer(&relay.store, 2500);
+    let held = hold_writer(&relay, 2500);
     let revoker = {
         let store = relay.store.clone();
         let id = phuong.device_id();
         std::thread::spawn(move || store.revoke_device(id))
     };
-    std::thread::sleep(Duration::from_millis(500));
+    wait_queued(&relay, 1.0);
     // The token check reads the committed state: the revocation is queued, not committed.
     let synced = phuong.sync_now();
     held.blocking_recv().unwrap().unwrap();
